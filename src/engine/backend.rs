@@ -1,0 +1,83 @@
+//! Backend selection: which compiler lowers the primitive graph.
+
+use std::fmt;
+
+use super::graph::GraphBuilder;
+
+/// Where a model trains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// The primitive graph lowered by traintop's CPU passes (the default).
+    #[default]
+    Cpu,
+    /// luminal's stock primitive ops, unoptimized: the reference the fast
+    /// kernels are tested against.
+    Reference,
+    /// luminal_cuda's compilers (`--features cuda`).
+    Cuda,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Cpu => "cpu",
+            Backend::Reference => "reference",
+            Backend::Cuda => "cuda",
+        })
+    }
+}
+
+/// Why a backend cannot be used in this build or on this machine.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error(
+        "device = \"cuda\" needs a binary built with the `cuda` feature: \
+         build with `cargo build --release --features cuda` (or scripts/build-cuda.sh), \
+         or set run.device = \"cpu\""
+    )]
+    CudaNotBuilt,
+    #[error("device = \"cuda\": no usable NVIDIA GPU found ({0})")]
+    NoGpu(String),
+}
+
+impl Backend {
+    /// Checks that the backend can run here, before any work starts.
+    pub fn check_available(self) -> Result<(), BackendError> {
+        match self {
+            Backend::Cpu | Backend::Reference => Ok(()),
+            Backend::Cuda => cuda_available(),
+        }
+    }
+
+    pub(crate) fn compile(self, builder: &mut GraphBuilder) {
+        match self {
+            Backend::Cpu => super::cpu::compile(builder),
+            Backend::Reference => {}
+            Backend::Cuda => compile_cuda(builder),
+        }
+    }
+}
+
+#[cfg(feature = "cuda")]
+fn cuda_available() -> Result<(), BackendError> {
+    // Creating the device loads the driver; any failure means no usable GPU.
+    std::panic::catch_unwind(|| luminal_cudarc::driver::CudaDevice::new(0).map(|_| ()))
+        .map_err(|_| BackendError::NoGpu("the CUDA driver library could not be loaded".into()))?
+        .map_err(|e| BackendError::NoGpu(format!("{e:?}")))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda_available() -> Result<(), BackendError> {
+    Err(BackendError::CudaNotBuilt)
+}
+
+#[cfg(feature = "cuda")]
+fn compile_cuda(builder: &mut GraphBuilder) {
+    use luminal::prelude::Compiler;
+    luminal_cuda::CudaCompiler::<f32>::default().compile(&mut builder.graph, ());
+}
+
+#[cfg(not(feature = "cuda"))]
+fn compile_cuda(_: &mut GraphBuilder) {
+    unreachable!("check_available rejects cuda in builds without the feature")
+}

@@ -1,0 +1,283 @@
+//! Fast CPU implementations of luminal's primitive ops.
+//!
+//! Same semantics as `luminal::op::*` (the tests run both and compare), but with
+//! strides computed once per call and tight inner loops; buffers the executor hands
+//! over as owned are reused in place. Views luminal can express but these kernels
+//! do not (slices, padding) fall back to luminal's own implementation.
+
+use luminal::op::{self as lop, InputTensor, Operator};
+use luminal::prelude::{ShapeTracker, Tensor};
+
+use super::strided::{for_each_row, inner, StridedView};
+use crate::engine::graph::{BinaryOp, ReduceOp, UnaryOp};
+
+pub(crate) fn data<'a>(t: &'a InputTensor<'a>) -> &'a [f32] {
+    lop::get_vec_from_tensor(t)
+}
+
+fn tensor(v: Vec<f32>) -> Vec<Tensor> {
+    vec![Tensor::new(v)]
+}
+
+/// Takes the input's buffer when the executor owns it and it is laid out as the
+/// output will be, so elementwise ops can work in place.
+fn reusable(input: &mut (InputTensor, ShapeTracker), view: &StridedView) -> Option<Vec<f32>> {
+    if !view.is_contiguous() {
+        return None;
+    }
+    match &mut input.0 {
+        InputTensor::Owned(t) => {
+            let v = t.data.as_any_mut().downcast_mut::<Vec<f32>>()?;
+            (v.len() == view.len()).then(|| std::mem::take(v))
+        }
+        InputTensor::Borrowed(_) => None,
+    }
+}
+
+/// Copies a view into contiguous order.
+pub fn gather(src: &[f32], view: &StridedView) -> Vec<f32> {
+    let mut out = Vec::with_capacity(view.len());
+    let (n, [s]) = inner(&view.sizes, [&view.strides]);
+    for_each_row(&view.sizes, [&view.strides], |[o]| {
+        if s == 1 {
+            out.extend_from_slice(&src[o..o + n]);
+        } else {
+            out.extend((0..n).map(|k| src[o + k * s]));
+        }
+    });
+    out
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FastUnary(pub UnaryOp);
+
+impl Operator for FastUnary {
+    fn process(&mut self, mut inp: Vec<(InputTensor, ShapeTracker)>) -> Vec<Tensor> {
+        let f: fn(f32) -> f32 = match self.0 {
+            UnaryOp::Log2 => f32::log2,
+            UnaryOp::Exp2 => f32::exp2,
+            UnaryOp::Sin => f32::sin,
+            UnaryOp::Sqrt => f32::sqrt,
+            UnaryOp::Recip => f32::recip,
+        };
+        // luminal's unary ops map the buffer element by element, view untouched.
+        let mut input = inp.pop().unwrap();
+        let mut buffer = match &mut input.0 {
+            InputTensor::Owned(t) => std::mem::take(lop::get_vec_from_tensor_owned(t)),
+            InputTensor::Borrowed(t) => {
+                let src = t.data.as_any().downcast_ref::<Vec<f32>>().unwrap();
+                return tensor(src.iter().map(|&x| f(x)).collect());
+            }
+        };
+        buffer.iter_mut().for_each(|x| *x = f(*x));
+        tensor(buffer)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FastBinary(pub BinaryOp);
+
+impl FastBinary {
+    fn fallback(&self, inp: Vec<(InputTensor, ShapeTracker)>) -> Vec<Tensor> {
+        match self.0 {
+            BinaryOp::Add => lop::Add.process(inp),
+            BinaryOp::Mul => lop::Mul.process(inp),
+            BinaryOp::Mod => lop::Mod.process(inp),
+            BinaryOp::LessThan => lop::LessThan.process(inp),
+        }
+    }
+}
+
+#[inline(always)]
+fn apply(op: BinaryOp, a: f32, b: f32) -> f32 {
+    match op {
+        BinaryOp::Add => a + b,
+        BinaryOp::Mul => a * b,
+        BinaryOp::Mod => a % b,
+        BinaryOp::LessThan => (a < b) as u8 as f32,
+    }
+}
+
+/// The inner loop of a binary op, monomorphized per op so it vectorizes.
+#[inline(always)]
+fn row<const OP: u8>(out: &mut [f32], a: &[f32], sa: usize, b: &[f32], sb: usize) {
+    let op = binary_of(OP);
+    let n = out.len();
+    match (sa, sb) {
+        (1, 1) => out.iter_mut().zip(&a[..n]).zip(&b[..n]).for_each(|((o, &x), &y)| *o = apply(op, x, y)),
+        (1, 0) => {
+            let y = b[0];
+            out.iter_mut().zip(&a[..n]).for_each(|(o, &x)| *o = apply(op, x, y))
+        }
+        (0, 1) => {
+            let x = a[0];
+            out.iter_mut().zip(&b[..n]).for_each(|(o, &y)| *o = apply(op, x, y))
+        }
+        _ => out.iter_mut().enumerate().for_each(|(k, o)| *o = apply(op, a[k * sa], b[k * sb])),
+    }
+}
+
+fn binary_into<const OP: u8>(out: &mut [f32], a: &[f32], va: &StridedView, b: &[f32], vb: &StridedView) {
+    let (n, [sa, sb]) = inner(&va.sizes, [&va.strides, &vb.strides]);
+    if va.is_contiguous() && vb.is_contiguous() {
+        row::<OP>(out, a, 1, b, 1);
+        return;
+    }
+    let mut o = 0;
+    for_each_row(&va.sizes, [&va.strides, &vb.strides], |[oa, ob]| {
+        let a_end = if sa == 0 { oa + 1 } else { oa + (n - 1) * sa + 1 };
+        let b_end = if sb == 0 { ob + 1 } else { ob + (n - 1) * sb + 1 };
+        row::<OP>(&mut out[o..o + n], &a[oa..a_end], sa, &b[ob..b_end], sb);
+        o += n;
+    });
+}
+
+impl Operator for FastBinary {
+    fn process(&mut self, mut inp: Vec<(InputTensor, ShapeTracker)>) -> Vec<Tensor> {
+        let (Some(va), Some(vb)) = (StridedView::from_tracker(&inp[0].1), StridedView::from_tracker(&inp[1].1)) else {
+            return self.fallback(inp);
+        };
+        if va.is_empty() {
+            return tensor(vec![]);
+        }
+        // Reuse an owned operand's buffer as the output: each element is read
+        // before it is written, at the same index.
+        let op = self.0 as u8;
+        let out = if let Some(mut buf) = reusable(&mut inp[0], &va) {
+            inplace_left(op, &mut buf, data(&inp[1].0), &vb);
+            buf
+        } else if let Some(mut buf) = reusable(&mut inp[1], &vb) {
+            inplace_right(op, data(&inp[0].0), &va, &mut buf);
+            buf
+        } else {
+            let (a, b) = (data(&inp[0].0), data(&inp[1].0));
+            let mut out = vec![0.0; va.len()];
+            match op {
+                0 => binary_into::<0>(&mut out, a, &va, b, &vb),
+                1 => binary_into::<1>(&mut out, a, &va, b, &vb),
+                2 => binary_into::<2>(&mut out, a, &va, b, &vb),
+                _ => binary_into::<3>(&mut out, a, &va, b, &vb),
+            }
+            out
+        };
+        tensor(out)
+    }
+}
+
+/// `out = out (op) b`, where `out` holds `a` contiguously.
+fn inplace_left(op: u8, out: &mut [f32], b: &[f32], vb: &StridedView) {
+    let (n, [sb]) = inner(&vb.sizes, [&vb.strides]);
+    let mut o = 0;
+    let op = binary_of(op);
+    for_each_row(&vb.sizes, [&vb.strides], |[ob]| {
+        let row_out = &mut out[o..o + n];
+        match sb {
+            1 => row_out.iter_mut().zip(&b[ob..ob + n]).for_each(|(x, &y)| *x = apply(op, *x, y)),
+            0 => {
+                let y = b[ob];
+                row_out.iter_mut().for_each(|x| *x = apply(op, *x, y))
+            }
+            _ => row_out.iter_mut().enumerate().for_each(|(k, x)| *x = apply(op, *x, b[ob + k * sb])),
+        }
+        o += n;
+    });
+}
+
+/// `out = a (op) out`, where `out` holds `b` contiguously.
+fn inplace_right(op: u8, a: &[f32], va: &StridedView, out: &mut [f32]) {
+    let (n, [sa]) = inner(&va.sizes, [&va.strides]);
+    let mut o = 0;
+    let op = binary_of(op);
+    for_each_row(&va.sizes, [&va.strides], |[oa]| {
+        let row_out = &mut out[o..o + n];
+        match sa {
+            1 => row_out.iter_mut().zip(&a[oa..oa + n]).for_each(|(y, &x)| *y = apply(op, x, *y)),
+            0 => {
+                let x = a[oa];
+                row_out.iter_mut().for_each(|y| *y = apply(op, x, *y))
+            }
+            _ => row_out.iter_mut().enumerate().for_each(|(k, y)| *y = apply(op, a[oa + k * sa], *y)),
+        }
+        o += n;
+    });
+}
+
+#[inline(always)]
+const fn binary_of(op: u8) -> BinaryOp {
+    match op {
+        0 => BinaryOp::Add,
+        1 => BinaryOp::Mul,
+        2 => BinaryOp::Mod,
+        _ => BinaryOp::LessThan,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FastReduce(pub ReduceOp, pub usize);
+
+impl Operator for FastReduce {
+    fn process(&mut self, inp: Vec<(InputTensor, ShapeTracker)>) -> Vec<Tensor> {
+        let Some(view) = StridedView::from_tracker(&inp[0].1) else {
+            return match self.0 {
+                ReduceOp::Sum => lop::SumReduce(self.1).process(inp),
+                ReduceOp::Max => lop::MaxReduce(self.1).process(inp),
+            };
+        };
+        let src = data(&inp[0].0);
+        let axis = self.1;
+        let k = view.sizes[axis];
+        let axis_stride = view.strides[axis];
+        let mut out_sizes = view.sizes.clone();
+        out_sizes.remove(axis);
+        let mut in_strides = view.strides.clone();
+        in_strides.remove(axis);
+        let out_len: usize = out_sizes.iter().product();
+        let (init, combine): (f32, fn(f32, f32) -> f32) = match self.0 {
+            ReduceOp::Sum => (0.0, |a, b| a + b),
+            ReduceOp::Max => (f32::NEG_INFINITY, f32::max),
+        };
+        let mut out = vec![init; out_len];
+        let (n, [s]) = inner(&out_sizes, [&in_strides]);
+        if axis_stride == 1 && k > 1 {
+            // The reduced axis is innermost in memory: fold each run.
+            let mut o = 0;
+            for_each_row(&out_sizes, [&in_strides], |[base]| {
+                for j in 0..n {
+                    let start = base + j * s;
+                    out[o + j] = src[start..start + k].iter().fold(init, |acc, &x| combine(acc, x));
+                }
+                o += n;
+            });
+        } else {
+            // Accumulate whole output rows per step along the axis, so the inner
+            // loop runs over consecutive memory.
+            for step in 0..k {
+                let mut o = 0;
+                let shift = step * axis_stride;
+                for_each_row(&out_sizes, [&in_strides], |[base]| {
+                    let row_out = &mut out[o..o + n];
+                    let start = base + shift;
+                    if s == 1 {
+                        row_out.iter_mut().zip(&src[start..start + n]).for_each(|(a, &x)| *a = combine(*a, x));
+                    } else {
+                        row_out.iter_mut().enumerate().for_each(|(j, a)| *a = combine(*a, src[start + j * s]));
+                    }
+                    o += n;
+                });
+            }
+        }
+        tensor(out)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FastContiguous;
+
+impl Operator for FastContiguous {
+    fn process(&mut self, inp: Vec<(InputTensor, ShapeTracker)>) -> Vec<Tensor> {
+        let Some(view) = StridedView::from_tracker(&inp[0].1) else {
+            return lop::Contiguous.process(inp);
+        };
+        tensor(gather(data(&inp[0].0), &view))
+    }
+}

@@ -1,0 +1,44 @@
+//! The matmul kernel: luminal's expand-multiply-reduce pattern for `[m,k] x [k,n]`
+//! executed as one SGEMM. Transposed operands (the gradient matmuls) are just
+//! other strides, so no transpose is ever copied.
+
+use luminal::op::{InputTensor, Operator};
+use luminal::prelude::{ShapeTracker, Tensor};
+use ndarray::{linalg::general_mat_mul, ArrayView2, ArrayViewMut2, ShapeBuilder};
+
+use super::kernels::{data, gather};
+use super::strided::StridedView;
+
+/// `C[m,n] = A[m,k] B[k,n]` over strided 2-D views.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FastMatMul;
+
+/// A 2-D view of a buffer; views with a broadcast axis are gathered first, since
+/// a zero stride would alias the output of no use to SGEMM.
+fn view2<'a>(src: &'a [f32], view: &StridedView, storage: &'a mut Vec<f32>) -> ArrayView2<'a, f32> {
+    let (rows, cols) = (view.sizes[0], view.sizes[1]);
+    if view.strides.contains(&0) && rows * cols > 0 {
+        *storage = gather(src, view);
+        return ArrayView2::from_shape((rows, cols), storage).expect("gathered matrix");
+    }
+    let extent = if rows * cols == 0 { 0 } else { (rows - 1) * view.strides[0] + (cols - 1) * view.strides[1] + 1 };
+    ArrayView2::from_shape((rows, cols).strides((view.strides[0], view.strides[1])), &src[..extent])
+        .expect("strided matrix view")
+}
+
+impl Operator for FastMatMul {
+    fn process(&mut self, inp: Vec<(InputTensor, ShapeTracker)>) -> Vec<Tensor> {
+        let va = StridedView::from_tracker(&inp[0].1).expect("matmul operand A is a plain view");
+        let vb = StridedView::from_tracker(&inp[1].1).expect("matmul operand B is a plain view");
+        let (m, n) = (va.sizes[0], vb.sizes[1]);
+        let (mut sa, mut sb) = (Vec::new(), Vec::new());
+        let a = view2(data(&inp[0].0), &va, &mut sa);
+        let b = view2(data(&inp[1].0), &vb, &mut sb);
+        let mut out = vec![0.0f32; m * n];
+        {
+            let mut c = ArrayViewMut2::from_shape((m, n), &mut out).expect("output matrix");
+            general_mat_mul(1.0, &a, &b, 0.0, &mut c);
+        }
+        vec![Tensor::new(out)]
+    }
+}

@@ -1,0 +1,200 @@
+//! A compiled graph and how it runs: feed inputs, execute, read outputs, carry state.
+//!
+//! State (parameters, optimizer moments, running statistics) lives in a
+//! [`StateStore`] between executions as luminal tensors, and moves into a program's
+//! graph before it runs and out after, so train and eval programs share it without
+//! a copy. A state's updated value, computed inside the graph, replaces it by a move
+//! (`get_tensor` then `set_tensor`): the executor skips nodes that already hold a
+//! tensor, so swapping buffers in place would silently train on stale weights.
+
+use std::collections::HashMap;
+
+use luminal::prelude::{NodeIndex, Tensor as LTensor};
+
+use super::backend::Backend;
+use super::graph::GraphBuilder;
+use super::ops::INV_BATCH_INPUT;
+use super::shape::{describe, element_count, Shape, BATCH_DIM};
+
+/// Persistent tensors by name, shared by the programs of one model.
+#[derive(Debug, Default)]
+pub struct StateStore {
+    values: HashMap<String, (Shape, LTensor)>,
+}
+
+impl StateStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets a state's value from host data.
+    pub fn insert(&mut self, name: &str, shape: Shape, values: Vec<f32>) {
+        assert_eq!(element_count(&shape, 0), values.len(), "state `{name}` {}: wrong length", describe(&shape));
+        self.values.insert(name.to_string(), (shape, LTensor::new(values)));
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.values.contains_key(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.values.keys().map(String::as_str)
+    }
+
+    /// A copy of a state's values on the host (checkpoints, tests).
+    pub fn read(&self, name: &str) -> Option<Vec<f32>> {
+        let (_, t) = self.values.get(name)?;
+        t.data.as_any().downcast_ref::<Vec<f32>>().cloned()
+    }
+
+    pub fn shape(&self, name: &str) -> Option<&Shape> {
+        self.values.get(name).map(|(s, _)| s)
+    }
+
+    fn take(&mut self, name: &str) -> Option<(Shape, LTensor)> {
+        self.values.remove(name)
+    }
+
+    fn put(&mut self, name: &str, shape: Shape, t: LTensor) {
+        self.values.insert(name.to_string(), (shape, t));
+    }
+}
+
+struct StateBinding {
+    name: String,
+    shape: Shape,
+    node: NodeIndex,
+    next: Option<NodeIndex>,
+}
+
+/// A graph compiled for a backend, ready to execute repeatedly.
+pub struct Program {
+    builder: GraphBuilder,
+    inputs: HashMap<String, (NodeIndex, Shape)>,
+    states: Vec<StateBinding>,
+    outputs: Vec<(String, NodeIndex)>,
+    results: HashMap<String, Vec<f32>>,
+}
+
+/// A problem found before execution: a missing feed or state, a wrong length.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("no value fed for input `{0}`")]
+    MissingInput(String),
+    #[error("input `{name}` expects {expected} values for shape {shape} at batch {batch}, got {got}")]
+    InputLength { name: String, shape: String, batch: usize, expected: usize, got: usize },
+    #[error("unknown input `{0}`")]
+    UnknownInput(String),
+    #[error("state `{0}` has no value (not initialized or not loaded)")]
+    MissingState(String),
+}
+
+impl Program {
+    /// Compiles a builder's graph for a backend.
+    pub fn compile(mut builder: GraphBuilder, backend: Backend) -> Self {
+        backend.compile(&mut builder);
+        super::cpu::prune(&mut builder);
+        builder.graph.compile((), ());
+        let inputs = builder
+            .inputs
+            .iter()
+            .filter(|s| builder.graph.graph.contains_node(builder.tape[s.tensor.0].id))
+            .map(|s| (s.name.clone(), (builder.tape[s.tensor.0].id, builder.tape[s.tensor.0].shape.clone())))
+            .collect();
+        let states = builder
+            .states
+            .iter()
+            .map(|s| StateBinding {
+                name: s.name.clone(),
+                shape: builder.tape[s.tensor.0].shape.clone(),
+                node: builder.tape[s.tensor.0].id,
+                next: s.next.map(|n| builder.tape[n.0].id),
+            })
+            .collect();
+        let outputs = builder.outputs.iter().map(|(n, t)| (n.clone(), builder.tape[t.0].id)).collect();
+        Self { builder, inputs, states, outputs, results: HashMap::new() }
+    }
+
+    /// Names and shapes of the states this program reads.
+    pub fn state_shapes(&self) -> impl Iterator<Item = (&str, &Shape)> {
+        self.states.iter().map(|s| (s.name.as_str(), &s.shape))
+    }
+
+    /// Runs once on a batch of `batch` rows. `feeds` gives every input but the
+    /// batch scale, which is fed here.
+    pub fn run(&mut self, store: &mut StateStore, feeds: Vec<(&str, Vec<f32>)>, batch: usize) -> Result<(), RunError> {
+        let graph = &mut self.builder.graph;
+        let mut fed = 0;
+        for (name, values) in feeds {
+            let (node, shape) = self.inputs.get(name).ok_or_else(|| RunError::UnknownInput(name.to_string()))?;
+            let expected = element_count(shape, batch);
+            if values.len() != expected {
+                return Err(RunError::InputLength {
+                    name: name.to_string(),
+                    shape: describe(shape),
+                    batch,
+                    expected,
+                    got: values.len(),
+                });
+            }
+            graph.set_tensor(*node, 0, LTensor::new(values));
+            fed += 1;
+        }
+        if let Some((node, _)) = self.inputs.get(INV_BATCH_INPUT) {
+            graph.set_tensor(*node, 0, LTensor::new(vec![1.0 / batch.max(1) as f32]));
+            fed += 1;
+        }
+        if fed < self.inputs.len() {
+            let missing = self.inputs.iter().find(|(_, (n, _))| graph.get_tensor_ref(*n, 0).is_none());
+            return Err(RunError::MissingInput(missing.map(|(k, _)| k.clone()).unwrap_or_default()));
+        }
+        if let Some(missing) = self.states.iter().find(|s| !store.contains(&s.name)) {
+            return Err(RunError::MissingState(missing.name.clone()));
+        }
+        for s in &self.states {
+            let (_, t) = store.take(&s.name).expect("checked above");
+            graph.set_tensor(s.node, 0, t);
+        }
+        graph.set_dyn_dim(BATCH_DIM, batch);
+        graph.execute();
+        let graph = &mut self.builder.graph;
+        self.results.clear();
+        // Outputs may share a node (two gradients that are the same tensor), so
+        // read them all before removing any.
+        for (name, node) in &self.outputs {
+            if let Some(t) = graph.get_tensor_ref(*node, 0) {
+                let v = t.data.as_any().downcast_ref::<Vec<f32>>().cloned().unwrap_or_default();
+                self.results.insert(name.clone(), v);
+            }
+        }
+        for (_, node) in &self.outputs {
+            graph.get_tensor(*node, 0);
+        }
+        for s in &self.states {
+            let t = match s.next {
+                Some(next) => {
+                    graph.get_tensor(s.node, 0);
+                    graph.get_tensor(next, 0)
+                }
+                None => graph.get_tensor(s.node, 0),
+            };
+            store.put(&s.name, s.shape.clone(), t.expect("state survives execution"));
+        }
+        Ok(())
+    }
+
+    /// An output of the last run.
+    pub fn output(&self, name: &str) -> Option<&[f32]> {
+        self.results.get(name).map(Vec::as_slice)
+    }
+
+    /// The first value of a scalar output of the last run (NaN if absent).
+    pub fn scalar(&self, name: &str) -> f32 {
+        self.output(name).and_then(|v| v.first().copied()).unwrap_or(f32::NAN)
+    }
+
+    /// Number of luminal nodes after compilation (for logs and benchmarks).
+    pub fn node_count(&self) -> usize {
+        self.builder.graph.graph.node_count()
+    }
+}

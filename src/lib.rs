@@ -1,0 +1,3 @@
+//! traintop: train neural networks in a terminal dashboard and steer the run.
+
+pub mod engine;
