@@ -18,6 +18,7 @@ pub use batches::{epoch_order, gather, Batches};
 pub use csv::{load_csv, load_csv_str};
 pub use dataset::{Dataset, Task, MAX_CLASSES};
 pub use error::DataError;
+pub(crate) use error::io_reason;
 pub use idx::load_idx;
 pub use spec::{DataSource, DataSpec};
 pub use split::{split, Split};

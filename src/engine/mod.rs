@@ -1,16 +1,24 @@
 //! The training engine: runtime-shaped graphs over luminal primitive ops,
-//! reverse-mode autograd, backends, models, losses and optimizers.
+//! reverse-mode autograd, backends, the MLP, losses and optimizers.
 
 pub mod autograd;
 pub mod backend;
 pub mod cpu;
 pub mod graph;
+pub mod hooks;
 pub mod loss;
+pub mod mlp;
 pub mod ops;
+pub mod optimizer;
 pub mod program;
+pub mod session;
 pub mod shape;
 
 pub use backend::Backend;
 pub use graph::{GraphBuilder, Tensor};
+pub use hooks::{GraphHooks, Mode, NoHooks};
+pub use mlp::{Activation, MlpSpec, Objective};
+pub use optimizer::Optimizer;
 pub use program::{Program, StateStore};
+pub use session::{EvalStats, Session, StepStats};
 pub use shape::Dim;

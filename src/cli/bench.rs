@@ -1,0 +1,94 @@
+//! `traintop bench`: throughput of a full training step (forward, backward,
+//! update) of an MLP on random data, the figure compared with PyTorch in
+//! `benches/`.
+
+use std::time::Instant;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use crate::engine::{Activation, Backend, MlpSpec, NoHooks, Objective, Optimizer, Session};
+
+/// What to measure.
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
+    pub layers: Vec<usize>,
+    pub batch: usize,
+    pub steps: usize,
+    pub warmup: usize,
+    pub optimizer: Optimizer,
+    pub backend: Backend,
+    pub seed: u64,
+}
+
+/// The figures `--json` prints.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchReport {
+    pub layers: Vec<usize>,
+    pub batch: usize,
+    pub steps: usize,
+    pub optimizer: String,
+    pub device: String,
+    pub samples_per_sec: f64,
+    pub ms_per_step: f64,
+    pub build_ms: f64,
+    pub graph_nodes: usize,
+    pub final_loss: f32,
+}
+
+pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
+    anyhow::ensure!(opts.layers.len() >= 2, "--layers needs at least an input and an output width, e.g. 784,256,10");
+    anyhow::ensure!(opts.layers.iter().all(|&w| w > 0), "--layers: every width must be at least 1");
+    anyhow::ensure!(opts.batch > 0 && opts.steps > 0, "--batch and --steps must be at least 1");
+    opts.backend.check_available()?;
+    let spec = MlpSpec {
+        inputs: opts.layers[0],
+        hidden: opts.layers[1..opts.layers.len() - 1].to_vec(),
+        outputs: *opts.layers.last().unwrap(),
+        activation: Activation::Relu,
+        objective: Objective::Classification,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+    let mut session = Session::new(spec.clone(), opts.optimizer, opts.backend, &mut NoHooks, &mut rng);
+    let build_ms = session.build_time.as_secs_f64() * 1e3;
+    // A handful of distinct random batches, cycled: data generation stays out of
+    // the timed loop, as in the PyTorch script.
+    let batches: Vec<(Vec<f32>, Vec<f32>)> = (0..4)
+        .map(|_| {
+            let x = (0..opts.batch * spec.inputs).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            let mut y = vec![0.0; opts.batch * spec.outputs];
+            for r in 0..opts.batch {
+                y[r * spec.outputs + rng.gen_range(0..spec.outputs)] = 1.0;
+            }
+            (x, y)
+        })
+        .collect();
+    let lr = match opts.optimizer {
+        Optimizer::Adam { .. } => 1e-3,
+        _ => 0.01,
+    };
+    let mut last = 0.0;
+    for i in 0..opts.warmup {
+        let (x, y) = batches[i % batches.len()].clone();
+        last = session.train_step(x, y, opts.batch, lr, &mut NoHooks)?.loss;
+    }
+    let start = Instant::now();
+    for i in 0..opts.steps {
+        let (x, y) = batches[i % batches.len()].clone();
+        last = session.train_step(x, y, opts.batch, lr, &mut NoHooks)?.loss;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    Ok(BenchReport {
+        layers: opts.layers.clone(),
+        batch: opts.batch,
+        steps: opts.steps,
+        optimizer: format!("{:?}", opts.optimizer),
+        device: opts.backend.to_string(),
+        samples_per_sec: (opts.steps * opts.batch) as f64 / secs,
+        ms_per_step: secs * 1e3 / opts.steps as f64,
+        build_ms,
+        graph_nodes: session.node_counts().0,
+        final_loss: last,
+    })
+}

@@ -1,0 +1,160 @@
+//! A model ready to train: its train and eval programs, their shared state, and
+//! the per-step figures the trainer reads back (scalars only).
+
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+
+use super::backend::Backend;
+use super::hooks::{GraphHooks, Mode};
+use super::mlp::{outputs, MlpSpec, X_INPUT, Y_INPUT};
+use super::optimizer::{Optimizer, ADAM_STEP, LR_INPUT};
+use super::program::{Program, RunError, StateStore};
+use super::shape::Dim;
+
+/// What one training step reports.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StepStats {
+    /// Mean loss over the batch (without penalties).
+    pub loss: f32,
+    /// The optimized objective when a technique adds a penalty.
+    pub objective: Option<f32>,
+    /// Correct predictions in the batch (classification).
+    pub correct: Option<f32>,
+    /// Gradient L2 norm per parameter, in parameter order.
+    pub grad_norms: Vec<(String, f32)>,
+    /// Share of saturated units per hidden layer (sigmoid and tanh only).
+    pub saturation: Vec<(usize, f32)>,
+}
+
+/// Figures of a pass over a data set in eval mode.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct EvalStats {
+    pub loss: f32,
+    pub accuracy: Option<f32>,
+}
+
+/// The train and eval programs of one model over one state store.
+pub struct Session {
+    pub spec: MlpSpec,
+    pub optimizer: Optimizer,
+    pub backend: Backend,
+    pub store: StateStore,
+    train: Program,
+    eval: Program,
+    param_names: Vec<String>,
+    /// How long the last (re)build took.
+    pub build_time: Duration,
+}
+
+impl Session {
+    /// Builds and compiles both programs; states that the store lacks get their
+    /// initial values (parameters from `rng`, optimizer moments zero).
+    pub fn new(spec: MlpSpec, optimizer: Optimizer, backend: Backend, hooks: &mut dyn GraphHooks, rng: &mut impl Rng) -> Self {
+        let mut store = StateStore::new();
+        for (name, shape, values) in spec.initial_parameters(rng) {
+            store.insert(&name, shape, values);
+        }
+        let mut s = Self {
+            spec,
+            optimizer,
+            backend,
+            store,
+            train: Program::compile(Default::default(), backend),
+            eval: Program::compile(Default::default(), backend),
+            param_names: vec![],
+            build_time: Duration::ZERO,
+        };
+        s.rebuild(hooks);
+        s
+    }
+
+    /// Rebuilds both programs (a technique changed the graph), keeping every
+    /// state the store holds, so weights and optimizer moments carry over.
+    pub fn rebuild(&mut self, hooks: &mut dyn GraphHooks) {
+        let start = Instant::now();
+        let train = self.spec.build(Mode::Train, &self.optimizer, hooks);
+        let eval = self.spec.build(Mode::Eval, &self.optimizer, hooks);
+        for slot in train.states().iter().chain(eval.states()) {
+            if self.store.contains(&slot.name) {
+                continue;
+            }
+            let shape = train.shape(slot.tensor).to_vec();
+            let n = shape.iter().map(|d| d.resolve(0)).product();
+            // New optimizer moments and step counters start at zero; techniques
+            // initialize their own states through the store before the first step.
+            self.store.insert(&slot.name, shape, vec![0.0; n]);
+        }
+        self.param_names = train.states().iter().filter(|s| s.trainable).map(|s| s.name.clone()).collect();
+        self.train = Program::compile(train, self.backend);
+        self.eval = Program::compile(eval, self.backend);
+        self.build_time = start.elapsed();
+    }
+
+    /// The trainable parameters' names, in graph order.
+    pub fn parameter_names(&self) -> &[String] {
+        &self.param_names
+    }
+
+    /// One optimizer step on a batch of `batch` rows.
+    pub fn train_step(&mut self, x: Vec<f32>, y: Vec<f32>, batch: usize, lr: f32, hooks: &mut dyn GraphHooks) -> Result<StepStats, RunError> {
+        let mut feeds: Vec<(String, Vec<f32>)> = hooks.feeds(Mode::Train, batch);
+        feeds.push((X_INPUT.into(), x));
+        feeds.push((Y_INPUT.into(), y));
+        feeds.push((LR_INPUT.into(), vec![lr]));
+        self.train.run(&mut self.store, feeds.iter_mut().map(|(n, v)| (n.as_str(), std::mem::take(v))).collect(), batch)?;
+        let p = &self.train;
+        Ok(StepStats {
+            loss: p.scalar(outputs::LOSS),
+            objective: p.output("objective").map(|v| v[0]),
+            correct: p.output(outputs::CORRECT).map(|v| v[0]),
+            grad_norms: self
+                .param_names
+                .iter()
+                .filter_map(|n| p.output(&outputs::grad_sq(n)).map(|v| (n.clone(), v[0].max(0.0).sqrt())))
+                .collect(),
+            saturation: (0..self.spec.hidden.len())
+                .filter_map(|l| p.output(&outputs::saturation(l)).map(|v| (l, v[0])))
+                .collect(),
+        })
+    }
+
+    /// Loss and accuracy over a whole data set, `batch` rows at a time.
+    pub fn evaluate(&mut self, x: &[f32], y: &[f32], rows: usize, batch: usize, hooks: &mut dyn GraphHooks) -> Result<EvalStats, RunError> {
+        let (d_in, d_out) = (self.spec.inputs, self.spec.outputs);
+        let (mut loss, mut correct, mut seen) = (0.0f64, 0.0f64, 0usize);
+        let mut has_correct = false;
+        let mut start = 0;
+        while start < rows {
+            let n = batch.min(rows - start);
+            let mut feeds: Vec<(String, Vec<f32>)> = hooks.feeds(Mode::Eval, n);
+            feeds.push((X_INPUT.into(), x[start * d_in..(start + n) * d_in].to_vec()));
+            feeds.push((Y_INPUT.into(), y[start * d_out..(start + n) * d_out].to_vec()));
+            self.eval.run(&mut self.store, feeds.iter_mut().map(|(k, v)| (k.as_str(), std::mem::take(v))).collect(), n)?;
+            loss += self.eval.scalar(outputs::LOSS) as f64 * n as f64;
+            if let Some(c) = self.eval.output(outputs::CORRECT) {
+                correct += c[0] as f64;
+                has_correct = true;
+            }
+            seen += n;
+            start += n;
+        }
+        let seen = seen.max(1) as f64;
+        Ok(EvalStats { loss: (loss / seen) as f32, accuracy: has_correct.then_some((correct / seen) as f32) })
+    }
+
+    /// Number of optimizer steps taken so far (Adam's counter when present).
+    pub fn adam_steps(&self) -> Option<f32> {
+        self.store.read(ADAM_STEP).map(|v| v[0])
+    }
+
+    /// A state's shape, for techniques that initialize their own states.
+    pub fn state_shape(&self, name: &str) -> Option<Vec<Dim>> {
+        self.store.shape(name).cloned()
+    }
+
+    /// Luminal node counts of the train and eval programs.
+    pub fn node_counts(&self) -> (usize, usize) {
+        (self.train.node_count(), self.eval.node_count())
+    }
+}
