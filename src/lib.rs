@@ -1,4 +1,7 @@
 //! traintop: train neural networks in a terminal dashboard and steer the run.
 
-pub mod engine;
 pub mod cli;
+pub mod config;
+pub mod data;
+pub mod engine;
+pub mod train;

@@ -1,7 +1,128 @@
-use traintop::cli::bench::{run, BenchOptions};
+//! The `traintop` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use traintop::cli::bench::{self, BenchOptions};
+use traintop::cli::run::{self, RunOptions};
+use traintop::cli::ExitError;
 use traintop::engine::{Backend, Optimizer};
-fn main() {
-    let opt = match std::env::args().nth(1).as_deref() { Some("adam") => Optimizer::Adam{beta1:0.9,beta2:0.999,eps:1e-8}, Some("mom") => Optimizer::Momentum{momentum:0.9}, _ => Optimizer::Sgd };
-    let r = run(&BenchOptions { layers: vec![784, 256, 10], batch: 128, steps: 300, warmup: 20, optimizer: opt, backend: Backend::Cpu, seed: 1 }).unwrap();
-    println!("{}", serde_json::to_string(&r).unwrap());
+
+/// Train neural networks from a TOML config and watch the run.
+///
+/// With no arguments, trains the embedded digits demo (a 64-64 relu MLP on 1797
+/// handwritten digits) on the CPU and writes a run folder under ./runs.
+#[derive(Parser, Debug)]
+#[command(name = "traintop", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train from a config file (or the embedded digits demo when none is given).
+    Run {
+        /// The run's TOML config (see configs/). Relative paths inside it resolve
+        /// against its folder.
+        config: Option<PathBuf>,
+        /// Print progress lines instead of opening the dashboard.
+        #[arg(long)]
+        headless: bool,
+        /// Override a config key, checked like the file: --set run.epochs=5
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Write the run folder under DIR instead of run.out_dir.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Print epoch lines only.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Continue a stopped run from its folder's last checkpoint.
+    Resume {
+        run_dir: PathBuf,
+        #[arg(long)]
+        headless: bool,
+        /// Override a key of the run's config (e.g. run.epochs to train longer).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Measure training throughput (forward, backward, update) on random data.
+    Bench {
+        /// Layer widths, input to output.
+        #[arg(long, value_delimiter = ',', default_value = "784,256,10")]
+        layers: Vec<usize>,
+        #[arg(long, default_value_t = 128)]
+        batch: usize,
+        #[arg(long, default_value_t = 300)]
+        steps: usize,
+        #[arg(long, default_value_t = 20)]
+        warmup: usize,
+        #[arg(long, value_enum, default_value_t = BenchOptimizer::Sgd)]
+        optimizer: BenchOptimizer,
+        #[arg(long, value_enum, default_value_t = BenchDevice::Cpu)]
+        device: BenchDevice,
+        /// Print one JSON object instead of a sentence.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum BenchOptimizer {
+    Sgd,
+    Momentum,
+    Adam,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum BenchDevice {
+    Cpu,
+    Cuda,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => run::run(&RunOptions { headless: true, ..Default::default() }).map(|_| ()),
+        Some(Command::Run { config, headless, overrides, out, quiet }) => {
+            run::run(&RunOptions { config, overrides, out, headless, quiet }).map(|_| ())
+        }
+        Some(Command::Resume { run_dir, headless, overrides, quiet }) => {
+            run::resume(&run_dir, &RunOptions { overrides, headless, quiet, ..Default::default() }).map(|_| ())
+        }
+        Some(Command::Bench { layers, batch, steps, warmup, optimizer, device, json }) => {
+            let optimizer = match optimizer {
+                BenchOptimizer::Sgd => Optimizer::Sgd,
+                BenchOptimizer::Momentum => Optimizer::Momentum { momentum: 0.9 },
+                BenchOptimizer::Adam => Optimizer::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 },
+            };
+            let backend = match device {
+                BenchDevice::Cpu => Backend::Cpu,
+                BenchDevice::Cuda => Backend::Cuda,
+            };
+            let opts = BenchOptions { layers, batch, steps, warmup, optimizer, backend, seed: 1 };
+            bench::run(&opts).map_err(|e| ExitError::input(format!("{e:#}"))).map(|r| {
+                if json {
+                    println!("{}", serde_json::to_string(&r).expect("report serializes"));
+                } else {
+                    println!(
+                        "{:?} batch {} {}: {:.0} samples/s ({:.3} ms/step, {} graph nodes)",
+                        r.layers, r.batch, r.optimizer, r.samples_per_sec, r.ms_per_step, r.graph_nodes
+                    );
+                }
+            })
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.code as u8)
+        }
+    }
 }

@@ -1,3 +1,37 @@
-//! Command-line subcommands.
+//! Command-line subcommands and how their failures map to exit codes:
+//! 2 for bad input (config, data, checkpoint, usage), 1 for failures at run time.
 
 pub mod bench;
+pub mod headless;
+pub mod run;
+
+use std::fmt;
+
+/// An error with the exit code the process should end with.
+#[derive(Debug)]
+pub struct ExitError {
+    pub code: i32,
+    pub message: String,
+}
+
+impl ExitError {
+    /// Bad input from the user: exit code 2.
+    pub fn input(message: impl Into<String>) -> Self {
+        Self { code: 2, message: message.into() }
+    }
+
+    pub fn config(e: crate::config::ConfigError) -> Self {
+        Self { code: e.exit_code(), message: e.to_string() }
+    }
+
+    /// A failure while running: exit code 1.
+    pub fn runtime(e: anyhow::Error) -> Self {
+        Self { code: 1, message: format!("{e:#}") }
+    }
+}
+
+impl fmt::Display for ExitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}

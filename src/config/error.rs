@@ -127,9 +127,28 @@ impl Reporter<'_> {
         offset: Option<usize>,
         message: impl Into<String>,
     ) -> ConfigError {
+        self.build(path, self.spans.offset_of(path).or(offset), message)
+    }
+
+    /// An error about the key at `path` itself (say, an unknown one), shown
+    /// at the key rather than at its value.
+    pub(crate) fn key_error(
+        &self,
+        path: &str,
+        offset: Option<usize>,
+        message: impl Into<String>,
+    ) -> ConfigError {
+        let at = self
+            .spans
+            .key_offset_of(path)
+            .or(self.spans.offset_of(path));
+        self.build(path, at.or(offset), message)
+    }
+
+    fn build(&self, path: &str, offset: Option<usize>, message: impl Into<String>) -> ConfigError {
         let origin = match self.blamed_override(path) {
             Some(applied) => Origin::Override(applied.text.clone()),
-            None => match self.spans.offset_of(path).or(offset) {
+            None => match offset {
                 Some(offset) => Origin::At(self.location_at(offset)),
                 None => Origin::File(self.file.clone()),
             },
@@ -153,10 +172,7 @@ impl Reporter<'_> {
     /// Where `path` is written in the file, if it is written there at all
     /// (rather than added or replaced by an override).
     pub(crate) fn location_of(&self, path: &str) -> Option<Location> {
-        let replaced = self
-            .applied
-            .iter()
-            .any(|a| is_within(path, &a.path));
+        let replaced = self.applied.iter().any(|a| is_within(path, &a.path));
         if replaced || !self.spans.contains(path) {
             return None;
         }
@@ -192,7 +208,10 @@ mod tests {
             path: "x.toml".into(),
             reason: "No such file or directory".into(),
         };
-        assert_eq!(e.to_string(), "cannot read config x.toml: No such file or directory");
+        assert_eq!(
+            e.to_string(),
+            "cannot read config x.toml: No such file or directory"
+        );
         assert_eq!(e.exit_code(), 2);
         let r = reporter("[model]\nhidden = [64, 0]\n", vec![]);
         let e = r.error("model.hidden[1]", "width must be at least 1, got 0");
@@ -203,9 +222,15 @@ mod tests {
         assert_eq!(e.field(), Some("model.hidden[1]"));
         assert_eq!(e.location().map(|l| l.line), Some(2));
         assert_eq!(e.exit_code(), 2);
-        assert_eq!(r.error("data.path", "missing").to_string(), "c.toml: data.path: missing");
+        assert_eq!(
+            r.error("data.path", "missing").to_string(),
+            "c.toml: data.path: missing"
+        );
         assert_eq!(r.error("", "bad").to_string(), "c.toml: bad");
-        assert_eq!(r.error_near("", Some(8), "bad").to_string(), "c.toml:2:1: bad");
+        assert_eq!(
+            r.error_near("", Some(8), "bad").to_string(),
+            "c.toml:2:1: bad"
+        );
     }
 
     #[test]
@@ -225,10 +250,16 @@ mod tests {
             r.error("run.epochs", "bad").to_string(),
             "--set run.epochs=abc: run.epochs: bad"
         );
-        assert_eq!(r.error("foo", "unknown").to_string(), "--set foo.x=1: foo: unknown");
+        assert_eq!(
+            r.error("foo", "unknown").to_string(),
+            "--set foo.x=1: foo: unknown"
+        );
         // `run` is in the file, so a problem with it is the file's.
         assert!(r.error("run", "bad").to_string().starts_with("c.toml:1:1"));
         assert_eq!(r.location_of("run.epochs"), None);
-        assert_eq!(r.location_of("run").map(|l| l.to_string()), Some("c.toml:1:1".into()));
+        assert_eq!(
+            r.location_of("run").map(|l| l.to_string()),
+            Some("c.toml:1:1".into())
+        );
     }
 }

@@ -358,7 +358,10 @@ mod tests {
             assert_eq!(OptimizerKind::from_name(name).unwrap().name(), *name);
         }
         assert_eq!(OptimizerKind::Sgd.default_lr(), 0.01);
-        assert_eq!(RawData::default_task(Some(SyntheticKind::Sine)), Task::Regression);
+        assert_eq!(
+            RawData::default_task(Some(SyntheticKind::Sine)),
+            Task::Regression
+        );
         assert_eq!(RawData::default_task(None), Task::Classification);
     }
 

@@ -63,6 +63,12 @@ impl SpanMap {
         }
     }
 
+    /// Byte offset of the key of `path`, when it is written as a key.
+    pub(crate) fn key_offset_of(&self, path: &str) -> Option<usize> {
+        let entry = self.entries.iter().find(|e| e.path == path)?;
+        entry.key.as_ref().map(|s| s.start)
+    }
+
     fn own_offset(&self, path: &str) -> Option<usize> {
         if path.is_empty() {
             // Pointing at the first line for a whole-file problem misleads.
@@ -87,7 +93,12 @@ impl SpanMap {
     pub(crate) fn path_at(&self, offset: usize) -> Option<&str> {
         self.entries
             .iter()
-            .flat_map(|e| [&e.key, &e.value].into_iter().flatten().map(move |s| (e, s)))
+            .flat_map(|e| {
+                [&e.key, &e.value]
+                    .into_iter()
+                    .flatten()
+                    .map(move |s| (e, s))
+            })
             .filter(|(_, s)| s.start <= offset && offset < s.end)
             .min_by_key(|(e, s)| (s.end - s.start, usize::MAX - e.path.len()))
             .map(|(e, _)| e.path.as_str())
@@ -381,6 +392,8 @@ c = { d = 1 }
         assert_eq!(at(&map, "technique[0]").0, 9);
         assert_eq!(at(&map, "technique[1]").0, 13);
         assert!(map.contains("a.b.c"));
+        assert_eq!(map.key_offset_of("run.epochs"), DOC.find("epochs"));
+        assert_eq!(map.key_offset_of("model.hidden[0]"), None);
         assert!(!map.contains("run.seed"));
     }
 

@@ -21,7 +21,12 @@ pub fn load_csv(path: &Path, target: &str, task: Task) -> Result<Dataset, DataEr
 }
 
 /// Parses CSV text already in memory; `name` stands for the file in errors.
-pub fn load_csv_str(text: &str, name: &str, target: &str, task: Task) -> Result<Dataset, DataError> {
+pub fn load_csv_str(
+    text: &str,
+    name: &str,
+    target: &str,
+    task: Task,
+) -> Result<Dataset, DataError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut lines = text
         .lines()
@@ -72,8 +77,9 @@ pub fn load_csv_str(text: &str, name: &str, target: &str, task: Task) -> Result<
             if col >= columns.len() {
                 continue;
             }
-            let value = parse_number(field)
-                .map_err(|what| DataError::at_line(name, line_no, format!("column {}: {what}", columns[col])))?;
+            let value = parse_number(field).map_err(|what| {
+                DataError::at_line(name, line_no, format!("column {}: {what}", columns[col]))
+            })?;
             if col == target_col {
                 if task == Task::Classification {
                     let class = class_index(value).ok_or_else(|| {
@@ -222,12 +228,15 @@ mod tests {
 
     #[test]
     fn empty_and_header_only_files_are_errors() {
+        assert_eq!(err(""), "data/x.csv: file is empty; expected a header row");
         assert_eq!(
-            err(""),
+            err("\n  \n"),
             "data/x.csv: file is empty; expected a header row"
         );
-        assert_eq!(err("\n  \n"), "data/x.csv: file is empty; expected a header row");
-        assert_eq!(err("a,label\n"), "data/x.csv: no data rows after the header");
+        assert_eq!(
+            err("a,label\n"),
+            "data/x.csv: no data rows after the header"
+        );
     }
 
     #[test]
@@ -240,7 +249,10 @@ mod tests {
 
     #[test]
     fn header_problems() {
-        assert_eq!(err("a,,label\n"), "data/x.csv:1: header column 2 has no name");
+        assert_eq!(
+            err("a,,label\n"),
+            "data/x.csv:1: header column 2 has no name"
+        );
         assert_eq!(
             err("label\n1\n"),
             "data/x.csv: no feature columns besides the target \"label\""
@@ -271,7 +283,10 @@ mod tests {
         let e = load_csv(&missing, "label", Task::Classification).unwrap_err();
         assert_eq!(
             e.to_string(),
-            format!("{}: cannot read: No such file or directory", missing.display())
+            format!(
+                "{}: cannot read: No such file or directory",
+                missing.display()
+            )
         );
 
         std::fs::write(&path, [0xff, 0xfe, 0x00]).unwrap();

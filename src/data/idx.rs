@@ -11,21 +11,31 @@ use super::dataset::Dataset;
 use super::error::{io_reason, DataError};
 
 /// The header of an IDX file with u8 elements: its dimensions.
-fn parse_header(bytes: &[u8], name: &str, want_rank: &dyn Fn(usize) -> bool) -> Result<(Vec<usize>, usize), DataError> {
+fn parse_header(
+    bytes: &[u8],
+    name: &str,
+    want_rank: &dyn Fn(usize) -> bool,
+) -> Result<(Vec<usize>, usize), DataError> {
     if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 {
         return Err(DataError::new(name, "not an IDX file (bad magic number)"));
     }
     if bytes[2] != 0x08 {
         return Err(DataError::new(
             name,
-            format!("IDX element type 0x{:02x} is not supported; expected 0x08 (u8)", bytes[2]),
+            format!(
+                "IDX element type 0x{:02x} is not supported; expected 0x08 (u8)",
+                bytes[2]
+            ),
         ));
     }
     let rank = bytes[3] as usize;
     if !want_rank(rank) {
         return Err(DataError::new(
             name,
-            format!("unexpected IDX magic 0x{:08x}", u32::from_be_bytes([0, 0, 8, bytes[3]])),
+            format!(
+                "unexpected IDX magic 0x{:08x}",
+                u32::from_be_bytes([0, 0, 8, bytes[3]])
+            ),
         ));
     }
     let header_len = 4 + 4 * rank;
@@ -90,7 +100,11 @@ pub fn load_idx(images: &Path, labels: &Path) -> Result<Dataset, DataError> {
         .collect();
     let label_data = &label_bytes[label_start..];
     let targets = label_data.iter().map(|&l| f32::from(l)).collect();
-    let n_classes = label_data.iter().copied().max().map_or(0, |m| m as usize + 1);
+    let n_classes = label_data
+        .iter()
+        .copied()
+        .max()
+        .map_or(0, |m| m as usize + 1);
 
     Ok(Dataset {
         features,
@@ -116,7 +130,11 @@ pub(crate) fn encode(dims: &[u32], data: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    fn write_pair(dir: &Path, images: &[u8], labels: &[u8]) -> (std::path::PathBuf, std::path::PathBuf) {
+    fn write_pair(
+        dir: &Path,
+        images: &[u8],
+        labels: &[u8],
+    ) -> (std::path::PathBuf, std::path::PathBuf) {
         let i = dir.join("img.idx3-ubyte");
         let l = dir.join("lbl.idx1-ubyte");
         std::fs::write(&i, images).unwrap();
@@ -138,7 +156,10 @@ mod tests {
         assert_eq!(ds.n_features, 4);
         assert_eq!(ds.n_classes, 8);
         assert_eq!(ds.targets, vec![7.0, 0.0, 2.0]);
-        assert_eq!(ds.row(1), &[80.0 / 255.0, 100.0 / 255.0, 120.0 / 255.0, 140.0 / 255.0]);
+        assert_eq!(
+            ds.row(1),
+            &[80.0 / 255.0, 100.0 / 255.0, 120.0 / 255.0, 140.0 / 255.0]
+        );
         assert_eq!(ds.feature_names[3], "px3");
     }
 
@@ -148,14 +169,46 @@ mod tests {
         let good_images = encode(&[2, 1, 2], &[1, 2, 3, 4]);
         let good_labels = encode(&[2], &[0, 1]);
         let cases: Vec<(Vec<u8>, Vec<u8>, &str)> = vec![
-            (b"PK\x03\x04".to_vec(), good_labels.clone(), "not an IDX file"),
-            (good_images.clone(), good_images.clone(), "unexpected IDX magic 0x00000803"),
-            (good_labels.clone(), good_labels.clone(), "unexpected IDX magic 0x00000801"),
-            (encode(&[2, 1, 2], &[1, 2, 3]), good_labels.clone(), "promises 4 bytes of data, file has 3"),
-            (good_images.clone(), encode(&[3], &[0, 1, 1]), "has 3 labels but"),
-            (vec![0, 0, 0x0d, 3], good_labels.clone(), "element type 0x0d"),
-            (vec![0, 0, 8, 3, 0, 0], good_labels.clone(), "truncated IDX header"),
-            (encode(&[0, 2, 2], &[]), encode(&[0], &[]), "holds no images"),
+            (
+                b"PK\x03\x04".to_vec(),
+                good_labels.clone(),
+                "not an IDX file",
+            ),
+            (
+                good_images.clone(),
+                good_images.clone(),
+                "unexpected IDX magic 0x00000803",
+            ),
+            (
+                good_labels.clone(),
+                good_labels.clone(),
+                "unexpected IDX magic 0x00000801",
+            ),
+            (
+                encode(&[2, 1, 2], &[1, 2, 3]),
+                good_labels.clone(),
+                "promises 4 bytes of data, file has 3",
+            ),
+            (
+                good_images.clone(),
+                encode(&[3], &[0, 1, 1]),
+                "has 3 labels but",
+            ),
+            (
+                vec![0, 0, 0x0d, 3],
+                good_labels.clone(),
+                "element type 0x0d",
+            ),
+            (
+                vec![0, 0, 8, 3, 0, 0],
+                good_labels.clone(),
+                "truncated IDX header",
+            ),
+            (
+                encode(&[0, 2, 2], &[]),
+                encode(&[0], &[]),
+                "holds no images",
+            ),
             (
                 encode(&[u32::MAX, u32::MAX, u32::MAX], &[]),
                 good_labels.clone(),
@@ -173,6 +226,9 @@ mod tests {
     #[test]
     fn missing_file_is_named() {
         let e = load_idx(Path::new("/no/img"), Path::new("/no/lbl")).unwrap_err();
-        assert_eq!(e.to_string(), "/no/img: cannot read: No such file or directory");
+        assert_eq!(
+            e.to_string(),
+            "/no/img: cannot read: No such file or directory"
+        );
     }
 }

@@ -17,8 +17,8 @@ mod synthetic;
 pub use batches::{epoch_order, gather, Batches};
 pub use csv::{load_csv, load_csv_str};
 pub use dataset::{Dataset, Task, MAX_CLASSES};
-pub use error::DataError;
 pub(crate) use error::io_reason;
+pub use error::DataError;
 pub use idx::load_idx;
 pub use spec::{DataSource, DataSpec};
 pub use split::{split, Split};
@@ -92,15 +92,22 @@ mod tests {
         let ds = load(&spec(source, Task::Regression)).unwrap();
         assert_eq!(ds.n_classes, 0);
 
-        let ds = load(&spec(DataSource::Synthetic(SyntheticKind::Blobs), Task::Classification)).unwrap();
+        let ds = load(&spec(
+            DataSource::Synthetic(SyntheticKind::Blobs),
+            Task::Classification,
+        ))
+        .unwrap();
         assert_eq!((ds.len(), ds.n_features, ds.n_classes), (64, 3, 4));
         assert_eq!(ds, synthetic("blobs", 64, 3, 4, 0.1, 9).unwrap());
     }
 
     #[test]
     fn synthetic_task_must_match() {
-        let e = load(&spec(DataSource::Synthetic(SyntheticKind::Sine), Task::Classification))
-            .unwrap_err();
+        let e = load(&spec(
+            DataSource::Synthetic(SyntheticKind::Sine),
+            Task::Classification,
+        ))
+        .unwrap_err();
         assert_eq!(
             e.to_string(),
             "synthetic:sine: is a regression data set, but the task is classification"

@@ -56,7 +56,10 @@ mod tests {
         let s = split(&ds, 0.2, 42);
         assert_eq!(s.train.len(), 80);
         assert_eq!(s.validation.len(), 20);
-        let mut all: Vec<usize> = ids(&s.train).into_iter().chain(ids(&s.validation)).collect();
+        let mut all: Vec<usize> = ids(&s.train)
+            .into_iter()
+            .chain(ids(&s.validation))
+            .collect();
         all.sort_unstable();
         assert_eq!(all, (0..100).collect::<Vec<_>>());
         assert_eq!(s.train.n_classes, 3);
@@ -67,7 +70,10 @@ mod tests {
     fn seeded() {
         let ds = toy(50);
         assert_eq!(split(&ds, 0.3, 1), split(&ds, 0.3, 1));
-        assert_ne!(ids(&split(&ds, 0.3, 1).validation), ids(&split(&ds, 0.3, 2).validation));
+        assert_ne!(
+            ids(&split(&ds, 0.3, 1).validation),
+            ids(&split(&ds, 0.3, 2).validation)
+        );
     }
 
     #[test]

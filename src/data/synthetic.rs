@@ -79,7 +79,9 @@ pub fn synthetic(
         return Err(err("samples must be at least 1".into()));
     }
     if !(noise.is_finite() && noise >= 0.0) {
-        return Err(err(format!("noise must be a finite number >= 0, got {noise}")));
+        return Err(err(format!(
+            "noise must be a finite number >= 0, got {noise}"
+        )));
     }
     let dims = match kind {
         SyntheticKind::Blobs => features,
@@ -120,7 +122,9 @@ pub fn synthetic(
             classes
         }
         SyntheticKind::Blobs => {
-            let centres: Vec<f64> = (0..classes * dims).map(|_| rng.gen_range(-4.0..4.0)).collect();
+            let centres: Vec<f64> = (0..classes * dims)
+                .map(|_| rng.gen_range(-4.0..4.0))
+                .collect();
             let spread = Normal::new(0.0, 0.5 + 5.0 * noise).map_err(|e| err(e.to_string()))?;
             for i in 0..samples {
                 let class = i % classes;

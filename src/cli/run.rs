@@ -1,0 +1,114 @@
+//! `traintop run` and `traintop resume`: everything from a config file (or the
+//! embedded default) to a finished run folder.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use super::headless::LinePrinter;
+use super::ExitError;
+use crate::config::{ConfigSource, RunConfig};
+use crate::data::{self, split};
+use crate::train::checkpoint;
+use crate::train::run_dir::{RunDir, CONFIG_FILE, LAST_CHECKPOINT};
+use crate::train::trainer::{self, Channels};
+use crate::train::{Summary, Trainer};
+
+/// The embedded default: the digits demo, so the binary alone shows what it does.
+pub const EMBEDDED_CONFIG: &str = include_str!("../../configs/digits.toml");
+pub const EMBEDDED_DATA: &str = include_str!("../../data/digits.csv");
+const EMBEDDED_DATA_NAME: &str = "digits.csv";
+
+/// Options shared by `run` and `resume`.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    pub config: Option<PathBuf>,
+    pub overrides: Vec<String>,
+    pub out: Option<PathBuf>,
+    pub headless: bool,
+    pub quiet: bool,
+}
+
+/// Reads the config, or the embedded default when none is given. The embedded
+/// data is written next to the runs so a resumed embedded run finds it again.
+pub fn load_config(opts: &RunOptions) -> Result<RunConfig, ExitError> {
+    match &opts.config {
+        Some(path) => RunConfig::from_file(path, &opts.overrides).map_err(ExitError::config),
+        None => {
+            let here = std::env::current_dir().map_err(|e| ExitError::runtime(anyhow::anyhow!("current folder: {e}")))?;
+            let data_dir = opts.out.clone().unwrap_or_else(|| here.join("runs")).join(".embedded");
+            let data_path = data_dir.join(EMBEDDED_DATA_NAME);
+            std::fs::create_dir_all(&data_dir)
+                .and_then(|_| std::fs::write(&data_path, EMBEDDED_DATA))
+                .map_err(|e| ExitError::runtime(anyhow::anyhow!("cannot write {}: {e}", data_path.display())))?;
+            let mut overrides = vec![format!("data.path={}", toml_string(&data_path))];
+            overrides.extend(opts.overrides.iter().cloned());
+            RunConfig::from_str(EMBEDDED_CONFIG, ConfigSource::embedded(&here), &overrides).map_err(ExitError::config)
+        }
+    }
+}
+
+fn toml_string(p: &Path) -> String {
+    toml::Value::String(p.display().to_string()).to_string()
+}
+
+/// Loads the data and splits it with the run's seed.
+fn datasets(config: &RunConfig) -> Result<(data::Dataset, data::Dataset), ExitError> {
+    let full = data::load(&config.data_spec()).map_err(|e| ExitError::input(e.to_string()))?;
+    if full.is_empty() {
+        return Err(ExitError::input(format!("{}: no rows", full.source)));
+    }
+    let s = split(&full, config.data.validation, config.run.seed);
+    if s.train.is_empty() {
+        return Err(ExitError::input(format!("{}: data.validation leaves no training rows", full.source)));
+    }
+    Ok((s.train, s.validation))
+}
+
+/// `traintop run`.
+pub fn run(opts: &RunOptions) -> Result<Summary, ExitError> {
+    let config = load_config(opts)?;
+    trainer::backend(&config).check_available().map_err(|e| ExitError::input(e.to_string()))?;
+    let (train, validation) = datasets(&config)?;
+    let out_dir = opts.out.clone().unwrap_or_else(|| config.resolve_path(&config.run.out_dir.display().to_string()));
+    let run_dir = RunDir::create(&out_dir, &config.run.name, &config.to_toml_string())
+        .with_context(|| format!("cannot create a run folder under {}", out_dir.display()))
+        .map_err(ExitError::runtime)?;
+    let trainer = Trainer::new(config, train, validation, run_dir, None);
+    drive(trainer, opts)
+}
+
+/// `traintop resume RUN_DIR`: continues from `checkpoints/last` with the run's
+/// own resolved config.
+pub fn resume(dir: &Path, opts: &RunOptions) -> Result<Summary, ExitError> {
+    let config_path = dir.join(CONFIG_FILE);
+    if !config_path.exists() {
+        return Err(ExitError::input(format!("{}: not a run folder (no {CONFIG_FILE})", dir.display())));
+    }
+    let config = RunConfig::from_file(&config_path, &opts.overrides).map_err(ExitError::config)?;
+    trainer::backend(&config).check_available().map_err(|e| ExitError::input(e.to_string()))?;
+    let loaded = checkpoint::load(&dir.join(LAST_CHECKPOINT)).map_err(|e| ExitError::input(e.to_string()))?;
+    let (train, validation) = datasets(&config)?;
+    let run_dir = RunDir::open(dir).with_context(|| format!("cannot open {}", dir.display())).map_err(ExitError::runtime)?;
+    let trainer = Trainer::new(config, train, validation, run_dir, Some(loaded));
+    drive(trainer, opts)
+}
+
+/// Runs a prepared trainer with the line log, stopping gracefully on the first
+/// SIGINT/SIGTERM and at once on the second.
+fn drive(mut trainer: Trainer, opts: &RunOptions) -> Result<Summary, ExitError> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // The conditional shutdown fires only when the flag is already set: the
+        // second signal exits at once, leaving the last complete checkpoint.
+        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop))
+            .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)))
+            .map_err(|e| ExitError::runtime(anyhow::anyhow!("cannot install signal handlers: {e}")))?;
+    }
+    let mut printer = LinePrinter::new(opts.quiet);
+    let mut on_event = |e: crate::train::Event| printer.handle(&e);
+    let mut channels = Channels { events: &mut on_event, commands: None, stop };
+    trainer.run(&mut channels).map_err(ExitError::runtime)
+}

@@ -1,0 +1,387 @@
+//! Checks that serde cannot express (ranges, non-zero widths, files that
+//! must exist), defaults that depend on other settings, and resolution of
+//! relative paths. Each problem is reported at the key that causes it.
+
+use super::error::{ConfigError, Reporter};
+use super::schema::{
+    DataSection, OptimizerSection, RawConfig, RawData, RawOptimizer, TechniqueConfig,
+};
+use super::source::ConfigSource;
+use super::RunConfig;
+use crate::data::{DataSource, SyntheticKind};
+
+pub(crate) fn finish(
+    raw: RawConfig,
+    source: ConfigSource,
+    r: &Reporter,
+) -> Result<RunConfig, ConfigError> {
+    let run = raw.run;
+    if run.name.trim().is_empty() {
+        return Err(r.error("run.name", "must not be empty"));
+    }
+    at_least_1(r, "run.epochs", run.epochs)?;
+    at_least_1(r, "run.batch_size", run.batch_size)?;
+    at_least_1(r, "run.log_every", run.log_every)?;
+
+    let data = data(raw.data, &source, r)?;
+
+    for (i, &width) in raw.model.hidden.iter().enumerate() {
+        if width == 0 {
+            return Err(r.error(
+                &format!("model.hidden[{i}]"),
+                "width must be at least 1, got 0",
+            ));
+        }
+    }
+
+    let optimizer = optimizer(raw.optimizer, r)?;
+
+    let techniques = raw
+        .techniques
+        .into_iter()
+        .enumerate()
+        .map(|(i, table)| technique(i, table, r))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let mut plugins = raw.plugins;
+    plugins.dirs = plugins.dirs.iter().map(|d| source.resolve(d)).collect();
+
+    Ok(RunConfig {
+        run,
+        data,
+        model: raw.model,
+        optimizer,
+        techniques,
+        plugins,
+        source,
+    })
+}
+
+fn at_least_1(r: &Reporter, path: &str, value: usize) -> Result<(), ConfigError> {
+    if value == 0 {
+        return Err(r.error(path, "must be at least 1, got 0"));
+    }
+    Ok(())
+}
+
+/// `0 <= value < 1`; NaN is outside every range, so it fails too.
+fn in_unit_range(r: &Reporter, path: &str, value: f64) -> Result<(), ConfigError> {
+    if !(0.0..1.0).contains(&value) {
+        return Err(r.error(path, format!("must be in [0, 1), got {value}")));
+    }
+    Ok(())
+}
+
+fn positive(r: &Reporter, path: &str, value: f64) -> Result<(), ConfigError> {
+    if !(value > 0.0 && value.is_finite()) {
+        return Err(r.error(path, format!("must be greater than 0, got {value}")));
+    }
+    Ok(())
+}
+
+fn data(raw: RawData, source: &ConfigSource, r: &Reporter) -> Result<DataSection, ConfigError> {
+    let text = raw.path.ok_or_else(|| {
+        r.error(
+            "data.path",
+            "missing; expected a CSV file, idx:IMAGES_FILE,LABELS_FILE or synthetic:NAME",
+        )
+    })?;
+    let parsed =
+        DataSource::parse(&text, |p| source.resolve(p)).map_err(|m| r.error("data.path", m))?;
+    for file in parsed.files() {
+        if !file.exists() {
+            return Err(r.error("data.path", format!("file not found: {}", file.display())));
+        }
+        if !file.is_file() {
+            return Err(r.error("data.path", format!("not a file: {}", file.display())));
+        }
+    }
+    let synthetic = match parsed {
+        DataSource::Synthetic(kind) => Some(kind),
+        _ => None,
+    };
+    let task = match (raw.task, synthetic) {
+        (Some(task), Some(kind)) if task != kind.task() => {
+            return Err(r.error(
+                "data.task",
+                format!(
+                    "synthetic:{} is a {} data set, got \"{}\"",
+                    kind.name(),
+                    kind.task().name(),
+                    task.name()
+                ),
+            ))
+        }
+        (Some(task), _) => task,
+        (None, kind) => RawData::default_task(kind),
+    };
+    if synthetic.is_none() && raw.target.trim().is_empty() {
+        return Err(r.error("data.target", "must name a column"));
+    }
+    in_unit_range(r, "data.validation", raw.validation)?;
+    at_least_1(r, "data.samples", raw.samples)?;
+    at_least_1(r, "data.features", raw.features)?;
+    if synthetic.is_some_and(|k| k != SyntheticKind::Sine) && raw.classes < 2 {
+        return Err(r.error(
+            "data.classes",
+            format!("must be at least 2, got {}", raw.classes),
+        ));
+    }
+    if !(raw.noise >= 0.0 && raw.noise.is_finite()) {
+        return Err(r.error(
+            "data.noise",
+            format!("must be 0 or more, got {}", raw.noise),
+        ));
+    }
+    Ok(DataSection {
+        path: parsed.to_string(),
+        target: raw.target,
+        task,
+        validation: raw.validation,
+        samples: raw.samples,
+        features: raw.features,
+        classes: raw.classes,
+        noise: raw.noise,
+    })
+}
+
+fn optimizer(raw: RawOptimizer, r: &Reporter) -> Result<OptimizerSection, ConfigError> {
+    let lr = raw.lr.unwrap_or_else(|| raw.kind.default_lr());
+    positive(r, "optimizer.lr", lr)?;
+    in_unit_range(r, "optimizer.momentum", raw.momentum)?;
+    in_unit_range(r, "optimizer.beta1", raw.beta1)?;
+    in_unit_range(r, "optimizer.beta2", raw.beta2)?;
+    positive(r, "optimizer.eps", raw.eps)?;
+    Ok(OptimizerSection {
+        kind: raw.kind,
+        lr,
+        momentum: raw.momentum,
+        beta1: raw.beta1,
+        beta2: raw.beta2,
+        eps: raw.eps,
+    })
+}
+
+fn technique(
+    i: usize,
+    mut params: toml::Table,
+    r: &Reporter,
+) -> Result<TechniqueConfig, ConfigError> {
+    let at = format!("technique[{i}]");
+    let name = match params.remove("name") {
+        Some(toml::Value::String(name)) if !name.trim().is_empty() => name,
+        Some(toml::Value::String(_)) => {
+            return Err(r.error(&format!("{at}.name"), "must not be empty"))
+        }
+        Some(other) => {
+            return Err(r.error(
+                &format!("{at}.name"),
+                format!("expected a string, got {}", other.type_str()),
+            ))
+        }
+        None => {
+            return Err(r.error(
+                &format!("{at}.name"),
+                "missing; every [[technique]] needs a name",
+            ))
+        }
+    };
+    let enabled = match params.remove("enabled") {
+        None => true,
+        Some(toml::Value::Boolean(b)) => b,
+        Some(other) => {
+            return Err(r.error(
+                &format!("{at}.enabled"),
+                format!("expected true or false, got {}", other.type_str()),
+            ))
+        }
+    };
+    Ok(TechniqueConfig {
+        name,
+        enabled,
+        params,
+        location: r.location_of(&at),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{ConfigSource, RunConfig};
+
+    fn err(text: &str) -> String {
+        RunConfig::from_str(text, ConfigSource::embedded("/cfg"), &[])
+            .unwrap_err()
+            .to_string()
+    }
+
+    /// Checks that `text` (given after a valid data section when it does not
+    /// have one) fails with exactly `want`.
+    fn check(text: &str, want: &str) {
+        let doc = if text.contains("[data]") {
+            text.to_string()
+        } else {
+            format!("[data]\npath = \"synthetic:xor\"\n{text}")
+        };
+        assert_eq!(err(&doc), want, "for\n{doc}");
+    }
+
+    #[test]
+    fn run_section() {
+        check(
+            "[run]\nname = \" \"\n",
+            "<embedded>:4:8: run.name: must not be empty",
+        );
+        check(
+            "[run]\nepochs = 0\n",
+            "<embedded>:4:10: run.epochs: must be at least 1, got 0",
+        );
+        check(
+            "[run]\nbatch_size = 0\n",
+            "<embedded>:4:14: run.batch_size: must be at least 1, got 0",
+        );
+        check(
+            "[run]\nlog_every = 0\n",
+            "<embedded>:4:13: run.log_every: must be at least 1, got 0",
+        );
+    }
+
+    #[test]
+    fn data_path() {
+        check(
+            "[run]\nepochs = 1\n[data]\n",
+            "<embedded>:3:1: data.path: missing; expected a CSV file, idx:IMAGES_FILE,LABELS_FILE or synthetic:NAME",
+        );
+        assert_eq!(
+            err(""),
+            "<embedded>: data.path: missing; expected a CSV file, idx:IMAGES_FILE,LABELS_FILE or synthetic:NAME"
+        );
+        check(
+            "[data]\npath = \"synthetic:moons\"\n",
+            "<embedded>:2:8: data.path: unknown synthetic data set \"moons\", expected one of synthetic:spirals, synthetic:blobs, synthetic:xor, synthetic:sine",
+        );
+        check(
+            "[data]\npath = \"../data/none.csv\"\n",
+            "<embedded>:2:8: data.path: file not found: /data/none.csv",
+        );
+        check(
+            "[data]\npath = \"/\"\n",
+            "<embedded>:2:8: data.path: not a file: /",
+        );
+        check(
+            "[data]\npath = \"idx:a\"\n",
+            "<embedded>:2:8: data.path: expected idx:IMAGES_FILE,LABELS_FILE, got \"idx:a\"",
+        );
+        check(
+            "[data]\npath = \"idx:/no/img,/no/lbl\"\n",
+            "<embedded>:2:8: data.path: file not found: /no/img",
+        );
+    }
+
+    #[test]
+    fn data_ranges() {
+        check(
+            "[data]\npath = \"synthetic:sine\"\ntask = \"classification\"\n",
+            "<embedded>:3:8: data.task: synthetic:sine is a regression data set, got \"classification\"",
+        );
+        check(
+            "[data]\npath = \"synthetic:xor\"\ntask = \"regression\"\n",
+            "<embedded>:3:8: data.task: synthetic:xor is a classification data set, got \"regression\"",
+        );
+        for (value, shown) in [("1.5", "1.5"), ("1", "1"), ("-0.1", "-0.1"), ("nan", "NaN")] {
+            check(
+                &format!("[data]\npath = \"synthetic:xor\"\nvalidation = {value}\n"),
+                &format!("<embedded>:3:14: data.validation: must be in [0, 1), got {shown}"),
+            );
+        }
+        check(
+            "[data]\npath = \"synthetic:xor\"\nsamples = 0\n",
+            "<embedded>:3:11: data.samples: must be at least 1, got 0",
+        );
+        check(
+            "[data]\npath = \"synthetic:blobs\"\nclasses = 1\n",
+            "<embedded>:3:11: data.classes: must be at least 2, got 1",
+        );
+        check(
+            "[data]\npath = \"synthetic:xor\"\nnoise = -1\n",
+            "<embedded>:3:9: data.noise: must be 0 or more, got -1",
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("x.csv"), "a,label\n1,0\n").unwrap();
+        let e = RunConfig::from_str(
+            "[data]\npath = \"x.csv\"\ntarget = \"\"\n",
+            ConfigSource::embedded(dir.path()),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "<embedded>:3:10: data.target: must name a column"
+        );
+    }
+
+    #[test]
+    fn model_widths() {
+        check(
+            "[model]\nhidden = [64, 0]\n",
+            "<embedded>:4:15: model.hidden[1]: width must be at least 1, got 0",
+        );
+        assert!(RunConfig::from_str(
+            "[data]\npath = \"synthetic:xor\"\n[model]\nhidden = []\n",
+            ConfigSource::embedded("/"),
+            &[]
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn optimizer_ranges() {
+        check(
+            "[optimizer]\nlr = 0\n",
+            "<embedded>:4:6: optimizer.lr: must be greater than 0, got 0",
+        );
+        check(
+            "[optimizer]\nlr = -0.1\n",
+            "<embedded>:4:6: optimizer.lr: must be greater than 0, got -0.1",
+        );
+        check(
+            "[optimizer]\nlr = inf\n",
+            "<embedded>:4:6: optimizer.lr: must be greater than 0, got inf",
+        );
+        check(
+            "[optimizer]\nmomentum = 1.0\n",
+            "<embedded>:4:12: optimizer.momentum: must be in [0, 1), got 1",
+        );
+        check(
+            "[optimizer]\nbeta1 = -1\n",
+            "<embedded>:4:9: optimizer.beta1: must be in [0, 1), got -1",
+        );
+        check(
+            "[optimizer]\nbeta2 = 1\n",
+            "<embedded>:4:9: optimizer.beta2: must be in [0, 1), got 1",
+        );
+        check(
+            "[optimizer]\neps = 0\n",
+            "<embedded>:4:7: optimizer.eps: must be greater than 0, got 0",
+        );
+    }
+
+    #[test]
+    fn technique_entries() {
+        check(
+            "[[technique]]\nrate = 0.5\n",
+            "<embedded>:3:1: technique[0].name: missing; every [[technique]] needs a name",
+        );
+        check(
+            "[[technique]]\nname = 3\n",
+            "<embedded>:4:8: technique[0].name: expected a string, got integer",
+        );
+        check(
+            "[[technique]]\nname = \"\"\n",
+            "<embedded>:4:8: technique[0].name: must not be empty",
+        );
+        check(
+            "[[technique]]\nname = \"a\"\n[[technique]]\nname = \"b\"\nenabled = \"yes\"\n",
+            "<embedded>:7:11: technique[1].enabled: expected true or false, got string",
+        );
+    }
+}

@@ -1,0 +1,9 @@
+//! Training runs: the loop, its events and commands, checkpoints and the run folder.
+
+pub mod checkpoint;
+pub mod events;
+pub mod run_dir;
+pub mod trainer;
+
+pub use events::{Command, Event, RunState, StopReason};
+pub use trainer::{Summary, Trainer};

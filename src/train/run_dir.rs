@@ -1,0 +1,109 @@
+//! The run folder: `<out_dir>/<name>-<timestamp>/` with the resolved config,
+//! `metrics.jsonl`, `events.jsonl`, `summary.json` and `checkpoints/{last,best}`.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+/// File names inside a run folder.
+pub const CONFIG_FILE: &str = "config.toml";
+pub const METRICS_FILE: &str = "metrics.jsonl";
+pub const EVENTS_FILE: &str = "events.jsonl";
+pub const SUMMARY_FILE: &str = "summary.json";
+pub const LAST_CHECKPOINT: &str = "checkpoints/last.safetensors";
+pub const BEST_CHECKPOINT: &str = "checkpoints/best.safetensors";
+
+/// An open run folder and its append-only logs.
+pub struct RunDir {
+    pub path: PathBuf,
+    metrics: BufWriter<File>,
+    events: BufWriter<File>,
+    started: SystemTime,
+}
+
+fn stamp() -> String {
+    // UTC, sortable, no separators a shell would need quoting for.
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (days, rem) = (secs / 86400, secs % 86400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+impl RunDir {
+    /// Creates a fresh folder under `out_dir` (a numeric suffix keeps two runs
+    /// started in the same second apart) and writes the resolved config.
+    pub fn create(out_dir: &Path, name: &str, config_toml: &str) -> std::io::Result<Self> {
+        let base = format!("{name}-{}", stamp());
+        let mut path = out_dir.join(&base);
+        let mut n = 1;
+        while path.exists() {
+            n += 1;
+            path = out_dir.join(format!("{base}-{n}"));
+        }
+        fs::create_dir_all(path.join("checkpoints"))?;
+        fs::write(path.join(CONFIG_FILE), config_toml)?;
+        Self::open(&path)
+    }
+
+    /// Opens an existing run folder to append to its logs (resume).
+    pub fn open(path: &Path) -> std::io::Result<Self> {
+        fs::create_dir_all(path.join("checkpoints"))?;
+        let append = |f: &str| OpenOptions::new().create(true).append(true).open(path.join(f)).map(BufWriter::new);
+        Ok(Self { path: path.to_path_buf(), metrics: append(METRICS_FILE)?, events: append(EVENTS_FILE)?, started: SystemTime::now() })
+    }
+
+    pub fn log_metrics<T: Serialize>(&mut self, record: &T) -> std::io::Result<()> {
+        serde_json::to_writer(&mut self.metrics, record)?;
+        self.metrics.write_all(b"\n")
+    }
+
+    /// Appends an event with its wall-clock time; flushed at once, since the event
+    /// log is what explains a run that died.
+    pub fn log_event(&mut self, kind: &str, fields: serde_json::Value) -> std::io::Result<()> {
+        let time = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+        let mut obj = serde_json::json!({ "time": time, "event": kind });
+        if let (Some(o), serde_json::Value::Object(extra)) = (obj.as_object_mut(), fields) {
+            o.extend(extra);
+        }
+        serde_json::to_writer(&mut self.events, &obj)?;
+        self.events.write_all(b"\n")?;
+        self.events.flush()
+    }
+
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.metrics.flush()?;
+        self.events.flush()
+    }
+
+    pub fn write_summary<T: Serialize>(&mut self, summary: &T) -> std::io::Result<()> {
+        self.flush()?;
+        let text = serde_json::to_string_pretty(summary)?;
+        crate::train::checkpoint::write_atomically(&self.path.join(SUMMARY_FILE), text.as_bytes())
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    }
+
+    pub fn elapsed_secs(&self) -> f64 {
+        self.started.elapsed().map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    }
+
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+}

@@ -1,0 +1,333 @@
+//! The training loop: epochs of shuffled mini-batches, validation at each epoch
+//! end, `last` and `best` checkpoints, metrics and events, commands applied at
+//! batch boundaries, and a summary however the run ends.
+//!
+//! The data order of epoch e is a pure function of (seed, e) and checkpoints
+//! record the batch position, so a resumed run trains exactly what an
+//! uninterrupted one would.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::Arc;
+use std::time::Instant;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use super::checkpoint::{self, Loaded, Position};
+use super::events::{Command, EpochRecord, Event, RunState, StepRecord, StopReason};
+use super::run_dir::{RunDir, BEST_CHECKPOINT, LAST_CHECKPOINT};
+use crate::config::{Activation as CfgActivation, Device, OptimizerKind, RunConfig};
+use crate::data::{gather, Batches, Dataset, Task};
+use crate::engine::{Activation, Backend, GraphHooks, MlpSpec, NoHooks, Objective, Optimizer, Session};
+
+/// What `summary.json` holds.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    pub stop_reason: StopReason,
+    pub epochs_run: usize,
+    pub steps: u64,
+    pub best_epoch: Option<usize>,
+    pub best_val_loss: Option<f32>,
+    pub final_loss: Option<f32>,
+    pub final_val_loss: Option<f32>,
+    pub final_val_acc: Option<f32>,
+    pub samples_per_sec: f64,
+    pub wall_time: f64,
+    pub device: String,
+    pub run_dir: String,
+}
+
+/// The engine's view of the config.
+pub fn model_spec(config: &RunConfig, train: &Dataset) -> MlpSpec {
+    let classification = train.n_classes > 0;
+    MlpSpec {
+        inputs: train.n_features,
+        hidden: config.model.hidden.clone(),
+        outputs: if classification { train.n_classes } else { 1 },
+        activation: match config.model.activation {
+            CfgActivation::Relu => Activation::Relu,
+            CfgActivation::Tanh => Activation::Tanh,
+            CfgActivation::Sigmoid => Activation::Sigmoid,
+            CfgActivation::Linear => Activation::Linear,
+        },
+        objective: if classification { Objective::Classification } else { Objective::Regression },
+    }
+}
+
+pub fn optimizer(config: &RunConfig) -> Optimizer {
+    let o = &config.optimizer;
+    match o.kind {
+        OptimizerKind::Sgd => Optimizer::Sgd,
+        OptimizerKind::Momentum => Optimizer::Momentum { momentum: o.momentum as f32 },
+        OptimizerKind::Adam => Optimizer::Adam { beta1: o.beta1 as f32, beta2: o.beta2 as f32, eps: o.eps as f32 },
+    }
+}
+
+pub fn backend(config: &RunConfig) -> Backend {
+    match config.run.device {
+        Device::Cpu => Backend::Cpu,
+        Device::Cuda => Backend::Cuda,
+    }
+}
+
+/// Everything a run needs, prepared and validated before training starts.
+pub struct Trainer {
+    pub config: RunConfig,
+    pub train: Dataset,
+    pub validation: Dataset,
+    pub session: Session,
+    pub run_dir: RunDir,
+    pub position: Position,
+    hooks: Box<dyn GraphHooks + Send>,
+}
+
+/// Where the trainer reports and listens.
+pub struct Channels<'a> {
+    pub events: &'a mut dyn FnMut(Event),
+    pub commands: Option<Receiver<Command>>,
+    /// Set by the signal handler: stop gracefully at the next batch boundary.
+    pub stop: Arc<AtomicBool>,
+}
+
+impl Trainer {
+    /// Builds the model; `resume` restores its states and position.
+    pub fn new(config: RunConfig, train: Dataset, validation: Dataset, run_dir: RunDir, resume: Option<Loaded>) -> Self {
+        let spec = model_spec(&config, &train);
+        let mut rng = ChaCha8Rng::seed_from_u64(config.run.seed);
+        let mut hooks: Box<dyn GraphHooks + Send> = Box::new(NoHooks);
+        let mut session = Session::new(spec, optimizer(&config), backend(&config), hooks.as_mut(), &mut rng);
+        let mut position = Position { lr: config.optimizer.lr as f32, ..Default::default() };
+        if let Some(loaded) = resume {
+            for (name, shape, values) in loaded.states {
+                session.store.insert(&name, shape, values);
+            }
+            position = loaded.position;
+        }
+        Self { config, train, validation, session, run_dir, position, hooks }
+    }
+
+    fn one_hot(&self) -> bool {
+        self.train.task() == Task::Classification
+    }
+
+    fn targets_width(&self) -> usize {
+        if self.one_hot() {
+            self.train.n_classes
+        } else {
+            1
+        }
+    }
+
+    fn save(&mut self, file: &str) -> Result<(), checkpoint::CheckpointError> {
+        checkpoint::save(&self.run_dir.file(file), &self.session.store, &self.position)
+    }
+
+    fn event(&mut self, ch: &mut Channels, kind: &str, fields: serde_json::Value) {
+        if let Err(e) = self.run_dir.log_event(kind, fields) {
+            (ch.events)(Event::Log(format!("warning: cannot write events.jsonl: {e}")));
+        }
+    }
+
+    /// Runs to the end, a stop request, or an error; always writes the summary.
+    pub fn run(&mut self, ch: &mut Channels) -> anyhow::Result<Summary> {
+        let cfg = self.config.run.clone();
+        let batches_per_epoch = self.train.len().div_ceil(cfg.batch_size);
+        let parameters: usize = self
+            .session
+            .parameter_names()
+            .iter()
+            .filter_map(|n| self.session.store.shape(n))
+            .map(|s| s.iter().map(|d| d.resolve(0)).product::<usize>())
+            .sum();
+        (ch.events)(Event::Started {
+            run_dir: self.run_dir.path.display().to_string(),
+            device: self.session.backend.to_string(),
+            epochs: cfg.epochs,
+            steps_per_epoch: batches_per_epoch,
+            parameters,
+        });
+        let resumed = self.position.step > 0;
+        self.event(
+            ch,
+            if resumed { "run_resumed" } else { "run_start" },
+            serde_json::json!({ "epoch": self.position.epoch, "step": self.position.step, "parameters": parameters,
+                "device": self.session.backend.to_string(), "train_rows": self.train.len(), "validation_rows": self.validation.len() }),
+        );
+
+        let started = Instant::now();
+        let start_epoch = self.position.epoch;
+        let mut samples = 0usize;
+        let mut paused = false;
+        let mut step_once = false;
+        let mut reason = StopReason::Completed;
+        let mut last_val: Option<(f32, Option<f32>)> = None;
+        let mut last_loss: Option<f32> = None;
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        let width = self.targets_width();
+        let classification = self.one_hot();
+
+        'epochs: while self.position.epoch < cfg.epochs {
+            let epoch = self.position.epoch;
+            let order = Batches::new(self.train.len(), cfg.batch_size, cfg.seed, epoch);
+            let (mut epoch_loss, mut epoch_batches) = (0.0f64, 0usize);
+            while self.position.batch_in_epoch < order.len() {
+                // Commands and signals, at the batch boundary.
+                loop {
+                    if ch.stop.load(Ordering::SeqCst) {
+                        reason = StopReason::User;
+                        break 'epochs;
+                    }
+                    let command = match &ch.commands {
+                        Some(rx) if paused && !step_once => match rx.recv_timeout(std::time::Duration::from_millis(100)) {
+                            Ok(c) => Some(c),
+                            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+                            Err(_) => {
+                                paused = false;
+                                None
+                            }
+                        },
+                        Some(rx) => match rx.try_recv() {
+                            Ok(c) => Some(c),
+                            Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => None,
+                        },
+                        None => None,
+                    };
+                    if let Some(c) = command {
+                        self.event(ch, "command", serde_json::json!({ "command": format!("{c:?}"), "step": self.position.step }));
+                        match c {
+                            Command::Pause => {
+                                paused = true;
+                                (ch.events)(Event::State(RunState::Paused));
+                            }
+                            Command::Resume => {
+                                paused = false;
+                                (ch.events)(Event::State(RunState::Running));
+                            }
+                            Command::StepOnce => step_once = true,
+                            Command::Stop => {
+                                reason = StopReason::User;
+                                break 'epochs;
+                            }
+                            Command::Checkpoint => {
+                                self.save(LAST_CHECKPOINT)?;
+                                (ch.events)(Event::Log(format!("checkpoint written at step {}", self.position.step)));
+                            }
+                            Command::SetLearningRate(lr) => {
+                                self.position.lr = lr;
+                                (ch.events)(Event::Log(format!("learning rate set to {lr}")));
+                            }
+                        }
+                        continue;
+                    }
+                    if !paused || step_once {
+                        break;
+                    }
+                }
+                step_once = false;
+
+                let idx = order.get(self.position.batch_in_epoch).expect("batch index in range");
+                gather(&self.train, idx, &mut x, &mut y);
+                if !classification {
+                    debug_assert_eq!(y.len(), idx.len() * width);
+                }
+                let n = idx.len();
+                let stats = self.session.train_step(std::mem::take(&mut x), std::mem::take(&mut y), n, self.position.lr, self.hooks.as_mut())?;
+                self.position.step += 1;
+                self.position.batch_in_epoch += 1;
+                samples += n;
+                epoch_loss += stats.loss as f64;
+                epoch_batches += 1;
+                last_loss = Some(stats.loss);
+                if !stats.loss.is_finite() {
+                    reason = StopReason::Diverged;
+                    self.event(ch, "diverged", serde_json::json!({ "step": self.position.step, "loss": stats.loss.to_string() }));
+                    break 'epochs;
+                }
+                if self.position.step % cfg.log_every as u64 == 0 || self.position.batch_in_epoch == order.len() {
+                    let record = StepRecord {
+                        kind: "step",
+                        step: self.position.step,
+                        epoch: epoch + 1,
+                        loss: stats.loss,
+                        objective: stats.objective,
+                        acc: stats.correct.map(|c| c / n as f32),
+                        lr: self.position.lr,
+                        samples_per_sec: samples as f64 / started.elapsed().as_secs_f64().max(1e-9),
+                        wall_time: self.run_dir.elapsed_secs(),
+                        grad_norms: stats.grad_norms,
+                        saturation: stats.saturation,
+                    };
+                    self.run_dir.log_metrics(&record)?;
+                    (ch.events)(Event::Step(record));
+                }
+            }
+
+            // Epoch end: validate, checkpoint, report.
+            let val = if self.validation.is_empty() { None } else { Some(self.validate()?) };
+            self.position.epoch += 1;
+            self.position.batch_in_epoch = 0;
+            let train_loss = (epoch_loss / epoch_batches.max(1) as f64) as f32;
+            if let Some((val_loss, _)) = val {
+                if self.position.best_val_loss.is_none_or(|b| val_loss < b) {
+                    self.position.best_val_loss = Some(val_loss);
+                    self.position.best_epoch = Some(self.position.epoch);
+                    self.save(BEST_CHECKPOINT)?;
+                }
+            }
+            self.save(LAST_CHECKPOINT)?;
+            last_val = val;
+            let elapsed = started.elapsed().as_secs_f64();
+            let done = (self.position.epoch - start_epoch) as f64;
+            let remaining = cfg.epochs.saturating_sub(self.position.epoch) as f64;
+            let record = EpochRecord {
+                kind: "epoch",
+                step: self.position.step,
+                epoch: self.position.epoch,
+                loss: train_loss,
+                val_loss: val.map(|v| v.0).unwrap_or(f32::NAN),
+                val_acc: val.and_then(|v| v.1),
+                lr: self.position.lr,
+                samples_per_sec: samples as f64 / elapsed.max(1e-9),
+                wall_time: self.run_dir.elapsed_secs(),
+                eta_secs: elapsed / done.max(1.0) * remaining,
+            };
+            self.run_dir.log_metrics(&record)?;
+            (ch.events)(Event::Epoch(record));
+        }
+
+        if reason != StopReason::Completed {
+            // Mid-epoch stops keep their batch position, so resume continues there.
+            self.save(LAST_CHECKPOINT)?;
+        }
+        let summary = Summary {
+            stop_reason: reason,
+            epochs_run: self.position.epoch,
+            steps: self.position.step,
+            best_epoch: self.position.best_epoch,
+            best_val_loss: self.position.best_val_loss,
+            final_loss: last_loss,
+            final_val_loss: last_val.map(|v| v.0),
+            final_val_acc: last_val.and_then(|v| v.1),
+            samples_per_sec: samples as f64 / started.elapsed().as_secs_f64().max(1e-9),
+            wall_time: self.run_dir.elapsed_secs(),
+            device: self.session.backend.to_string(),
+            run_dir: self.run_dir.path.display().to_string(),
+        };
+        self.run_dir.write_summary(&summary)?;
+        self.event(ch, "run_end", serde_json::json!({ "stop_reason": reason.as_str(), "epoch": self.position.epoch, "step": self.position.step }));
+        (ch.events)(Event::Finished { reason, run_dir: self.run_dir.path.display().to_string() });
+        Ok(summary)
+    }
+
+    /// Validation loss and accuracy with the current weights.
+    pub fn validate(&mut self) -> anyhow::Result<(f32, Option<f32>)> {
+        let all: Vec<usize> = (0..self.validation.len()).collect();
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        gather(&self.validation, &all, &mut x, &mut y);
+        let batch = self.config.run.batch_size.max(256);
+        let stats = self.session.evaluate(&x, &y, all.len(), batch, self.hooks.as_mut())?;
+        Ok((stats.loss, stats.accuracy))
+    }
+}
