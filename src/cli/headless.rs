@@ -63,6 +63,11 @@ impl LinePrinter {
             Event::State(RunState::Paused) => writeln!(out, "paused"),
             Event::State(s) => writeln!(out, "{s:?}").map(|_| ()),
             Event::Log(line) => writeln!(std::io::stderr(), "{line}"),
+            Event::Marker { step, label } => writeln!(out, "step {step}: {label}"),
+            Event::Techniques(list) => {
+                let on: Vec<&str> = list.iter().filter(|t| t.enabled).map(|t| t.name.as_str()).collect();
+                writeln!(out, "techniques on: {}", if on.is_empty() { "none".to_string() } else { on.join(", ") })
+            }
             Event::Finished { reason, run_dir } => writeln!(out, "finished ({}): {run_dir}", reason.as_str()),
         };
         let _ = out.flush();

@@ -60,10 +60,51 @@ pub struct EpochRecord {
     pub eta_secs: f64,
 }
 
+/// How switching a technique takes effect (shown in the techniques panel).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToggleClass {
+    /// A parameter or gate: applies at the next batch.
+    Live,
+    /// Changes the graph: rebuilt at the next batch boundary, weights and
+    /// optimizer state carried over.
+    Structural,
+    /// Meaningful before step 0 only.
+    InitOnly,
+    /// Changes the data (input normalization).
+    Data,
+}
+
+/// One editable parameter of a technique.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ParamView {
+    pub name: String,
+    /// Current value as text (numbers, booleans, choices).
+    pub value: String,
+    /// Allowed range or choices, as text, e.g. "0 ..= 1" or "norm | value".
+    pub range: String,
+    pub help: String,
+}
+
+/// A loaded technique as the dashboard shows it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TechniqueView {
+    pub name: String,
+    pub enabled: bool,
+    pub class: ToggleClass,
+    pub params: Vec<ParamView>,
+    /// Live status, e.g. "patience 2/5, best epoch 7".
+    pub status: String,
+}
+
 /// Everything the trainer reports.
 #[derive(Clone, Debug)]
 pub enum Event {
     Started { run_dir: String, device: String, epochs: usize, steps_per_epoch: usize, parameters: usize },
+    /// The techniques and their state; sent at start and after every change.
+    Techniques(Vec<TechniqueView>),
+    /// A command took effect at this step (a marker on the charts).
+    Marker { step: u64, label: String },
     Step(StepRecord),
     Epoch(EpochRecord),
     State(RunState),
@@ -91,4 +132,8 @@ pub enum Command {
     Stop,
     Checkpoint,
     SetLearningRate(f32),
+    /// Switch a technique on or off.
+    Toggle { technique: String, enabled: bool },
+    /// Set a technique's parameter; the value is checked against its range.
+    SetParam { technique: String, param: String, value: String },
 }
