@@ -349,6 +349,48 @@ dirs = ["plugins", "/opt/traintop"]
         assert_eq!(ds.len(), 200);
     }
 
+    /// The repository root, whether this module is built in the main crate
+    /// (where `file!()` is relative) or included by path from elsewhere.
+    fn repo_root() -> PathBuf {
+        let here = Path::new(file!());
+        match here.ancestors().nth(3) {
+            Some(root) if here.is_absolute() => root.to_path_buf(),
+            _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+        }
+    }
+
+    #[test]
+    fn bad_config_fixtures_fail_as_expected() {
+        let dir = repo_root().join("tests/fixtures/bad_configs");
+        let expected = std::fs::read_to_string(dir.join("EXPECTED.txt")).unwrap();
+        let mut checked = 0;
+        for line in expected
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        {
+            let (file, want) = line.split_once(" => ").unwrap();
+            let e = RunConfig::from_file(&dir.join(file), &[]).unwrap_err();
+            assert!(e.to_string().contains(want), "{file}: {e}\nwanted: {want}");
+            assert_eq!(e.exit_code(), 2);
+            checked += 1;
+        }
+        let tomls = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension() == Some("toml".as_ref()))
+            .count();
+        assert_eq!(checked, tomls, "every fixture is listed in EXPECTED.txt");
+        // With the fault overridden away, each points at the real data file.
+        let fixed = RunConfig::from_file(
+            &dir.join("zero_width.toml"),
+            &["model.hidden=[64,1]".to_string()],
+        )
+        .unwrap();
+        assert_eq!(
+            PathBuf::from(&fixed.data.path),
+            repo_root().join("data/digits.csv")
+        );
+    }
+
     #[test]
     fn missing_file() {
         let e = RunConfig::from_file(Path::new("configs/nope.toml"), &[]).unwrap_err();

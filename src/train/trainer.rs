@@ -214,6 +214,9 @@ impl Trainer {
                                 self.save(LAST_CHECKPOINT)?;
                                 (ch.events)(Event::Log(format!("checkpoint written at step {}", self.position.step)));
                             }
+                            Command::Toggle { technique, .. } | Command::SetParam { technique, .. } => {
+                                (ch.events)(Event::Log(format!("no technique named `{technique}` is loaded")));
+                            }
                             Command::SetLearningRate(lr) => {
                                 self.position.lr = lr;
                                 (ch.events)(Event::Log(format!("learning rate set to {lr}")));
