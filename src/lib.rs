@@ -4,4 +4,5 @@ pub mod cli;
 pub mod config;
 pub mod data;
 pub mod engine;
+pub mod plugin;
 pub mod train;

@@ -34,6 +34,12 @@ impl Task {
     }
 }
 
+impl std::fmt::Display for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// A loaded data set.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
@@ -139,5 +145,6 @@ mod tests {
             assert_eq!(Task::from_name(name).unwrap().name(), *name);
         }
         assert_eq!(Task::from_name("cls"), None);
+        assert_eq!(Task::Regression.to_string(), "regression");
     }
 }

@@ -2,7 +2,7 @@
 //! the run was configured, so the loaders can be used without a config.
 //!
 //! A data path is written as one of:
-//! - `synthetic:NAME` — a generated set (see [`super::synthetic`]);
+//! - `synthetic:NAME` — a generated set (see [`synthetic`](fn@super::synthetic));
 //! - `idx:IMAGES_FILE,LABELS_FILE` — an MNIST-style IDX pair (file names
 //!   containing commas are not supported);
 //! - anything else — a CSV file.

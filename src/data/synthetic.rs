@@ -98,7 +98,16 @@ pub fn synthetic(
             "classes must be between 2 and {MAX_CLASSES}, got {classes}"
         )));
     }
-    if samples.checked_mul(dims).is_none_or(|v| v > MAX_VALUES) {
+    // Blob centres take classes x dims values on top of the samples.
+    let centres = if kind == SyntheticKind::Blobs {
+        classes
+    } else {
+        0
+    };
+    let values = samples
+        .checked_add(centres)
+        .and_then(|rows| rows.checked_mul(dims));
+    if values.is_none_or(|v| v > MAX_VALUES) {
         return Err(err(format!(
             "{samples} samples x {dims} features is too large (at most {MAX_VALUES} values)"
         )));
@@ -221,6 +230,8 @@ mod tests {
         }
         let huge = synthetic("blobs", usize::MAX, 2, 2, 0.1, 0).unwrap_err();
         assert!(huge.to_string().contains("too large"));
+        let wide = synthetic("blobs", 1, 1 << 20, 1000, 0.1, 0).unwrap_err();
+        assert!(wide.to_string().contains("too large"));
     }
 
     #[test]

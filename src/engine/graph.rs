@@ -135,6 +135,11 @@ impl GraphBuilder {
         &self.tape[t.0]
     }
 
+    /// Number of handles created so far (valid handles are below it).
+    pub fn tape_len(&self) -> usize {
+        self.tape.len()
+    }
+
     /// The logical shape of a handle.
     pub fn shape(&self, t: Tensor) -> &[Dim] {
         &self.tape[t.0].shape

@@ -41,6 +41,10 @@ pub trait GraphHooks {
     }
     /// The gradients, before the optimizer uses them.
     fn gradients(&mut self, _g: &mut GraphBuilder, _grads: &mut [ParamGrad]) {}
+    /// The initial fill of a state the hooks declared, when the store lacks it.
+    fn state_init(&mut self, _name: &str) -> Option<f32> {
+        None
+    }
     /// Inputs the hooks declared (random masks), filled for each execution.
     fn feeds(&mut self, _mode: Mode, _batch: usize) -> Vec<(String, Vec<f32>)> {
         vec![]

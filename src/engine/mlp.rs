@@ -61,6 +61,8 @@ pub fn bias_name(l: usize) -> String {
 pub mod outputs {
     pub const LOSS: &str = "loss";
     pub const CORRECT: &str = "correct";
+    /// Prefix of the scalars techniques report.
+    pub const METRIC_PREFIX: &str = "metric.";
     pub fn grad_sq(param: &str) -> String {
         format!("grad_sq.{param}")
     }

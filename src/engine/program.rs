@@ -51,6 +51,12 @@ impl StateStore {
         self.values.get(name).map(|(s, _)| s)
     }
 
+    /// Removes every state whose name starts with `prefix` (a technique switched
+    /// back on starts from fresh state).
+    pub fn remove_prefix(&mut self, prefix: &str) {
+        self.values.retain(|k, _| !k.starts_with(prefix));
+    }
+
     fn take(&mut self, name: &str) -> Option<(Shape, LTensor)> {
         self.values.remove(name)
     }
@@ -186,6 +192,11 @@ impl Program {
     /// An output of the last run.
     pub fn output(&self, name: &str) -> Option<&[f32]> {
         self.results.get(name).map(Vec::as_slice)
+    }
+
+    /// Names of the outputs this program produces.
+    pub fn output_names(&self) -> impl Iterator<Item = &str> {
+        self.outputs.iter().map(|(n, _)| n.as_str())
     }
 
     /// The first value of a scalar output of the last run (NaN if absent).

@@ -25,6 +25,8 @@ pub struct StepStats {
     pub grad_norms: Vec<(String, f32)>,
     /// Share of saturated units per hidden layer (sigmoid and tanh only).
     pub saturation: Vec<(usize, f32)>,
+    /// Scalars techniques report (`metric.<technique>.<name>`).
+    pub metrics: Vec<(String, f32)>,
 }
 
 /// Figures of a pass over a data set in eval mode.
@@ -83,7 +85,8 @@ impl Session {
             let n = shape.iter().map(|d| d.resolve(0)).product();
             // New optimizer moments and step counters start at zero; techniques
             // initialize their own states through the store before the first step.
-            self.store.insert(&slot.name, shape, vec![0.0; n]);
+            let fill = hooks.state_init(&slot.name).unwrap_or(0.0);
+            self.store.insert(&slot.name, shape, vec![fill; n]);
         }
         self.param_names = train.states().iter().filter(|s| s.trainable).map(|s| s.name.clone()).collect();
         self.train = Program::compile(train, self.backend);
@@ -115,6 +118,10 @@ impl Session {
                 .collect(),
             saturation: (0..self.spec.hidden.len())
                 .filter_map(|l| p.output(&outputs::saturation(l)).map(|v| (l, v[0])))
+                .collect(),
+            metrics: p
+                .output_names()
+                .filter_map(|n| n.strip_prefix(outputs::METRIC_PREFIX).map(|short| (short.to_string(), p.scalar(n))))
                 .collect(),
         })
     }

@@ -1,0 +1,365 @@
+//! The plugin host: loaded techniques in pipeline order, their enabled flags and
+//! parameters, and the dispatch of trainer events and graph-building hooks.
+//!
+//! Pipeline order is the order of the config's `[[technique]]` entries, then the
+//! remaining loaded plugins by name; at every hook the enabled plugins run in
+//! that order, each seeing the previous one's result. A plugin that fails or
+//! panics is disabled, the failure logged, and the run goes on.
+
+use std::collections::HashMap;
+use std::ffi::c_void;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use traintop_plugin_abi as abi;
+
+use super::api::{table, CallCtx};
+use super::loader::LoadedLibrary;
+use crate::engine::graph::{GraphBuilder, Tensor};
+use crate::engine::hooks::{GraphHooks, Mode, ParamGrad};
+use crate::engine::shape::Dim;
+use crate::engine::StateStore;
+use crate::train::events::{ParamView, TechniqueView, ToggleClass};
+
+/// One loaded technique.
+pub struct Plugin {
+    pub lib: LoadedLibrary,
+    state: *mut c_void,
+    pub enabled: bool,
+    /// Disabled after a failure; the user may switch it on again.
+    pub failed: bool,
+    pub status: String,
+}
+
+impl Plugin {
+    pub fn name(&self) -> &str {
+        &self.lib.name
+    }
+
+    pub fn class(&self) -> ToggleClass {
+        match self.lib.descriptor.class {
+            abi::ToggleClass::Live => ToggleClass::Live,
+            abi::ToggleClass::Structural => ToggleClass::Structural,
+            abi::ToggleClass::InitOnly => ToggleClass::InitOnly,
+            abi::ToggleClass::Data => ToggleClass::Data,
+        }
+    }
+
+    pub fn active(&self) -> bool {
+        self.enabled && !self.failed
+    }
+
+    /// A parameter's current value as text.
+    pub fn param(&self, name: &str) -> Option<String> {
+        let mut buf = vec![0u8; 256];
+        // SAFETY: `state` came from this plugin's `create`; `buf` has 256 bytes.
+        let n = unsafe { (self.lib.descriptor.get_param)(self.state, abi::Str::new(name), buf.as_mut_ptr(), buf.len()) };
+        (n >= 0).then(|| String::from_utf8_lossy(&buf[..n as usize]).into_owned())
+    }
+}
+
+/// Host-fed inputs a plugin declared.
+#[derive(Clone, Debug)]
+pub enum FeedKind {
+    Random(Vec<Dim>),
+    Param(String),
+}
+
+/// The plugins of a run and everything they asked of the host.
+pub struct PluginHost {
+    pub plugins: Vec<Plugin>,
+    /// Number of layers (hidden + output) of the model.
+    pub layers: usize,
+    pub seed: u64,
+    pub step: u64,
+    pub(crate) stop_request: Option<(String, bool)>,
+    pub(crate) inits: HashMap<String, f32>,
+    /// The model's parameters while the loss hook runs.
+    pub(crate) current_params: Vec<(String, Tensor, bool)>,
+    feeds: Vec<(String, Mode, usize, FeedKind)>,
+    logs: Vec<String>,
+}
+
+// SAFETY: plugin states are raw pointers owned by the plugins; the host is used
+// by one thread at a time (it moves to the trainer thread and stays there).
+unsafe impl Send for PluginHost {}
+
+impl Drop for PluginHost {
+    fn drop(&mut self) {
+        for p in &self.plugins {
+            // SAFETY: each state was created by its plugin's `create` and is
+            // destroyed once, by the same library (which stays loaded).
+            unsafe { (p.lib.descriptor.destroy)(p.state) };
+        }
+    }
+}
+
+/// A problem with a technique's settings.
+#[derive(Debug, thiserror::Error)]
+#[error("technique {technique}: {message}")]
+pub struct SettingError {
+    pub technique: String,
+    pub message: String,
+}
+
+impl PluginHost {
+    /// Instantiates the libraries, in pipeline order.
+    pub fn new(libs: Vec<LoadedLibrary>, order: &[String], seed: u64) -> Self {
+        let mut libs = libs;
+        libs.sort_by_key(|l| (order.iter().position(|n| *n == l.name).unwrap_or(usize::MAX), l.name.clone()));
+        let plugins = libs
+            .into_iter()
+            .map(|lib| {
+                // SAFETY: `create` is the plugin's constructor per the ABI.
+                let state = unsafe { (lib.descriptor.create)() };
+                Plugin { failed: state.is_null(), lib, state, enabled: false, status: String::new() }
+            })
+            .collect();
+        Self { plugins, layers: 0, seed, step: 0, stop_request: None, inits: HashMap::new(), current_params: vec![], feeds: vec![], logs: vec![] }
+    }
+
+    pub fn find(&self, name: &str) -> Option<usize> {
+        self.plugins.iter().position(|p| p.name() == name)
+    }
+
+    pub(crate) fn log(&mut self, line: String) {
+        self.logs.push(line);
+    }
+
+    /// Messages since the last call (for the event log).
+    pub fn take_logs(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.logs)
+    }
+
+    /// A stop a plugin asked for: (reason, restore best weights).
+    pub fn take_stop_request(&mut self) -> Option<(String, bool)> {
+        self.stop_request.take()
+    }
+
+    pub(crate) fn add_feed(&mut self, plugin: usize, mode: Mode, kind: FeedKind) -> String {
+        let name = format!("{}.feed{}", self.plugins[plugin].name(), self.feeds.iter().filter(|f| f.1 == mode).count());
+        self.feeds.push((name.clone(), mode, plugin, kind));
+        name
+    }
+
+    fn call<R>(&mut self, index: usize, builder: Option<&mut GraphBuilder>, store: Option<&mut StateStore>, mode: Mode, f: impl FnOnce(&abi::Descriptor, *mut c_void, &abi::HostApi) -> R) -> R {
+        let descriptor = self.plugins[index].lib.descriptor;
+        let state = self.plugins[index].state;
+        let mut ctx = CallCtx { host: self, plugin: index, builder, store, mode };
+        let api = table(&mut ctx);
+        f(descriptor, state, &api)
+    }
+
+    fn fail(&mut self, index: usize, what: &str) {
+        let p = &mut self.plugins[index];
+        p.failed = true;
+        let line = format!("plugin {} failed in {what} and was disabled; the run goes on", p.name());
+        self.logs.push(line);
+    }
+
+    /// Sets a parameter from text (config or dashboard). Returns whether the
+    /// change needs a graph rebuild.
+    pub fn set_param(&mut self, technique: &str, param: &str, value: &str) -> Result<bool, SettingError> {
+        let err = |message: String| SettingError { technique: technique.to_string(), message };
+        let index = self.find(technique).ok_or_else(|| err("no such plugin loaded".into()))?;
+        let spec = self.plugins[index].lib.params.iter().find(|p| p.name == param).cloned().ok_or_else(|| {
+            let names: Vec<&str> = self.plugins[index].lib.params.iter().map(|p| p.name.as_str()).collect();
+            err(format!("unknown parameter `{param}`; valid: {}", names.join(", ")))
+        })?;
+        let before = self.logs.len();
+        let rc = self.call(index, None, None, Mode::Train, |d, s, api| {
+            // SAFETY: `s` is this plugin's state and `api` valid for the call.
+            unsafe { (d.set_param)(s, api, abi::Str::new(param), abi::Str::new(value)) }
+        });
+        if rc != abi::OK {
+            // The SDK logged the reason; hand it back as the error.
+            let reason = self.logs.drain(before..).last().unwrap_or_else(|| "invalid value".into());
+            let reason = reason.split_once(": ").map(|(_, r)| r.to_string()).unwrap_or(reason);
+            return Err(err(format!("{reason} (allowed: {})", spec.range_text())));
+        }
+        Ok(spec.structural && self.plugins[index].active())
+    }
+
+    /// Switches a technique; its state starts fresh when switched on. Returns
+    /// whether the graph must be rebuilt.
+    pub fn set_enabled(&mut self, technique: &str, enabled: bool, store: &mut StateStore) -> Result<bool, SettingError> {
+        let index = self.find(technique).ok_or_else(|| SettingError { technique: technique.into(), message: "no such plugin loaded".into() })?;
+        let was = self.plugins[index].active();
+        self.plugins[index].enabled = enabled;
+        if enabled {
+            self.plugins[index].failed = false;
+            store.remove_prefix(&format!("{technique}."));
+        }
+        let now = self.plugins[index].active();
+        if was != now {
+            let event = abi::Event { kind: abi::EventKind::Toggled, value: now as u8 as f64, ..self.event_base() };
+            self.dispatch_one(index, &event, store);
+        }
+        Ok(was != now)
+    }
+
+    fn event_base(&self) -> abi::Event {
+        abi::Event {
+            kind: abi::EventKind::RunStart,
+            epoch: 0,
+            step: self.step,
+            value: f64::NAN,
+            value2: f64::NAN,
+            seed: self.seed,
+            data: std::ptr::null(),
+            rows: 0,
+            cols: 0,
+        }
+    }
+
+    fn dispatch_one(&mut self, index: usize, event: &abi::Event, store: &mut StateStore) {
+        let rc = self.call(index, None, Some(store), Mode::Train, |d, s, api| {
+            // SAFETY: valid state, table and event for the call.
+            unsafe { (d.on_event)(s, api, event) }
+        });
+        if rc != abi::OK || self.plugins[index].failed {
+            self.fail(index, &format!("{:?}", event.kind));
+        }
+    }
+
+    /// Sends an event to every active plugin, in order.
+    pub fn dispatch(&mut self, kind: abi::EventKind, epoch: u64, value: f64, value2: f64, store: &mut StateStore) {
+        let event = abi::Event { kind, epoch, value, value2, ..self.event_base() };
+        for i in 0..self.plugins.len() {
+            if self.plugins[i].active() {
+                self.dispatch_one(i, &event, store);
+            }
+        }
+    }
+
+    /// Hands the training split to the active plugins (input normalization).
+    pub fn dispatch_train_data(&mut self, features: &[f32], rows: usize, cols: usize, store: &mut StateStore) {
+        let event = abi::Event { kind: abi::EventKind::TrainData, data: features.as_ptr(), rows: rows as u64, cols: cols as u64, ..self.event_base() };
+        for i in 0..self.plugins.len() {
+            if self.plugins[i].active() {
+                self.dispatch_one(i, &event, store);
+            }
+        }
+    }
+
+    /// True when some active plugin failed since the flag was last cleared.
+    pub fn any_failed_active(&self) -> bool {
+        self.plugins.iter().any(|p| p.enabled && p.failed)
+    }
+
+    /// The dashboard's view of every technique.
+    pub fn views(&self) -> Vec<TechniqueView> {
+        self.plugins
+            .iter()
+            .map(|p| TechniqueView {
+                name: p.name().to_string(),
+                enabled: p.active(),
+                class: p.class(),
+                params: p
+                    .lib
+                    .params
+                    .iter()
+                    .map(|s| ParamView { name: s.name.clone(), value: p.param(&s.name).unwrap_or_default(), range: s.range_text(), help: s.help.clone() })
+                    .collect(),
+                status: if p.failed { "failed: disabled".into() } else { p.status.clone() },
+            })
+            .collect()
+    }
+
+    fn build_point(&mut self, g: &mut GraphBuilder, point: abi::BuildPoint, mode: Mode, layer: usize, target: Tensor) -> Tensor {
+        let mut current = target;
+        for i in 0..self.plugins.len() {
+            if !self.plugins[i].active() {
+                continue;
+            }
+            let mut out = current.0 as abi::Handle;
+            let abi_mode = if mode == Mode::Train { abi::Mode::Train } else { abi::Mode::Eval };
+            let rc = self.call(i, Some(g), None, mode, |d, s, api| {
+                // SAFETY: valid state and table; `out` is writable.
+                unsafe { (d.build)(s, api, point, abi_mode, layer as u32, current.0 as abi::Handle, &mut out) }
+            });
+            if rc != abi::OK || self.plugins[i].failed || (out as usize) >= g.tape_len() {
+                self.fail(i, &format!("building {point:?}"));
+                continue;
+            }
+            current = Tensor(out as usize);
+        }
+        current
+    }
+}
+
+impl GraphHooks for PluginHost {
+    fn input(&mut self, g: &mut GraphBuilder, mode: Mode, x: Tensor) -> Tensor {
+        // A new graph is being built: forget this mode's feeds of the last build.
+        self.feeds.retain(|f| f.1 != mode);
+        self.build_point(g, abi::BuildPoint::Input, mode, 0, x)
+    }
+
+    fn net_input(&mut self, g: &mut GraphBuilder, mode: Mode, layer: usize, n: Tensor) -> Tensor {
+        self.build_point(g, abi::BuildPoint::NetInput, mode, layer, n)
+    }
+
+    fn activation(&mut self, g: &mut GraphBuilder, mode: Mode, layer: usize, a: Tensor) -> Tensor {
+        self.build_point(g, abi::BuildPoint::Activation, mode, layer, a)
+    }
+
+    fn loss(&mut self, g: &mut GraphBuilder, mode: Mode, loss: Tensor, params: &[(String, Tensor, bool)]) -> Tensor {
+        self.current_params = params.to_vec();
+        let out = self.build_point(g, abi::BuildPoint::Loss, mode, 0, loss);
+        self.current_params.clear();
+        out
+    }
+
+    fn gradients(&mut self, g: &mut GraphBuilder, grads: &mut [ParamGrad]) {
+        for i in 0..self.plugins.len() {
+            if !self.plugins[i].active() {
+                continue;
+            }
+            let names: Vec<String> = grads.iter().map(|p| p.name.clone()).collect();
+            let mut raw: Vec<abi::ParamGrad> = grads
+                .iter()
+                .zip(&names)
+                .map(|(p, n)| abi::ParamGrad { name: abi::Str::new(n), param: p.param.0 as u64, grad: p.grad.0 as u64, is_weight: p.is_weight as u32 })
+                .collect();
+            let rc = self.call(i, Some(g), None, Mode::Train, |d, s, api| {
+                // SAFETY: valid state and table; `raw` readable and writable for its length.
+                unsafe { (d.build_gradients)(s, api, raw.as_mut_ptr(), raw.len()) }
+            });
+            let valid = raw.iter().zip(grads.iter()).all(|(r, p)| (r.grad as usize) < g.tape_len() && g.shape(Tensor(r.grad as usize)) == g.shape(p.param));
+            if rc != abi::OK || self.plugins[i].failed || !valid {
+                self.fail(i, "building gradients");
+                continue;
+            }
+            for (p, r) in grads.iter_mut().zip(&raw) {
+                p.grad = Tensor(r.grad as usize);
+            }
+        }
+    }
+
+    fn state_init(&mut self, name: &str) -> Option<f32> {
+        self.inits.get(name).copied()
+    }
+
+    fn feeds(&mut self, mode: Mode, batch: usize) -> Vec<(String, Vec<f32>)> {
+        let feeds: Vec<_> = self.feeds.iter().filter(|f| f.1 == mode).cloned().collect();
+        feeds
+            .into_iter()
+            .enumerate()
+            .map(|(k, (name, _, plugin, kind))| {
+                let values = match kind {
+                    FeedKind::Random(shape) => {
+                        // Derived from (seed, step, feed), so a resumed run draws the same masks.
+                        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ self.step.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (k as u64) << 56);
+                        let n = shape.iter().map(|d| d.resolve(batch)).product();
+                        (0..n).map(|_| rng.gen::<f32>()).collect()
+                    }
+                    FeedKind::Param(param) => {
+                        let v = self.plugins[plugin].param(&param).and_then(|t| t.parse::<f32>().ok()).unwrap_or(0.0);
+                        vec![v]
+                    }
+                };
+                (name, values)
+            })
+            .collect()
+    }
+}

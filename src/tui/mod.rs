@@ -1,0 +1,52 @@
+//! The terminal dashboard: a ratatui view of the trainer's events that sends
+//! the user's commands back.
+//!
+//! The state ([`App`]) knows nothing about the terminal, so it can be driven
+//! by a scripted event stream and drawn onto ratatui's `TestBackend` in tests;
+//! only `terminal.rs` and `run_loop.rs` touch the real terminal.
+
+mod app;
+mod editor;
+mod history;
+mod input;
+mod layout;
+mod panels;
+mod replay;
+mod run_loop;
+mod terminal;
+mod theme;
+
+pub use app::App;
+pub use replay::app_from_metrics;
+pub use run_loop::{run_dashboard, view_run};
+pub use theme::{no_color_env, Theme};
+
+/// How the dashboard behaves; `Default` gives the documented defaults.
+#[derive(Clone, Debug)]
+pub struct DashboardOptions {
+    /// Longest wait for input between two looks at the event channel; also
+    /// the slowest the screen follows the run.
+    pub refresh_ms: u64,
+    /// Capture the mouse (off by default so the terminal's own text selection
+    /// keeps working).
+    pub mouse: bool,
+    /// Draw without colors or text styles; `NO_COLOR` in the environment does
+    /// the same.
+    pub no_color: bool,
+    /// Shown in the header, usually the run's name.
+    pub title: String,
+    /// Return as soon as a `Finished` event arrived instead of waiting for `q`.
+    pub exit_when_finished: bool,
+}
+
+impl Default for DashboardOptions {
+    fn default() -> Self {
+        Self {
+            refresh_ms: 250,
+            mouse: false,
+            no_color: false,
+            title: "traintop".into(),
+            exit_when_finished: false,
+        }
+    }
+}

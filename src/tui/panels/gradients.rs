@@ -1,0 +1,280 @@
+//! Gradient health: the latest gradient norm of every parameter as a bar on a
+//! fixed log scale (1e-7 .. 1e3, so a bar's length means the same thing from
+//! run to run), its recent history as a sparkline, the saturation of
+//! sigmoid/tanh layers, and a VANISHING / EXPLODING flag with its reason.
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Widget};
+
+use super::{fmt_sci, truncate};
+use crate::train::events::StepRecord;
+use crate::tui::theme::Theme;
+
+/// Norms kept per parameter for the sparkline.
+const HISTORY: usize = 48;
+/// The bar scale, in powers of ten.
+const LOG_LO: f64 = -7.0;
+const LOG_HI: f64 = 3.0;
+/// Saturation share drawn as a warning.
+const SATURATION_WARN: f32 = 0.5;
+
+/// What is wrong with the gradients, with the figures that show it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum GradFlag {
+    Vanishing(String),
+    Exploding(String),
+}
+
+impl fmt::Display for GradFlag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GradFlag::Vanishing(why) => write!(f, "VANISHING: {why}"),
+            GradFlag::Exploding(why) => write!(f, "EXPLODING: {why}"),
+        }
+    }
+}
+
+/// Judges one step's norms. Exploding wins over vanishing: it ends runs.
+pub fn assess(norms: &[(String, f32)]) -> Option<GradFlag> {
+    if let Some((n, v)) = norms.iter().find(|(_, v)| !v.is_finite() || *v > 1e3) {
+        return Some(GradFlag::Exploding(format!("{n} = {}", fmt_sci(*v as f64))));
+    }
+    if let Some((n, v)) = norms.iter().find(|(_, v)| *v < 1e-7) {
+        return Some(GradFlag::Vanishing(format!("{n} = {}", fmt_sci(*v as f64))));
+    }
+    // The first and last layers' weights; other parameter names (plugins)
+    // only count when no name says "weight".
+    let weights: Vec<&(String, f32)> = norms.iter().filter(|(n, _)| n.contains("weight")).collect();
+    let pool: Vec<&(String, f32)> = if weights.len() >= 2 {
+        weights
+    } else {
+        norms.iter().collect()
+    };
+    if let (Some(first), Some(last)) = (pool.first(), pool.last()) {
+        if pool.len() >= 2 && first.1 < 1e-3 * last.1 {
+            return Some(GradFlag::Vanishing(format!(
+                "{} {} < 1e-3 × {} {}",
+                first.0,
+                fmt_sci(first.1 as f64),
+                last.0,
+                fmt_sci(last.1 as f64)
+            )));
+        }
+    }
+    None
+}
+
+/// The gradient figures of the latest steps.
+#[derive(Clone, Debug, Default)]
+pub struct GradHealth {
+    pub step: u64,
+    pub norms: Vec<(String, f32)>,
+    pub history: Vec<(String, VecDeque<f32>)>,
+    pub saturation: Vec<(usize, f32)>,
+    pub flag: Option<GradFlag>,
+}
+
+impl GradHealth {
+    pub fn apply(&mut self, r: &StepRecord) {
+        self.step = r.step;
+        self.norms = r.grad_norms.clone();
+        self.saturation = r.saturation.clone();
+        self.flag = assess(&r.grad_norms);
+        for (name, v) in &r.grad_norms {
+            let pos = match self.history.iter().position(|(n, _)| n == name) {
+                Some(p) => p,
+                None => {
+                    self.history.push((name.clone(), VecDeque::new()));
+                    self.history.len() - 1
+                }
+            };
+            let h = &mut self.history[pos].1;
+            if h.len() >= HISTORY {
+                h.pop_front();
+            }
+            h.push_back(*v);
+        }
+    }
+}
+
+/// Length of a bar for `v` on the fixed log scale, out of `width`.
+fn bar_len(v: f32, width: usize) -> usize {
+    if !v.is_finite() {
+        return width;
+    }
+    if v <= 0.0 {
+        return 0;
+    }
+    let f = ((v as f64).log10() - LOG_LO) / (LOG_HI - LOG_LO);
+    (f.clamp(0.0, 1.0) * width as f64).round() as usize
+}
+
+/// A sparkline of the last `width` values, scaled in log space between the
+/// row's own extremes so the trend shows whatever the magnitude.
+fn sparkline(values: &VecDeque<f32>, width: usize) -> String {
+    const TICKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let logs: Vec<f64> = values
+        .iter()
+        .skip(values.len().saturating_sub(width))
+        .map(|v| {
+            if v.is_finite() && *v > 0.0 {
+                (*v as f64).log10()
+            } else if v.is_finite() {
+                f64::NAN
+            } else {
+                f64::INFINITY
+            }
+        })
+        .collect();
+    let finite = logs.iter().copied().filter(|v| v.is_finite());
+    let lo = finite.clone().fold(f64::INFINITY, f64::min);
+    let hi = finite.fold(f64::NEG_INFINITY, f64::max);
+    logs.iter()
+        .map(|v| {
+            if v.is_nan() {
+                ' '
+            } else if v.is_infinite() {
+                '!'
+            } else if hi - lo < 1e-12 {
+                TICKS[3]
+            } else {
+                TICKS[(((v - lo) / (hi - lo)) * 7.0).round() as usize]
+            }
+        })
+        .collect()
+}
+
+/// The panel.
+pub struct GradientsPanel<'a> {
+    pub health: &'a GradHealth,
+    pub theme: Theme,
+}
+
+impl Widget for GradientsPanel<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let t = self.theme;
+        let h = self.health;
+        let block = Block::bordered()
+            .title(Span::styled(" gradients ", t.title()))
+            .title_bottom(Span::styled(" |g| log 1e-7..1e3 ", t.dim()));
+        let inner = block.inner(area);
+        block.render(area, buf);
+        if inner.width < 8 || inner.height == 0 {
+            return;
+        }
+        let w = inner.width as usize;
+        let mut lines: Vec<Line> = Vec::new();
+        match &h.flag {
+            Some(flag @ GradFlag::Exploding(_)) => {
+                lines.push(Line::styled(truncate(&format!("!! {flag}"), w), t.bad()))
+            }
+            Some(flag @ GradFlag::Vanishing(_)) => {
+                lines.push(Line::styled(truncate(&format!("!! {flag}"), w), t.warn()))
+            }
+            None if !h.norms.is_empty() => lines.push(Line::styled(
+                truncate(&format!("ok at step {}", h.step), w),
+                t.good(),
+            )),
+            None => {}
+        }
+        if h.norms.is_empty() {
+            lines.push(Line::styled("no gradient figures yet", t.dim()));
+        }
+        let name_w = h
+            .norms
+            .iter()
+            .map(|(n, _)| n.chars().count())
+            .max()
+            .unwrap_or(0)
+            .min(w / 3)
+            .max(4);
+        // name, space, bar, space, value (8), space, sparkline
+        let rest = w.saturating_sub(name_w + 1 + 1 + 8);
+        let spark_w = if rest >= 18 { (rest / 3).min(HISTORY) } else { 0 };
+        let bar_w = rest.saturating_sub(spark_w + usize::from(spark_w > 0)).max(1);
+        for (name, v) in &h.norms {
+            let filled = bar_len(*v, bar_w);
+            let style = if !v.is_finite() || *v > 1e3 {
+                t.bad()
+            } else if *v < 1e-7 {
+                t.warn()
+            } else {
+                t.gauge()
+            };
+            let mut spans = vec![
+                Span::raw(format!("{:<name_w$} ", truncate(name, name_w))),
+                Span::styled("█".repeat(filled), style),
+                Span::styled("░".repeat(bar_w - filled), t.dim()),
+                Span::raw(format!(" {:>8}", fmt_sci(*v as f64))),
+            ];
+            if spark_w > 0 {
+                if let Some((_, hist)) = h.history.iter().find(|(n, _)| n == name) {
+                    spans.push(Span::styled(format!(" {}", sparkline(hist, spark_w)), t.dim()));
+                }
+            }
+            lines.push(Line::from(spans));
+        }
+        if !h.saturation.is_empty() {
+            let label_w = name_w;
+            let bar_w = w.saturating_sub(label_w + 1 + 1 + 5).max(1);
+            for (layer, share) in &h.saturation {
+                let filled = ((share.clamp(0.0, 1.0) * bar_w as f32).round()) as usize;
+                let style = if *share > SATURATION_WARN {
+                    t.warn()
+                } else {
+                    t.gauge()
+                };
+                lines.push(Line::from(vec![
+                    Span::raw(format!("{:<label_w$} ", truncate(&format!("sat {layer}"), label_w))),
+                    Span::styled("█".repeat(filled), style),
+                    Span::styled("░".repeat(bar_w - filled), t.dim()),
+                    Span::raw(format!(" {:>4.0}%", share * 100.0)),
+                ]));
+            }
+        }
+        Paragraph::new(lines).render(inner, buf);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norms(v: &[(&str, f32)]) -> Vec<(String, f32)> {
+        v.iter().map(|(n, x)| (n.to_string(), *x)).collect()
+    }
+
+    #[test]
+    fn flags() {
+        let healthy = norms(&[
+            ("layer0.weight", 0.01),
+            ("layer0.bias", 0.001),
+            ("layer1.weight", 0.1),
+        ]);
+        assert_eq!(assess(&healthy), None);
+        let ratio = norms(&[("layer0.weight", 1e-5), ("layer1.weight", 0.1)]);
+        assert!(matches!(assess(&ratio), Some(GradFlag::Vanishing(_))));
+        let tiny = norms(&[("layer0.weight", 1.0), ("layer0.bias", 1e-8)]);
+        assert!(matches!(assess(&tiny), Some(GradFlag::Vanishing(_))));
+        let big = norms(&[("layer0.weight", 1e-9), ("layer1.weight", 2e3)]);
+        assert!(matches!(assess(&big), Some(GradFlag::Exploding(_))));
+        let nan = norms(&[("layer0.weight", f32::NAN)]);
+        assert!(matches!(assess(&nan), Some(GradFlag::Exploding(_))));
+    }
+
+    #[test]
+    fn bars_and_sparklines() {
+        assert_eq!(bar_len(1e3, 10), 10);
+        assert_eq!(bar_len(1e-7, 10), 0);
+        assert_eq!(bar_len(0.01, 10), 5);
+        assert_eq!(bar_len(f32::INFINITY, 10), 10);
+        let h: VecDeque<f32> = [1e-3, 1e-2, 1e-1].into_iter().collect();
+        assert_eq!(sparkline(&h, 10), "▁▅█");
+        assert_eq!(sparkline(&h, 2), "▁█");
+    }
+}
