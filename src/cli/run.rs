@@ -67,16 +67,26 @@ fn datasets(config: &RunConfig) -> Result<(data::Dataset, data::Dataset), ExitEr
     Ok((s.train, s.validation))
 }
 
+/// Loads the plugins and applies the config's technique settings.
+fn load_plugins(config: &RunConfig) -> Result<crate::plugin::PluginHost, ExitError> {
+    let (host, warnings) = crate::plugin::setup(config).map_err(|e| ExitError::input(e.to_string()))?;
+    for w in warnings {
+        eprintln!("{w}");
+    }
+    Ok(host)
+}
+
 /// `traintop run`.
 pub fn run(opts: &RunOptions) -> Result<Summary, ExitError> {
     let config = load_config(opts)?;
     trainer::backend(&config).check_available().map_err(|e| ExitError::input(e.to_string()))?;
     let (train, validation) = datasets(&config)?;
+    let plugins = load_plugins(&config)?;
     let out_dir = opts.out.clone().unwrap_or_else(|| config.resolve_path(&config.run.out_dir.display().to_string()));
     let run_dir = RunDir::create(&out_dir, &config.run.name, &config.to_toml_string())
         .with_context(|| format!("cannot create a run folder under {}", out_dir.display()))
         .map_err(ExitError::runtime)?;
-    let trainer = Trainer::new(config, train, validation, run_dir, None);
+    let trainer = Trainer::new(config, train, validation, run_dir, plugins, None);
     drive(trainer, opts)
 }
 
@@ -91,8 +101,9 @@ pub fn resume(dir: &Path, opts: &RunOptions) -> Result<Summary, ExitError> {
     trainer::backend(&config).check_available().map_err(|e| ExitError::input(e.to_string()))?;
     let loaded = checkpoint::load(&dir.join(LAST_CHECKPOINT)).map_err(|e| ExitError::input(e.to_string()))?;
     let (train, validation) = datasets(&config)?;
+    let plugins = load_plugins(&config)?;
     let run_dir = RunDir::open(dir).with_context(|| format!("cannot open {}", dir.display())).map_err(ExitError::runtime)?;
-    let trainer = Trainer::new(config, train, validation, run_dir, Some(loaded));
+    let trainer = Trainer::new(config, train, validation, run_dir, plugins, Some(loaded));
     drive(trainer, opts)
 }
 

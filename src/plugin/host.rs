@@ -78,6 +78,8 @@ pub struct PluginHost {
     pub(crate) current_params: Vec<(String, Tensor, bool)>,
     feeds: Vec<(String, Mode, usize, FeedKind)>,
     logs: Vec<String>,
+    /// Running (sum, count, last) of each reported metric, for status lines.
+    metric_tally: HashMap<String, (f64, u64, f32)>,
 }
 
 // SAFETY: plugin states are raw pointers owned by the plugins; the host is used
@@ -115,7 +117,7 @@ impl PluginHost {
                 Plugin { failed: state.is_null(), lib, state, enabled: false, status: String::new() }
             })
             .collect();
-        Self { plugins, layers: 0, seed, step: 0, stop_request: None, inits: HashMap::new(), current_params: vec![], feeds: vec![], logs: vec![] }
+        Self { plugins, layers: 0, seed, step: 0, stop_request: None, inits: HashMap::new(), current_params: vec![], feeds: vec![], logs: vec![], metric_tally: HashMap::new() }
     }
 
     pub fn find(&self, name: &str) -> Option<usize> {
@@ -247,6 +249,27 @@ impl PluginHost {
         self.plugins.iter().any(|p| p.enabled && p.failed)
     }
 
+    /// Accumulates the metrics of a step (`<technique>.<name>`).
+    pub fn record_metrics(&mut self, metrics: &[(String, f32)]) {
+        for (name, v) in metrics {
+            let e = self.metric_tally.entry(name.clone()).or_insert((0.0, 0, 0.0));
+            e.0 += *v as f64;
+            e.1 += 1;
+            e.2 = *v;
+        }
+    }
+
+    fn metric_status(&self, plugin: &str) -> String {
+        let prefix = format!("{plugin}.");
+        let mut parts: Vec<String> = self
+            .metric_tally
+            .iter()
+            .filter_map(|(k, (sum, n, last))| k.strip_prefix(&prefix).map(|m| format!("{m} {last:.3} (avg {:.3})", sum / (*n).max(1) as f64)))
+            .collect();
+        parts.sort();
+        parts.join(", ")
+    }
+
     /// The dashboard's view of every technique.
     pub fn views(&self) -> Vec<TechniqueView> {
         self.plugins
@@ -261,7 +284,11 @@ impl PluginHost {
                     .iter()
                     .map(|s| ParamView { name: s.name.clone(), value: p.param(&s.name).unwrap_or_default(), range: s.range_text(), help: s.help.clone() })
                     .collect(),
-                status: if p.failed { "failed: disabled".into() } else { p.status.clone() },
+                status: if p.failed {
+                    "failed: disabled".into()
+                } else {
+                    [p.status.clone(), self.metric_status(p.name())].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join("; ")
+                },
             })
             .collect()
     }

@@ -42,6 +42,9 @@ pub struct StepRecord {
     pub wall_time: f64,
     pub grad_norms: Vec<(String, f32)>,
     pub saturation: Vec<(usize, f32)>,
+    /// Scalars the techniques report, e.g. `grad_clip.clipped`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<(String, f32)>,
 }
 
 /// The end of an epoch, with validation figures.

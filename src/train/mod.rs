@@ -3,6 +3,7 @@
 pub mod checkpoint;
 pub mod events;
 pub mod run_dir;
+pub mod techniques;
 pub mod trainer;
 
 pub use events::{Command, Event, RunState, StopReason};

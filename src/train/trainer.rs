@@ -18,9 +18,12 @@ use serde::Serialize;
 use super::checkpoint::{self, Loaded, Position};
 use super::events::{Command, EpochRecord, Event, RunState, StepRecord, StopReason};
 use super::run_dir::{RunDir, BEST_CHECKPOINT, LAST_CHECKPOINT};
+use super::techniques;
 use crate::config::{Activation as CfgActivation, Device, OptimizerKind, RunConfig};
 use crate::data::{gather, Batches, Dataset, Task};
-use crate::engine::{Activation, Backend, GraphHooks, MlpSpec, NoHooks, Objective, Optimizer, Session};
+use crate::engine::{Activation, Backend, MlpSpec, Objective, Optimizer, Session};
+use crate::plugin::PluginHost;
+use traintop_plugin_abi::EventKind;
 
 /// What `summary.json` holds.
 #[derive(Clone, Debug, Serialize)]
@@ -80,7 +83,7 @@ pub struct Trainer {
     pub session: Session,
     pub run_dir: RunDir,
     pub position: Position,
-    hooks: Box<dyn GraphHooks + Send>,
+    pub plugins: PluginHost,
 }
 
 /// Where the trainer reports and listens.
@@ -92,20 +95,102 @@ pub struct Channels<'a> {
 }
 
 impl Trainer {
-    /// Builds the model; `resume` restores its states and position.
-    pub fn new(config: RunConfig, train: Dataset, validation: Dataset, run_dir: RunDir, resume: Option<Loaded>) -> Self {
+    /// Builds the model with the plugins' graph fragments; `resume` restores its
+    /// states, position and technique settings.
+    pub fn new(config: RunConfig, train: Dataset, validation: Dataset, run_dir: RunDir, mut plugins: PluginHost, resume: Option<Loaded>) -> Self {
         let spec = model_spec(&config, &train);
-        let mut rng = ChaCha8Rng::seed_from_u64(config.run.seed);
-        let mut hooks: Box<dyn GraphHooks + Send> = Box::new(NoHooks);
-        let mut session = Session::new(spec, optimizer(&config), backend(&config), hooks.as_mut(), &mut rng);
+        plugins.layers = spec.layer_count();
         let mut position = Position { lr: config.optimizer.lr as f32, ..Default::default() };
-        if let Some(loaded) = resume {
-            for (name, shape, values) in loaded.states {
-                session.store.insert(&name, shape, values);
-            }
-            position = loaded.position;
+        if let Some(loaded) = &resume {
+            position = loaded.position.clone();
+            techniques::restore(&mut plugins, &position.techniques);
         }
-        Self { config, train, validation, session, run_dir, position, hooks }
+        let mut rng = ChaCha8Rng::seed_from_u64(config.run.seed);
+        let mut session = Session::new(spec, optimizer(&config), backend(&config), &mut plugins, &mut rng);
+        match resume {
+            Some(loaded) => {
+                for (name, shape, values) in loaded.states {
+                    session.store.insert(&name, shape, values);
+                }
+            }
+            None => plugins.dispatch(EventKind::InitParameters, 0, f64::NAN, f64::NAN, &mut session.store),
+        }
+        plugins.step = position.step;
+        Self { config, train, validation, session, run_dir, position, plugins }
+    }
+
+    /// Rebuilds the graphs after a technique changed them, again without any
+    /// plugin that failed while building; logs how long it took.
+    fn rebuild(&mut self, ch: &mut Channels, why: &str) {
+        for _ in 0..=self.plugins.plugins.len() {
+            self.session.rebuild(&mut self.plugins);
+            if !self.plugins.any_failed_active() {
+                break;
+            }
+            for p in self.plugins.plugins.iter_mut().filter(|p| p.enabled && p.failed) {
+                p.enabled = false;
+            }
+        }
+        let ms = self.session.build_time.as_secs_f64() * 1e3;
+        self.event(ch, "rebuild", serde_json::json!({ "reason": why, "rebuild_ms": ms, "step": self.position.step }));
+        (ch.events)(Event::Log(format!("graph rebuilt in {ms:.1} ms ({why})")));
+    }
+
+    /// Forwards plugin messages to the event log and the watchers.
+    fn plugin_logs(&mut self, ch: &mut Channels) {
+        for line in self.plugins.take_logs() {
+            self.event(ch, "plugin", serde_json::json!({ "message": line }));
+            (ch.events)(Event::Log(line));
+        }
+    }
+
+    fn publish_techniques(&mut self, ch: &mut Channels) {
+        for w in techniques::conflicts(&self.plugins) {
+            self.event(ch, "warning", serde_json::json!({ "message": w }));
+            (ch.events)(Event::Log(w));
+        }
+        (ch.events)(Event::Techniques(self.plugins.views()));
+    }
+
+    /// Applies a toggle or parameter change at a batch boundary.
+    fn apply_technique_command(&mut self, ch: &mut Channels, command: &Command) {
+        let result = match command {
+            Command::Toggle { technique, enabled } => self.plugins.set_enabled(technique, *enabled, &mut self.session.store),
+            Command::SetParam { technique, param, value } => self.plugins.set_param(technique, param, value),
+            _ => return,
+        };
+        match result {
+            Ok(needs_rebuild) => {
+                let label = match command {
+                    Command::Toggle { technique, enabled } => format!("{technique} {}", if *enabled { "on" } else { "off" }),
+                    Command::SetParam { technique, param, value } => format!("{technique}.{param}={value}"),
+                    _ => unreachable!(),
+                };
+                let (kind, fields) = match command {
+                    Command::Toggle { technique, enabled } => ("toggle", serde_json::json!({ "technique": technique, "enabled": enabled, "step": self.position.step })),
+                    Command::SetParam { technique, param, value } => ("set_param", serde_json::json!({ "technique": technique, "param": param, "value": value, "step": self.position.step })),
+                    _ => unreachable!(),
+                };
+                self.event(ch, kind, fields);
+                if needs_rebuild {
+                    self.rebuild(ch, &label);
+                    if let Command::Toggle { technique, enabled: true } = command {
+                        if self.plugins.find(technique).is_some_and(|i| self.plugins.plugins[i].class() == super::events::ToggleClass::Data) {
+                            let features = self.train.features.clone();
+                            self.plugins.dispatch_train_data(&features, self.train.len(), self.train.n_features, &mut self.session.store);
+                        }
+                    }
+                }
+                (ch.events)(Event::Marker { step: self.position.step, label });
+            }
+            Err(e) => {
+                let msg = format!("rejected: {e}");
+                self.event(ch, "rejected", serde_json::json!({ "message": msg }));
+                (ch.events)(Event::Log(msg));
+            }
+        }
+        self.plugin_logs(ch);
+        self.publish_techniques(ch);
     }
 
     fn one_hot(&self) -> bool {
@@ -149,6 +234,11 @@ impl Trainer {
             parameters,
         });
         let resumed = self.position.step > 0;
+        let features = self.train.features.clone();
+        self.plugins.dispatch_train_data(&features, self.train.len(), self.train.n_features, &mut self.session.store);
+        self.plugins.dispatch(EventKind::RunStart, self.position.epoch as u64, f64::NAN, f64::NAN, &mut self.session.store);
+        self.plugin_logs(ch);
+        self.publish_techniques(ch);
         self.event(
             ch,
             if resumed { "run_resumed" } else { "run_start" },
@@ -214,12 +304,11 @@ impl Trainer {
                                 self.save(LAST_CHECKPOINT)?;
                                 (ch.events)(Event::Log(format!("checkpoint written at step {}", self.position.step)));
                             }
-                            Command::Toggle { technique, .. } | Command::SetParam { technique, .. } => {
-                                (ch.events)(Event::Log(format!("no technique named `{technique}` is loaded")));
-                            }
+                            Command::Toggle { .. } | Command::SetParam { .. } => self.apply_technique_command(ch, &c),
                             Command::SetLearningRate(lr) => {
                                 self.position.lr = lr;
                                 (ch.events)(Event::Log(format!("learning rate set to {lr}")));
+                                (ch.events)(Event::Marker { step: self.position.step, label: format!("lr={lr}") });
                             }
                         }
                         continue;
@@ -236,7 +325,9 @@ impl Trainer {
                     debug_assert_eq!(y.len(), idx.len() * width);
                 }
                 let n = idx.len();
-                let stats = self.session.train_step(std::mem::take(&mut x), std::mem::take(&mut y), n, self.position.lr, self.hooks.as_mut())?;
+                self.plugins.step = self.position.step;
+                let stats = self.session.train_step(std::mem::take(&mut x), std::mem::take(&mut y), n, self.position.lr, &mut self.plugins)?;
+                self.plugins.record_metrics(&stats.metrics);
                 self.position.step += 1;
                 self.position.batch_in_epoch += 1;
                 samples += n;
@@ -261,6 +352,7 @@ impl Trainer {
                         wall_time: self.run_dir.elapsed_secs(),
                         grad_norms: stats.grad_norms,
                         saturation: stats.saturation,
+                        metrics: stats.metrics,
                     };
                     self.run_dir.log_metrics(&record)?;
                     (ch.events)(Event::Step(record));
@@ -279,6 +371,7 @@ impl Trainer {
                     self.save(BEST_CHECKPOINT)?;
                 }
             }
+            self.position.techniques = techniques::snapshot(&self.plugins);
             self.save(LAST_CHECKPOINT)?;
             last_val = val;
             let elapsed = started.elapsed().as_secs_f64();
@@ -298,12 +391,27 @@ impl Trainer {
             };
             self.run_dir.log_metrics(&record)?;
             (ch.events)(Event::Epoch(record));
+            if let Some((val_loss, val_acc)) = val {
+                let epoch = self.position.epoch as u64;
+                self.plugins.dispatch(EventKind::ValidationEnd, epoch, val_loss as f64, val_acc.map_or(f64::NAN, f64::from), &mut self.session.store);
+            }
+            self.plugins.dispatch(EventKind::EpochEnd, self.position.epoch as u64, f64::NAN, f64::NAN, &mut self.session.store);
+            self.plugin_logs(ch);
+            (ch.events)(Event::Techniques(self.plugins.views()));
+            if let Some((why, _restore)) = self.plugins.take_stop_request() {
+                reason = if why == "early_stopping" { StopReason::EarlyStopping } else { StopReason::User };
+                self.event(ch, "stop_requested", serde_json::json!({ "reason": why, "epoch": self.position.epoch }));
+                break 'epochs;
+            }
         }
+        // Techniques see the end before the final checkpoint (early stopping
+        // restores the best weights here).
+        self.plugins.dispatch(EventKind::RunEnd, self.position.epoch as u64, f64::NAN, f64::NAN, &mut self.session.store);
+        self.plugin_logs(ch);
 
-        if reason != StopReason::Completed {
-            // Mid-epoch stops keep their batch position, so resume continues there.
-            self.save(LAST_CHECKPOINT)?;
-        }
+        // Mid-epoch stops keep their batch position, so resume continues there.
+        self.position.techniques = techniques::snapshot(&self.plugins);
+        self.save(LAST_CHECKPOINT)?;
         let summary = Summary {
             stop_reason: reason,
             epochs_run: self.position.epoch,
@@ -330,7 +438,7 @@ impl Trainer {
         let (mut x, mut y) = (Vec::new(), Vec::new());
         gather(&self.validation, &all, &mut x, &mut y);
         let batch = self.config.run.batch_size.max(256);
-        let stats = self.session.evaluate(&x, &y, all.len(), batch, self.hooks.as_mut())?;
+        let stats = self.session.evaluate(&x, &y, all.len(), batch, &mut self.plugins)?;
         Ok((stats.loss, stats.accuracy))
     }
 }

@@ -1,0 +1,68 @@
+//! Technique state that travels with checkpoints (enabled flags and parameter
+//! values) and the cross-technique checks the source material asks for.
+
+use crate::plugin::PluginHost;
+
+/// The techniques' settings as JSON, stored in checkpoints.
+pub fn snapshot(host: &PluginHost) -> serde_json::Value {
+    let list: Vec<serde_json::Value> = host
+        .plugins
+        .iter()
+        .map(|p| {
+            let params: serde_json::Map<String, serde_json::Value> = p
+                .lib
+                .params
+                .iter()
+                .filter_map(|s| p.param(&s.name).map(|v| (s.name.clone(), serde_json::Value::String(v))))
+                .collect();
+            serde_json::json!({ "name": p.name(), "enabled": p.enabled && !p.failed, "params": params })
+        })
+        .collect();
+    serde_json::Value::Array(list)
+}
+
+/// Applies a snapshot (resume): the run continues with the techniques as they
+/// were when it stopped, including changes made from the dashboard.
+pub fn restore(host: &mut PluginHost, snapshot: &serde_json::Value) {
+    let Some(list) = snapshot.as_array() else { return };
+    for entry in list {
+        let Some(name) = entry["name"].as_str() else { continue };
+        let Some(i) = host.find(name) else { continue };
+        if let Some(params) = entry["params"].as_object() {
+            for (k, v) in params {
+                if let Some(v) = v.as_str() {
+                    let _ = host.set_param(name, k, v);
+                }
+            }
+        }
+        host.plugins[i].enabled = entry["enabled"].as_bool().unwrap_or(false);
+    }
+}
+
+/// Warnings about techniques that should not be combined: the source material
+/// never uses dropout together with batch normalization on a layer.
+pub fn conflicts(host: &PluginHost) -> Vec<String> {
+    let layers_of = |name: &str| -> Option<Vec<usize>> {
+        let p = &host.plugins[host.find(name)?];
+        if !p.active() {
+            return None;
+        }
+        let text = p.param("layers").unwrap_or_default();
+        let listed: Vec<usize> = text.trim_matches(|c| c == '[' || c == ']').split(',').filter_map(|s| s.trim().parse().ok()).collect();
+        Some(if listed.is_empty() { (0..host.layers.saturating_sub(1)).collect() } else { listed })
+    };
+    match (layers_of("dropout"), layers_of("batch_norm")) {
+        (Some(d), Some(b)) => {
+            let shared: Vec<String> = d.iter().filter(|l| b.contains(l)).map(|l| l.to_string()).collect();
+            if shared.is_empty() {
+                vec![]
+            } else {
+                vec![format!(
+                    "warning: dropout and batch_norm are both on for layer(s) {}; dropout is not used together with batch normalization",
+                    shared.join(", ")
+                )]
+            }
+        }
+        _ => vec![],
+    }
+}
