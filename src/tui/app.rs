@@ -119,6 +119,9 @@ pub struct App {
     pub(super) charts: Charts,
     pub(super) grads: GradHealth,
     pub(super) techniques: Vec<TechniqueView>,
+    /// The techniques' own scalars from the latest step, e.g.
+    /// `grad_clip.clipped`, shown beside each technique's status.
+    pub(super) technique_metrics: Vec<(String, f32)>,
     pub(super) selected: usize,
     pub(super) log: VecDeque<LogEntry>,
     pub(super) log_scale: bool,
@@ -148,6 +151,7 @@ impl App {
             charts: Charts::new(),
             grads: GradHealth::default(),
             techniques: Vec::new(),
+            technique_metrics: Vec::new(),
             selected: 0,
             log: VecDeque::new(),
             log_scale: false,
@@ -174,7 +178,10 @@ impl App {
             } => {
                 self.push_log(
                     None,
-                    format!("started on {device}: {parameters} parameters, {epochs} epochs of {steps_per_epoch} steps"),
+                    format!(
+                        "started on {device}: {} parameters, {epochs} epochs of {steps_per_epoch} steps",
+                        super::panels::thousands(parameters as u64)
+                    ),
                     LogKind::State,
                 );
                 self.info = Some(RunInfo {
@@ -215,10 +222,12 @@ impl App {
                         c.acc_ema.push(x, v);
                     }
                 }
+                self.technique_metrics = r.metrics.clone();
                 let before = self.grads.flag.clone();
                 self.grads.apply(&r);
                 match (&before, &self.grads.flag) {
-                    (None, Some(flag)) | (Some(GradFlag::Vanishing(_)), Some(flag @ GradFlag::Exploding(_))) => {
+                    (None, Some(flag))
+                    | (Some(GradFlag::Vanishing(_)), Some(flag @ GradFlag::Exploding(_))) => {
                         self.push_log(Some(r.step), format!("gradients {flag}"), LogKind::Warn)
                     }
                     _ => {}
@@ -291,21 +300,23 @@ impl App {
             .and_then(|n| self.techniques.iter().position(|t| t.name == n))
             .unwrap_or(self.selected)
             .min(self.techniques.len().saturating_sub(1));
-        if let Overlay::Editor(ed) = &mut self.overlay {
-            if let super::editor::Target::Technique(name) = &ed.target {
-                match self.techniques.iter().find(|t| &t.name == name) {
-                    Some(t) => {
-                        for f in &mut ed.fields {
-                            if let Some(p) = t.params.iter().find(|p| p.name == f.name) {
-                                f.current = p.value.clone();
-                            }
-                        }
-                    }
-                    None => {
-                        self.overlay = Overlay::None;
-                        self.notice = Some(format!("{name} was unloaded"));
+        let Overlay::Editor(ed) = &mut self.overlay else {
+            return;
+        };
+        let super::editor::Target::Technique(name) = &ed.target else {
+            return;
+        };
+        match self.techniques.iter().find(|t| &t.name == name) {
+            Some(t) => {
+                for f in &mut ed.fields {
+                    if let Some(p) = t.params.iter().find(|p| p.name == f.name) {
+                        f.current = p.value.clone();
                     }
                 }
+            }
+            None => {
+                self.notice = Some(format!("{name} was unloaded"));
+                self.overlay = Overlay::None;
             }
         }
     }
@@ -636,6 +647,7 @@ pub(super) mod tests {
                 ("layer1.bias".into(), 0.02),
             ],
             saturation: vec![(0, 0.12)],
+            metrics: vec![("dropout.kept".into(), 0.5)],
         }
     }
 
@@ -785,7 +797,15 @@ pub(super) mod tests {
     #[test]
     fn tiny_terminals_do_not_panic() {
         let mut app = scripted();
-        for (w, h) in [(20, 5), (1, 1), (0, 0), (39, 11), (40, 12), (60, 15), (79, 23)] {
+        for (w, h) in [
+            (20, 5),
+            (1, 1),
+            (0, 0),
+            (39, 11),
+            (40, 12),
+            (60, 15),
+            (79, 23),
+        ] {
             let s = text(&render(&app, w, h));
             if (w, h) == (20, 5) {
                 assert!(s.contains("too small"), "{s}");

@@ -25,34 +25,33 @@ pub struct Field {
 /// What a range text allows.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Range {
-    /// `lo ..= hi` (inclusive) or `lo .. hi` (exclusive upper end); `integer`
-    /// when both ends are written as integers and so is the current value.
+    /// `lo ..= hi` (inclusive) or `lo .. hi` (exclusive upper end). Whether
+    /// the parameter wants a whole number is not in the range text, so that
+    /// is left to the trainer's check.
     Numeric {
         lo: f64,
         hi: f64,
         inclusive: bool,
-        integer: bool,
     },
     /// A strictly positive number (the learning rate).
     Positive,
     Choices(Vec<String>),
-    /// Anything not empty: the range text is not one the dashboard reads.
+    /// Anything, even empty: the range text is not one the dashboard reads
+    /// (e.g. a layer list, where empty means the default).
     Free,
 }
 
 impl Range {
-    pub fn parse(text: &str, current: &str) -> Self {
+    pub fn parse(text: &str) -> Self {
         let text = text.trim();
         let numeric = |sep: &str, inclusive: bool| {
             let (lo, hi) = text.split_once(sep)?;
             let (lo, hi) = (lo.trim(), hi.trim());
             let (l, h) = (lo.parse::<f64>().ok()?, hi.parse::<f64>().ok()?);
-            let int = |s: &str| s.parse::<i64>().is_ok();
             Some(Range::Numeric {
                 lo: l,
                 hi: h,
                 inclusive,
-                integer: int(lo) && int(hi) && int(current.trim()),
             })
         };
         if let Some(r) = numeric("..=", true) {
@@ -79,7 +78,7 @@ impl Range {
     /// `Err` carries the message the editor shows.
     pub fn check(&self, value: &str) -> Result<(), String> {
         let value = value.trim();
-        if value.is_empty() {
+        if value.is_empty() && *self != Range::Free {
             return Err("type a value".into());
         }
         let number = || match value.parse::<f64>() {
@@ -87,16 +86,8 @@ impl Range {
             _ => Err(format!("`{value}` is not a number")),
         };
         match self {
-            Range::Numeric {
-                lo,
-                hi,
-                inclusive,
-                integer,
-            } => {
+            Range::Numeric { lo, hi, inclusive } => {
                 let v = number()?;
-                if *integer && value.parse::<i64>().is_err() {
-                    return Err(format!("`{value}` is not a whole number"));
-                }
                 let above = if *inclusive { v > *hi } else { v >= *hi };
                 if v < *lo || above {
                     let op = if *inclusive { "..=" } else { ".." };
@@ -109,7 +100,11 @@ impl Range {
                 _ => Err("must be greater than 0".into()),
             },
             Range::Choices(choices) => {
-                if choices.iter().any(|c| c == value) {
+                // The trainer reads these spellings of a boolean too.
+                let boolean =
+                    choices.len() == 2 && choices.iter().all(|c| c == "true" || c == "false");
+                let alias = boolean && ["on", "off", "1", "0"].contains(&value);
+                if alias || choices.iter().any(|c| c == value) {
                     Ok(())
                 } else {
                     Err(format!("choose one of {}", choices.join(", ")))
@@ -186,7 +181,7 @@ impl Editor {
     fn range(&self) -> Range {
         match self.target {
             Target::LearningRate => Range::Positive,
-            Target::Technique(_) => Range::parse(&self.field().range, &self.field().current),
+            Target::Technique(_) => Range::parse(&self.field().range),
         }
     }
 
@@ -275,46 +270,43 @@ mod tests {
     #[test]
     fn ranges_parse() {
         assert_eq!(
-            Range::parse("0 ..= 0.95", "0.5"),
+            Range::parse("0 ..= 0.95"),
             Range::Numeric {
                 lo: 0.0,
                 hi: 0.95,
-                inclusive: true,
-                integer: false
+                inclusive: true
             }
         );
         assert!(matches!(
-            Range::parse("1 ..= 100", "5"),
-            Range::Numeric { integer: true, .. }
-        ));
-        assert!(matches!(
-            Range::parse("0 .. 1", "0.5"),
+            Range::parse("0 .. 1"),
             Range::Numeric {
                 inclusive: false,
                 ..
             }
         ));
         assert_eq!(
-            Range::parse("norm | value", "norm"),
+            Range::parse("norm | value"),
             Range::Choices(vec!["norm".into(), "value".into()])
         );
-        assert_eq!(Range::parse("any text", "x"), Range::Free);
+        assert_eq!(Range::parse("[layer, ...] (empty: default)"), Range::Free);
     }
 
     #[test]
     fn checks_values() {
-        let r = Range::parse("0 ..= 0.95", "0.5");
+        let r = Range::parse("0 ..= 0.95");
         assert!(r.check("0.95").is_ok());
         assert!(r.check("0.96").is_err());
         assert!(r.check("-0.1").is_err());
         assert!(r.check("abc").is_err());
         assert!(r.check("NaN").is_err());
-        let ex = Range::parse("0 .. 1", "0.5");
+        assert!(r.check("").is_err());
+        let ex = Range::parse("0 .. 1");
         assert!(ex.check("1").is_err());
-        let int = Range::parse("1 ..= 100", "5");
-        assert!(int.check("2.5").is_err());
-        assert!(int.check("7").is_ok());
-        let c = Range::parse("norm | value", "norm");
+        let b = Range::parse("true | false");
+        assert!(b.check("on").is_ok());
+        assert!(b.check("yes").is_err());
+        assert!(Range::Free.check("").is_ok());
+        let c = Range::parse("norm | value");
         assert!(c.check("value").is_ok());
         assert!(c.check("other").is_err());
     }

@@ -24,7 +24,10 @@ impl Widget for EditorPopup<'_> {
         Clear.render(popup, buf);
         let block = Block::bordered()
             .title(Span::styled(format!(" {} ", ed.title()), t.title()))
-            .title_bottom(Span::styled(" Tab field · Enter send · Esc cancel ", t.dim()));
+            .title_bottom(Span::styled(
+                " Tab field · Enter send · Esc cancel ",
+                t.dim(),
+            ));
         let inner = block.inner(popup);
         block.render(popup, buf);
         if inner.width < 4 || inner.height == 0 {
@@ -53,7 +56,10 @@ impl Widget for EditorPopup<'_> {
             };
             // Keep the end of a long typed value, where the cursor is.
             let shown: String = if value.chars().count() > value_w {
-                value.chars().skip(value.chars().count() - value_w).collect()
+                value
+                    .chars()
+                    .skip(value.chars().count() - value_w)
+                    .collect()
             } else {
                 value
             };

@@ -14,19 +14,23 @@ pub struct Footer<'a> {
     pub app: &'a App,
 }
 
+/// Shown left to right as far as they fit, after the two that always are.
 const HINTS: &[(&str, &str)] = &[
     ("p", "pause"),
-    ("n", "step"),
     ("s", "stop"),
-    ("c", "ckpt"),
     ("space", "toggle"),
     ("e", "edit"),
+    ("n", "step"),
     ("L", "lr"),
     ("l", "log"),
     ("m", "smooth"),
-    ("?", "help"),
-    ("q", "quit"),
+    ("c", "ckpt"),
 ];
+const ALWAYS: &[(&str, &str)] = &[("?", "help"), ("q", "quit")];
+
+fn hint_width(k: &str, d: &str) -> usize {
+    k.chars().count() + d.chars().count() + 3
+}
 
 impl Widget for Footer<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
@@ -44,15 +48,21 @@ impl Widget for Footer<'_> {
             Line::styled(truncate(&format!(" {n}"), w), t.warn())
         } else {
             let mut spans = Vec::new();
-            let mut used = 0;
+            let mut used: usize = ALWAYS.iter().map(|(k, d)| hint_width(k, d)).sum();
+            let mut push = |k: &str, d: &str| {
+                spans.push(Span::styled(format!(" {k}"), t.key()));
+                spans.push(Span::styled(format!(" {d} "), t.dim()));
+            };
+            for (k, d) in ALWAYS {
+                push(k, d);
+            }
             for (k, d) in HINTS {
-                let len = k.chars().count() + d.chars().count() + 3;
+                let len = hint_width(k, d);
                 if used + len > w {
                     break;
                 }
                 used += len;
-                spans.push(Span::styled(format!(" {k}"), t.key()));
-                spans.push(Span::styled(format!(" {d} "), t.dim()));
+                push(k, d);
             }
             Line::from(spans)
         };

@@ -191,12 +191,18 @@ impl Widget for GradientsPanel<'_> {
             .map(|(n, _)| n.chars().count())
             .max()
             .unwrap_or(0)
-            .min(w / 3)
+            .min(w * 2 / 5)
             .max(4);
         // name, space, bar, space, value (8), space, sparkline
         let rest = w.saturating_sub(name_w + 1 + 1 + 8);
-        let spark_w = if rest >= 18 { (rest / 3).min(HISTORY) } else { 0 };
-        let bar_w = rest.saturating_sub(spark_w + usize::from(spark_w > 0)).max(1);
+        let spark_w = if rest >= 18 {
+            (rest / 3).min(HISTORY)
+        } else {
+            0
+        };
+        let bar_w = rest
+            .saturating_sub(spark_w + usize::from(spark_w > 0))
+            .max(1);
         for (name, v) in &h.norms {
             let filled = bar_len(*v, bar_w);
             let style = if !v.is_finite() || *v > 1e3 {
@@ -214,7 +220,10 @@ impl Widget for GradientsPanel<'_> {
             ];
             if spark_w > 0 {
                 if let Some((_, hist)) = h.history.iter().find(|(n, _)| n == name) {
-                    spans.push(Span::styled(format!(" {}", sparkline(hist, spark_w)), t.dim()));
+                    spans.push(Span::styled(
+                        format!(" {}", sparkline(hist, spark_w)),
+                        t.dim(),
+                    ));
                 }
             }
             lines.push(Line::from(spans));
@@ -230,7 +239,10 @@ impl Widget for GradientsPanel<'_> {
                     t.gauge()
                 };
                 lines.push(Line::from(vec![
-                    Span::raw(format!("{:<label_w$} ", truncate(&format!("sat {layer}"), label_w))),
+                    Span::raw(format!(
+                        "{:<label_w$} ",
+                        truncate(&format!("sat {layer}"), label_w)
+                    )),
                     Span::styled("█".repeat(filled), style),
                     Span::styled("░".repeat(bar_w - filled), t.dim()),
                     Span::raw(format!(" {:>4.0}%", share * 100.0)),
@@ -273,7 +285,7 @@ mod tests {
         assert_eq!(bar_len(1e-7, 10), 0);
         assert_eq!(bar_len(0.01, 10), 5);
         assert_eq!(bar_len(f32::INFINITY, 10), 10);
-        let h: VecDeque<f32> = [1e-3, 1e-2, 1e-1].into_iter().collect();
+        let h: VecDeque<f32> = [1.0, 10.0, 100.0].into_iter().collect();
         assert_eq!(sparkline(&h, 10), "▁▅█");
         assert_eq!(sparkline(&h, 2), "▁█");
     }

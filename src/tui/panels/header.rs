@@ -48,7 +48,7 @@ impl Widget for Header<'_> {
             },
             None => t.dim(),
         };
-        let title = format!(" {} ", app.title);
+        let title = format!(" {} · ", app.title);
         let details = match &app.info {
             Some(i) => format!(
                 "{} · {} params · {}",

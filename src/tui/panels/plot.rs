@@ -82,7 +82,11 @@ impl Widget for Plot<'_> {
             .iter()
             .filter(|s| !s.points.is_empty())
             .map(|s| {
-                let sym = if s.kind == Kind::Scatter { "•" } else { "━" };
+                let sym = if s.kind == Kind::Scatter {
+                    "•"
+                } else {
+                    "━"
+                };
                 Span::styled(
                     format!(" {sym} {} ", s.name),
                     ratatui::style::Style::default().fg(s.color),
@@ -199,9 +203,8 @@ impl Widget for Plot<'_> {
         }
 
         // Marker lines first, so the data draws over them.
-        let col_of = |x: f64| {
-            plot.x + (((x - x0) / (x1 - x0)) * (plot.width - 1) as f64).round() as u16
-        };
+        let col_of =
+            |x: f64| plot.x + (((x - x0) / (x1 - x0)) * (plot.width - 1) as f64).round() as u16;
         let mut marker_cols: Vec<(u16, &str)> = self
             .markers
             .iter()
@@ -294,7 +297,9 @@ mod tests {
 
     #[test]
     fn axes_and_marker() {
-        let pts: Vec<(f64, f64)> = (0..=100).map(|i| (i as f64, 1.0 / (1.0 + i as f64))).collect();
+        let pts: Vec<(f64, f64)> = (0..=100)
+            .map(|i| (i as f64, 1.0 / (1.0 + i as f64)))
+            .collect();
         let s = text(&plot(pts, vec![(50.0, "lr 0.1")], false));
         assert!(s.contains("lr 0.1"), "{s}");
         assert!(s.contains('┆'), "{s}");

@@ -8,12 +8,14 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget};
 
-use super::truncate;
+use super::{fmt_sci, truncate};
 use crate::train::events::{TechniqueView, ToggleClass};
 use crate::tui::theme::Theme;
 
 pub struct TechniquesPanel<'a> {
     pub techniques: &'a [TechniqueView],
+    /// The latest step's technique scalars, named `technique.what`.
+    pub metrics: &'a [(String, f32)],
     pub selected: usize,
     pub theme: Theme,
 }
@@ -30,8 +32,24 @@ pub fn class_word(c: ToggleClass) -> &'static str {
 impl Widget for TechniquesPanel<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let t = self.theme;
+        let n = self.techniques.len();
+        // Two lines per technique when there is room: the switch, name and
+        // parameters, then the class and the live status.
+        let rows = area.height.saturating_sub(2) as usize;
+        let per = if rows >= 2 * n.min(2) { 2 } else { 1 };
+        let visible = (rows / per).max(1);
+        let first = (self.selected + 1).saturating_sub(visible);
+        let title = if n > visible {
+            format!(
+                " techniques {}-{}/{n} ",
+                first + 1,
+                (first + visible).min(n)
+            )
+        } else {
+            " techniques ".to_string()
+        };
         let block = Block::bordered()
-            .title(Span::styled(" techniques ", t.title()))
+            .title(Span::styled(title, t.title()))
             .title_bottom(Span::styled(" space toggle · e edit ", t.dim()));
         let inner = block.inner(area);
         block.render(area, buf);
@@ -49,15 +67,8 @@ impl Widget for TechniquesPanel<'_> {
             .map(|x| x.name.chars().count())
             .max()
             .unwrap_or(0)
-            .min(w / 3);
-        // Two lines per technique when the status fits under it.
-        let per = if inner.height as usize >= 2 * self.techniques.len().min(2) {
-            2
-        } else {
-            1
-        };
-        let visible = (inner.height as usize / per).max(1);
-        let first = (self.selected + 1).saturating_sub(visible);
+            .min(w.saturating_sub(8) / 2)
+            .max(1);
         let mut lines = Vec::new();
         for (i, tech) in self.techniques.iter().enumerate().skip(first).take(visible) {
             let sel = i == self.selected;
@@ -66,21 +77,20 @@ impl Widget for TechniquesPanel<'_> {
             } else {
                 ("[off]", t.dim())
             };
-            let params: Vec<String> = tech
-                .params
-                .iter()
-                .map(|p| format!("{}={}", p.name, p.value))
-                .collect();
-            let head = format!(
-                " {:<name_w$} {:<10} ",
-                truncate(&tech.name, name_w),
-                class_word(tech.class)
+            let mut params: Vec<String> = Vec::new();
+            if per == 1 {
+                params.push(class_word(tech.class).to_string());
+            }
+            params.extend(
+                tech.params
+                    .iter()
+                    .map(|p| format!("{}={}", p.name, p.value)),
             );
-            let used = 2 + 5 + head.chars().count();
+            let used = 2 + 5 + 1 + name_w + 1;
             let mut line = Line::from(vec![
                 Span::raw(if sel { "> " } else { "  " }),
                 Span::styled(flag, flag_style),
-                Span::raw(head),
+                Span::raw(format!(" {:<name_w$} ", truncate(&tech.name, name_w))),
                 Span::styled(truncate(&params.join(" "), w.saturating_sub(used)), t.dim()),
             ]);
             if sel {
@@ -88,11 +98,16 @@ impl Widget for TechniquesPanel<'_> {
             }
             lines.push(line);
             if per == 2 {
-                let status = if tech.status.is_empty() {
-                    String::new()
-                } else {
-                    truncate(&tech.status, w.saturating_sub(8))
-                };
+                let prefix = format!("{}.", tech.name);
+                let mut parts = vec![class_word(tech.class).to_string()];
+                if !tech.status.is_empty() {
+                    parts.push(tech.status.clone());
+                }
+                parts.extend(self.metrics.iter().filter_map(|(n, v)| {
+                    let what = n.strip_prefix(&prefix)?;
+                    Some(format!("{what}={}", fmt_sci(*v as f64)))
+                }));
+                let status = truncate(&parts.join(" · "), w.saturating_sub(8));
                 lines.push(Line::styled(format!("        {status}"), t.dim()));
             }
         }

@@ -1,0 +1,180 @@
+//! End-to-end runs of the real binary: shipped configs, bad input, run folders,
+//! resume, checkpoints under kill, and signals.
+
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::cli::{bin, config, repo, run, run_dir, stderr, stdout, summary, train};
+use traintop::train::checkpoint;
+
+#[test]
+fn digits_reaches_095_validation_accuracy() {
+    let (_tmp, dir, out) = train("digits.toml", &[]);
+    let s = summary(&dir);
+    let acc = s["final_val_acc"].as_f64().unwrap();
+    assert!(acc >= 0.95, "val_acc {acc}\n{}", stdout(&out));
+    assert!(stdout(&out).contains("val_loss="), "progress lines name val_loss");
+}
+
+#[test]
+fn every_shipped_config_runs_and_writes_a_complete_summary() {
+    for entry in std::fs::read_dir(repo().join("configs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        let (_tmp, dir, _) = train(&name, &[]);
+        let s = summary(&dir);
+        for key in ["stop_reason", "epochs_run", "best_epoch", "best_val_loss", "final_val_loss", "final_val_acc", "samples_per_sec"] {
+            assert!(!s[key].is_null(), "{name}: summary.json lacks {key}: {s}");
+        }
+        for file in ["config.toml", "metrics.jsonl", "events.jsonl", "checkpoints/last.safetensors", "checkpoints/best.safetensors"] {
+            assert!(dir.join(file).exists(), "{name}: missing {file}");
+        }
+    }
+}
+
+#[test]
+fn bench_prints_json_with_samples_per_sec() {
+    let o = run(&["bench", "--layers", "784,256,10", "--batch", "128", "--steps", "20", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert!(v["samples_per_sec"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn invalid_configs_fail_with_their_message_and_exit_2() {
+    let fixtures = repo().join("tests/fixtures/bad_configs");
+    let expected = std::fs::read_to_string(fixtures.join("EXPECTED.txt")).unwrap();
+    let mut checked = 0;
+    for line in expected.lines().filter(|l| !l.starts_with('#') && l.contains(" => ")) {
+        let (file, substring) = line.split_once(" => ").unwrap();
+        let o = run(&["run", fixtures.join(file).to_str().unwrap(), "--headless"]);
+        assert_eq!(o.status.code(), Some(2), "{file}: {}", stderr(&o));
+        assert!(stderr(&o).contains(substring), "{file}: expected {substring:?} in {}", stderr(&o));
+        checked += 1;
+    }
+    assert!(checked >= 8);
+}
+
+#[test]
+fn missing_config_and_bad_overrides_exit_2() {
+    let o = run(&["run", "no/such/config.toml", "--headless"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no/such/config.toml"), "{}", stderr(&o));
+    let digits = config("digits.toml");
+    for (set, field) in [("model.hidden=[64,0]", "model.hidden[1]"), ("model.activation=gelu", "model.activation"), ("run.epochs=abc", "run.epochs")] {
+        let o = run(&["run", digits.to_str().unwrap(), "--headless", "--set", set]);
+        assert_eq!(o.status.code(), Some(2), "{set}");
+        assert!(stderr(&o).contains(field), "{set}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn csv_with_a_bad_row_names_its_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = tmp.path().join("bad.csv");
+    std::fs::write(&csv, "a,b,label\n1,2,0\n3,oops,1\n").unwrap();
+    let cfg = tmp.path().join("bad.toml");
+    std::fs::write(&cfg, "[data]\npath = \"bad.csv\"\n").unwrap();
+    let o = run(&["run", cfg.to_str().unwrap(), "--headless", "--out", tmp.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("bad.csv:3"), "{}", stderr(&o));
+}
+
+fn read_params(dir: &Path) -> Vec<(String, Vec<f32>)> {
+    let mut states = checkpoint::load(&dir.join("checkpoints/last.safetensors")).unwrap().states;
+    states.sort_by(|a, b| a.0.cmp(&b.0));
+    states.into_iter().map(|(n, _, v)| (n, v)).collect()
+}
+
+#[test]
+fn stopped_and_resumed_run_equals_uninterrupted_run() {
+    // Dropout draws masks too, so equivalence covers the random stream.
+    let extra = ["--set", "run.epochs=4", "--set", "technique.dropout.enabled=true", "--set", "technique.dropout.rate=0.2"];
+    let (_a, straight, _) = train("digits.toml", &extra);
+    let (_b, stopped, _) = train("digits.toml", &["--set", "run.epochs=2", "--set", "technique.dropout.enabled=true", "--set", "technique.dropout.rate=0.2"]);
+    assert_eq!(summary(&stopped)["epochs_run"], 2);
+    let o = run(&["resume", stopped.to_str().unwrap(), "--headless", "--quiet", "--set", "run.epochs=4"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(summary(&stopped)["epochs_run"], 4);
+    let (a, b) = (read_params(&straight), read_params(&stopped));
+    assert_eq!(a.iter().map(|p| &p.0).collect::<Vec<_>>(), b.iter().map(|p| &p.0).collect::<Vec<_>>());
+    for ((name, x), (_, y)) in a.iter().zip(&b) {
+        for (i, (u, v)) in x.iter().zip(y).enumerate() {
+            assert!((u - v).abs() <= 1e-5 * u.abs().max(1.0), "{name}[{i}]: {u} vs {v}");
+        }
+    }
+}
+
+#[test]
+fn corrupt_or_truncated_checkpoint_is_refused() {
+    let (_t, dir, _) = train("iris.toml", &["--set", "run.epochs=2"]);
+    let last = dir.join("checkpoints/last.safetensors");
+    let bytes = std::fs::read(&last).unwrap();
+    std::fs::write(&last, &bytes[..bytes.len() / 2]).unwrap();
+    let o = run(&["resume", dir.to_str().unwrap(), "--headless"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("last.safetensors") && stderr(&o).contains("not a valid traintop checkpoint"), "{}", stderr(&o));
+    std::fs::write(&last, b"garbage").unwrap();
+    let o = run(&["resume", dir.to_str().unwrap(), "--headless"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+/// Waits until `f` holds or the deadline passes.
+fn wait_for(deadline: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+fn long_run(out: &Path) -> std::process::Child {
+    bin()
+        .args(["run", config("digits.toml").to_str().unwrap(), "--headless", "--quiet", "--out", out.to_str().unwrap(), "--set", "run.epochs=100000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn kill_during_checkpointing_leaves_a_loadable_checkpoint() {
+    // Every epoch rewrites `last`; SIGKILL lands at arbitrary points of that,
+    // and the file at the final path must always be a whole checkpoint.
+    for attempt in 0..5 {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut child = long_run(tmp.path());
+        let last = || std::fs::read_dir(tmp.path()).ok().and_then(|mut d| d.find_map(|e| e.ok())).map(|e| e.path().join("checkpoints/last.safetensors"));
+        assert!(wait_for(Duration::from_secs(30), || last().is_some_and(|p| p.exists())), "no checkpoint appeared");
+        std::thread::sleep(Duration::from_millis(37 * attempt + 5));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let loaded = checkpoint::load(&last().unwrap());
+        assert!(loaded.is_ok(), "attempt {attempt}: {:?}", loaded.err());
+    }
+}
+
+#[test]
+fn sigint_stops_gracefully_with_summary_and_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let child = long_run(tmp.path());
+    let pid = child.id();
+    let has_epoch = || std::fs::read_dir(tmp.path()).ok().and_then(|mut d| d.find_map(|e| e.ok())).is_some_and(|e| e.path().join("checkpoints/last.safetensors").exists());
+    assert!(wait_for(Duration::from_secs(30), has_epoch));
+    let status = std::process::Command::new("kill").args(["-INT", &pid.to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let dir = run_dir(tmp.path());
+    assert_eq!(summary(&dir)["stop_reason"], "user");
+    assert!(checkpoint::load(&dir.join("checkpoints/last.safetensors")).is_ok());
+}
