@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use traintop::cli::bench::{self, BenchOptions};
+use traintop::cli::plugins;
 use traintop::cli::run::{self, RunOptions};
 use traintop::cli::ExitError;
 use traintop::engine::{Backend, Optimizer};
@@ -51,6 +52,11 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// List or check technique plugins.
+    Plugins {
+        #[command(subcommand)]
+        command: PluginsCommand,
+    },
     /// Measure training throughput (forward, backward, update) on random data.
     Bench {
         /// Layer widths, input to output.
@@ -67,6 +73,28 @@ enum Command {
         #[arg(long, value_enum, default_value_t = BenchDevice::Cpu)]
         device: BenchDevice,
         /// Print one JSON object instead of a sentence.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum PluginsCommand {
+    /// Show every plugin found, with its parameters.
+    List {
+        /// Also search this folder.
+        #[arg(long = "dir", value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Load a plugin file, check its descriptor, and gradient-check its graph
+    /// fragment on random data (for plugin authors).
+    Check {
+        path: PathBuf,
+        /// Set a parameter before checking: --set rate=0.2
+        #[arg(long = "set", value_name = "PARAM=VALUE")]
+        settings: Vec<String>,
         #[arg(long)]
         json: bool,
     },
@@ -94,6 +122,10 @@ fn main() -> ExitCode {
         }
         Some(Command::Resume { run_dir, headless, overrides, quiet }) => {
             run::resume(&run_dir, &RunOptions { overrides, headless, quiet, ..Default::default() }).map(|_| ())
+        }
+        Some(Command::Plugins { command: PluginsCommand::List { dirs, json } }) => plugins::list(&dirs, json),
+        Some(Command::Plugins { command: PluginsCommand::Check { path, settings, json } }) => {
+            plugins::check(&path, &settings, json)
         }
         Some(Command::Bench { layers, batch, steps, warmup, optimizer, device, json }) => {
             let optimizer = match optimizer {

@@ -29,10 +29,24 @@ fn every_shipped_config_runs_and_writes_a_complete_summary() {
         let name = path.file_name().unwrap().to_str().unwrap().to_string();
         let (_tmp, dir, _) = train(&name, &[]);
         let s = summary(&dir);
-        for key in ["stop_reason", "epochs_run", "best_epoch", "best_val_loss", "final_val_loss", "final_val_acc", "samples_per_sec"] {
+        for key in [
+            "stop_reason",
+            "epochs_run",
+            "best_epoch",
+            "best_val_loss",
+            "final_val_loss",
+            "final_val_acc",
+            "samples_per_sec",
+        ] {
             assert!(!s[key].is_null(), "{name}: summary.json lacks {key}: {s}");
         }
-        for file in ["config.toml", "metrics.jsonl", "events.jsonl", "checkpoints/last.safetensors", "checkpoints/best.safetensors"] {
+        for file in [
+            "config.toml",
+            "metrics.jsonl",
+            "events.jsonl",
+            "checkpoints/last.safetensors",
+            "checkpoints/best.safetensors",
+        ] {
             assert!(dir.join(file).exists(), "{name}: missing {file}");
         }
     }
@@ -67,7 +81,11 @@ fn missing_config_and_bad_overrides_exit_2() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("no/such/config.toml"), "{}", stderr(&o));
     let digits = config("digits.toml");
-    for (set, field) in [("model.hidden=[64,0]", "model.hidden[1]"), ("model.activation=gelu", "model.activation"), ("run.epochs=abc", "run.epochs")] {
+    for (set, field) in [
+        ("model.hidden=[64,0]", "model.hidden[1]"),
+        ("model.activation=gelu", "model.activation"),
+        ("run.epochs=abc", "run.epochs"),
+    ] {
         let o = run(&["run", digits.to_str().unwrap(), "--headless", "--set", set]);
         assert_eq!(o.status.code(), Some(2), "{set}");
         assert!(stderr(&o).contains(field), "{set}: {}", stderr(&o));
@@ -95,9 +113,13 @@ fn read_params(dir: &Path) -> Vec<(String, Vec<f32>)> {
 #[test]
 fn stopped_and_resumed_run_equals_uninterrupted_run() {
     // Dropout draws masks too, so equivalence covers the random stream.
-    let extra = ["--set", "run.epochs=4", "--set", "technique.dropout.enabled=true", "--set", "technique.dropout.rate=0.2"];
+    let extra =
+        ["--set", "run.epochs=4", "--set", "technique.dropout.enabled=true", "--set", "technique.dropout.rate=0.2"];
     let (_a, straight, _) = train("digits.toml", &extra);
-    let (_b, stopped, _) = train("digits.toml", &["--set", "run.epochs=2", "--set", "technique.dropout.enabled=true", "--set", "technique.dropout.rate=0.2"]);
+    let (_b, stopped, _) = train(
+        "digits.toml",
+        &["--set", "run.epochs=2", "--set", "technique.dropout.enabled=true", "--set", "technique.dropout.rate=0.2"],
+    );
     assert_eq!(summary(&stopped)["epochs_run"], 2);
     let o = run(&["resume", stopped.to_str().unwrap(), "--headless", "--quiet", "--set", "run.epochs=4"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -119,7 +141,11 @@ fn corrupt_or_truncated_checkpoint_is_refused() {
     std::fs::write(&last, &bytes[..bytes.len() / 2]).unwrap();
     let o = run(&["resume", dir.to_str().unwrap(), "--headless"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("last.safetensors") && stderr(&o).contains("not a valid traintop checkpoint"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("last.safetensors") && stderr(&o).contains("not a valid traintop checkpoint"),
+        "{}",
+        stderr(&o)
+    );
     std::fs::write(&last, b"garbage").unwrap();
     let o = run(&["resume", dir.to_str().unwrap(), "--headless"]);
     assert_eq!(o.status.code(), Some(2));
@@ -139,7 +165,16 @@ fn wait_for(deadline: Duration, mut f: impl FnMut() -> bool) -> bool {
 
 fn long_run(out: &Path) -> std::process::Child {
     bin()
-        .args(["run", config("digits.toml").to_str().unwrap(), "--headless", "--quiet", "--out", out.to_str().unwrap(), "--set", "run.epochs=100000"])
+        .args([
+            "run",
+            config("digits.toml").to_str().unwrap(),
+            "--headless",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+            "--set",
+            "run.epochs=100000",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -153,7 +188,12 @@ fn kill_during_checkpointing_leaves_a_loadable_checkpoint() {
     for attempt in 0..5 {
         let tmp = tempfile::tempdir().unwrap();
         let mut child = long_run(tmp.path());
-        let last = || std::fs::read_dir(tmp.path()).ok().and_then(|mut d| d.find_map(|e| e.ok())).map(|e| e.path().join("checkpoints/last.safetensors"));
+        let last = || {
+            std::fs::read_dir(tmp.path())
+                .ok()
+                .and_then(|mut d| d.find_map(|e| e.ok()))
+                .map(|e| e.path().join("checkpoints/last.safetensors"))
+        };
         assert!(wait_for(Duration::from_secs(30), || last().is_some_and(|p| p.exists())), "no checkpoint appeared");
         std::thread::sleep(Duration::from_millis(37 * attempt + 5));
         child.kill().unwrap();
@@ -168,7 +208,12 @@ fn sigint_stops_gracefully_with_summary_and_checkpoint() {
     let tmp = tempfile::tempdir().unwrap();
     let child = long_run(tmp.path());
     let pid = child.id();
-    let has_epoch = || std::fs::read_dir(tmp.path()).ok().and_then(|mut d| d.find_map(|e| e.ok())).is_some_and(|e| e.path().join("checkpoints/last.safetensors").exists());
+    let has_epoch = || {
+        std::fs::read_dir(tmp.path())
+            .ok()
+            .and_then(|mut d| d.find_map(|e| e.ok()))
+            .is_some_and(|e| e.path().join("checkpoints/last.safetensors").exists())
+    };
     assert!(wait_for(Duration::from_secs(30), has_epoch));
     let status = std::process::Command::new("kill").args(["-INT", &pid.to_string()]).status().unwrap();
     assert!(status.success());

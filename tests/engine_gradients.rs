@@ -114,9 +114,12 @@ fn matmul_and_affine() {
         check(&format!("matmul {m}x{k}x{n}"), &[input(&[m, k], Signed), input(&[k, n], Signed)], 16, |g, x| {
             g.matmul(x[0], x[1])
         });
-        check(&format!("affine {m}x{k}x{n}"), &[input(&[m, k], Signed), input(&[k, n], Signed), input(&[n], Signed)], 17, |g, x| {
-            g.affine(x[0], x[1], x[2])
-        });
+        check(
+            &format!("affine {m}x{k}x{n}"),
+            &[input(&[m, k], Signed), input(&[k, n], Signed), input(&[n], Signed)],
+            17,
+            |g, x| g.affine(x[0], x[1], x[2]),
+        );
     }
     check("matmul of transposed", &[input(&[4, 3], Signed), input(&[5, 4], Signed)], 18, |g, x| {
         let a = g.permute(x[0], &[1, 0]);
@@ -155,4 +158,3 @@ fn losses() {
         loss::mean_squared_error(g, x[0], fixed[0]).loss
     });
 }
-

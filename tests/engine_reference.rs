@@ -51,8 +51,11 @@ impl Reference {
             let mut nets = vec![];
             for l in 0..layers {
                 let (fi, fo) = (self.widths[l], self.widths[l + 1]);
-                let n: Vec<f64> = (0..fo).map(|j| self.b[l][j] + (0..fi).map(|i| a[l][i] * self.w[l][i * fo + j]).sum::<f64>()).collect();
-                let out = if l + 1 == layers { n.clone() } else { n.iter().map(|&v| act(self.activation, v)).collect() };
+                let n: Vec<f64> = (0..fo)
+                    .map(|j| self.b[l][j] + (0..fi).map(|i| a[l][i] * self.w[l][i * fo + j]).sum::<f64>())
+                    .collect();
+                let out =
+                    if l + 1 == layers { n.clone() } else { n.iter().map(|&v| act(self.activation, v)).collect() };
                 nets.push(n);
                 a.push(out);
             }
@@ -84,7 +87,10 @@ impl Reference {
                 if l > 0 {
                     // s^(m-1) = F'(n^(m-1)) (W^m)^T s^m
                     s = (0..fi)
-                        .map(|i| act_derivative(self.activation, nets[l - 1][i]) * (0..fo).map(|j| self.w[l][i * fo + j] * s[j]).sum::<f64>())
+                        .map(|i| {
+                            act_derivative(self.activation, nets[l - 1][i])
+                                * (0..fo).map(|j| self.w[l][i * fo + j] * s[j]).sum::<f64>()
+                        })
                         .collect();
                 }
             }
@@ -140,7 +146,8 @@ fn check(optimizer: Optimizer, activation: Activation, objective: Objective, ste
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let mut session = Session::new(spec.clone(), optimizer, Backend::Cpu, &mut NoHooks, &mut rng);
     let layers = spec.layer_count();
-    let read = |s: &Session, name: &str| -> Vec<f64> { s.store.read(name).unwrap().iter().map(|&v| v as f64).collect() };
+    let read =
+        |s: &Session, name: &str| -> Vec<f64> { s.store.read(name).unwrap().iter().map(|&v| v as f64).collect() };
     let mut reference = Reference {
         widths: spec.widths(),
         w: (0..layers).map(|l| read(&session, &weight_name(l))).collect(),
@@ -161,14 +168,20 @@ fn check(optimizer: Optimizer, activation: Activation, objective: Objective, ste
     for step in 0..steps {
         let x: Vec<f32> = (0..batch * 6).map(|_| rng.gen_range(-1.0..1.0)).collect();
         let y: Vec<f32> = match objective {
-            Objective::Classification => (0..batch).flat_map(|q| (0..3).map(move |c| ((q + step) % 3 == c) as u8 as f32)).collect(),
+            Objective::Classification => {
+                (0..batch).flat_map(|q| (0..3).map(move |c| ((q + step) % 3 == c) as u8 as f32)).collect()
+            }
             Objective::Regression => (0..batch * 3).map(|_| rng.gen_range(-1.0..1.0)).collect(),
         };
         let stats = session.train_step(x.clone(), y.clone(), batch, lr, &mut NoHooks).unwrap();
         let xd: Vec<f64> = x.iter().map(|&v| v as f64).collect();
         let yd: Vec<f64> = y.iter().map(|&v| v as f64).collect();
         let (loss, gw, gb) = reference.gradients(&xd, &yd, batch);
-        assert!(close(stats.loss as f64, loss) || (stats.loss as f64 - loss).abs() < 1e-5, "step {step}: loss {} vs reference {loss}", stats.loss);
+        assert!(
+            close(stats.loss as f64, loss) || (stats.loss as f64 - loss).abs() < 1e-5,
+            "step {step}: loss {} vs reference {loss}",
+            stats.loss
+        );
         let mut grads = vec![];
         for l in 0..layers {
             grads.push(gw[l].clone());

@@ -34,7 +34,10 @@ impl LinePrinter {
         let _ = match event {
             Event::Started { run_dir, device, epochs, steps_per_epoch, parameters } => {
                 self.epochs = *epochs;
-                writeln!(out, "run {run_dir} on {device}: {parameters} parameters, {epochs} epochs of {steps_per_epoch} steps")
+                writeln!(
+                    out,
+                    "run {run_dir} on {device}: {parameters} parameters, {epochs} epochs of {steps_per_epoch} steps"
+                )
             }
             Event::Step(r) if !self.quiet_steps => writeln!(
                 out,

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod headless;
+pub mod plugins;
 pub mod run;
 
 use std::fmt;

@@ -37,7 +37,8 @@ pub fn load_config(opts: &RunOptions) -> Result<RunConfig, ExitError> {
     match &opts.config {
         Some(path) => RunConfig::from_file(path, &opts.overrides).map_err(ExitError::config),
         None => {
-            let here = std::env::current_dir().map_err(|e| ExitError::runtime(anyhow::anyhow!("current folder: {e}")))?;
+            let here =
+                std::env::current_dir().map_err(|e| ExitError::runtime(anyhow::anyhow!("current folder: {e}")))?;
             let data_dir = opts.out.clone().unwrap_or_else(|| here.join("runs")).join(".embedded");
             let data_path = data_dir.join(EMBEDDED_DATA_NAME);
             std::fs::create_dir_all(&data_dir)
@@ -102,7 +103,8 @@ pub fn resume(dir: &Path, opts: &RunOptions) -> Result<Summary, ExitError> {
     let loaded = checkpoint::load(&dir.join(LAST_CHECKPOINT)).map_err(|e| ExitError::input(e.to_string()))?;
     let (train, validation) = datasets(&config)?;
     let plugins = load_plugins(&config)?;
-    let run_dir = RunDir::open(dir).with_context(|| format!("cannot open {}", dir.display())).map_err(ExitError::runtime)?;
+    let run_dir =
+        RunDir::open(dir).with_context(|| format!("cannot open {}", dir.display())).map_err(ExitError::runtime)?;
     let trainer = Trainer::new(config, train, validation, run_dir, plugins, Some(loaded));
     drive(trainer, opts)
 }

@@ -18,18 +18,8 @@ pub(crate) trait Choice: Sized + Copy + 'static {
 }
 
 pub(crate) fn unknown<T: Choice>(name: &str) -> String {
-    let quoted = |names: &[&str]| {
-        names
-            .iter()
-            .map(|n| format!("\"{n}\""))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let mut message = format!(
-        "unknown {} \"{name}\", expected one of {}",
-        T::WHAT,
-        quoted(T::NAMES)
-    );
+    let quoted = |names: &[&str]| names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
+    let mut message = format!("unknown {} \"{name}\", expected one of {}", T::WHAT, quoted(T::NAMES));
     if !T::ALIASES.is_empty() {
         message.push_str(&format!(" (or their aliases {})", quoted(T::ALIASES)));
     }
@@ -49,9 +39,7 @@ pub(crate) fn serialize<S: Serializer, T: Choice>(value: &T, s: S) -> Result<S::
 pub(crate) mod option {
     use super::*;
 
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>, T: Choice>(
-        d: D,
-    ) -> Result<Option<T>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>, T: Choice>(d: D) -> Result<Option<T>, D::Error> {
         super::deserialize(d).map(Some)
     }
 }

@@ -61,10 +61,7 @@ impl ConfigError {
 
     pub fn location(&self) -> Option<&Location> {
         match self {
-            ConfigError::Invalid {
-                origin: Origin::At(loc),
-                ..
-            } => Some(loc),
+            ConfigError::Invalid { origin: Origin::At(loc), .. } => Some(loc),
             _ => None,
         }
     }
@@ -76,11 +73,7 @@ impl fmt::Display for ConfigError {
             ConfigError::Read { path, reason } => {
                 write!(f, "cannot read config {}: {reason}", path.display())
             }
-            ConfigError::Invalid {
-                origin,
-                field,
-                message,
-            } => {
+            ConfigError::Invalid { origin, field, message } => {
                 match origin {
                     Origin::At(loc) => write!(f, "{loc}: ")?,
                     Origin::File(file) => write!(f, "{file}: ")?,
@@ -121,27 +114,14 @@ impl Reporter<'_> {
 
     /// Like [`Reporter::error`], falling back to byte `offset` of the file
     /// when `path` says nothing about where the problem is.
-    pub(crate) fn error_near(
-        &self,
-        path: &str,
-        offset: Option<usize>,
-        message: impl Into<String>,
-    ) -> ConfigError {
+    pub(crate) fn error_near(&self, path: &str, offset: Option<usize>, message: impl Into<String>) -> ConfigError {
         self.build(path, self.spans.offset_of(path).or(offset), message)
     }
 
     /// An error about the key at `path` itself (say, an unknown one), shown
     /// at the key rather than at its value.
-    pub(crate) fn key_error(
-        &self,
-        path: &str,
-        offset: Option<usize>,
-        message: impl Into<String>,
-    ) -> ConfigError {
-        let at = self
-            .spans
-            .key_offset_of(path)
-            .or(self.spans.offset_of(path));
+    pub(crate) fn key_error(&self, path: &str, offset: Option<usize>, message: impl Into<String>) -> ConfigError {
+        let at = self.spans.key_offset_of(path).or(self.spans.offset_of(path));
         self.build(path, at.or(offset), message)
     }
 
@@ -153,20 +133,12 @@ impl Reporter<'_> {
                 None => Origin::File(self.file.clone()),
             },
         };
-        ConfigError::Invalid {
-            origin,
-            field: (!path.is_empty()).then(|| path.to_string()),
-            message: message.into(),
-        }
+        ConfigError::Invalid { origin, field: (!path.is_empty()).then(|| path.to_string()), message: message.into() }
     }
 
     pub(crate) fn location_at(&self, offset: usize) -> Location {
         let (line, column) = line_col(self.text, offset);
-        Location {
-            file: self.file.clone(),
-            line,
-            column,
-        }
+        Location { file: self.file.clone(), line, column }
     }
 
     /// Where `path` is written in the file, if it is written there at all
@@ -183,9 +155,10 @@ impl Reporter<'_> {
     /// wrote below a `path` the file never mentioned (so `--set foo.x=1`
     /// is blamed for the unknown key `foo`).
     fn blamed_override(&self, path: &str) -> Option<&Applied> {
-        self.applied.iter().rev().find(|a| {
-            is_within(path, &a.path) || (is_within(&a.path, path) && !self.spans.contains(path))
-        })
+        self.applied
+            .iter()
+            .rev()
+            .find(|a| is_within(path, &a.path) || (is_within(&a.path, path) && !self.spans.contains(path)))
     }
 }
 
@@ -194,72 +167,37 @@ mod tests {
     use super::*;
 
     fn reporter<'a>(text: &'a str, applied: Vec<Applied>) -> Reporter<'a> {
-        Reporter {
-            file: "c.toml".into(),
-            text,
-            spans: SpanMap::parse(text),
-            applied,
-        }
+        Reporter { file: "c.toml".into(), text, spans: SpanMap::parse(text), applied }
     }
 
     #[test]
     fn display_formats() {
-        let e = ConfigError::Read {
-            path: "x.toml".into(),
-            reason: "No such file or directory".into(),
-        };
-        assert_eq!(
-            e.to_string(),
-            "cannot read config x.toml: No such file or directory"
-        );
+        let e = ConfigError::Read { path: "x.toml".into(), reason: "No such file or directory".into() };
+        assert_eq!(e.to_string(), "cannot read config x.toml: No such file or directory");
         assert_eq!(e.exit_code(), 2);
         let r = reporter("[model]\nhidden = [64, 0]\n", vec![]);
         let e = r.error("model.hidden[1]", "width must be at least 1, got 0");
-        assert_eq!(
-            e.to_string(),
-            "c.toml:2:15: model.hidden[1]: width must be at least 1, got 0"
-        );
+        assert_eq!(e.to_string(), "c.toml:2:15: model.hidden[1]: width must be at least 1, got 0");
         assert_eq!(e.field(), Some("model.hidden[1]"));
         assert_eq!(e.location().map(|l| l.line), Some(2));
         assert_eq!(e.exit_code(), 2);
-        assert_eq!(
-            r.error("data.path", "missing").to_string(),
-            "c.toml: data.path: missing"
-        );
+        assert_eq!(r.error("data.path", "missing").to_string(), "c.toml: data.path: missing");
         assert_eq!(r.error("", "bad").to_string(), "c.toml: bad");
-        assert_eq!(
-            r.error_near("", Some(8), "bad").to_string(),
-            "c.toml:2:1: bad"
-        );
+        assert_eq!(r.error_near("", Some(8), "bad").to_string(), "c.toml:2:1: bad");
     }
 
     #[test]
     fn blames_overrides() {
         let applied = vec![
-            Applied {
-                text: "run.epochs=abc".into(),
-                path: "run.epochs".into(),
-            },
-            Applied {
-                text: "foo.x=1".into(),
-                path: "foo.x".into(),
-            },
+            Applied { text: "run.epochs=abc".into(), path: "run.epochs".into() },
+            Applied { text: "foo.x=1".into(), path: "foo.x".into() },
         ];
         let r = reporter("[run]\nepochs = 3\n", applied);
-        assert_eq!(
-            r.error("run.epochs", "bad").to_string(),
-            "--set run.epochs=abc: run.epochs: bad"
-        );
-        assert_eq!(
-            r.error("foo", "unknown").to_string(),
-            "--set foo.x=1: foo: unknown"
-        );
+        assert_eq!(r.error("run.epochs", "bad").to_string(), "--set run.epochs=abc: run.epochs: bad");
+        assert_eq!(r.error("foo", "unknown").to_string(), "--set foo.x=1: foo: unknown");
         // `run` is in the file, so a problem with it is the file's.
         assert!(r.error("run", "bad").to_string().starts_with("c.toml:1:1"));
         assert_eq!(r.location_of("run.epochs"), None);
-        assert_eq!(
-            r.location_of("run").map(|l| l.to_string()),
-            Some("c.toml:1:1".into())
-        );
+        assert_eq!(r.location_of("run").map(|l| l.to_string()), Some("c.toml:1:1".into()));
     }
 }

@@ -22,8 +22,8 @@ pub use crate::data::Task;
 use crate::data::{io_reason, DataSource, DataSpec};
 pub use error::{ConfigError, Location, Origin};
 pub use schema::{
-    Activation, DataSection, Device, ModelSection, OptimizerKind, OptimizerSection, PluginsSection,
-    RunSection, TechniqueConfig,
+    Activation, DataSection, Device, ModelSection, OptimizerKind, OptimizerSection, PluginsSection, RunSection,
+    TechniqueConfig,
 };
 pub use source::{ConfigSource, EMBEDDED};
 
@@ -46,26 +46,16 @@ pub struct RunConfig {
 impl RunConfig {
     /// Reads the config at `path` and applies `overrides` (`KEY=VALUE`).
     pub fn from_file(path: &Path, overrides: &[String]) -> Result<RunConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
-            path: path.to_path_buf(),
-            reason: io_reason(&e),
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::Read { path: path.to_path_buf(), reason: io_reason(&e) })?;
         RunConfig::from_str(&text, ConfigSource::file(path), overrides)
     }
 
     /// Reads config text; `source` names it in errors and anchors its
     /// relative paths.
-    pub fn from_str(
-        text: &str,
-        source: ConfigSource,
-        overrides: &[String],
-    ) -> Result<RunConfig, ConfigError> {
-        let mut reporter = Reporter {
-            file: source.display_name(),
-            text,
-            spans: SpanMap::default(),
-            applied: Vec::new(),
-        };
+    pub fn from_str(text: &str, source: ConfigSource, overrides: &[String]) -> Result<RunConfig, ConfigError> {
+        let mut reporter =
+            Reporter { file: source.display_name(), text, spans: SpanMap::default(), applied: Vec::new() };
         let mut table: toml::Table = toml::from_str(text).map_err(|e| {
             let message = e.message().trim().replace('\n', "; ");
             reporter.error_near("", e.span().map(|s| s.start), message)
@@ -79,8 +69,8 @@ impl RunConfig {
         let (de_text, de_spans) = if reporter.applied.is_empty() {
             (text, None)
         } else {
-            rendered = toml::to_string(&table)
-                .map_err(|e| reporter.error("", format!("cannot apply overrides: {e}")))?;
+            rendered =
+                toml::to_string(&table).map_err(|e| reporter.error("", format!("cannot apply overrides: {e}")))?;
             let spans = SpanMap::parse(&rendered);
             (rendered.as_str(), Some(spans))
         };
@@ -140,8 +130,7 @@ impl RunConfig {
         // Only values a config could not have been read with fail here
         // (a seed above i64::MAX, a non-UTF-8 path set by code); say so in
         // the file rather than panic while writing a run folder.
-        toml::to_string(&out)
-            .unwrap_or_else(|e| format!("# cannot write this config as TOML: {e}\n"))
+        toml::to_string(&out).unwrap_or_else(|e| format!("# cannot write this config as TOML: {e}\n"))
     }
 }
 
@@ -150,15 +139,9 @@ impl RunConfig {
 /// usable location.
 fn serde_error(e: &toml::de::Error, spans: &SpanMap, own_text: bool, r: &Reporter) -> ConfigError {
     let offset = e.span().map(|s| s.start);
-    let mut path = offset
-        .and_then(|o| spans.path_at(o))
-        .unwrap_or("")
-        .to_string();
+    let mut path = offset.and_then(|o| spans.path_at(o)).unwrap_or("").to_string();
     let mut message = e.message().trim().to_string();
-    if let Some(name) = message
-        .strip_prefix("missing field `")
-        .and_then(|m| m.strip_suffix('`'))
-    {
+    if let Some(name) = message.strip_prefix("missing field `").and_then(|m| m.strip_suffix('`')) {
         // serde reports the table that lacks the key; name the key itself.
         path = child(&path, name);
         message = "missing required field".into();
@@ -202,20 +185,14 @@ mod tests {
         assert_eq!(c.data.target, "label");
         assert_eq!(c.data.task, Task::Classification);
         assert_eq!(c.data.validation, 0.2);
-        assert_eq!(
-            (c.data.samples, c.data.features, c.data.classes),
-            (1000, 2, 3)
-        );
+        assert_eq!((c.data.samples, c.data.features, c.data.classes), (1000, 2, 3));
         assert_eq!(c.data.noise, 0.1);
         assert_eq!(c.model.hidden, vec![64, 64]);
         assert_eq!(c.model.activation, Activation::Relu);
         assert_eq!(c.optimizer.kind, OptimizerKind::Adam);
         assert_eq!(c.optimizer.lr, 0.001);
         assert_eq!(c.optimizer.momentum, 0.9);
-        assert_eq!(
-            (c.optimizer.beta1, c.optimizer.beta2, c.optimizer.eps),
-            (0.9, 0.999, 1e-8)
-        );
+        assert_eq!((c.optimizer.beta1, c.optimizer.beta2, c.optimizer.eps), (0.9, 0.999, 1e-8));
         assert!(c.techniques.is_empty());
         assert!(c.plugins.dirs.is_empty());
         assert_eq!(c.source.display_name(), "<embedded>");
@@ -263,10 +240,7 @@ dirs = ["plugins", "/opt/traintop"]
     fn full_config() {
         let c = parse(FULL, &[]).unwrap();
         assert_eq!(c.run.name, "spiral-tanh");
-        assert_eq!(
-            (c.run.seed, c.run.epochs, c.run.batch_size, c.run.log_every),
-            (7, 3, 16, 5)
-        );
+        assert_eq!((c.run.seed, c.run.epochs, c.run.batch_size, c.run.log_every), (7, 3, 16, 5));
         assert_eq!(c.run.device, Device::Cuda);
         assert_eq!(c.data.task, Task::Regression, "sine defaults to regression");
         assert_eq!(c.model.hidden, vec![32, 16, 8]);
@@ -279,21 +253,12 @@ dirs = ["plugins", "/opt/traintop"]
         assert_eq!((dropout.name.as_str(), dropout.enabled), ("dropout", true));
         assert_eq!(dropout.params.get("rate"), Some(&toml::Value::Float(0.25)));
         assert!(!dropout.params.contains_key("name"));
-        assert_eq!(
-            dropout.location.as_ref().map(ToString::to_string),
-            Some("<embedded>:25:1".to_string())
-        );
+        assert_eq!(dropout.location.as_ref().map(ToString::to_string), Some("<embedded>:25:1".to_string()));
         let clip = &c.techniques[1];
         assert!(!clip.enabled);
         assert_eq!(clip.params["schedule"]["warmup"], toml::Value::Integer(3));
         assert_eq!(clip.location.as_ref().map(|l| l.line), Some(29));
-        assert_eq!(
-            c.plugins.dirs,
-            vec![
-                PathBuf::from("/cfg/plugins"),
-                PathBuf::from("/opt/traintop")
-            ]
-        );
+        assert_eq!(c.plugins.dirs, vec![PathBuf::from("/cfg/plugins"), PathBuf::from("/opt/traintop")]);
     }
 
     #[test]
@@ -308,8 +273,7 @@ dirs = ["plugins", "/opt/traintop"]
         assert!(text.contains("[[technique]]"), "{text}");
 
         let minimal = parse(SYN, &[]).unwrap();
-        let back =
-            RunConfig::from_str(&minimal.to_toml_string(), minimal.source.clone(), &[]).unwrap();
+        let back = RunConfig::from_str(&minimal.to_toml_string(), minimal.source.clone(), &[]).unwrap();
         assert_eq!(back, minimal);
     }
 
@@ -320,11 +284,7 @@ dirs = ["plugins", "/opt/traintop"]
         std::fs::create_dir(dir.path().join("data")).unwrap();
         std::fs::write(dir.path().join("data/x.csv"), "a,label\n1,0\n").unwrap();
         let file = dir.path().join("configs/x.toml");
-        std::fs::write(
-            &file,
-            "[data]\npath = \"../data/x.csv\"\n[optimizer]\nlr = 1e-8\n",
-        )
-        .unwrap();
+        std::fs::write(&file, "[data]\npath = \"../data/x.csv\"\n[optimizer]\nlr = 1e-8\n").unwrap();
         let c = RunConfig::from_file(&file, &[]).unwrap();
         let csv = dir.path().join("data/x.csv");
         assert_eq!(c.data.path, csv.display().to_string());
@@ -338,10 +298,7 @@ dirs = ["plugins", "/opt/traintop"]
     fn data_spec_carries_the_run_seed() {
         let c = parse(FULL, &[]).unwrap();
         let spec = c.data_spec();
-        assert_eq!(
-            spec.source,
-            DataSource::Synthetic(crate::data::SyntheticKind::Sine)
-        );
+        assert_eq!(spec.source, DataSource::Synthetic(crate::data::SyntheticKind::Sine));
         assert_eq!(spec.seed, 7);
         assert_eq!((spec.samples, spec.task), (200, Task::Regression));
         assert_eq!(spec.noise, 0.05);
@@ -364,10 +321,7 @@ dirs = ["plugins", "/opt/traintop"]
         let dir = repo_root().join("tests/fixtures/bad_configs");
         let expected = std::fs::read_to_string(dir.join("EXPECTED.txt")).unwrap();
         let mut checked = 0;
-        for line in expected
-            .lines()
-            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        {
+        for line in expected.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
             let (file, want) = line.split_once(" => ").unwrap();
             let e = RunConfig::from_file(&dir.join(file), &[]).unwrap_err();
             assert!(e.to_string().contains(want), "{file}: {e}\nwanted: {want}");
@@ -380,24 +334,14 @@ dirs = ["plugins", "/opt/traintop"]
             .count();
         assert_eq!(checked, tomls, "every fixture is listed in EXPECTED.txt");
         // With the fault overridden away, each points at the real data file.
-        let fixed = RunConfig::from_file(
-            &dir.join("zero_width.toml"),
-            &["model.hidden=[64,1]".to_string()],
-        )
-        .unwrap();
-        assert_eq!(
-            PathBuf::from(&fixed.data.path),
-            repo_root().join("data/digits.csv")
-        );
+        let fixed = RunConfig::from_file(&dir.join("zero_width.toml"), &["model.hidden=[64,1]".to_string()]).unwrap();
+        assert_eq!(PathBuf::from(&fixed.data.path), repo_root().join("data/digits.csv"));
     }
 
     #[test]
     fn missing_file() {
         let e = RunConfig::from_file(Path::new("configs/nope.toml"), &[]).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "cannot read config configs/nope.toml: No such file or directory"
-        );
+        assert_eq!(e.to_string(), "cannot read config configs/nope.toml: No such file or directory");
         assert_eq!(e.exit_code(), 2);
     }
 
@@ -411,48 +355,25 @@ dirs = ["plugins", "/opt/traintop"]
 
     #[test]
     fn unknown_keys_list_the_valid_ones() {
-        let e = err(
-            "[run]\nepochs = 2\nepoch = 3\n[data]\npath = \"synthetic:xor\"\n",
-            &[],
-        );
+        let e = err("[run]\nepochs = 2\nepoch = 3\n[data]\npath = \"synthetic:xor\"\n", &[]);
         assert_eq!(
             e,
             "<embedded>:3:1: run.epoch: unknown field `epoch`, expected one of `name`, `seed`, `epochs`, `batch_size`, `device`, `out_dir`, `log_every`"
         );
-        let e = err(
-            "[data]\npath = \"synthetic:xor\"\n[modle]\nhidden = [1]\n",
-            &[],
-        );
-        assert!(
-            e.starts_with(
-                "<embedded>:3:2: modle: unknown field `modle`, expected one of `run`, `data`"
-            ),
-            "{e}"
-        );
+        let e = err("[data]\npath = \"synthetic:xor\"\n[modle]\nhidden = [1]\n", &[]);
+        assert!(e.starts_with("<embedded>:3:2: modle: unknown field `modle`, expected one of `run`, `data`"), "{e}");
     }
 
     #[test]
     fn wrong_types_name_the_field() {
         let e = err("[run]\nepochs = \"ten\"\n", &[]);
-        assert_eq!(
-            e,
-            "<embedded>:2:10: run.epochs: invalid type: string \"ten\", expected usize"
-        );
+        assert_eq!(e, "<embedded>:2:10: run.epochs: invalid type: string \"ten\", expected usize");
         let e = err(&format!("{SYN}[model]\nhidden = [64, \"x\"]\n"), &[]);
-        assert!(
-            e.starts_with("<embedded>:4:15: model.hidden[1]: invalid type: string \"x\""),
-            "{e}"
-        );
+        assert!(e.starts_with("<embedded>:4:15: model.hidden[1]: invalid type: string \"x\""), "{e}");
         let e = err(&format!("{SYN}[model]\nhidden = [64, -1]\n"), &[]);
-        assert!(
-            e.starts_with("<embedded>:4:15: model.hidden[1]: invalid value: integer `-1`"),
-            "{e}"
-        );
+        assert!(e.starts_with("<embedded>:4:15: model.hidden[1]: invalid value: integer `-1`"), "{e}");
         let e = err(&format!("{SYN}[technique]\nname = \"x\"\n"), &[]);
-        assert!(
-            e.ends_with("write each technique as a [[technique]] table"),
-            "{e}"
-        );
+        assert!(e.ends_with("write each technique as a [[technique]] table"), "{e}");
     }
 
     #[test]
@@ -468,18 +389,9 @@ dirs = ["plugins", "/opt/traintop"]
             "<embedded>:4:8: optimizer.kind: unknown optimizer \"rmsprop\", expected one of \"sgd\", \"momentum\", \"adam\""
         );
         let e = err("[run]\ndevice = \"tpu\"\n", &[]);
-        assert!(
-            e.starts_with("<embedded>:2:10: run.device: unknown device \"tpu\""),
-            "{e}"
-        );
-        let e = err(
-            "[data]\npath = \"synthetic:xor\"\ntask = \"ranking\"\n",
-            &[],
-        );
-        assert!(
-            e.starts_with("<embedded>:3:8: data.task: unknown task \"ranking\""),
-            "{e}"
-        );
+        assert!(e.starts_with("<embedded>:2:10: run.device: unknown device \"tpu\""), "{e}");
+        let e = err("[data]\npath = \"synthetic:xor\"\ntask = \"ranking\"\n", &[]);
+        assert!(e.starts_with("<embedded>:3:8: data.task: unknown task \"ranking\""), "{e}");
     }
 
     #[test]
@@ -505,8 +417,7 @@ dirs = ["plugins", "/opt/traintop"]
         assert!(!c.techniques[0].enabled);
         assert_eq!(c.techniques[0].location, None);
 
-        let text =
-            "[data]\npath = \"synthetic:xor\"\n\n[[technique]]\nname = \"dropout\"\nrate = 0.5\n";
+        let text = "[data]\npath = \"synthetic:xor\"\n\n[[technique]]\nname = \"dropout\"\nrate = 0.5\n";
         let c = parse(text, &["technique.dropout.enabled=false"]).unwrap();
         assert!(!c.techniques[0].enabled);
         assert_eq!(c.techniques[0].params["rate"], toml::Value::Float(0.5));
@@ -527,9 +438,7 @@ dirs = ["plugins", "/opt/traintop"]
             err(SYN, &["optimizer.lr=-1"]),
             "--set optimizer.lr=-1: optimizer.lr: must be greater than 0, got -1"
         );
-        assert!(
-            err(SYN, &["run.foo=1"]).starts_with("--set run.foo=1: run.foo: unknown field `foo`")
-        );
+        assert!(err(SYN, &["run.foo=1"]).starts_with("--set run.foo=1: run.foo: unknown field `foo`"));
         assert!(err(SYN, &["foo.bar=1"]).starts_with("--set foo.bar=1: foo: unknown field `foo`"));
         assert_eq!(
             err(SYN, &["data.path=missing.csv"]),
@@ -537,10 +446,7 @@ dirs = ["plugins", "/opt/traintop"]
         );
         assert_eq!(err(SYN, &["oops"]), "--set oops: expected KEY=VALUE");
         // An error elsewhere in the file still points at the file.
-        let e = err(
-            "[run]\nepochs = 0\n[data]\npath = \"synthetic:xor\"\n",
-            &["optimizer.lr=0.1"],
-        );
+        let e = err("[run]\nepochs = 0\n[data]\npath = \"synthetic:xor\"\n", &["optimizer.lr=0.1"]);
         assert_eq!(e, "<embedded>:2:10: run.epochs: must be at least 1, got 0");
         // The last override of a key is the one blamed.
         assert!(err(SYN, &["run.epochs=1", "run.epochs=0"]).starts_with("--set run.epochs=0: "));

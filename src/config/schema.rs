@@ -151,10 +151,7 @@ pub struct RunSection {
     pub seed: u64,
     pub epochs: usize,
     pub batch_size: usize,
-    #[serde(
-        deserialize_with = "choice::deserialize",
-        serialize_with = "choice::serialize"
-    )]
+    #[serde(deserialize_with = "choice::deserialize", serialize_with = "choice::serialize")]
     pub device: Device,
     /// Relative to the working directory, as usual for output folders.
     pub out_dir: PathBuf,
@@ -233,19 +230,13 @@ impl RawData {
 pub struct ModelSection {
     /// Widths of the hidden layers, input side first.
     pub hidden: Vec<usize>,
-    #[serde(
-        deserialize_with = "choice::deserialize",
-        serialize_with = "choice::serialize"
-    )]
+    #[serde(deserialize_with = "choice::deserialize", serialize_with = "choice::serialize")]
     pub activation: Activation,
 }
 
 impl Default for ModelSection {
     fn default() -> Self {
-        ModelSection {
-            hidden: vec![64, 64],
-            activation: Activation::Relu,
-        }
+        ModelSection { hidden: vec![64, 64], activation: Activation::Relu }
     }
 }
 
@@ -274,14 +265,7 @@ pub(crate) struct RawOptimizer {
 
 impl Default for RawOptimizer {
     fn default() -> Self {
-        RawOptimizer {
-            kind: OptimizerKind::Adam,
-            lr: None,
-            momentum: 0.9,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-        }
+        RawOptimizer { kind: OptimizerKind::Adam, lr: None, momentum: 0.9, beta1: 0.9, beta2: 0.999, eps: 1e-8 }
     }
 }
 
@@ -358,27 +342,16 @@ mod tests {
             assert_eq!(OptimizerKind::from_name(name).unwrap().name(), *name);
         }
         assert_eq!(OptimizerKind::Sgd.default_lr(), 0.01);
-        assert_eq!(
-            RawData::default_task(Some(SyntheticKind::Sine)),
-            Task::Regression
-        );
+        assert_eq!(RawData::default_task(Some(SyntheticKind::Sine)), Task::Regression);
         assert_eq!(RawData::default_task(None), Task::Classification);
     }
 
     #[test]
     fn technique_equality_ignores_location() {
-        let mut a = TechniqueConfig {
-            name: "dropout".into(),
-            enabled: true,
-            params: toml::Table::new(),
-            location: None,
-        };
+        let mut a =
+            TechniqueConfig { name: "dropout".into(), enabled: true, params: toml::Table::new(), location: None };
         let mut b = a.clone();
-        b.location = Some(Location {
-            file: "x".into(),
-            line: 1,
-            column: 1,
-        });
+        b.location = Some(Location { file: "x".into(), line: 1, column: 1 });
         assert_eq!(a, b);
         a.enabled = false;
         assert_ne!(a, b);

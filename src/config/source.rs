@@ -20,18 +20,12 @@ impl ConfigSource {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        ConfigSource {
-            path: path.to_path_buf(),
-            dir: absolute(parent),
-        }
+        ConfigSource { path: path.to_path_buf(), dir: absolute(parent) }
     }
 
     /// A config held in memory; relative paths resolve against `dir`.
     pub fn embedded(dir: impl AsRef<Path>) -> ConfigSource {
-        ConfigSource {
-            path: PathBuf::from(EMBEDDED),
-            dir: absolute(dir.as_ref()),
-        }
+        ConfigSource { path: PathBuf::from(EMBEDDED), dir: absolute(dir.as_ref()) }
     }
 
     /// The name used in error messages.

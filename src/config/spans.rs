@@ -37,11 +37,7 @@ impl SpanMap {
     /// from their own parse.
     pub(crate) fn parse(text: &str) -> SpanMap {
         let mut entries = Vec::new();
-        let seed = ValueSeed {
-            path: String::new(),
-            key: None,
-            out: &mut entries,
-        };
+        let seed = ValueSeed { path: String::new(), key: None, out: &mut entries };
         match seed.deserialize(toml::de::Deserializer::new(text)) {
             Ok(()) => SpanMap { entries },
             Err(_) => SpanMap::default(),
@@ -93,12 +89,7 @@ impl SpanMap {
     pub(crate) fn path_at(&self, offset: usize) -> Option<&str> {
         self.entries
             .iter()
-            .flat_map(|e| {
-                [&e.key, &e.value]
-                    .into_iter()
-                    .flatten()
-                    .map(move |s| (e, s))
-            })
+            .flat_map(|e| [&e.key, &e.value].into_iter().flatten().map(move |s| (e, s)))
             .filter(|(_, s)| s.start <= offset && offset < s.end)
             .min_by_key(|(e, s)| (s.end - s.start, usize::MAX - e.path.len()))
             .map(|(e, _)| e.path.as_str())
@@ -117,9 +108,7 @@ pub(crate) fn parent(path: &str) -> &str {
 pub(crate) fn is_within(path: &str, outer: &str) -> bool {
     outer.is_empty()
         || path == outer
-        || path
-            .strip_prefix(outer)
-            .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+        || path.strip_prefix(outer).is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
 }
 
 pub(crate) fn child(path: &str, key: &str) -> String {
@@ -150,11 +139,7 @@ struct ValueSeed<'a> {
 
 impl<'a> ValueSeed<'a> {
     fn record(self, value: Option<Range<usize>>) -> (String, &'a mut Vec<Entry>) {
-        self.out.push(Entry {
-            path: self.path.clone(),
-            key: self.key,
-            value,
-        });
+        self.out.push(Entry { path: self.path.clone(), key: self.key, value });
         (self.path, self.out)
     }
 }
@@ -279,31 +264,16 @@ fn visit_table<'de, A: MapAccess<'de>>(
             // toml's private encoding of a datetime: a leaf for our purposes.
             map.next_value::<IgnoredAny>()?;
         } else {
-            map.next_value_seed(ValueSeed {
-                path: child(path, &name),
-                key: span,
-                out,
-            })?;
+            map.next_value_seed(ValueSeed { path: child(path, &name), key: span, out })?;
         }
         key = map.next_key_seed(KeySeed)?;
     }
     Ok(())
 }
 
-fn visit_array<'de, A: SeqAccess<'de>>(
-    mut seq: A,
-    path: &str,
-    out: &mut Vec<Entry>,
-) -> Result<(), A::Error> {
+fn visit_array<'de, A: SeqAccess<'de>>(mut seq: A, path: &str, out: &mut Vec<Entry>) -> Result<(), A::Error> {
     let mut i = 0;
-    while seq
-        .next_element_seed(ValueSeed {
-            path: format!("{path}[{i}]"),
-            key: None,
-            out,
-        })?
-        .is_some()
-    {
+    while seq.next_element_seed(ValueSeed { path: format!("{path}[{i}]"), key: None, out })?.is_some() {
         i += 1;
     }
     Ok(())

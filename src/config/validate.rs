@@ -3,18 +3,12 @@
 //! relative paths. Each problem is reported at the key that causes it.
 
 use super::error::{ConfigError, Reporter};
-use super::schema::{
-    DataSection, OptimizerSection, RawConfig, RawData, RawOptimizer, TechniqueConfig,
-};
+use super::schema::{DataSection, OptimizerSection, RawConfig, RawData, RawOptimizer, TechniqueConfig};
 use super::source::ConfigSource;
 use super::RunConfig;
 use crate::data::{DataSource, SyntheticKind};
 
-pub(crate) fn finish(
-    raw: RawConfig,
-    source: ConfigSource,
-    r: &Reporter,
-) -> Result<RunConfig, ConfigError> {
+pub(crate) fn finish(raw: RawConfig, source: ConfigSource, r: &Reporter) -> Result<RunConfig, ConfigError> {
     let run = raw.run;
     if run.name.trim().is_empty() {
         return Err(r.error("run.name", "must not be empty"));
@@ -27,10 +21,7 @@ pub(crate) fn finish(
 
     for (i, &width) in raw.model.hidden.iter().enumerate() {
         if width == 0 {
-            return Err(r.error(
-                &format!("model.hidden[{i}]"),
-                "width must be at least 1, got 0",
-            ));
+            return Err(r.error(&format!("model.hidden[{i}]"), "width must be at least 1, got 0"));
         }
     }
 
@@ -46,15 +37,7 @@ pub(crate) fn finish(
     let mut plugins = raw.plugins;
     plugins.dirs = plugins.dirs.iter().map(|d| source.resolve(d)).collect();
 
-    Ok(RunConfig {
-        run,
-        data,
-        model: raw.model,
-        optimizer,
-        techniques,
-        plugins,
-        source,
-    })
+    Ok(RunConfig { run, data, model: raw.model, optimizer, techniques, plugins, source })
 }
 
 fn at_least_1(r: &Reporter, path: &str, value: usize) -> Result<(), ConfigError> {
@@ -81,13 +64,9 @@ fn positive(r: &Reporter, path: &str, value: f64) -> Result<(), ConfigError> {
 
 fn data(raw: RawData, source: &ConfigSource, r: &Reporter) -> Result<DataSection, ConfigError> {
     let text = raw.path.ok_or_else(|| {
-        r.error(
-            "data.path",
-            "missing; expected a CSV file, idx:IMAGES_FILE,LABELS_FILE or synthetic:NAME",
-        )
+        r.error("data.path", "missing; expected a CSV file, idx:IMAGES_FILE,LABELS_FILE or synthetic:NAME")
     })?;
-    let parsed =
-        DataSource::parse(&text, |p| source.resolve(p)).map_err(|m| r.error("data.path", m))?;
+    let parsed = DataSource::parse(&text, |p| source.resolve(p)).map_err(|m| r.error("data.path", m))?;
     for file in parsed.files() {
         if !file.exists() {
             return Err(r.error("data.path", format!("file not found: {}", file.display())));
@@ -104,12 +83,7 @@ fn data(raw: RawData, source: &ConfigSource, r: &Reporter) -> Result<DataSection
         (Some(task), Some(kind)) if task != kind.task() => {
             return Err(r.error(
                 "data.task",
-                format!(
-                    "synthetic:{} is a {} data set, got \"{}\"",
-                    kind.name(),
-                    kind.task().name(),
-                    task.name()
-                ),
+                format!("synthetic:{} is a {} data set, got \"{}\"", kind.name(), kind.task().name(), task.name()),
             ))
         }
         (Some(task), _) => task,
@@ -122,16 +96,10 @@ fn data(raw: RawData, source: &ConfigSource, r: &Reporter) -> Result<DataSection
     at_least_1(r, "data.samples", raw.samples)?;
     at_least_1(r, "data.features", raw.features)?;
     if synthetic.is_some_and(|k| k != SyntheticKind::Sine) && raw.classes < 2 {
-        return Err(r.error(
-            "data.classes",
-            format!("must be at least 2, got {}", raw.classes),
-        ));
+        return Err(r.error("data.classes", format!("must be at least 2, got {}", raw.classes)));
     }
     if !(raw.noise >= 0.0 && raw.noise.is_finite()) {
-        return Err(r.error(
-            "data.noise",
-            format!("must be 0 or more, got {}", raw.noise),
-        ));
+        return Err(r.error("data.noise", format!("must be 0 or more, got {}", raw.noise)));
     }
     Ok(DataSection {
         path: parsed.to_string(),
@@ -162,46 +130,24 @@ fn optimizer(raw: RawOptimizer, r: &Reporter) -> Result<OptimizerSection, Config
     })
 }
 
-fn technique(
-    i: usize,
-    mut params: toml::Table,
-    r: &Reporter,
-) -> Result<TechniqueConfig, ConfigError> {
+fn technique(i: usize, mut params: toml::Table, r: &Reporter) -> Result<TechniqueConfig, ConfigError> {
     let at = format!("technique[{i}]");
     let name = match params.remove("name") {
         Some(toml::Value::String(name)) if !name.trim().is_empty() => name,
-        Some(toml::Value::String(_)) => {
-            return Err(r.error(&format!("{at}.name"), "must not be empty"))
-        }
+        Some(toml::Value::String(_)) => return Err(r.error(&format!("{at}.name"), "must not be empty")),
         Some(other) => {
-            return Err(r.error(
-                &format!("{at}.name"),
-                format!("expected a string, got {}", other.type_str()),
-            ))
+            return Err(r.error(&format!("{at}.name"), format!("expected a string, got {}", other.type_str())))
         }
-        None => {
-            return Err(r.error(
-                &format!("{at}.name"),
-                "missing; every [[technique]] needs a name",
-            ))
-        }
+        None => return Err(r.error(&format!("{at}.name"), "missing; every [[technique]] needs a name")),
     };
     let enabled = match params.remove("enabled") {
         None => true,
         Some(toml::Value::Boolean(b)) => b,
         Some(other) => {
-            return Err(r.error(
-                &format!("{at}.enabled"),
-                format!("expected true or false, got {}", other.type_str()),
-            ))
+            return Err(r.error(&format!("{at}.enabled"), format!("expected true or false, got {}", other.type_str())))
         }
     };
-    Ok(TechniqueConfig {
-        name,
-        enabled,
-        params,
-        location: r.location_of(&at),
-    })
+    Ok(TechniqueConfig { name, enabled, params, location: r.location_of(&at) })
 }
 
 #[cfg(test)]
@@ -209,9 +155,7 @@ mod tests {
     use crate::config::{ConfigSource, RunConfig};
 
     fn err(text: &str) -> String {
-        RunConfig::from_str(text, ConfigSource::embedded("/cfg"), &[])
-            .unwrap_err()
-            .to_string()
+        RunConfig::from_str(text, ConfigSource::embedded("/cfg"), &[]).unwrap_err().to_string()
     }
 
     /// Checks that `text` (given after a valid data section when it does not
@@ -227,22 +171,10 @@ mod tests {
 
     #[test]
     fn run_section() {
-        check(
-            "[run]\nname = \" \"\n",
-            "<embedded>:4:8: run.name: must not be empty",
-        );
-        check(
-            "[run]\nepochs = 0\n",
-            "<embedded>:4:10: run.epochs: must be at least 1, got 0",
-        );
-        check(
-            "[run]\nbatch_size = 0\n",
-            "<embedded>:4:14: run.batch_size: must be at least 1, got 0",
-        );
-        check(
-            "[run]\nlog_every = 0\n",
-            "<embedded>:4:13: run.log_every: must be at least 1, got 0",
-        );
+        check("[run]\nname = \" \"\n", "<embedded>:4:8: run.name: must not be empty");
+        check("[run]\nepochs = 0\n", "<embedded>:4:10: run.epochs: must be at least 1, got 0");
+        check("[run]\nbatch_size = 0\n", "<embedded>:4:14: run.batch_size: must be at least 1, got 0");
+        check("[run]\nlog_every = 0\n", "<embedded>:4:13: run.log_every: must be at least 1, got 0");
     }
 
     #[test]
@@ -259,22 +191,13 @@ mod tests {
             "[data]\npath = \"synthetic:moons\"\n",
             "<embedded>:2:8: data.path: unknown synthetic data set \"moons\", expected one of synthetic:spirals, synthetic:blobs, synthetic:xor, synthetic:sine",
         );
-        check(
-            "[data]\npath = \"../data/none.csv\"\n",
-            "<embedded>:2:8: data.path: file not found: /data/none.csv",
-        );
-        check(
-            "[data]\npath = \"/\"\n",
-            "<embedded>:2:8: data.path: not a file: /",
-        );
+        check("[data]\npath = \"../data/none.csv\"\n", "<embedded>:2:8: data.path: file not found: /data/none.csv");
+        check("[data]\npath = \"/\"\n", "<embedded>:2:8: data.path: not a file: /");
         check(
             "[data]\npath = \"idx:a\"\n",
             "<embedded>:2:8: data.path: expected idx:IMAGES_FILE,LABELS_FILE, got \"idx:a\"",
         );
-        check(
-            "[data]\npath = \"idx:/no/img,/no/lbl\"\n",
-            "<embedded>:2:8: data.path: file not found: /no/img",
-        );
+        check("[data]\npath = \"idx:/no/img,/no/lbl\"\n", "<embedded>:2:8: data.path: file not found: /no/img");
     }
 
     #[test]
@@ -307,24 +230,15 @@ mod tests {
         );
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("x.csv"), "a,label\n1,0\n").unwrap();
-        let e = RunConfig::from_str(
-            "[data]\npath = \"x.csv\"\ntarget = \"\"\n",
-            ConfigSource::embedded(dir.path()),
-            &[],
-        )
-        .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "<embedded>:3:10: data.target: must name a column"
-        );
+        let e =
+            RunConfig::from_str("[data]\npath = \"x.csv\"\ntarget = \"\"\n", ConfigSource::embedded(dir.path()), &[])
+                .unwrap_err();
+        assert_eq!(e.to_string(), "<embedded>:3:10: data.target: must name a column");
     }
 
     #[test]
     fn model_widths() {
-        check(
-            "[model]\nhidden = [64, 0]\n",
-            "<embedded>:4:15: model.hidden[1]: width must be at least 1, got 0",
-        );
+        check("[model]\nhidden = [64, 0]\n", "<embedded>:4:15: model.hidden[1]: width must be at least 1, got 0");
         assert!(RunConfig::from_str(
             "[data]\npath = \"synthetic:xor\"\n[model]\nhidden = []\n",
             ConfigSource::embedded("/"),
@@ -335,34 +249,13 @@ mod tests {
 
     #[test]
     fn optimizer_ranges() {
-        check(
-            "[optimizer]\nlr = 0\n",
-            "<embedded>:4:6: optimizer.lr: must be greater than 0, got 0",
-        );
-        check(
-            "[optimizer]\nlr = -0.1\n",
-            "<embedded>:4:6: optimizer.lr: must be greater than 0, got -0.1",
-        );
-        check(
-            "[optimizer]\nlr = inf\n",
-            "<embedded>:4:6: optimizer.lr: must be greater than 0, got inf",
-        );
-        check(
-            "[optimizer]\nmomentum = 1.0\n",
-            "<embedded>:4:12: optimizer.momentum: must be in [0, 1), got 1",
-        );
-        check(
-            "[optimizer]\nbeta1 = -1\n",
-            "<embedded>:4:9: optimizer.beta1: must be in [0, 1), got -1",
-        );
-        check(
-            "[optimizer]\nbeta2 = 1\n",
-            "<embedded>:4:9: optimizer.beta2: must be in [0, 1), got 1",
-        );
-        check(
-            "[optimizer]\neps = 0\n",
-            "<embedded>:4:7: optimizer.eps: must be greater than 0, got 0",
-        );
+        check("[optimizer]\nlr = 0\n", "<embedded>:4:6: optimizer.lr: must be greater than 0, got 0");
+        check("[optimizer]\nlr = -0.1\n", "<embedded>:4:6: optimizer.lr: must be greater than 0, got -0.1");
+        check("[optimizer]\nlr = inf\n", "<embedded>:4:6: optimizer.lr: must be greater than 0, got inf");
+        check("[optimizer]\nmomentum = 1.0\n", "<embedded>:4:12: optimizer.momentum: must be in [0, 1), got 1");
+        check("[optimizer]\nbeta1 = -1\n", "<embedded>:4:9: optimizer.beta1: must be in [0, 1), got -1");
+        check("[optimizer]\nbeta2 = 1\n", "<embedded>:4:9: optimizer.beta2: must be in [0, 1), got 1");
+        check("[optimizer]\neps = 0\n", "<embedded>:4:7: optimizer.eps: must be greater than 0, got 0");
     }
 
     #[test]
@@ -371,14 +264,8 @@ mod tests {
             "[[technique]]\nrate = 0.5\n",
             "<embedded>:3:1: technique[0].name: missing; every [[technique]] needs a name",
         );
-        check(
-            "[[technique]]\nname = 3\n",
-            "<embedded>:4:8: technique[0].name: expected a string, got integer",
-        );
-        check(
-            "[[technique]]\nname = \"\"\n",
-            "<embedded>:4:8: technique[0].name: must not be empty",
-        );
+        check("[[technique]]\nname = 3\n", "<embedded>:4:8: technique[0].name: expected a string, got integer");
+        check("[[technique]]\nname = \"\"\n", "<embedded>:4:8: technique[0].name: must not be empty");
         check(
             "[[technique]]\nname = \"a\"\n[[technique]]\nname = \"b\"\nenabled = \"yes\"\n",
             "<embedded>:7:11: technique[1].enabled: expected true or false, got string",

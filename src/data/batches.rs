@@ -29,10 +29,7 @@ pub struct Batches {
 impl Batches {
     /// A `batch_size` of 0 is treated as 1.
     pub fn new(n: usize, batch_size: usize, seed: u64, epoch: usize) -> Batches {
-        Batches {
-            order: epoch_order(n, seed, epoch),
-            batch_size: batch_size.max(1),
-        }
+        Batches { order: epoch_order(n, seed, epoch), batch_size: batch_size.max(1) }
     }
 
     /// Number of batches in the epoch.

@@ -15,19 +15,11 @@ pub struct DataError {
 
 impl DataError {
     pub fn new(file: impl Into<String>, message: impl Into<String>) -> Self {
-        DataError {
-            file: file.into(),
-            line: None,
-            message: message.into(),
-        }
+        DataError { file: file.into(), line: None, message: message.into() }
     }
 
     pub fn at_line(file: impl Into<String>, line: usize, message: impl Into<String>) -> Self {
-        DataError {
-            file: file.into(),
-            line: Some(line),
-            message: message.into(),
-        }
+        DataError { file: file.into(), line: Some(line), message: message.into() }
     }
 
     /// Bad data is bad input, which the CLI reports with exit status 2.

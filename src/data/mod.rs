@@ -33,21 +33,10 @@ pub fn load(spec: &DataSpec) -> Result<Dataset, DataError> {
             if kind.task() != spec.task {
                 return Err(DataError::new(
                     spec.source.to_string(),
-                    format!(
-                        "is a {} data set, but the task is {}",
-                        kind.task().name(),
-                        spec.task.name()
-                    ),
+                    format!("is a {} data set, but the task is {}", kind.task().name(), spec.task.name()),
                 ));
             }
-            synthetic(
-                kind.name(),
-                spec.samples,
-                spec.features,
-                spec.classes,
-                spec.noise,
-                spec.seed,
-            )?
+            synthetic(kind.name(), spec.samples, spec.features, spec.classes, spec.noise, spec.seed)?
         }
     };
     // IDX labels are class indices, but they can be fitted as values too.
@@ -62,16 +51,7 @@ mod tests {
     use super::*;
 
     fn spec(source: DataSource, task: Task) -> DataSpec {
-        DataSpec {
-            source,
-            target: "label".into(),
-            task,
-            samples: 64,
-            features: 3,
-            classes: 4,
-            noise: 0.1,
-            seed: 9,
-        }
+        DataSpec { source, target: "label".into(), task, samples: 64, features: 3, classes: 4, noise: 0.1, seed: 9 }
     }
 
     #[test]
@@ -92,25 +72,14 @@ mod tests {
         let ds = load(&spec(source, Task::Regression)).unwrap();
         assert_eq!(ds.n_classes, 0);
 
-        let ds = load(&spec(
-            DataSource::Synthetic(SyntheticKind::Blobs),
-            Task::Classification,
-        ))
-        .unwrap();
+        let ds = load(&spec(DataSource::Synthetic(SyntheticKind::Blobs), Task::Classification)).unwrap();
         assert_eq!((ds.len(), ds.n_features, ds.n_classes), (64, 3, 4));
         assert_eq!(ds, synthetic("blobs", 64, 3, 4, 0.1, 9).unwrap());
     }
 
     #[test]
     fn synthetic_task_must_match() {
-        let e = load(&spec(
-            DataSource::Synthetic(SyntheticKind::Sine),
-            Task::Classification,
-        ))
-        .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "synthetic:sine: is a regression data set, but the task is classification"
-        );
+        let e = load(&spec(DataSource::Synthetic(SyntheticKind::Sine), Task::Classification)).unwrap_err();
+        assert_eq!(e.to_string(), "synthetic:sine: is a regression data set, but the task is classification");
     }
 }

@@ -26,32 +26,19 @@ impl DataSource {
     /// path to open (configs resolve them against their own folder).
     pub fn parse(text: &str, resolve: impl Fn(&str) -> PathBuf) -> Result<DataSource, String> {
         if let Some(name) = text.strip_prefix("synthetic:") {
-            return SyntheticKind::from_name(name)
-                .map(DataSource::Synthetic)
-                .ok_or_else(|| {
-                    format!(
-                        "unknown synthetic data set \"{name}\", expected one of {}",
-                        SyntheticKind::NAMES
-                            .iter()
-                            .map(|n| format!("synthetic:{n}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                });
+            return SyntheticKind::from_name(name).map(DataSource::Synthetic).ok_or_else(|| {
+                format!(
+                    "unknown synthetic data set \"{name}\", expected one of {}",
+                    SyntheticKind::NAMES.iter().map(|n| format!("synthetic:{n}")).collect::<Vec<_>>().join(", ")
+                )
+            });
         }
         if let Some(pair) = text.strip_prefix("idx:") {
             return match pair.split_once(',') {
-                Some((images, labels))
-                    if !images.trim().is_empty() && !labels.trim().is_empty() =>
-                {
-                    Ok(DataSource::Idx {
-                        images: resolve(images.trim()),
-                        labels: resolve(labels.trim()),
-                    })
+                Some((images, labels)) if !images.trim().is_empty() && !labels.trim().is_empty() => {
+                    Ok(DataSource::Idx { images: resolve(images.trim()), labels: resolve(labels.trim()) })
                 }
-                _ => Err(format!(
-                    "expected idx:IMAGES_FILE,LABELS_FILE, got \"{text}\""
-                )),
+                _ => Err(format!("expected idx:IMAGES_FILE,LABELS_FILE, got \"{text}\"")),
             };
         }
         if text.trim().is_empty() {
@@ -109,21 +96,12 @@ mod tests {
 
     #[test]
     fn parses_every_form() {
-        assert_eq!(
-            parse("d/x.csv"),
-            Ok(DataSource::Csv("/base/d/x.csv".into()))
-        );
+        assert_eq!(parse("d/x.csv"), Ok(DataSource::Csv("/base/d/x.csv".into())));
         assert_eq!(parse("/abs.csv"), Ok(DataSource::Csv("/abs.csv".into())));
-        assert_eq!(
-            parse("synthetic:xor"),
-            Ok(DataSource::Synthetic(SyntheticKind::Xor))
-        );
+        assert_eq!(parse("synthetic:xor"), Ok(DataSource::Synthetic(SyntheticKind::Xor)));
         assert_eq!(
             parse("idx:a.idx, b.idx"),
-            Ok(DataSource::Idx {
-                images: "/base/a.idx".into(),
-                labels: "/base/b.idx".into()
-            })
+            Ok(DataSource::Idx { images: "/base/a.idx".into(), labels: "/base/b.idx".into() })
         );
     }
 
@@ -133,9 +111,7 @@ mod tests {
             parse("synthetic:moons").unwrap_err(),
             "unknown synthetic data set \"moons\", expected one of synthetic:spirals, synthetic:blobs, synthetic:xor, synthetic:sine"
         );
-        assert!(parse("idx:only")
-            .unwrap_err()
-            .starts_with("expected idx:IMAGES_FILE,LABELS_FILE"));
+        assert!(parse("idx:only").unwrap_err().starts_with("expected idx:IMAGES_FILE,LABELS_FILE"));
         assert!(parse("idx:,b").is_err());
         assert!(parse(" ").is_err());
     }

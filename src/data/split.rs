@@ -19,11 +19,7 @@ pub struct Split {
 /// file order within each half; `validation` outside [0, 1) is clamped.
 pub fn split(ds: &Dataset, validation: f64, seed: u64) -> Split {
     let n = ds.len();
-    let fraction = if validation.is_finite() {
-        validation.clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
+    let fraction = if validation.is_finite() { validation.clamp(0.0, 1.0) } else { 0.0 };
     let n_val = ((n as f64 * fraction).round() as usize).min(n.saturating_sub(1));
 
     let mut order: Vec<usize> = (0..n).collect();
@@ -34,10 +30,7 @@ pub fn split(ds: &Dataset, validation: f64, seed: u64) -> Split {
     val_idx.sort_unstable();
     train_idx.sort_unstable();
 
-    Split {
-        train: ds.subset(train_idx),
-        validation: ds.subset(val_idx),
-    }
+    Split { train: ds.subset(train_idx), validation: ds.subset(val_idx) }
 }
 
 #[cfg(test)]
@@ -56,10 +49,7 @@ mod tests {
         let s = split(&ds, 0.2, 42);
         assert_eq!(s.train.len(), 80);
         assert_eq!(s.validation.len(), 20);
-        let mut all: Vec<usize> = ids(&s.train)
-            .into_iter()
-            .chain(ids(&s.validation))
-            .collect();
+        let mut all: Vec<usize> = ids(&s.train).into_iter().chain(ids(&s.validation)).collect();
         all.sort_unstable();
         assert_eq!(all, (0..100).collect::<Vec<_>>());
         assert_eq!(s.train.n_classes, 3);
@@ -70,10 +60,7 @@ mod tests {
     fn seeded() {
         let ds = toy(50);
         assert_eq!(split(&ds, 0.3, 1), split(&ds, 0.3, 1));
-        assert_ne!(
-            ids(&split(&ds, 0.3, 1).validation),
-            ids(&split(&ds, 0.3, 2).validation)
-        );
+        assert_ne!(ids(&split(&ds, 0.3, 1).validation), ids(&split(&ds, 0.3, 2).validation));
     }
 
     #[test]

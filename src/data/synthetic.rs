@@ -70,18 +70,13 @@ pub fn synthetic(
     let source = format!("synthetic:{name}");
     let err = |msg: String| DataError::new(&source, msg);
     let kind = SyntheticKind::from_name(name).ok_or_else(|| {
-        err(format!(
-            "unknown synthetic data set, expected one of {}",
-            SyntheticKind::NAMES.join(", ")
-        ))
+        err(format!("unknown synthetic data set, expected one of {}", SyntheticKind::NAMES.join(", ")))
     })?;
     if samples == 0 {
         return Err(err("samples must be at least 1".into()));
     }
     if !(noise.is_finite() && noise >= 0.0) {
-        return Err(err(format!(
-            "noise must be a finite number >= 0, got {noise}"
-        )));
+        return Err(err(format!("noise must be a finite number >= 0, got {noise}")));
     }
     let dims = match kind {
         SyntheticKind::Blobs => features,
@@ -91,26 +86,14 @@ pub fn synthetic(
     if dims == 0 {
         return Err(err("features must be at least 1".into()));
     }
-    if matches!(kind, SyntheticKind::Spirals | SyntheticKind::Blobs)
-        && !(2..=MAX_CLASSES).contains(&classes)
-    {
-        return Err(err(format!(
-            "classes must be between 2 and {MAX_CLASSES}, got {classes}"
-        )));
+    if matches!(kind, SyntheticKind::Spirals | SyntheticKind::Blobs) && !(2..=MAX_CLASSES).contains(&classes) {
+        return Err(err(format!("classes must be between 2 and {MAX_CLASSES}, got {classes}")));
     }
     // Blob centres take classes x dims values on top of the samples.
-    let centres = if kind == SyntheticKind::Blobs {
-        classes
-    } else {
-        0
-    };
-    let values = samples
-        .checked_add(centres)
-        .and_then(|rows| rows.checked_mul(dims));
+    let centres = if kind == SyntheticKind::Blobs { classes } else { 0 };
+    let values = samples.checked_add(centres).and_then(|rows| rows.checked_mul(dims));
     if values.is_none_or(|v| v > MAX_VALUES) {
-        return Err(err(format!(
-            "{samples} samples x {dims} features is too large (at most {MAX_VALUES} values)"
-        )));
+        return Err(err(format!("{samples} samples x {dims} features is too large (at most {MAX_VALUES} values)")));
     }
 
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -131,9 +114,7 @@ pub fn synthetic(
             classes
         }
         SyntheticKind::Blobs => {
-            let centres: Vec<f64> = (0..classes * dims)
-                .map(|_| rng.gen_range(-4.0..4.0))
-                .collect();
+            let centres: Vec<f64> = (0..classes * dims).map(|_| rng.gen_range(-4.0..4.0)).collect();
             let spread = Normal::new(0.0, 0.5 + 5.0 * noise).map_err(|e| err(e.to_string()))?;
             for i in 0..samples {
                 let class = i % classes;
@@ -218,7 +199,10 @@ mod tests {
     #[test]
     fn rejects_bad_parameters() {
         let cases = [
-            (synthetic("moons", 10, 2, 2, 0.1, 0), "synthetic:moons: unknown synthetic data set, expected one of spirals, blobs, xor, sine"),
+            (
+                synthetic("moons", 10, 2, 2, 0.1, 0),
+                "synthetic:moons: unknown synthetic data set, expected one of spirals, blobs, xor, sine",
+            ),
             (synthetic("blobs", 0, 2, 2, 0.1, 0), "synthetic:blobs: samples must be at least 1"),
             (synthetic("blobs", 10, 0, 2, 0.1, 0), "synthetic:blobs: features must be at least 1"),
             (synthetic("spirals", 10, 2, 1, 0.1, 0), "synthetic:spirals: classes must be between 2 and 65536, got 1"),

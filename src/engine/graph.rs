@@ -62,7 +62,9 @@ pub enum Op {
     Reduce(ReduceOp, usize),
     Contiguous,
     /// `[m, k] x [k, n] -> [m, n]`; `mul` is the luminal node of the expanded product.
-    MatMul { mul: NodeIndex },
+    MatMul {
+        mul: NodeIndex,
+    },
     Permute(Vec<usize>),
     /// A broadcast: a new axis of the given size that repeats the data.
     Expand(usize),
@@ -185,14 +187,8 @@ impl GraphBuilder {
 
     /// A persistent tensor. `trainable` states are the ones autograd differentiates.
     pub fn state(&mut self, name: &str, shape: &[Dim], trainable: bool) -> Tensor {
-        assert!(
-            !shape.contains(&Dim::Batch),
-            "state `{name}` cannot depend on the batch size"
-        );
-        assert!(
-            self.states.iter().all(|s| s.name != name),
-            "state `{name}` declared twice"
-        );
+        assert!(!shape.contains(&Dim::Batch), "state `{name}` cannot depend on the batch size");
+        assert!(self.states.iter().all(|s| s.name != name), "state `{name}` declared twice");
         let t = self.source(format!("state {name}"), shape, Op::State, trainable);
         self.graph.keep_tensors(self.tape[t.0].id);
         self.states.push(StateSlot { name: name.to_string(), tensor: t, next: None, trainable });
@@ -205,11 +201,7 @@ impl GraphBuilder {
         assert_eq!(self.shape(state), self.shape(value), "assign: shape mismatch");
         let keep = self.tape[value.0].id;
         self.graph.retrieve_tensors(keep);
-        let slot = self
-            .states
-            .iter_mut()
-            .find(|s| s.tensor == state)
-            .expect("assign target is not a state");
+        let slot = self.states.iter_mut().find(|s| s.tensor == state).expect("assign target is not a state");
         slot.next = Some(value);
     }
 
@@ -223,10 +215,7 @@ impl GraphBuilder {
     /// A scalar constant broadcast to `shape`.
     pub fn constant(&mut self, value: f32, shape: &[Dim]) -> Tensor {
         let dyn_map = &self.graph.dyn_map as *const _;
-        let id = self
-            .graph
-            .add_op(lop::Constant(ConstantValue::Float(value), dyn_map))
-            .finish();
+        let id = self.graph.add_op(lop::Constant(ConstantValue::Float(value), dyn_map)).finish();
         let scalar = self.push(id, ShapeTracker::new(&[]), vec![], Op::Constant(value), vec![]);
         self.broadcast_to(scalar, shape)
     }
@@ -348,9 +337,8 @@ impl GraphBuilder {
         assert!(from.len() <= shape.len(), "cannot broadcast {} to {}", describe(&from), describe(shape));
         let lead = shape.len() - from.len();
         // Drop size-1 axes that must repeat, then expand every missing axis.
-        let keep: Vec<usize> = (0..from.len())
-            .filter(|&i| !(from[i] == Dim::Fixed(1) && shape[lead + i] != Dim::Fixed(1)))
-            .collect();
+        let keep: Vec<usize> =
+            (0..from.len()).filter(|&i| !(from[i] == Dim::Fixed(1) && shape[lead + i] != Dim::Fixed(1))).collect();
         let mut t = a;
         if keep.len() != from.len() {
             let squeezed: Vec<Dim> = keep.iter().map(|&i| from[i]).collect();

@@ -17,7 +17,7 @@ use super::ops::INV_BATCH_INPUT;
 use super::shape::{describe, element_count, Shape, BATCH_DIM};
 
 /// Persistent tensors by name, shared by the programs of one model.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct StateStore {
     values: HashMap<String, (Shape, LTensor)>,
 }

@@ -52,7 +52,13 @@ pub struct Session {
 impl Session {
     /// Builds and compiles both programs; states that the store lacks get their
     /// initial values (parameters from `rng`, optimizer moments zero).
-    pub fn new(spec: MlpSpec, optimizer: Optimizer, backend: Backend, hooks: &mut dyn GraphHooks, rng: &mut impl Rng) -> Self {
+    pub fn new(
+        spec: MlpSpec,
+        optimizer: Optimizer,
+        backend: Backend,
+        hooks: &mut dyn GraphHooks,
+        rng: &mut impl Rng,
+    ) -> Self {
         let mut store = StateStore::new();
         for (name, shape, values) in spec.initial_parameters(rng) {
             store.insert(&name, shape, values);
@@ -100,12 +106,23 @@ impl Session {
     }
 
     /// One optimizer step on a batch of `batch` rows.
-    pub fn train_step(&mut self, x: Vec<f32>, y: Vec<f32>, batch: usize, lr: f32, hooks: &mut dyn GraphHooks) -> Result<StepStats, RunError> {
+    pub fn train_step(
+        &mut self,
+        x: Vec<f32>,
+        y: Vec<f32>,
+        batch: usize,
+        lr: f32,
+        hooks: &mut dyn GraphHooks,
+    ) -> Result<StepStats, RunError> {
         let mut feeds: Vec<(String, Vec<f32>)> = hooks.feeds(Mode::Train, batch);
         feeds.push((X_INPUT.into(), x));
         feeds.push((Y_INPUT.into(), y));
         feeds.push((LR_INPUT.into(), vec![lr]));
-        self.train.run(&mut self.store, feeds.iter_mut().map(|(n, v)| (n.as_str(), std::mem::take(v))).collect(), batch)?;
+        self.train.run(
+            &mut self.store,
+            feeds.iter_mut().map(|(n, v)| (n.as_str(), std::mem::take(v))).collect(),
+            batch,
+        )?;
         let p = &self.train;
         Ok(StepStats {
             loss: p.scalar(outputs::LOSS),
@@ -127,7 +144,14 @@ impl Session {
     }
 
     /// Loss and accuracy over a whole data set, `batch` rows at a time.
-    pub fn evaluate(&mut self, x: &[f32], y: &[f32], rows: usize, batch: usize, hooks: &mut dyn GraphHooks) -> Result<EvalStats, RunError> {
+    pub fn evaluate(
+        &mut self,
+        x: &[f32],
+        y: &[f32],
+        rows: usize,
+        batch: usize,
+        hooks: &mut dyn GraphHooks,
+    ) -> Result<EvalStats, RunError> {
         let (d_in, d_out) = (self.spec.inputs, self.spec.outputs);
         let (mut loss, mut correct, mut seen) = (0.0f64, 0.0f64, 0usize);
         let mut has_correct = false;
@@ -137,7 +161,11 @@ impl Session {
             let mut feeds: Vec<(String, Vec<f32>)> = hooks.feeds(Mode::Eval, n);
             feeds.push((X_INPUT.into(), x[start * d_in..(start + n) * d_in].to_vec()));
             feeds.push((Y_INPUT.into(), y[start * d_out..(start + n) * d_out].to_vec()));
-            self.eval.run(&mut self.store, feeds.iter_mut().map(|(k, v)| (k.as_str(), std::mem::take(v))).collect(), n)?;
+            self.eval.run(
+                &mut self.store,
+                feeds.iter_mut().map(|(k, v)| (k.as_str(), std::mem::take(v))).collect(),
+                n,
+            )?;
             loss += self.eval.scalar(outputs::LOSS) as f64 * n as f64;
             if let Some(c) = self.eval.output(outputs::CORRECT) {
                 correct += c[0] as f64;

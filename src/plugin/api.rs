@@ -104,7 +104,11 @@ fn dims_of(b: &GraphBuilder, t: Tensor) -> Vec<i64> {
 }
 
 /// Runs a graph-building closure with checked handles.
-fn build(ctx: *mut c_void, handles: &[abi::Handle], f: impl FnOnce(&mut GraphBuilder, &[Tensor]) -> Result<Tensor, String>) -> abi::Handle {
+fn build(
+    ctx: *mut c_void,
+    handles: &[abi::Handle],
+    f: impl FnOnce(&mut GraphBuilder, &[Tensor]) -> Result<Tensor, String>,
+) -> abi::Handle {
     // SAFETY: called from the table's functions with their `ctx`.
     let c = unsafe { cx(ctx) };
     let mut ts = vec![];
@@ -196,7 +200,11 @@ unsafe extern "C" fn binary(ctx: *mut c_void, op: abi::BinaryOp, a: abi::Handle,
     };
     build(ctx, &[a, bb], |b, t| {
         if b.shape(t[0]) != b.shape(t[1]) {
-            return Err(format!("{op:?}: shapes {:?} and {:?} differ (use broadcast_like)", b.shape(t[0]), b.shape(t[1])));
+            return Err(format!(
+                "{op:?}: shapes {:?} and {:?} differ (use broadcast_like)",
+                b.shape(t[0]),
+                b.shape(t[1])
+            ));
         }
         Ok(b.binary(op, t[0], t[1]))
     })
@@ -223,7 +231,13 @@ unsafe extern "C" fn broadcast_like(ctx: *mut c_void, a: abi::Handle, like: abi:
     })
 }
 
-unsafe extern "C" fn expand(ctx: *mut c_void, a: abi::Handle, axis: u32, like: abi::Handle, like_axis: u32) -> abi::Handle {
+unsafe extern "C" fn expand(
+    ctx: *mut c_void,
+    a: abi::Handle,
+    axis: u32,
+    like: abi::Handle,
+    like_axis: u32,
+) -> abi::Handle {
     build(ctx, &[a, like], |b, t| {
         let size = *b.shape(t[1]).get(like_axis as usize).ok_or("expand: like_axis out of range")?;
         if axis as usize > b.shape(t[0]).len() {
@@ -237,7 +251,14 @@ unsafe extern "C" fn detach(ctx: *mut c_void, a: abi::Handle) -> abi::Handle {
     build(ctx, &[a], |b, t| Ok(b.detach(t[0])))
 }
 
-unsafe extern "C" fn state(ctx: *mut c_void, name: abi::Str, dims: *const i64, rank: usize, trainable: u32, init: f32) -> abi::Handle {
+unsafe extern "C" fn state(
+    ctx: *mut c_void,
+    name: abi::Str,
+    dims: *const i64,
+    rank: usize,
+    trainable: u32,
+    init: f32,
+) -> abi::Handle {
     // SAFETY: table contract; `dims` readable for `rank`.
     let (c, name, dims) = unsafe { (cx(ctx), text(name), std::slice::from_raw_parts(dims, rank).to_vec()) };
     if dims.iter().any(|&d| d <= 0) {
@@ -359,7 +380,12 @@ unsafe extern "C" fn model_params(ctx: *mut c_void, out: *mut abi::ParamGrad, ca
     let c = unsafe { cx(ctx) };
     let params = &c.host.current_params;
     for (i, (name, t, is_weight)) in params.iter().take(cap).enumerate() {
-        let p = abi::ParamGrad { name: abi::Str::new(name), param: t.0 as abi::Handle, grad: abi::INVALID, is_weight: *is_weight as u32 };
+        let p = abi::ParamGrad {
+            name: abi::Str::new(name),
+            param: t.0 as abi::Handle,
+            grad: abi::INVALID,
+            is_weight: *is_weight as u32,
+        };
         // SAFETY: `out` has room for `cap` entries; names live in the host until the hook returns.
         unsafe { *out.add(i) = p };
     }

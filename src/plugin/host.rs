@@ -53,7 +53,8 @@ impl Plugin {
     pub fn param(&self, name: &str) -> Option<String> {
         let mut buf = vec![0u8; 256];
         // SAFETY: `state` came from this plugin's `create`; `buf` has 256 bytes.
-        let n = unsafe { (self.lib.descriptor.get_param)(self.state, abi::Str::new(name), buf.as_mut_ptr(), buf.len()) };
+        let n =
+            unsafe { (self.lib.descriptor.get_param)(self.state, abi::Str::new(name), buf.as_mut_ptr(), buf.len()) };
         (n >= 0).then(|| String::from_utf8_lossy(&buf[..n as usize]).into_owned())
     }
 }
@@ -117,7 +118,18 @@ impl PluginHost {
                 Plugin { failed: state.is_null(), lib, state, enabled: false, status: String::new() }
             })
             .collect();
-        Self { plugins, layers: 0, seed, step: 0, stop_request: None, inits: HashMap::new(), current_params: vec![], feeds: vec![], logs: vec![], metric_tally: HashMap::new() }
+        Self {
+            plugins,
+            layers: 0,
+            seed,
+            step: 0,
+            stop_request: None,
+            inits: HashMap::new(),
+            current_params: vec![],
+            feeds: vec![],
+            logs: vec![],
+            metric_tally: HashMap::new(),
+        }
     }
 
     pub fn find(&self, name: &str) -> Option<usize> {
@@ -144,7 +156,14 @@ impl PluginHost {
         name
     }
 
-    fn call<R>(&mut self, index: usize, builder: Option<&mut GraphBuilder>, store: Option<&mut StateStore>, mode: Mode, f: impl FnOnce(&abi::Descriptor, *mut c_void, &abi::HostApi) -> R) -> R {
+    fn call<R>(
+        &mut self,
+        index: usize,
+        builder: Option<&mut GraphBuilder>,
+        store: Option<&mut StateStore>,
+        mode: Mode,
+        f: impl FnOnce(&abi::Descriptor, *mut c_void, &abi::HostApi) -> R,
+    ) -> R {
         let descriptor = self.plugins[index].lib.descriptor;
         let state = self.plugins[index].state;
         let mut ctx = CallCtx { host: self, plugin: index, builder, store, mode };
@@ -175,7 +194,7 @@ impl PluginHost {
         });
         if rc != abi::OK {
             // The SDK logged the reason; hand it back as the error.
-            let reason = self.logs.drain(before..).last().unwrap_or_else(|| "invalid value".into());
+            let reason = self.logs.drain(before..).next_back().unwrap_or_else(|| "invalid value".into());
             let reason = reason.split_once(": ").map(|(_, r)| r.to_string()).unwrap_or(reason);
             return Err(err(format!("{reason} (allowed: {})", spec.range_text())));
         }
@@ -184,8 +203,15 @@ impl PluginHost {
 
     /// Switches a technique; its state starts fresh when switched on. Returns
     /// whether the graph must be rebuilt.
-    pub fn set_enabled(&mut self, technique: &str, enabled: bool, store: &mut StateStore) -> Result<bool, SettingError> {
-        let index = self.find(technique).ok_or_else(|| SettingError { technique: technique.into(), message: "no such plugin loaded".into() })?;
+    pub fn set_enabled(
+        &mut self,
+        technique: &str,
+        enabled: bool,
+        store: &mut StateStore,
+    ) -> Result<bool, SettingError> {
+        let index = self
+            .find(technique)
+            .ok_or_else(|| SettingError { technique: technique.into(), message: "no such plugin loaded".into() })?;
         let was = self.plugins[index].active();
         self.plugins[index].enabled = enabled;
         if enabled {
@@ -236,7 +262,13 @@ impl PluginHost {
 
     /// Hands the training split to the active plugins (input normalization).
     pub fn dispatch_train_data(&mut self, features: &[f32], rows: usize, cols: usize, store: &mut StateStore) {
-        let event = abi::Event { kind: abi::EventKind::TrainData, data: features.as_ptr(), rows: rows as u64, cols: cols as u64, ..self.event_base() };
+        let event = abi::Event {
+            kind: abi::EventKind::TrainData,
+            data: features.as_ptr(),
+            rows: rows as u64,
+            cols: cols as u64,
+            ..self.event_base()
+        };
         for i in 0..self.plugins.len() {
             if self.plugins[i].active() {
                 self.dispatch_one(i, &event, store);
@@ -264,7 +296,9 @@ impl PluginHost {
         let mut parts: Vec<String> = self
             .metric_tally
             .iter()
-            .filter_map(|(k, (sum, n, last))| k.strip_prefix(&prefix).map(|m| format!("{m} {last:.3} (avg {:.3})", sum / (*n).max(1) as f64)))
+            .filter_map(|(k, (sum, n, last))| {
+                k.strip_prefix(&prefix).map(|m| format!("{m} {last:.3} (avg {:.3})", sum / (*n).max(1) as f64))
+            })
             .collect();
         parts.sort();
         parts.join(", ")
@@ -282,18 +316,34 @@ impl PluginHost {
                     .lib
                     .params
                     .iter()
-                    .map(|s| ParamView { name: s.name.clone(), value: p.param(&s.name).unwrap_or_default(), range: s.range_text(), help: s.help.clone() })
+                    .map(|s| ParamView {
+                        name: s.name.clone(),
+                        value: p.param(&s.name).unwrap_or_default(),
+                        range: s.range_text(),
+                        help: s.help.clone(),
+                    })
                     .collect(),
                 status: if p.failed {
                     "failed: disabled".into()
                 } else {
-                    [p.status.clone(), self.metric_status(p.name())].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join("; ")
+                    [p.status.clone(), self.metric_status(p.name())]
+                        .into_iter()
+                        .filter(|s| !s.is_empty())
+                        .collect::<Vec<_>>()
+                        .join("; ")
                 },
             })
             .collect()
     }
 
-    fn build_point(&mut self, g: &mut GraphBuilder, point: abi::BuildPoint, mode: Mode, layer: usize, target: Tensor) -> Tensor {
+    fn build_point(
+        &mut self,
+        g: &mut GraphBuilder,
+        point: abi::BuildPoint,
+        mode: Mode,
+        layer: usize,
+        target: Tensor,
+    ) -> Tensor {
         let mut current = target;
         for i in 0..self.plugins.len() {
             if !self.plugins[i].active() {
@@ -346,13 +396,21 @@ impl GraphHooks for PluginHost {
             let mut raw: Vec<abi::ParamGrad> = grads
                 .iter()
                 .zip(&names)
-                .map(|(p, n)| abi::ParamGrad { name: abi::Str::new(n), param: p.param.0 as u64, grad: p.grad.0 as u64, is_weight: p.is_weight as u32 })
+                .map(|(p, n)| abi::ParamGrad {
+                    name: abi::Str::new(n),
+                    param: p.param.0 as u64,
+                    grad: p.grad.0 as u64,
+                    is_weight: p.is_weight as u32,
+                })
                 .collect();
             let rc = self.call(i, Some(g), None, Mode::Train, |d, s, api| {
                 // SAFETY: valid state and table; `raw` readable and writable for its length.
                 unsafe { (d.build_gradients)(s, api, raw.as_mut_ptr(), raw.len()) }
             });
-            let valid = raw.iter().zip(grads.iter()).all(|(r, p)| (r.grad as usize) < g.tape_len() && g.shape(Tensor(r.grad as usize)) == g.shape(p.param));
+            let valid = raw
+                .iter()
+                .zip(grads.iter())
+                .all(|(r, p)| (r.grad as usize) < g.tape_len() && g.shape(Tensor(r.grad as usize)) == g.shape(p.param));
             if rc != abi::OK || self.plugins[i].failed || !valid {
                 self.fail(i, "building gradients");
                 continue;
@@ -376,7 +434,9 @@ impl GraphHooks for PluginHost {
                 let values = match kind {
                     FeedKind::Random(shape) => {
                         // Derived from (seed, step, feed), so a resumed run draws the same masks.
-                        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ self.step.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (k as u64) << 56);
+                        let mut rng = ChaCha8Rng::seed_from_u64(
+                            self.seed ^ self.step.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (k as u64) << 56,
+                        );
                         let n = shape.iter().map(|d| d.resolve(batch)).product();
                         (0..n).map(|_| rng.gen::<f32>()).collect()
                     }

@@ -138,12 +138,18 @@ pub fn load(path: &Path) -> Result<LoadedLibrary, LoadError> {
         return Err(LoadError::AbiMajor { path: path.to_path_buf(), found: major, expected: abi::ABI_MAJOR });
     }
     if size < std::mem::size_of::<abi::Descriptor>() {
-        return Err(bad(&format!("descriptor size {size} is smaller than ABI {}.{}'s", abi::ABI_MAJOR, abi::ABI_MINOR)));
+        return Err(bad(&format!(
+            "descriptor size {size} is smaller than ABI {}.{}'s",
+            abi::ABI_MAJOR,
+            abi::ABI_MINOR
+        )));
     }
     // SAFETY: same major and a size covering every field we read.
     let d: &'static abi::Descriptor = unsafe { &*descriptor };
     // SAFETY: descriptor strings live as long as the library, which is never unloaded.
-    let text = |s: abi::Str, what: &str| unsafe { s.as_str() }.map(str::to_string).ok_or_else(|| bad(&format!("{what} is not UTF-8")));
+    let text = |s: abi::Str, what: &str| {
+        unsafe { s.as_str() }.map(str::to_string).ok_or_else(|| bad(&format!("{what} is not UTF-8")))
+    };
     let name = text(d.name, "name")?;
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
         return Err(bad(&format!("name {name:?} must be non-empty lowercase letters, digits and _")));
@@ -166,7 +172,11 @@ pub fn load(path: &Path) -> Result<LoadedLibrary, LoadError> {
             default_value: spec.default_value,
             min: spec.min,
             max: spec.max,
-            choices: text(spec.choices, "parameter choices")?.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect(),
+            choices: text(spec.choices, "parameter choices")?
+                .split(',')
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty())
+                .collect(),
             help: text(spec.help, "parameter help")?,
             structural: spec.structural != 0,
         };
@@ -190,7 +200,7 @@ fn check_param(p: &ParamInfo, earlier: &[ParamInfo]) -> Result<(), String> {
     }
     match p.kind {
         abi::ParamKind::Float | abi::ParamKind::Int => {
-            if !(p.min <= p.max) || !p.min.is_finite() && !p.max.is_finite() {
+            if p.min.is_nan() || p.max.is_nan() || p.min > p.max {
                 return Err(format!("range {} ..= {} is empty", p.min, p.max));
             }
             if !(p.min..=p.max).contains(&p.default_value) {
@@ -214,7 +224,11 @@ pub fn load_all(files: &[PathBuf]) -> (Vec<LoadedLibrary>, Vec<LoadError>) {
         match load(f) {
             Ok(lib) => {
                 if let Some(first) = ok.iter().find(|l| l.name == lib.name) {
-                    errors.push(LoadError::Duplicate { name: lib.name.clone(), first: first.path.clone(), second: lib.path.clone() });
+                    errors.push(LoadError::Duplicate {
+                        name: lib.name.clone(),
+                        first: first.path.clone(),
+                        second: lib.path.clone(),
+                    });
                 } else {
                     ok.push(lib);
                 }

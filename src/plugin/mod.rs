@@ -3,6 +3,7 @@
 //! (`host`).
 
 pub mod api;
+pub mod check;
 pub mod host;
 pub mod loader;
 
@@ -41,7 +42,8 @@ pub fn setup(config: &RunConfig) -> Result<(PluginHost, Vec<String>), SetupError
     for e in errors {
         // A broken library the run asked for is fatal; others are warnings.
         let named = config.techniques.iter().any(|t| e.to_string().contains(&format!("traintop_plugin_{}", t.name)));
-        if named || matches!(&e, LoadError::Duplicate { name, .. } if config.techniques.iter().any(|t| &t.name == name)) {
+        if named || matches!(&e, LoadError::Duplicate { name, .. } if config.techniques.iter().any(|t| &t.name == name))
+        {
             return Err(SetupError::Refused(e));
         }
         warnings.push(format!("warning: {e}"));

@@ -72,10 +72,8 @@ pub fn save(path: &Path, store: &StateStore, position: &Position) -> Result<(), 
         .collect::<Result<_, CheckpointError>>()?;
     let meta = serde_json::to_string(position).expect("position serializes");
     let info = Some(HashMap::from([(METADATA_KEY.to_string(), meta)]));
-    let bytes = safetensors::serialize(views, &info).map_err(|e| CheckpointError::Invalid {
-        path: path.to_path_buf(),
-        reason: format!("{e:?}"),
-    })?;
+    let bytes = safetensors::serialize(views, &info)
+        .map_err(|e| CheckpointError::Invalid { path: path.to_path_buf(), reason: format!("{e:?}") })?;
     write_atomically(path, &bytes)
 }
 
@@ -108,7 +106,8 @@ pub struct Loaded {
 pub fn load(path: &Path) -> Result<Loaded, CheckpointError> {
     let bytes = fs::read(path).map_err(io(path))?;
     let invalid = |reason: String| CheckpointError::Invalid { path: path.to_path_buf(), reason };
-    let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| invalid(format!("{e:?} (truncated or corrupt?)")))?;
+    let (_, meta) =
+        SafeTensors::read_metadata(&bytes).map_err(|e| invalid(format!("{e:?} (truncated or corrupt?)")))?;
     let tensors = SafeTensors::deserialize(&bytes).map_err(|e| invalid(format!("{e:?} (truncated or corrupt?)")))?;
     let meta_json = meta
         .metadata()

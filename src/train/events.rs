@@ -103,16 +103,28 @@ pub struct TechniqueView {
 /// Everything the trainer reports.
 #[derive(Clone, Debug)]
 pub enum Event {
-    Started { run_dir: String, device: String, epochs: usize, steps_per_epoch: usize, parameters: usize },
+    Started {
+        run_dir: String,
+        device: String,
+        epochs: usize,
+        steps_per_epoch: usize,
+        parameters: usize,
+    },
     /// The techniques and their state; sent at start and after every change.
     Techniques(Vec<TechniqueView>),
     /// A command took effect at this step (a marker on the charts).
-    Marker { step: u64, label: String },
+    Marker {
+        step: u64,
+        label: String,
+    },
     Step(StepRecord),
     Epoch(EpochRecord),
     State(RunState),
     Log(String),
-    Finished { reason: StopReason, run_dir: String },
+    Finished {
+        reason: StopReason,
+        run_dir: String,
+    },
 }
 
 /// The trainer's state as the header shows it.
@@ -136,7 +148,14 @@ pub enum Command {
     Checkpoint,
     SetLearningRate(f32),
     /// Switch a technique on or off.
-    Toggle { technique: String, enabled: bool },
+    Toggle {
+        technique: String,
+        enabled: bool,
+    },
     /// Set a technique's parameter; the value is checked against its range.
-    SetParam { technique: String, param: String, value: String },
+    SetParam {
+        technique: String,
+        param: String,
+        value: String,
+    },
 }

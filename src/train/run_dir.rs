@@ -66,7 +66,12 @@ impl RunDir {
     pub fn open(path: &Path) -> std::io::Result<Self> {
         fs::create_dir_all(path.join("checkpoints"))?;
         let append = |f: &str| OpenOptions::new().create(true).append(true).open(path.join(f)).map(BufWriter::new);
-        Ok(Self { path: path.to_path_buf(), metrics: append(METRICS_FILE)?, events: append(EVENTS_FILE)?, started: SystemTime::now() })
+        Ok(Self {
+            path: path.to_path_buf(),
+            metrics: append(METRICS_FILE)?,
+            events: append(EVENTS_FILE)?,
+            started: SystemTime::now(),
+        })
     }
 
     pub fn log_metrics<T: Serialize>(&mut self, record: &T) -> std::io::Result<()> {

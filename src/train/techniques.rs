@@ -48,7 +48,8 @@ pub fn conflicts(host: &PluginHost) -> Vec<String> {
             return None;
         }
         let text = p.param("layers").unwrap_or_default();
-        let listed: Vec<usize> = text.trim_matches(|c| c == '[' || c == ']').split(',').filter_map(|s| s.trim().parse().ok()).collect();
+        let listed: Vec<usize> =
+            text.trim_matches(|c| c == '[' || c == ']').split(',').filter_map(|s| s.trim().parse().ok()).collect();
         Some(if listed.is_empty() { (0..host.layers.saturating_sub(1)).collect() } else { listed })
     };
     match (layers_of("dropout"), layers_of("batch_norm")) {

@@ -97,7 +97,14 @@ pub struct Channels<'a> {
 impl Trainer {
     /// Builds the model with the plugins' graph fragments; `resume` restores its
     /// states, position and technique settings.
-    pub fn new(config: RunConfig, train: Dataset, validation: Dataset, run_dir: RunDir, mut plugins: PluginHost, resume: Option<Loaded>) -> Self {
+    pub fn new(
+        config: RunConfig,
+        train: Dataset,
+        validation: Dataset,
+        run_dir: RunDir,
+        mut plugins: PluginHost,
+        resume: Option<Loaded>,
+    ) -> Self {
         let spec = model_spec(&config, &train);
         plugins.layers = spec.layer_count();
         let mut position = Position { lr: config.optimizer.lr as f32, ..Default::default() };
@@ -155,29 +162,48 @@ impl Trainer {
     /// Applies a toggle or parameter change at a batch boundary.
     fn apply_technique_command(&mut self, ch: &mut Channels, command: &Command) {
         let result = match command {
-            Command::Toggle { technique, enabled } => self.plugins.set_enabled(technique, *enabled, &mut self.session.store),
+            Command::Toggle { technique, enabled } => {
+                self.plugins.set_enabled(technique, *enabled, &mut self.session.store)
+            }
             Command::SetParam { technique, param, value } => self.plugins.set_param(technique, param, value),
             _ => return,
         };
         match result {
             Ok(needs_rebuild) => {
                 let label = match command {
-                    Command::Toggle { technique, enabled } => format!("{technique} {}", if *enabled { "on" } else { "off" }),
+                    Command::Toggle { technique, enabled } => {
+                        format!("{technique} {}", if *enabled { "on" } else { "off" })
+                    }
                     Command::SetParam { technique, param, value } => format!("{technique}.{param}={value}"),
                     _ => unreachable!(),
                 };
                 let (kind, fields) = match command {
-                    Command::Toggle { technique, enabled } => ("toggle", serde_json::json!({ "technique": technique, "enabled": enabled, "step": self.position.step })),
-                    Command::SetParam { technique, param, value } => ("set_param", serde_json::json!({ "technique": technique, "param": param, "value": value, "step": self.position.step })),
+                    Command::Toggle { technique, enabled } => (
+                        "toggle",
+                        serde_json::json!({ "technique": technique, "enabled": enabled, "step": self.position.step }),
+                    ),
+                    Command::SetParam { technique, param, value } => (
+                        "set_param",
+                        serde_json::json!({ "technique": technique, "param": param, "value": value, "step": self.position.step }),
+                    ),
                     _ => unreachable!(),
                 };
                 self.event(ch, kind, fields);
                 if needs_rebuild {
                     self.rebuild(ch, &label);
                     if let Command::Toggle { technique, enabled: true } = command {
-                        if self.plugins.find(technique).is_some_and(|i| self.plugins.plugins[i].class() == super::events::ToggleClass::Data) {
+                        if self
+                            .plugins
+                            .find(technique)
+                            .is_some_and(|i| self.plugins.plugins[i].class() == super::events::ToggleClass::Data)
+                        {
                             let features = self.train.features.clone();
-                            self.plugins.dispatch_train_data(&features, self.train.len(), self.train.n_features, &mut self.session.store);
+                            self.plugins.dispatch_train_data(
+                                &features,
+                                self.train.len(),
+                                self.train.n_features,
+                                &mut self.session.store,
+                            );
                         }
                     }
                 }
@@ -236,7 +262,13 @@ impl Trainer {
         let resumed = self.position.step > 0;
         let features = self.train.features.clone();
         self.plugins.dispatch_train_data(&features, self.train.len(), self.train.n_features, &mut self.session.store);
-        self.plugins.dispatch(EventKind::RunStart, self.position.epoch as u64, f64::NAN, f64::NAN, &mut self.session.store);
+        self.plugins.dispatch(
+            EventKind::RunStart,
+            self.position.epoch as u64,
+            f64::NAN,
+            f64::NAN,
+            &mut self.session.store,
+        );
         self.plugin_logs(ch);
         self.publish_techniques(ch);
         self.event(
@@ -270,14 +302,16 @@ impl Trainer {
                         break 'epochs;
                     }
                     let command = match &ch.commands {
-                        Some(rx) if paused && !step_once => match rx.recv_timeout(std::time::Duration::from_millis(100)) {
-                            Ok(c) => Some(c),
-                            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
-                            Err(_) => {
-                                paused = false;
-                                None
+                        Some(rx) if paused && !step_once => {
+                            match rx.recv_timeout(std::time::Duration::from_millis(100)) {
+                                Ok(c) => Some(c),
+                                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+                                Err(_) => {
+                                    paused = false;
+                                    None
+                                }
                             }
-                        },
+                        }
                         Some(rx) => match rx.try_recv() {
                             Ok(c) => Some(c),
                             Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => None,
@@ -285,7 +319,11 @@ impl Trainer {
                         None => None,
                     };
                     if let Some(c) = command {
-                        self.event(ch, "command", serde_json::json!({ "command": format!("{c:?}"), "step": self.position.step }));
+                        self.event(
+                            ch,
+                            "command",
+                            serde_json::json!({ "command": format!("{c:?}"), "step": self.position.step }),
+                        );
                         match c {
                             Command::Pause => {
                                 paused = true;
@@ -326,7 +364,13 @@ impl Trainer {
                 }
                 let n = idx.len();
                 self.plugins.step = self.position.step;
-                let stats = self.session.train_step(std::mem::take(&mut x), std::mem::take(&mut y), n, self.position.lr, &mut self.plugins)?;
+                let stats = self.session.train_step(
+                    std::mem::take(&mut x),
+                    std::mem::take(&mut y),
+                    n,
+                    self.position.lr,
+                    &mut self.plugins,
+                )?;
                 self.plugins.record_metrics(&stats.metrics);
                 self.position.step += 1;
                 self.position.batch_in_epoch += 1;
@@ -336,10 +380,16 @@ impl Trainer {
                 last_loss = Some(stats.loss);
                 if !stats.loss.is_finite() {
                     reason = StopReason::Diverged;
-                    self.event(ch, "diverged", serde_json::json!({ "step": self.position.step, "loss": stats.loss.to_string() }));
+                    self.event(
+                        ch,
+                        "diverged",
+                        serde_json::json!({ "step": self.position.step, "loss": stats.loss.to_string() }),
+                    );
                     break 'epochs;
                 }
-                if self.position.step % cfg.log_every as u64 == 0 || self.position.batch_in_epoch == order.len() {
+                if self.position.step.is_multiple_of(cfg.log_every as u64)
+                    || self.position.batch_in_epoch == order.len()
+                {
                     let record = StepRecord {
                         kind: "step",
                         step: self.position.step,
@@ -393,9 +443,21 @@ impl Trainer {
             (ch.events)(Event::Epoch(record));
             if let Some((val_loss, val_acc)) = val {
                 let epoch = self.position.epoch as u64;
-                self.plugins.dispatch(EventKind::ValidationEnd, epoch, val_loss as f64, val_acc.map_or(f64::NAN, f64::from), &mut self.session.store);
+                self.plugins.dispatch(
+                    EventKind::ValidationEnd,
+                    epoch,
+                    val_loss as f64,
+                    val_acc.map_or(f64::NAN, f64::from),
+                    &mut self.session.store,
+                );
             }
-            self.plugins.dispatch(EventKind::EpochEnd, self.position.epoch as u64, f64::NAN, f64::NAN, &mut self.session.store);
+            self.plugins.dispatch(
+                EventKind::EpochEnd,
+                self.position.epoch as u64,
+                f64::NAN,
+                f64::NAN,
+                &mut self.session.store,
+            );
             self.plugin_logs(ch);
             (ch.events)(Event::Techniques(self.plugins.views()));
             if let Some((why, _restore)) = self.plugins.take_stop_request() {
@@ -406,7 +468,13 @@ impl Trainer {
         }
         // Techniques see the end before the final checkpoint (early stopping
         // restores the best weights here).
-        self.plugins.dispatch(EventKind::RunEnd, self.position.epoch as u64, f64::NAN, f64::NAN, &mut self.session.store);
+        self.plugins.dispatch(
+            EventKind::RunEnd,
+            self.position.epoch as u64,
+            f64::NAN,
+            f64::NAN,
+            &mut self.session.store,
+        );
         self.plugin_logs(ch);
 
         // Mid-epoch stops keep their batch position, so resume continues there.

@@ -169,13 +169,7 @@ impl App {
     pub fn apply(&mut self, e: Event) {
         self.dirty = true;
         match e {
-            Event::Started {
-                run_dir,
-                device,
-                epochs,
-                steps_per_epoch,
-                parameters,
-            } => {
+            Event::Started { run_dir, device, epochs, steps_per_epoch, parameters } => {
                 self.push_log(
                     None,
                     format!(
@@ -184,13 +178,7 @@ impl App {
                     ),
                     LogKind::State,
                 );
-                self.info = Some(RunInfo {
-                    run_dir,
-                    device,
-                    epochs,
-                    steps_per_epoch,
-                    parameters,
-                });
+                self.info = Some(RunInfo { run_dir, device, epochs, steps_per_epoch, parameters });
                 self.state = Some(RunState::Running);
                 self.finished = None;
             }
@@ -226,8 +214,7 @@ impl App {
                 let before = self.grads.flag.clone();
                 self.grads.apply(&r);
                 match (&before, &self.grads.flag) {
-                    (None, Some(flag))
-                    | (Some(GradFlag::Vanishing(_)), Some(flag @ GradFlag::Exploding(_))) => {
+                    (None, Some(flag)) | (Some(GradFlag::Vanishing(_)), Some(flag @ GradFlag::Exploding(_))) => {
                         self.push_log(Some(r.step), format!("gradients {flag}"), LogKind::Warn)
                     }
                     _ => {}
@@ -278,11 +265,7 @@ impl App {
                     StopReason::Diverged | StopReason::Error => LogKind::Warn,
                     _ => LogKind::State,
                 };
-                self.push_log(
-                    Some(self.progress.step),
-                    format!("finished ({}): {run_dir}", reason.as_str()),
-                    kind,
-                );
+                self.push_log(Some(self.progress.step), format!("finished ({}): {run_dir}", reason.as_str()), kind);
                 self.info.get_or_insert_with(RunInfo::default).run_dir = run_dir;
                 if let Overlay::Editor(_) = self.overlay {
                     self.overlay = Overlay::None;
@@ -337,11 +320,7 @@ impl App {
         }
         self.disconnected = true;
         if self.finished.is_none() {
-            self.push_log(
-                None,
-                "the trainer stopped without finishing".into(),
-                LogKind::Warn,
-            );
+            self.push_log(None, "the trainer stopped without finishing".into(), LogKind::Warn);
             self.state = Some(RunState::Finished);
         }
         self.dirty = true;
@@ -368,10 +347,7 @@ impl App {
     fn live(&self) -> bool {
         !self.replay
             && !self.disconnected
-            && matches!(
-                self.state,
-                None | Some(RunState::Running) | Some(RunState::Paused)
-            )
+            && matches!(self.state, None | Some(RunState::Running) | Some(RunState::Paused))
     }
 
     fn refuse(&mut self) -> Option<Command> {
@@ -407,15 +383,8 @@ impl App {
             Action::Stop | Action::Interrupt if self.live() => {
                 self.overlay = Overlay::None;
                 self.state = Some(RunState::Stopping);
-                self.push_log(
-                    Some(self.progress.step),
-                    "stop requested".into(),
-                    LogKind::State,
-                );
-                self.send(
-                    "stopping after this step; q quits once finished".into(),
-                    Command::Stop,
-                )
+                self.push_log(Some(self.progress.step), "stop requested".into(), LogKind::State);
+                self.send("stopping after this step; q quits once finished".into(), Command::Stop)
             }
             Action::Stop => self.refuse(),
             Action::Interrupt => {
@@ -446,10 +415,7 @@ impl App {
                 };
                 let (technique, enabled) = (t.name.clone(), !t.enabled);
                 let word = if enabled { "on" } else { "off" };
-                self.send(
-                    format!("requested: {technique} {word}"),
-                    Command::Toggle { technique, enabled },
-                )
+                self.send(format!("requested: {technique} {word}"), Command::Toggle { technique, enabled })
             }
             Action::EditTechnique if !self.live() => self.refuse(),
             Action::EditTechnique => {
@@ -522,11 +488,9 @@ impl App {
                     return self.refuse();
                 }
                 let notice = match &command {
-                    Command::SetParam {
-                        technique,
-                        param,
-                        value,
-                    } => format!("requested: {technique}.{param} = {value}"),
+                    Command::SetParam { technique, param, value } => {
+                        format!("requested: {technique}.{param} = {value}")
+                    }
                     Command::SetLearningRate(lr) => format!("requested: learning rate {lr}"),
                     _ => String::new(),
                 };
@@ -666,10 +630,7 @@ pub(super) mod tests {
         for s in 1..=50u64 {
             app.apply(Event::Step(step(s)));
             if s == 30 {
-                app.apply(Event::Marker {
-                    step: 30,
-                    label: "dropout off".into(),
-                });
+                app.apply(Event::Marker { step: 30, label: "dropout off".into() });
             }
             if s % 10 == 0 {
                 let e = s as usize / 10;
@@ -795,17 +756,24 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn colored_render_shows_the_same_panels() {
+        let mut app = scripted();
+        app.theme = Theme::new(false);
+        let buf = render(&app, 80, 24);
+        let s = text(&buf);
+        for needle in ["digits-mlp", "[on ]", "dropout off", "gradients", "events"] {
+            assert!(s.contains(needle), "no `{needle}` in\n{s}");
+        }
+        // NO_COLOR in the test environment makes this theme plain too.
+        if app.theme.is_colored() {
+            assert!(buf.content().iter().any(|c| c.fg != Color::Reset));
+        }
+    }
+
+    #[test]
     fn tiny_terminals_do_not_panic() {
         let mut app = scripted();
-        for (w, h) in [
-            (20, 5),
-            (1, 1),
-            (0, 0),
-            (39, 11),
-            (40, 12),
-            (60, 15),
-            (79, 23),
-        ] {
+        for (w, h) in [(20, 5), (1, 1), (0, 0), (39, 11), (40, 12), (60, 15), (79, 23)] {
             let s = text(&render(&app, w, h));
             if (w, h) == (20, 5) {
                 assert!(s.contains("too small"), "{s}");
@@ -833,30 +801,12 @@ pub(super) mod tests {
     #[test]
     fn space_toggles_with_negated_flag() {
         let mut app = scripted();
-        assert_eq!(
-            app.on_key(key(' ')),
-            Some(Command::Toggle {
-                technique: "dropout".into(),
-                enabled: false
-            })
-        );
+        assert_eq!(app.on_key(key(' ')), Some(Command::Toggle { technique: "dropout".into(), enabled: false }));
         app.on_key(code(KeyCode::Down));
-        assert_eq!(
-            app.on_key(key('t')),
-            Some(Command::Toggle {
-                technique: "early_stopping".into(),
-                enabled: false
-            })
-        );
+        assert_eq!(app.on_key(key('t')), Some(Command::Toggle { technique: "early_stopping".into(), enabled: false }));
         app.apply(Event::Techniques(techniques(false)));
         app.on_key(key('k'));
-        assert_eq!(
-            app.on_key(key(' ')),
-            Some(Command::Toggle {
-                technique: "dropout".into(),
-                enabled: true
-            })
-        );
+        assert_eq!(app.on_key(key(' ')), Some(Command::Toggle { technique: "dropout".into(), enabled: true }));
     }
 
     #[test]
@@ -877,11 +827,7 @@ pub(super) mod tests {
         }
         assert_eq!(
             app.on_key(code(KeyCode::Enter)),
-            Some(Command::SetParam {
-                technique: "dropout".into(),
-                param: "rate".into(),
-                value: "0.25".into()
-            })
+            Some(Command::SetParam { technique: "dropout".into(), param: "rate".into(), value: "0.25".into() })
         );
         assert_eq!(app.overlay, Overlay::None);
         // Esc cancels without a command.
@@ -900,10 +846,7 @@ pub(super) mod tests {
         for c in "0.001".chars() {
             app.on_key(key(c));
         }
-        assert_eq!(
-            app.on_key(code(KeyCode::Enter)),
-            Some(Command::SetLearningRate(0.001))
-        );
+        assert_eq!(app.on_key(code(KeyCode::Enter)), Some(Command::SetLearningRate(0.001)));
     }
 
     #[test]
@@ -919,10 +862,7 @@ pub(super) mod tests {
         assert!(app.should_quit());
 
         let mut done = scripted();
-        done.apply(Event::Finished {
-            reason: StopReason::Completed,
-            run_dir: "runs/x".into(),
-        });
+        done.apply(Event::Finished { reason: StopReason::Completed, run_dir: "runs/x".into() });
         assert_eq!(done.on_key(key('q')), None);
         assert!(done.should_quit());
     }
@@ -934,10 +874,7 @@ pub(super) mod tests {
         assert_eq!(app.on_key(ctrl_c), Some(Command::Stop));
         assert!(!app.should_quit());
         assert!(text(&render(&app, 80, 24)).contains("stopping"));
-        app.apply(Event::Finished {
-            reason: StopReason::User,
-            run_dir: "runs/x".into(),
-        });
+        app.apply(Event::Finished { reason: StopReason::User, run_dir: "runs/x".into() });
         assert!(!app.should_quit());
         let s = text(&render(&app, 80, 24));
         assert!(s.contains("finished"), "{s}");

@@ -48,11 +48,7 @@ impl Range {
             let (lo, hi) = text.split_once(sep)?;
             let (lo, hi) = (lo.trim(), hi.trim());
             let (l, h) = (lo.parse::<f64>().ok()?, hi.parse::<f64>().ok()?);
-            Some(Range::Numeric {
-                lo: l,
-                hi: h,
-                inclusive,
-            })
+            Some(Range::Numeric { lo: l, hi: h, inclusive })
         };
         if let Some(r) = numeric("..=", true) {
             return r;
@@ -63,11 +59,8 @@ impl Range {
             }
         }
         if text.contains('|') {
-            let choices: Vec<String> = text
-                .split('|')
-                .map(|c| c.trim().to_string())
-                .filter(|c| !c.is_empty())
-                .collect();
+            let choices: Vec<String> =
+                text.split('|').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect();
             if choices.len() > 1 {
                 return Range::Choices(choices);
             }
@@ -101,8 +94,7 @@ impl Range {
             },
             Range::Choices(choices) => {
                 // The trainer reads these spellings of a boolean too.
-                let boolean =
-                    choices.len() == 2 && choices.iter().all(|c| c == "true" || c == "false");
+                let boolean = choices.len() == 2 && choices.iter().all(|c| c == "true" || c == "false");
                 let alias = boolean && ["on", "off", "1", "0"].contains(&value);
                 if alias || choices.iter().any(|c| c == value) {
                     Ok(())
@@ -157,14 +149,7 @@ impl Editor {
 
     fn with(target: Target, fields: Vec<Field>) -> Self {
         let buffer = fields[0].current.clone();
-        Self {
-            target,
-            fields,
-            index: 0,
-            buffer,
-            fresh: true,
-            error: None,
-        }
+        Self { target, fields, index: 0, buffer, fresh: true, error: None }
     }
 
     pub fn title(&self) -> String {
@@ -230,11 +215,9 @@ impl Editor {
                     None
                 }
             },
-            Target::Technique(name) => Some(Command::SetParam {
-                technique: name.clone(),
-                param: self.field().name.clone(),
-                value,
-            }),
+            Target::Technique(name) => {
+                Some(Command::SetParam { technique: name.clone(), param: self.field().name.clone(), value })
+            }
         }
     }
 }
@@ -269,25 +252,9 @@ mod tests {
 
     #[test]
     fn ranges_parse() {
-        assert_eq!(
-            Range::parse("0 ..= 0.95"),
-            Range::Numeric {
-                lo: 0.0,
-                hi: 0.95,
-                inclusive: true
-            }
-        );
-        assert!(matches!(
-            Range::parse("0 .. 1"),
-            Range::Numeric {
-                inclusive: false,
-                ..
-            }
-        ));
-        assert_eq!(
-            Range::parse("norm | value"),
-            Range::Choices(vec!["norm".into(), "value".into()])
-        );
+        assert_eq!(Range::parse("0 ..= 0.95"), Range::Numeric { lo: 0.0, hi: 0.95, inclusive: true });
+        assert!(matches!(Range::parse("0 .. 1"), Range::Numeric { inclusive: false, .. }));
+        assert_eq!(Range::parse("norm | value"), Range::Choices(vec!["norm".into(), "value".into()]));
         assert_eq!(Range::parse("[layer, ...] (empty: default)"), Range::Free);
     }
 
@@ -321,11 +288,7 @@ mod tests {
         assert_eq!(e.buffer, "0.3");
         assert_eq!(
             e.submit(),
-            Some(Command::SetParam {
-                technique: "dropout".into(),
-                param: "rate".into(),
-                value: "0.3".into()
-            })
+            Some(Command::SetParam { technique: "dropout".into(), param: "rate".into(), value: "0.3".into() })
         );
     }
 

@@ -18,12 +18,7 @@ impl History {
     /// leaves room.
     pub fn new(cap: usize) -> Self {
         let cap = cap.max(4).next_multiple_of(2);
-        Self {
-            points: Vec::with_capacity(cap),
-            cap,
-            stride: 1,
-            bucket: (0.0, 0.0, 0),
-        }
+        Self { points: Vec::with_capacity(cap), cap, stride: 1, bucket: (0.0, 0.0, 0) }
     }
 
     /// Adds a point; non-finite values are left out since they cannot be
@@ -52,10 +47,7 @@ impl History {
             .chunks(2)
             .map(|c| {
                 let n = c.len() as f64;
-                (
-                    c.iter().map(|p| p.0).sum::<f64>() / n,
-                    c.iter().map(|p| p.1).sum::<f64>() / n,
-                )
+                (c.iter().map(|p| p.0).sum::<f64>() / n, c.iter().map(|p| p.1).sum::<f64>() / n)
             })
             .collect();
         self.stride *= 2;

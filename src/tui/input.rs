@@ -88,9 +88,7 @@ pub fn map_key(mode: InputMode, key: KeyEvent) -> Option<Action> {
         InputMode::Normal if ctrl => None,
         InputMode::Normal => normal(key.code),
         InputMode::Help => match key.code {
-            KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Esc | KeyCode::Enter => {
-                Some(Action::ToggleHelp)
-            }
+            KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Esc | KeyCode::Enter => Some(Action::ToggleHelp),
             _ => None,
         },
         InputMode::ConfirmQuit => match key.code {
@@ -146,18 +144,9 @@ mod tests {
     #[test]
     fn normal_keys() {
         let n = InputMode::Normal;
-        assert_eq!(
-            map_key(n, key(KeyCode::Char('p'))),
-            Some(Action::TogglePause)
-        );
-        assert_eq!(
-            map_key(n, KeyEvent::new(KeyCode::Char('L'), KeyModifiers::SHIFT)),
-            Some(Action::EditLearningRate)
-        );
-        assert_eq!(
-            map_key(n, key(KeyCode::Char('l'))),
-            Some(Action::ToggleLogScale)
-        );
+        assert_eq!(map_key(n, key(KeyCode::Char('p'))), Some(Action::TogglePause));
+        assert_eq!(map_key(n, KeyEvent::new(KeyCode::Char('L'), KeyModifiers::SHIFT)), Some(Action::EditLearningRate));
+        assert_eq!(map_key(n, key(KeyCode::Char('l'))), Some(Action::ToggleLogScale));
         assert_eq!(map_key(n, key(KeyCode::Down)), Some(Action::SelectNext));
         assert_eq!(map_key(n, key(KeyCode::Char('x'))), None);
     }
@@ -165,35 +154,20 @@ mod tests {
     #[test]
     fn ctrl_c_interrupts_everywhere() {
         let k = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
-        for mode in [
-            InputMode::Normal,
-            InputMode::Help,
-            InputMode::Editor,
-            InputMode::ConfirmQuit,
-        ] {
+        for mode in [InputMode::Normal, InputMode::Help, InputMode::Editor, InputMode::ConfirmQuit] {
             assert_eq!(map_key(mode, k), Some(Action::Interrupt));
         }
     }
 
     #[test]
     fn releases_are_ignored() {
-        let k = KeyEvent::new_with_kind(
-            KeyCode::Char('p'),
-            KeyModifiers::NONE,
-            KeyEventKind::Release,
-        );
+        let k = KeyEvent::new_with_kind(KeyCode::Char('p'), KeyModifiers::NONE, KeyEventKind::Release);
         assert_eq!(map_key(InputMode::Normal, k), None);
     }
 
     #[test]
     fn editor_takes_letters() {
-        assert_eq!(
-            map_key(InputMode::Editor, key(KeyCode::Char('q'))),
-            Some(Action::Edit(EditKey::Char('q')))
-        );
-        assert_eq!(
-            map_key(InputMode::Editor, key(KeyCode::Esc)),
-            Some(Action::Edit(EditKey::Cancel))
-        );
+        assert_eq!(map_key(InputMode::Editor, key(KeyCode::Char('q'))), Some(Action::Edit(EditKey::Char('q'))));
+        assert_eq!(map_key(InputMode::Editor, key(KeyCode::Esc)), Some(Action::Edit(EditKey::Cancel)));
     }
 }

@@ -40,20 +40,14 @@ pub fn areas(area: Rect, has_accuracy: bool, n_techniques: usize) -> Option<Area
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         return None;
     }
-    let [header, body, footer] = Layout::vertical([
-        Constraint::Length(2),
-        Constraint::Min(0),
-        Constraint::Length(1),
-    ])
-    .areas(area);
+    let [header, body, footer] =
+        Layout::vertical([Constraint::Length(2), Constraint::Min(0), Constraint::Length(1)]).areas(area);
     // Rows the techniques panel wants: two per technique plus borders.
     let tech_rows = (n_techniques.max(1) * 2 + 2) as u16;
 
     let charts_row = |r: Rect| -> (Rect, Option<Rect>) {
         if has_accuracy && r.width >= 60 {
-            let [l, a] =
-                Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
-                    .areas(r);
+            let [l, a] = Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(r);
             (l, Some(a))
         } else {
             (r, None)
@@ -62,70 +56,41 @@ pub fn areas(area: Rect, has_accuracy: bool, n_techniques: usize) -> Option<Area
 
     if area.width < 70 || body.height < 16 {
         // Narrow or short: charts on top, techniques and log below.
-        let [top, bottom] =
-            Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(body);
+        let [top, bottom] = Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(body);
         let (loss, accuracy) = charts_row(top);
         let (techniques, log) = if bottom.width >= 70 {
-            let [t, l] =
-                Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
-                    .areas(bottom);
+            let [t, l] = Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(bottom);
             (t, Some(l))
         } else if bottom.height >= 8 {
             let tech_h = tech_rows.min(bottom.height - 4);
-            let [t, l] =
-                Layout::vertical([Constraint::Length(tech_h), Constraint::Min(4)]).areas(bottom);
+            let [t, l] = Layout::vertical([Constraint::Length(tech_h), Constraint::Min(4)]).areas(bottom);
             (t, Some(l))
         } else {
             (bottom, None)
         };
-        return Some(Areas {
-            header,
-            loss,
-            accuracy,
-            gradients: None,
-            techniques,
-            log,
-            footer,
-        });
+        return Some(Areas { header, loss, accuracy, gradients: None, techniques, log, footer });
     }
 
     let chart_share = if body.height >= 36 { 50 } else { 45 };
-    let [top, bottom] = Layout::vertical([
-        Constraint::Percentage(chart_share),
-        Constraint::Percentage(100 - chart_share),
-    ])
-    .areas(body);
+    let [top, bottom] =
+        Layout::vertical([Constraint::Percentage(chart_share), Constraint::Percentage(100 - chart_share)]).areas(body);
     let (loss, accuracy) = charts_row(top);
     let (gradients, techniques, log) = if area.width >= 110 {
-        let [g, t, l] = Layout::horizontal([
-            Constraint::Percentage(34),
-            Constraint::Percentage(36),
-            Constraint::Percentage(30),
-        ])
-        .areas(bottom);
+        let [g, t, l] =
+            Layout::horizontal([Constraint::Percentage(34), Constraint::Percentage(36), Constraint::Percentage(30)])
+                .areas(bottom);
         (g, t, l)
     } else {
-        let [g, right] =
-            Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
-                .areas(bottom);
+        let [g, right] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(bottom);
         let mut tech_h = tech_rows.min(right.height * 3 / 5).max(3);
         // Whole techniques only (two rows each); the spare row goes to the log.
         if tech_h < tech_rows && tech_h % 2 == 1 {
             tech_h -= 1;
         }
-        let [t, l] =
-            Layout::vertical([Constraint::Length(tech_h), Constraint::Min(0)]).areas(right);
+        let [t, l] = Layout::vertical([Constraint::Length(tech_h), Constraint::Min(0)]).areas(right);
         (g, t, l)
     };
-    Some(Areas {
-        header,
-        loss,
-        accuracy,
-        gradients: Some(gradients),
-        techniques,
-        log: Some(log),
-        footer,
-    })
+    Some(Areas { header, loss, accuracy, gradients: Some(gradients), techniques, log: Some(log), footer })
 }
 
 /// Draws the whole frame for `app`.
@@ -146,63 +111,28 @@ fn render(app: &App, area: Rect, buf: &mut Buffer) {
             area.height,
             state_word(app)
         );
-        Paragraph::new(note)
-            .style(app.theme.warn())
-            .wrap(Wrap { trim: true })
-            .render(area, buf);
+        Paragraph::new(note).style(app.theme.warn()).wrap(Wrap { trim: true }).render(area, buf);
         return;
     };
     let t = app.theme;
     Header { app }.render(a.header, buf);
-    LossChart {
-        charts: &app.charts,
-        log_scale: app.log_scale,
-        smoothing: app.smoothing,
-        theme: t,
-    }
-    .render(a.loss, buf);
+    LossChart { charts: &app.charts, log_scale: app.log_scale, smoothing: app.smoothing, theme: t }.render(a.loss, buf);
     if let Some(r) = a.accuracy {
-        AccuracyChart {
-            charts: &app.charts,
-            smoothing: app.smoothing,
-            theme: t,
-        }
-        .render(r, buf);
+        AccuracyChart { charts: &app.charts, smoothing: app.smoothing, theme: t }.render(r, buf);
     }
     if let Some(r) = a.gradients {
-        GradientsPanel {
-            health: &app.grads,
-            theme: t,
-        }
-        .render(r, buf);
+        GradientsPanel { health: &app.grads, theme: t }.render(r, buf);
     }
-    TechniquesPanel {
-        techniques: &app.techniques,
-        metrics: &app.technique_metrics,
-        selected: app.selected,
-        theme: t,
-    }
-    .render(a.techniques, buf);
+    TechniquesPanel { techniques: &app.techniques, metrics: &app.technique_metrics, selected: app.selected, theme: t }
+        .render(a.techniques, buf);
     if let Some(r) = a.log {
-        EventsLog {
-            entries: &app.log,
-            theme: t,
-        }
-        .render(r, buf);
+        EventsLog { entries: &app.log, theme: t }.render(r, buf);
     }
     Footer { app }.render(a.footer, buf);
-    let body = Rect {
-        y: area.y + 2,
-        height: area.height.saturating_sub(3),
-        ..area
-    };
+    let body = Rect { y: area.y + 2, height: area.height.saturating_sub(3), ..area };
     match &app.overlay {
         Overlay::Help => Help { theme: t }.render(body, buf),
-        Overlay::Editor(ed) => EditorPopup {
-            editor: ed,
-            theme: t,
-        }
-        .render(body, buf),
+        Overlay::Editor(ed) => EditorPopup { editor: ed, theme: t }.render(body, buf),
         Overlay::None | Overlay::ConfirmQuit => {}
     }
 }
@@ -212,10 +142,7 @@ mod tests {
     use super::*;
 
     fn inside(inner: Rect, outer: Rect) -> bool {
-        inner.x >= outer.x
-            && inner.y >= outer.y
-            && inner.right() <= outer.right()
-            && inner.bottom() <= outer.bottom()
+        inner.x >= outer.x && inner.y >= outer.y && inner.right() <= outer.right() && inner.bottom() <= outer.bottom()
     }
 
     #[test]
@@ -237,17 +164,10 @@ mod tests {
             for h in [12, 13, 18, 19, 24, 40, 60] {
                 let screen = Rect::new(0, 0, w, h);
                 let a = areas(screen, true, 5).unwrap();
-                for r in [
-                    Some(a.header),
-                    Some(a.loss),
-                    a.accuracy,
-                    a.gradients,
-                    Some(a.techniques),
-                    a.log,
-                    Some(a.footer),
-                ]
-                .into_iter()
-                .flatten()
+                for r in
+                    [Some(a.header), Some(a.loss), a.accuracy, a.gradients, Some(a.techniques), a.log, Some(a.footer)]
+                        .into_iter()
+                        .flatten()
                 {
                     assert!(inside(r, screen), "{w}x{h}: {r:?}");
                 }

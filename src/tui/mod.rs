@@ -41,12 +41,6 @@ pub struct DashboardOptions {
 
 impl Default for DashboardOptions {
     fn default() -> Self {
-        Self {
-            refresh_ms: 250,
-            mouse: false,
-            no_color: false,
-            title: "traintop".into(),
-            exit_when_finished: false,
-        }
+        Self { refresh_ms: 250, mouse: false, no_color: false, title: "traintop".into(), exit_when_finished: false }
     }
 }

@@ -88,28 +88,19 @@ fn debug_field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
 /// use.
 pub fn command_label(debug: &str) -> (String, bool) {
     let d = debug.trim();
-    if let Some(lr) = d
-        .strip_prefix("SetLearningRate(")
-        .and_then(|r| r.strip_suffix(')'))
-    {
+    if let Some(lr) = d.strip_prefix("SetLearningRate(").and_then(|r| r.strip_suffix(')')) {
         return (format!("lr={lr}"), true);
     }
     if d.starts_with("Toggle") {
         if let Some(t) = debug_field(d, "technique") {
-            let on = if d.contains("enabled: true") {
-                "on"
-            } else {
-                "off"
-            };
+            let on = if d.contains("enabled: true") { "on" } else { "off" };
             return (format!("requested: {t} {on}"), false);
         }
     }
     if d.starts_with("SetParam") {
-        if let (Some(t), Some(p), Some(v)) = (
-            debug_field(d, "technique"),
-            debug_field(d, "param"),
-            debug_field(d, "value"),
-        ) {
+        if let (Some(t), Some(p), Some(v)) =
+            (debug_field(d, "technique"), debug_field(d, "param"), debug_field(d, "value"))
+        {
             return (format!("requested: {t}.{p}={v}"), false);
         }
     }
@@ -172,11 +163,8 @@ pub fn build(title: &str, run_dir: &str, metrics: &str, events: &str) -> App {
 
     // `Started` needs figures the files only hold implicitly: the epoch
     // count and the steps of one epoch.
-    let epoch_steps: Vec<(u64, u64)> = metrics
-        .iter()
-        .filter(|m| kind(m, "kind") == "epoch")
-        .map(|m| (uint(m, "epoch"), uint(m, "step")))
-        .collect();
+    let epoch_steps: Vec<(u64, u64)> =
+        metrics.iter().filter(|m| kind(m, "kind") == "epoch").map(|m| (uint(m, "epoch"), uint(m, "step"))).collect();
     let max_epoch = metrics.iter().map(|m| uint(m, "epoch")).max().unwrap_or(0);
     let max_step = metrics.iter().map(|m| uint(m, "step")).max().unwrap_or(0);
     let steps_per_epoch = match epoch_steps.first() {
@@ -184,15 +172,10 @@ pub fn build(title: &str, run_dir: &str, metrics: &str, events: &str) -> App {
         _ if max_epoch > 0 => max_step.div_ceil(max_epoch),
         _ => 0,
     };
-    let start = events
-        .iter()
-        .find(|e| matches!(kind(e, "event").as_str(), "run_start" | "run_resumed"));
+    let start = events.iter().find(|e| matches!(kind(e, "event").as_str(), "run_start" | "run_resumed"));
     app.apply(Event::Started {
         run_dir: run_dir.to_string(),
-        device: start
-            .map(|e| kind(e, "device"))
-            .filter(|d| !d.is_empty())
-            .unwrap_or_else(|| "?".into()),
+        device: start.map(|e| kind(e, "device")).filter(|d| !d.is_empty()).unwrap_or_else(|| "?".into()),
         epochs: max_epoch as usize,
         steps_per_epoch: steps_per_epoch as usize,
         parameters: start.map(|e| uint(e, "parameters")).unwrap_or(0) as usize,
@@ -226,12 +209,7 @@ pub fn build(title: &str, run_dir: &str, metrics: &str, events: &str) -> App {
                 marker(&mut app, step, label);
             }
             "set_param" => {
-                let label = format!(
-                    "{}.{}={}",
-                    kind(e, "technique"),
-                    kind(e, "param"),
-                    kind(e, "value")
-                );
+                let label = format!("{}.{}={}", kind(e, "technique"), kind(e, "param"), kind(e, "value"));
                 marker(&mut app, step, label);
             }
             "plugin" | "warning" | "rejected" => {
@@ -241,34 +219,15 @@ pub fn build(title: &str, run_dir: &str, metrics: &str, events: &str) -> App {
             }
             "rebuild" => {
                 let ms = num(e, "rebuild_ms").unwrap_or(f64::NAN);
-                app.push_log(
-                    step,
-                    format!("graph rebuilt in {ms:.1} ms ({})", kind(e, "reason")),
-                    LogKind::Info,
-                );
+                app.push_log(step, format!("graph rebuilt in {ms:.1} ms ({})", kind(e, "reason")), LogKind::Info);
             }
-            "stop_requested" => app.push_log(
-                step,
-                format!("stop requested by {}", kind(e, "reason")),
-                LogKind::State,
-            ),
-            "run_start" => app.push_log(
-                step,
-                format!("run started on {}", kind(e, "device")),
-                LogKind::State,
-            ),
+            "stop_requested" => app.push_log(step, format!("stop requested by {}", kind(e, "reason")), LogKind::State),
+            "run_start" => app.push_log(step, format!("run started on {}", kind(e, "device")), LogKind::State),
             "run_resumed" => app.push_log(step, "run resumed".into(), LogKind::State),
-            "diverged" => app.push_log(
-                step,
-                format!("diverged: loss {}", kind(e, "loss")),
-                LogKind::Warn,
-            ),
+            "diverged" => app.push_log(step, format!("diverged: loss {}", kind(e, "loss")), LogKind::Warn),
             "run_end" => {
                 let reason = stop_reason(&kind(e, "stop_reason")).unwrap_or(StopReason::Error);
-                app.apply(Event::Finished {
-                    reason,
-                    run_dir: run_dir.to_string(),
-                });
+                app.apply(Event::Finished { reason, run_dir: run_dir.to_string() });
                 finished = true;
             }
             other => {
@@ -276,29 +235,18 @@ pub fn build(title: &str, run_dir: &str, metrics: &str, events: &str) -> App {
                 fields.remove("event");
                 fields.remove("time");
                 fields.remove("step");
-                let text = if fields.is_empty() {
-                    other.to_string()
-                } else {
-                    format!("{other} {}", Value::Object(fields))
-                };
+                let text =
+                    if fields.is_empty() { other.to_string() } else { format!("{other} {}", Value::Object(fields)) };
                 app.push_log(step, text, LogKind::Info);
             }
         }
     }
     if !finished {
-        app.push_log(
-            None,
-            "no run_end in events.jsonl: the run is still going or died".into(),
-            LogKind::Warn,
-        );
+        app.push_log(None, "no run_end in events.jsonl: the run is still going or died".into(), LogKind::Warn);
         app.apply(Event::State(RunState::Finished));
     }
     if bad > 0 {
-        app.push_log(
-            None,
-            format!("{bad} unreadable lines skipped"),
-            LogKind::Warn,
-        );
+        app.push_log(None, format!("{bad} unreadable lines skipped"), LogKind::Warn);
     }
     app.notice = Some("viewing a finished run: q quits".into());
     app
@@ -352,14 +300,8 @@ mod tests {
             command_label("SetParam { technique: \"dropout\", param: \"rate\", value: \"0.3\" }"),
             ("requested: dropout.rate=0.3".into(), false)
         );
-        assert_eq!(
-            command_label("Toggle { technique: \"bn\", enabled: true }"),
-            ("requested: bn on".into(), false)
-        );
-        assert_eq!(
-            command_label("SetLearningRate(0.5)"),
-            ("lr=0.5".into(), true)
-        );
+        assert_eq!(command_label("Toggle { technique: \"bn\", enabled: true }"), ("requested: bn on".into(), false));
+        assert_eq!(command_label("SetLearningRate(0.5)"), ("lr=0.5".into(), true));
     }
 
     #[test]

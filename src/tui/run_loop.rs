@@ -26,11 +26,7 @@ const DRAIN_BUDGET: Duration = Duration::from_millis(50);
 /// arrive on `events` (the trainer thread sends them); commands go out on
 /// `commands`. Returns when the user quits (after confirmation) or, if
 /// `exit_when_finished` is set, once a `Finished` event arrived.
-pub fn run_dashboard(
-    options: DashboardOptions,
-    events: Receiver<Event>,
-    commands: Sender<Command>,
-) -> io::Result<()> {
+pub fn run_dashboard(options: DashboardOptions, events: Receiver<Event>, commands: Sender<Command>) -> io::Result<()> {
     let app = App::new(&options.title, options.no_color);
     run(app, Some(&events), Some(&commands), &options)
 }
@@ -41,10 +37,7 @@ pub fn view_run(dir: &Path, options: DashboardOptions) -> io::Result<()> {
     let read = |name: &str| match std::fs::read_to_string(dir.join(name)) {
         Ok(s) => Ok(s),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(String::new()),
-        Err(e) => Err(io::Error::new(
-            e.kind(),
-            format!("{}: {e}", dir.join(name).display()),
-        )),
+        Err(e) => Err(io::Error::new(e.kind(), format!("{}: {e}", dir.join(name).display()))),
     };
     let metrics = read("metrics.jsonl")?;
     let events = read("events.jsonl")?;
@@ -54,17 +47,9 @@ pub fn view_run(dir: &Path, options: DashboardOptions) -> io::Result<()> {
             format!("{}: no metrics.jsonl or events.jsonl", dir.display()),
         ));
     }
-    let mut app = replay::build(
-        &options.title,
-        &dir.display().to_string(),
-        &metrics,
-        &events,
-    );
+    let mut app = replay::build(&options.title, &dir.display().to_string(), &metrics, &events);
     app.theme = Theme::new(options.no_color);
-    let options = DashboardOptions {
-        exit_when_finished: false,
-        ..options
-    };
+    let options = DashboardOptions { exit_when_finished: false, ..options };
     run(app, None, None, &options)
 }
 

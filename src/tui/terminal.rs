@@ -17,9 +17,7 @@ use std::thread::ThreadId;
 
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
 use crossterm::execute;
-use crossterm::terminal::{
-    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
-};
+use crossterm::terminal::{disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen};
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 
@@ -71,11 +69,7 @@ pub fn restore() -> io::Result<()> {
     let mut out = io::stdout();
     // Every step is tried even if one fails: a half-restored terminal is
     // worse than an error message.
-    let mouse = if MOUSE.swap(false, Ordering::SeqCst) {
-        execute!(out, DisableMouseCapture)
-    } else {
-        Ok(())
-    };
+    let mouse = if MOUSE.swap(false, Ordering::SeqCst) { execute!(out, DisableMouseCapture) } else { Ok(()) };
     let screen = execute!(out, LeaveAlternateScreen, crossterm::cursor::Show);
     let raw = disable_raw_mode();
     mouse.and(screen).and(raw)
@@ -89,10 +83,7 @@ fn install_panic_hook() {
             let here = std::thread::current();
             if ACTIVE.load(Ordering::SeqCst) && ui.is_some_and(|id| id != here.id()) {
                 let name = here.name().unwrap_or("unnamed").to_string();
-                DEFERRED
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(format!("thread '{name}' {info}"));
+                DEFERRED.lock().unwrap_or_else(|e| e.into_inner()).push(format!("thread '{name}' {info}"));
                 return;
             }
             let _ = restore();

@@ -21,9 +21,7 @@ impl Theme {
     /// The colored theme unless `no_color` is set or the environment asks for
     /// no color.
     pub fn new(no_color: bool) -> Self {
-        Self {
-            colored: !(no_color || no_color_env()),
-        }
+        Self { colored: !(no_color || no_color_env()) }
     }
 
     /// The theme without any styles, whatever the environment says.
@@ -53,11 +51,7 @@ impl Theme {
     }
 
     pub fn title(&self) -> Style {
-        self.pick(
-            Style::default()
-                .fg(Color::Cyan)
-                .add_modifier(Modifier::BOLD),
-        )
+        self.pick(Style::default().fg(Color::Cyan).add_modifier(Modifier::BOLD))
     }
 
     pub fn dim(&self) -> Style {
@@ -65,11 +59,7 @@ impl Theme {
     }
 
     pub fn key(&self) -> Style {
-        self.pick(
-            Style::default()
-                .fg(Color::Yellow)
-                .add_modifier(Modifier::BOLD),
-        )
+        self.pick(Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD))
     }
 
     pub fn good(&self) -> Style {

@@ -66,13 +66,13 @@ pub fn check_with(
         .collect();
     let build = |backend: Backend| {
         let mut g = GraphBuilder::new();
-        let xs: Vec<Tensor> = inputs
+        let xs: Vec<Tensor> =
+            inputs.iter().enumerate().map(|(i, c)| g.state(&format!("x{i}"), &dims(&c.shape), true)).collect();
+        let constants: Vec<Tensor> = fixed
             .iter()
             .enumerate()
-            .map(|(i, c)| g.state(&format!("x{i}"), &dims(&c.shape), true))
+            .map(|(i, (shape, _))| g.state(&format!("fixed{i}"), &dims(shape), false))
             .collect();
-        let constants: Vec<Tensor> =
-            fixed.iter().enumerate().map(|(i, (shape, _))| g.state(&format!("fixed{i}"), &dims(shape), false)).collect();
         let y = f(&mut g, &xs, &constants);
         let out_shape = g.shape(y).to_vec();
         let w = g.input("w", &out_shape);
@@ -110,7 +110,8 @@ pub fn check_with(
         reference.scalar("loss")
     );
     // Read every analytic gradient before the finite differences rerun the program.
-    let analytic_all: Vec<Vec<f32>> = (0..values.len()).map(|i| fast.output(&format!("g{i}")).unwrap().to_vec()).collect();
+    let analytic_all: Vec<Vec<f32>> =
+        (0..values.len()).map(|i| fast.output(&format!("g{i}")).unwrap().to_vec()).collect();
     for (i, v) in values.iter().enumerate() {
         let analytic = &analytic_all[i];
         let reference_grad = reference.output(&format!("g{i}")).unwrap();

@@ -238,7 +238,14 @@ pub struct HostApi {
     pub detach: unsafe extern "C" fn(ctx: *mut c_void, a: Handle) -> Handle,
     /// The plugin's persistent tensor `name` (namespaced by the plugin), filled
     /// with `init` when it does not exist yet. Dims must not include BATCH.
-    pub state: unsafe extern "C" fn(ctx: *mut c_void, name: Str, dims: *const i64, rank: usize, trainable: u32, init: f32) -> Handle,
+    pub state: unsafe extern "C" fn(
+        ctx: *mut c_void,
+        name: Str,
+        dims: *const i64,
+        rank: usize,
+        trainable: u32,
+        init: f32,
+    ) -> Handle,
     /// After each step, `value` replaces the state `state`.
     pub assign: unsafe extern "C" fn(ctx: *mut c_void, state: Handle, value: Handle),
     /// A tensor shaped like `like`, refilled with uniform [0, 1) numbers from the
@@ -303,7 +310,8 @@ pub struct Descriptor {
         out: *mut Handle,
     ) -> i32,
     /// Rewrites gradients in place (train graph only).
-    pub build_gradients: unsafe extern "C" fn(state: *mut c_void, host: *const HostApi, grads: *mut ParamGrad, n: usize) -> i32,
+    pub build_gradients:
+        unsafe extern "C" fn(state: *mut c_void, host: *const HostApi, grads: *mut ParamGrad, n: usize) -> i32,
 }
 
 // SAFETY: descriptors are immutable statics whose pointers refer to other

@@ -11,7 +11,8 @@
 //! this happens inside the graph, with no extra pass.
 
 use traintop_plugin_sdk::{
-    export_technique, BuildPoint, Dim, Event, EventKind, Graph, Host, Mode, Param, ParamValues, Technique, Tensor, ToggleClass,
+    export_technique, BuildPoint, Dim, Event, EventKind, Graph, Host, Mode, Param, ParamValues, Technique, Tensor,
+    ToggleClass,
 };
 
 #[derive(Default)]
@@ -30,7 +31,14 @@ fn select(g: &mut Graph, flag: Tensor, a: Tensor, b: Tensor) -> Result<Tensor, S
 }
 
 impl BatchNorm {
-    fn normalize(&mut self, g: &mut Graph, p: &ParamValues, mode: Mode, layer: usize, n: Tensor) -> Result<Tensor, String> {
+    fn normalize(
+        &mut self,
+        g: &mut Graph,
+        p: &ParamValues,
+        mode: Mode,
+        layer: usize,
+        n: Tensor,
+    ) -> Result<Tensor, String> {
         let Some(&Dim::Fixed(units)) = g.shape(n).get(1) else { return Err("net input is not [batch, units]".into()) };
         let eps = p.float("eps") as f32;
         let d = p.float("momentum") as f32;
@@ -112,8 +120,13 @@ impl Technique for BatchNorm {
             Param::layers("layers", "hidden layers to normalize; empty: every hidden layer").structural(),
             Param::float("eps", 1e-5, 0.0, 1.0, "added to the batch variance before the square root").structural(),
             Param::float("momentum", 0.9, 0.0, 1.0, "smoothing delta of the inference statistics").structural(),
-            Param::choice("position", "net_input,activation", "net_input", "normalize the net input (before the activation) or the layer output")
-                .structural(),
+            Param::choice(
+                "position",
+                "net_input,activation",
+                "net_input",
+                "normalize the net input (before the activation) or the layer output",
+            )
+            .structural(),
         ]
     }
 
@@ -124,7 +137,15 @@ impl Technique for BatchNorm {
         Ok(())
     }
 
-    fn build(&mut self, g: &mut Graph, p: &ParamValues, point: BuildPoint, mode: Mode, layer: usize, n: Tensor) -> Result<Tensor, String> {
+    fn build(
+        &mut self,
+        g: &mut Graph,
+        p: &ParamValues,
+        point: BuildPoint,
+        mode: Mode,
+        layer: usize,
+        n: Tensor,
+    ) -> Result<Tensor, String> {
         let wanted = if p.choice("position") == "activation" { BuildPoint::Activation } else { BuildPoint::NetInput };
         let hidden = g.host().layer_count().saturating_sub(1);
         if point != wanted || !p.layers("layers", || (0..hidden).collect()).contains(&layer) {

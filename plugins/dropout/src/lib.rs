@@ -3,7 +3,9 @@
 //! needs no rescaling); off at evaluation. The rate is fed each step, so editing
 //! it applies at once; switching dropout on or off rebuilds the graph.
 
-use traintop_plugin_sdk::{export_technique, BuildPoint, Graph, Mode, Param, ParamValues, Technique, Tensor, ToggleClass};
+use traintop_plugin_sdk::{
+    export_technique, BuildPoint, Graph, Mode, Param, ParamValues, Technique, Tensor, ToggleClass,
+};
 
 #[derive(Default)]
 pub struct Dropout;
@@ -17,11 +19,20 @@ impl Technique for Dropout {
     fn params() -> Vec<Param> {
         vec![
             Param::float("rate", 0.5, 0.0, 0.95, "share of units dropped at each training step"),
-            Param::layers("layers", "hidden layers to apply it to, e.g. [0, 1]; empty: every hidden layer").structural(),
+            Param::layers("layers", "hidden layers to apply it to, e.g. [0, 1]; empty: every hidden layer")
+                .structural(),
         ]
     }
 
-    fn build(&mut self, g: &mut Graph, p: &ParamValues, point: BuildPoint, mode: Mode, layer: usize, a: Tensor) -> Result<Tensor, String> {
+    fn build(
+        &mut self,
+        g: &mut Graph,
+        p: &ParamValues,
+        point: BuildPoint,
+        mode: Mode,
+        layer: usize,
+        a: Tensor,
+    ) -> Result<Tensor, String> {
         if point != BuildPoint::Activation || mode != Mode::Train {
             return Ok(a);
         }

@@ -21,7 +21,12 @@ impl EarlyStopping {
     fn status(&self, host: &mut Host, p: &ParamValues) {
         let patience = p.int("patience");
         let text = match self.best {
-            Some(b) => format!("wait {}/{patience}, best epoch {} ({} {b:.4})", self.wait, self.best_epoch, p.choice("monitor")),
+            Some(b) => format!(
+                "wait {}/{patience}, best epoch {} ({} {b:.4})",
+                self.wait,
+                self.best_epoch,
+                p.choice("monitor")
+            ),
             None => format!("wait 0/{patience}, no epoch yet"),
         };
         host.set_status(&text);
@@ -66,7 +71,10 @@ impl Technique for EarlyStopping {
                     self.best = Some(value);
                     self.best_epoch = e.epoch;
                     self.wait = 0;
-                    self.snapshot = Self::parameter_names(host).into_iter().filter_map(|n| host.read_state(&n).map(|v| (n, v))).collect();
+                    self.snapshot = Self::parameter_names(host)
+                        .into_iter()
+                        .filter_map(|n| host.read_state(&n).map(|v| (n, v)))
+                        .collect();
                 } else if e.epoch as i64 > p.int("start_from_epoch") {
                     self.wait += 1;
                     if self.wait >= p.int("patience") {

@@ -16,8 +16,15 @@ impl Technique for GradClip {
 
     fn params() -> Vec<Param> {
         vec![
-            Param::float("max_norm", 1.0, 1e-6, 1e6, "largest allowed global gradient norm (or element, in value mode)"),
-            Param::choice("mode", "norm,value", "norm", "norm: rescale the global L2 norm; value: clamp each element").structural(),
+            Param::float(
+                "max_norm",
+                1.0,
+                1e-6,
+                1e6,
+                "largest allowed global gradient norm (or element, in value mode)",
+            ),
+            Param::choice("mode", "norm,value", "norm", "norm: rescale the global L2 norm; value: clamp each element")
+                .structural(),
         ]
     }
 

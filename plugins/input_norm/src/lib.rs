@@ -5,7 +5,10 @@
 //! A constant feature maps to 0. Both are p' = (p - offset) * scale, so the
 //! graph fragment is the same and only the two state vectors differ.
 
-use traintop_plugin_sdk::{export_technique, BuildPoint, Dim, Event, EventKind, Graph, Host, Mode, Param, ParamValues, Technique, Tensor, ToggleClass};
+use traintop_plugin_sdk::{
+    export_technique, BuildPoint, Dim, Event, EventKind, Graph, Host, Mode, Param, ParamValues, Technique, Tensor,
+    ToggleClass,
+};
 
 #[derive(Default)]
 pub struct InputNorm;
@@ -37,7 +40,12 @@ impl Technique for InputNorm {
     const CLASS: ToggleClass = ToggleClass::Data;
 
     fn params() -> Vec<Param> {
-        vec![Param::choice("method", "zscore,minmax", "zscore", "zscore: zero mean, unit variance; minmax: each feature to [-1, 1]")]
+        vec![Param::choice(
+            "method",
+            "zscore,minmax",
+            "zscore",
+            "zscore: zero mean, unit variance; minmax: each feature to [-1, 1]",
+        )]
     }
 
     fn on_event(&mut self, host: &mut Host, p: &ParamValues, e: &Event) -> Result<(), String> {
@@ -50,11 +58,21 @@ impl Technique for InputNorm {
         Ok(())
     }
 
-    fn build(&mut self, g: &mut Graph, _p: &ParamValues, point: BuildPoint, _mode: Mode, _layer: usize, x: Tensor) -> Result<Tensor, String> {
+    fn build(
+        &mut self,
+        g: &mut Graph,
+        _p: &ParamValues,
+        point: BuildPoint,
+        _mode: Mode,
+        _layer: usize,
+        x: Tensor,
+    ) -> Result<Tensor, String> {
         if point != BuildPoint::Input {
             return Ok(x);
         }
-        let Some(&Dim::Fixed(features)) = g.shape(x).get(1) else { return Err("input is not [batch, features]".into()) };
+        let Some(&Dim::Fixed(features)) = g.shape(x).get(1) else {
+            return Err("input is not [batch, features]".into());
+        };
         let offset = g.state("offset", &[features], false, 0.0)?;
         let scale = g.state("scale", &[features], false, 1.0)?;
         let offset = g.broadcast_like(offset, x)?;

@@ -2,7 +2,9 @@
 //! the gradient gains 2 lambda w. Biases are left alone unless asked. lambda is
 //! fed each step: editing it needs no rebuild.
 
-use traintop_plugin_sdk::{export_technique, BuildPoint, Graph, Mode, Param, ParamValues, Technique, Tensor, ToggleClass};
+use traintop_plugin_sdk::{
+    export_technique, BuildPoint, Graph, Mode, Param, ParamValues, Technique, Tensor, ToggleClass,
+};
 
 #[derive(Default)]
 pub struct L2;
@@ -20,7 +22,15 @@ impl Technique for L2 {
         ]
     }
 
-    fn build(&mut self, g: &mut Graph, p: &ParamValues, point: BuildPoint, mode: Mode, _layer: usize, loss: Tensor) -> Result<Tensor, String> {
+    fn build(
+        &mut self,
+        g: &mut Graph,
+        p: &ParamValues,
+        point: BuildPoint,
+        mode: Mode,
+        _layer: usize,
+        loss: Tensor,
+    ) -> Result<Tensor, String> {
         if point != BuildPoint::Loss || mode != Mode::Train {
             return Ok(loss);
         }

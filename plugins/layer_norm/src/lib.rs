@@ -2,7 +2,9 @@
 //! units (mean 0, std sqrt(var + eps)), then a learned gain and bias per unit.
 //! Unlike batch norm it does not mix samples, so train and eval are the same.
 
-use traintop_plugin_sdk::{export_technique, BuildPoint, Dim, Graph, Mode, Param, ParamValues, Technique, Tensor, ToggleClass};
+use traintop_plugin_sdk::{
+    export_technique, BuildPoint, Dim, Graph, Mode, Param, ParamValues, Technique, Tensor, ToggleClass,
+};
 
 #[derive(Default)]
 pub struct LayerNorm;
@@ -37,7 +39,15 @@ impl Technique for LayerNorm {
         ]
     }
 
-    fn build(&mut self, g: &mut Graph, p: &ParamValues, point: BuildPoint, _mode: Mode, layer: usize, n: Tensor) -> Result<Tensor, String> {
+    fn build(
+        &mut self,
+        g: &mut Graph,
+        p: &ParamValues,
+        point: BuildPoint,
+        _mode: Mode,
+        layer: usize,
+        n: Tensor,
+    ) -> Result<Tensor, String> {
         if point != BuildPoint::NetInput {
             return Ok(n);
         }

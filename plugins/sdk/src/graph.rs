@@ -173,7 +173,9 @@ impl<'a> Graph<'a> {
         let dims: Vec<i64> = dims.iter().map(|&d| d as i64).collect();
         // SAFETY: `name` and `dims` are readable during the call.
         checked(
-            unsafe { (self.api().state)(self.api().ctx, Str::new(name), dims.as_ptr(), dims.len(), trainable as u32, init) },
+            unsafe {
+                (self.api().state)(self.api().ctx, Str::new(name), dims.as_ptr(), dims.len(), trainable as u32, init)
+            },
             "state",
         )
     }
@@ -202,10 +204,8 @@ impl<'a> Graph<'a> {
     /// The model's trainable parameters (name, tensor, is a weight matrix);
     /// available at the loss hook.
     pub fn model_params(&mut self) -> Vec<(String, Tensor, bool)> {
-        let mut buf = vec![
-            abi::ParamGrad { name: Str::EMPTY, param: abi::INVALID, grad: abi::INVALID, is_weight: 0 };
-            256
-        ];
+        let mut buf =
+            vec![abi::ParamGrad { name: Str::EMPTY, param: abi::INVALID, grad: abi::INVALID, is_weight: 0 }; 256];
         // SAFETY: `buf` has room for its length, the capacity passed.
         let n = unsafe { (self.api().model_params)(self.api().ctx, buf.as_mut_ptr(), buf.len()) };
         buf.truncate(n.clamp(0, 256) as usize);

@@ -142,7 +142,12 @@ pub unsafe extern "C" fn destroy<T: Technique>(state: *mut c_void) {
 
 /// # Safety
 /// `state` from `create::<T>`, `host` valid for the call, `name`/`value` readable.
-pub unsafe extern "C" fn set_param<T: Technique>(state: *mut c_void, host: *const abi::HostApi, name: abi::Str, value: abi::Str) -> i32 {
+pub unsafe extern "C" fn set_param<T: Technique>(
+    state: *mut c_void,
+    host: *const abi::HostApi,
+    name: abi::Str,
+    value: abi::Str,
+) -> i32 {
     // SAFETY: guaranteed by the caller.
     let instance = unsafe { &mut *(state as *mut Instance<T>) };
     // SAFETY: the strings are readable during the call.
@@ -166,7 +171,11 @@ pub unsafe extern "C" fn get_param<T: Technique>(state: *mut c_void, name: abi::
 
 /// # Safety
 /// `state` from `create::<T>`, `host` and `event` valid for the call.
-pub unsafe extern "C" fn on_event<T: Technique>(state: *mut c_void, host: *const abi::HostApi, event: *const abi::Event) -> i32 {
+pub unsafe extern "C" fn on_event<T: Technique>(
+    state: *mut c_void,
+    host: *const abi::HostApi,
+    event: *const abi::Event,
+) -> i32 {
     // SAFETY: guaranteed by the caller.
     let (instance, e) = unsafe { (&mut *(state as *mut Instance<T>), &*event) };
     let data: &[f32] = if e.data.is_null() {

@@ -100,7 +100,9 @@ impl Param {
             ParamKind::Float => Value::Float(self.default_value),
             ParamKind::Int => Value::Int(self.default_value as i64),
             ParamKind::Bool => Value::Bool(self.default_value != 0.0),
-            ParamKind::Choice => Value::Choice(self.choice_names().get(self.default_value as usize).copied().unwrap_or("").to_string()),
+            ParamKind::Choice => {
+                Value::Choice(self.choice_names().get(self.default_value as usize).copied().unwrap_or("").to_string())
+            }
             ParamKind::Layers => Value::Layers(vec![]),
         }
     }

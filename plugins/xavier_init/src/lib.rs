@@ -55,7 +55,12 @@ impl Technique for XavierInit {
     const CLASS: ToggleClass = ToggleClass::InitOnly;
 
     fn params() -> Vec<Param> {
-        vec![Param::choice("distribution", "normal,uniform", "normal", "draw weights from a normal or a uniform distribution")]
+        vec![Param::choice(
+            "distribution",
+            "normal,uniform",
+            "normal",
+            "draw weights from a normal or a uniform distribution",
+        )]
     }
 
     fn on_event(&mut self, host: &mut Host, p: &ParamValues, e: &Event) -> Result<(), String> {

@@ -27,11 +27,7 @@ impl StridedView {
             }
         }
         let sizes = t.indexes.iter().map(|&j| dims[j]).collect();
-        let strides = t
-            .indexes
-            .iter()
-            .map(|&j| if t.fake[j] { 0 } else { physical[j] })
-            .collect();
+        let strides = t.indexes.iter().map(|&j| if t.fake[j] { 0 } else { physical[j] }).collect();
         Some(Self { sizes, strides })
     }
 

@@ -26,11 +26,7 @@ impl Widget for AccuracyChart<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let c = self.charts;
         let t = self.theme;
-        let train = if self.smoothing {
-            &c.acc_ema
-        } else {
-            &c.train_acc
-        };
+        let train = if self.smoothing { &c.acc_ema } else { &c.train_acc };
         let series = vec![
             Series {
                 name: if self.smoothing { "train ema" } else { "train" }.into(),

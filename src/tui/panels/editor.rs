@@ -24,23 +24,14 @@ impl Widget for EditorPopup<'_> {
         Clear.render(popup, buf);
         let block = Block::bordered()
             .title(Span::styled(format!(" {} ", ed.title()), t.title()))
-            .title_bottom(Span::styled(
-                " Tab field · Enter send · Esc cancel ",
-                t.dim(),
-            ));
+            .title_bottom(Span::styled(" Tab field · Enter send · Esc cancel ", t.dim()));
         let inner = block.inner(popup);
         block.render(popup, buf);
         if inner.width < 4 || inner.height == 0 {
             return;
         }
         let w = inner.width as usize;
-        let name_w = ed
-            .fields
-            .iter()
-            .map(|f| f.name.chars().count())
-            .max()
-            .unwrap_or(0)
-            .min(w / 3);
+        let name_w = ed.fields.iter().map(|f| f.name.chars().count()).max().unwrap_or(0).min(w / 3);
         let value_w = 14.min(w.saturating_sub(name_w + 4));
         let mut lines: Vec<Line> = Vec::new();
         // The error first: at small heights it is what must stay visible.
@@ -49,41 +40,24 @@ impl Widget for EditorPopup<'_> {
         }
         for (i, f) in ed.fields.iter().enumerate() {
             let sel = i == ed.index;
-            let value = if sel {
-                format!("{}_", ed.buffer)
-            } else {
-                f.current.clone()
-            };
+            let value = if sel { format!("{}_", ed.buffer) } else { f.current.clone() };
             // Keep the end of a long typed value, where the cursor is.
             let shown: String = if value.chars().count() > value_w {
-                value
-                    .chars()
-                    .skip(value.chars().count() - value_w)
-                    .collect()
+                value.chars().skip(value.chars().count() - value_w).collect()
             } else {
                 value
             };
             let mut spans = vec![
                 Span::raw(if sel { "> " } else { "  " }),
                 Span::raw(format!("{:<name_w$} ", truncate(&f.name, name_w))),
-                Span::styled(
-                    format!("[{shown:<value_w$}]"),
-                    if sel { t.selected() } else { t.dim() },
-                ),
+                Span::styled(format!("[{shown:<value_w$}]"), if sel { t.selected() } else { t.dim() }),
             ];
             let used = 2 + name_w + 1 + value_w + 2;
-            spans.push(Span::styled(
-                truncate(&format!(" {}", f.range), w.saturating_sub(used)),
-                t.dim(),
-            ));
+            spans.push(Span::styled(truncate(&format!(" {}", f.range), w.saturating_sub(used)), t.dim()));
             lines.push(Line::from(spans));
         }
         let f = ed.field();
-        let help = if f.current.is_empty() {
-            f.help.clone()
-        } else {
-            format!("now {} · {}", f.current, f.help)
-        };
+        let help = if f.current.is_empty() { f.help.clone() } else { format!("now {} · {}", f.current, f.help) };
         lines.push(Line::styled(truncate(&help, w), t.dim()));
         Paragraph::new(lines).render(inner, buf);
     }

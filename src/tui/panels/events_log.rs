@@ -38,15 +38,9 @@ impl Widget for EventsLog<'_> {
                     LogKind::Marker => t.marker(),
                     LogKind::State => t.title(),
                 };
-                let prefix = e
-                    .step
-                    .map(|s| format!("{s:>6} "))
-                    .unwrap_or_else(|| "       ".into());
+                let prefix = e.step.map(|s| format!("{s:>6} ")).unwrap_or_else(|| "       ".into());
                 let text = truncate(&e.text, w.saturating_sub(7));
-                Line::from(vec![
-                    Span::styled(prefix, t.dim()),
-                    Span::styled(text, style),
-                ])
+                Line::from(vec![Span::styled(prefix, t.dim()), Span::styled(text, style)])
             })
             .collect();
         Paragraph::new(lines).render(inner, buf);

@@ -38,10 +38,10 @@ impl Widget for Footer<'_> {
         let t = app.theme;
         let w = area.width as usize;
         let line = if app.overlay == Overlay::ConfirmQuit {
-            let q = if app.state == Some(RunState::Stopping) {
-                " The run is still stopping. Quit anyway? y/n "
-            } else {
-                " Stop the run and quit? y/n "
+            let q = match app.state {
+                Some(RunState::Stopping) => " The run is still stopping. Quit anyway? y/n ",
+                Some(RunState::Finished) => " The run has finished. Quit? y/n ",
+                _ => " Stop the run and quit? y/n ",
             };
             Line::styled(truncate(q, w), t.bad())
         } else if let Some(n) = &app.notice {

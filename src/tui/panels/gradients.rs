@@ -50,11 +50,7 @@ pub fn assess(norms: &[(String, f32)]) -> Option<GradFlag> {
     // The first and last layers' weights; other parameter names (plugins)
     // only count when no name says "weight".
     let weights: Vec<&(String, f32)> = norms.iter().filter(|(n, _)| n.contains("weight")).collect();
-    let pool: Vec<&(String, f32)> = if weights.len() >= 2 {
-        weights
-    } else {
-        norms.iter().collect()
-    };
+    let pool: Vec<&(String, f32)> = if weights.len() >= 2 { weights } else { norms.iter().collect() };
     if let (Some(first), Some(last)) = (pool.first(), pool.last()) {
         if pool.len() >= 2 && first.1 < 1e-3 * last.1 {
             return Some(GradFlag::Vanishing(format!(
@@ -176,33 +172,19 @@ impl Widget for GradientsPanel<'_> {
             Some(flag @ GradFlag::Vanishing(_)) => {
                 lines.push(Line::styled(truncate(&format!("!! {flag}"), w), t.warn()))
             }
-            None if !h.norms.is_empty() => lines.push(Line::styled(
-                truncate(&format!("ok at step {}", h.step), w),
-                t.good(),
-            )),
+            None if !h.norms.is_empty() => {
+                lines.push(Line::styled(truncate(&format!("ok at step {}", h.step), w), t.good()))
+            }
             None => {}
         }
         if h.norms.is_empty() {
             lines.push(Line::styled("no gradient figures yet", t.dim()));
         }
-        let name_w = h
-            .norms
-            .iter()
-            .map(|(n, _)| n.chars().count())
-            .max()
-            .unwrap_or(0)
-            .min(w * 2 / 5)
-            .max(4);
+        let name_w = h.norms.iter().map(|(n, _)| n.chars().count()).max().unwrap_or(0).min(w * 2 / 5).max(4);
         // name, space, bar, space, value (8), space, sparkline
         let rest = w.saturating_sub(name_w + 1 + 1 + 8);
-        let spark_w = if rest >= 18 {
-            (rest / 3).min(HISTORY)
-        } else {
-            0
-        };
-        let bar_w = rest
-            .saturating_sub(spark_w + usize::from(spark_w > 0))
-            .max(1);
+        let spark_w = if rest >= 18 { (rest / 3).min(HISTORY) } else { 0 };
+        let bar_w = rest.saturating_sub(spark_w + usize::from(spark_w > 0)).max(1);
         for (name, v) in &h.norms {
             let filled = bar_len(*v, bar_w);
             let style = if !v.is_finite() || *v > 1e3 {
@@ -220,10 +202,7 @@ impl Widget for GradientsPanel<'_> {
             ];
             if spark_w > 0 {
                 if let Some((_, hist)) = h.history.iter().find(|(n, _)| n == name) {
-                    spans.push(Span::styled(
-                        format!(" {}", sparkline(hist, spark_w)),
-                        t.dim(),
-                    ));
+                    spans.push(Span::styled(format!(" {}", sparkline(hist, spark_w)), t.dim()));
                 }
             }
             lines.push(Line::from(spans));
@@ -233,16 +212,9 @@ impl Widget for GradientsPanel<'_> {
             let bar_w = w.saturating_sub(label_w + 1 + 1 + 5).max(1);
             for (layer, share) in &h.saturation {
                 let filled = ((share.clamp(0.0, 1.0) * bar_w as f32).round()) as usize;
-                let style = if *share > SATURATION_WARN {
-                    t.warn()
-                } else {
-                    t.gauge()
-                };
+                let style = if *share > SATURATION_WARN { t.warn() } else { t.gauge() };
                 lines.push(Line::from(vec![
-                    Span::raw(format!(
-                        "{:<label_w$} ",
-                        truncate(&format!("sat {layer}"), label_w)
-                    )),
+                    Span::raw(format!("{:<label_w$} ", truncate(&format!("sat {layer}"), label_w))),
                     Span::styled("█".repeat(filled), style),
                     Span::styled("░".repeat(bar_w - filled), t.dim()),
                     Span::raw(format!(" {:>4.0}%", share * 100.0)),
@@ -263,11 +235,7 @@ mod tests {
 
     #[test]
     fn flags() {
-        let healthy = norms(&[
-            ("layer0.weight", 0.01),
-            ("layer0.bias", 0.001),
-            ("layer1.weight", 0.1),
-        ]);
+        let healthy = norms(&[("layer0.weight", 0.01), ("layer0.bias", 0.001), ("layer1.weight", 0.1)]);
         assert_eq!(assess(&healthy), None);
         let ratio = norms(&[("layer0.weight", 1e-5), ("layer1.weight", 0.1)]);
         assert!(matches!(assess(&ratio), Some(GradFlag::Vanishing(_))));

@@ -9,7 +9,7 @@ use ratatui::widgets::{Paragraph, Widget};
 
 use super::{fmt_sci, thousands, truncate};
 use crate::cli::headless::duration;
-use crate::train::events::RunState;
+use crate::train::events::{RunState, StopReason};
 use crate::tui::app::App;
 
 pub struct Header<'a> {
@@ -41,21 +41,14 @@ impl Widget for Header<'_> {
             Some(RunState::Running) => t.good(),
             Some(RunState::Paused) | Some(RunState::Stopping) => t.warn(),
             Some(RunState::Finished) => match app.finished {
-                Some(crate::train::StopReason::Completed)
-                | Some(crate::train::StopReason::EarlyStopping)
-                | Some(crate::train::StopReason::User) => t.title(),
+                Some(StopReason::Completed) | Some(StopReason::EarlyStopping) | Some(StopReason::User) => t.title(),
                 _ => t.bad(),
             },
             None => t.dim(),
         };
         let title = format!(" {} · ", app.title);
         let details = match &app.info {
-            Some(i) => format!(
-                "{} · {} params · {}",
-                i.device,
-                thousands(i.parameters as u64),
-                i.run_dir
-            ),
+            Some(i) => format!("{} · {} params · {}", i.device, thousands(i.parameters as u64), i.run_dir),
             None => "waiting for the trainer".into(),
         };
         let room = w.saturating_sub(title.chars().count() + state.chars().count());
@@ -68,31 +61,21 @@ impl Widget for Header<'_> {
         ]);
 
         let p = &app.progress;
-        let (epochs, total) = app
-            .info
-            .as_ref()
-            .map(|i| (i.epochs, (i.epochs * i.steps_per_epoch) as u64))
-            .unwrap_or((0, 0));
+        let (epochs, total) =
+            app.info.as_ref().map(|i| (i.epochs, (i.epochs * i.steps_per_epoch) as u64)).unwrap_or((0, 0));
         let left = if total > 0 {
             format!(" epoch {}/{} step {}/{} ", p.epoch, epochs, p.step, total)
         } else {
             format!(" epoch {} step {} ", p.epoch, p.step)
         };
-        let frac = if total > 0 {
-            (p.step as f64 / total as f64).clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
+        let frac = if total > 0 { (p.step as f64 / total as f64).clamp(0.0, 1.0) } else { 0.0 };
         let mut extras = vec![format!(" {:>3.0}%", frac * 100.0)];
         extras.push(format!("  {} elapsed", duration(p.wall_time)));
         if let Some(eta) = app.eta() {
             extras.push(format!("  ETA {}", duration(eta)));
         }
         if p.samples_per_sec > 0.0 {
-            extras.push(format!(
-                "  {} samples/s",
-                thousands(p.samples_per_sec.round() as u64)
-            ));
+            extras.push(format!("  {} samples/s", thousands(p.samples_per_sec.round() as u64)));
         }
         if let Some(lr) = p.lr {
             extras.push(format!("  lr {}", fmt_sci(lr as f64)));

@@ -18,16 +18,8 @@ impl Widget for Help {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let t = self.theme;
         let rows: Vec<&(&str, &str)> = KEYS.iter().chain(EDITOR_KEYS).collect();
-        let key_w = rows
-            .iter()
-            .map(|(k, _)| k.chars().count())
-            .max()
-            .unwrap_or(0);
-        let text_w = rows
-            .iter()
-            .map(|(_, d)| d.chars().count())
-            .max()
-            .unwrap_or(0);
+        let key_w = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+        let text_w = rows.iter().map(|(_, d)| d.chars().count()).max().unwrap_or(0);
         let popup = centered(area, (key_w + text_w + 6) as u16, rows.len() as u16 + 2);
         Clear.render(popup, buf);
         let block = Block::bordered()

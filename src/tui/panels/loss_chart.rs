@@ -30,11 +30,7 @@ impl Widget for LossChart<'_> {
             series.push(Series {
                 name: if self.smoothing { "raw" } else { "train" }.into(),
                 points: c.train_loss.points(),
-                color: if self.smoothing {
-                    t.raw_color()
-                } else {
-                    t.train_color()
-                },
+                color: if self.smoothing { t.raw_color() } else { t.train_color() },
                 marker: Marker::Braille,
                 kind: Kind::Line,
             });
@@ -62,11 +58,7 @@ impl Widget for LossChart<'_> {
         Plot {
             title,
             series,
-            markers: c
-                .markers
-                .iter()
-                .map(|(s, l)| (*s as f64, l.as_str()))
-                .collect(),
+            markers: c.markers.iter().map(|(s, l)| (*s as f64, l.as_str())).collect(),
             log_y: self.log_scale,
             clamp: None,
             fmt_y: fmt_sci,

@@ -56,16 +56,12 @@ fn fmt_x(x: f64) -> String {
 }
 
 impl Plot<'_> {
-    fn to_plot(&self, y: f64) -> Option<f64> {
-        let v = if self.log_y {
-            (y > 0.0).then(|| y.log10())?
-        } else {
-            y
-        };
+    fn plot_y(&self, y: f64) -> Option<f64> {
+        let v = if self.log_y { (y > 0.0).then(|| y.log10())? } else { y };
         v.is_finite().then_some(v)
     }
 
-    fn from_plot(&self, v: f64) -> f64 {
+    fn data_y(&self, v: f64) -> f64 {
         if self.log_y {
             10f64.powf(v)
         } else {
@@ -82,15 +78,8 @@ impl Widget for Plot<'_> {
             .iter()
             .filter(|s| !s.points.is_empty())
             .map(|s| {
-                let sym = if s.kind == Kind::Scatter {
-                    "•"
-                } else {
-                    "━"
-                };
-                Span::styled(
-                    format!(" {sym} {} ", s.name),
-                    ratatui::style::Style::default().fg(s.color),
-                )
+                let sym = if s.kind == Kind::Scatter { "•" } else { "━" };
+                Span::styled(format!(" {sym} {} ", s.name), ratatui::style::Style::default().fg(s.color))
             })
             .collect();
         let block = Block::bordered()
@@ -109,7 +98,7 @@ impl Widget for Plot<'_> {
                 let pts = s
                     .points
                     .iter()
-                    .filter_map(|&(x, y)| Some((x, self.to_plot(y)?)))
+                    .filter_map(|&(x, y)| Some((x, self.plot_y(y)?)))
                     .filter(|(x, _)| x.is_finite())
                     .collect();
                 (s, pts)
@@ -123,9 +112,7 @@ impl Widget for Plot<'_> {
             buf.set_string(x, y, text, t.dim());
             return;
         }
-        let (mut x0, mut x1) = all().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
-            (a.min(p.0), b.max(p.0))
-        });
+        let (mut x0, mut x1) = all().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.0), b.max(p.0)));
         for (m, _) in &self.markers {
             if m.is_finite() {
                 x0 = x0.min(*m);
@@ -136,9 +123,7 @@ impl Widget for Plot<'_> {
             x0 -= 1.0;
             x1 += 1.0;
         }
-        let (mut y0, mut y1) = all().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
-            (a.min(p.1), b.max(p.1))
-        });
+        let (mut y0, mut y1) = all().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.1), b.max(p.1)));
         let span = y1 - y0;
         let pad = if span < 1e-12 {
             if self.log_y {
@@ -158,28 +143,16 @@ impl Widget for Plot<'_> {
 
         // Y labels: top, middle (when there is room) and bottom.
         let plot_h = inner.height - 1;
-        let mut ylabels: Vec<(u16, String)> = vec![
-            (0, (self.fmt_y)(self.from_plot(y1))),
-            (plot_h - 1, (self.fmt_y)(self.from_plot(y0))),
-        ];
+        let mut ylabels: Vec<(u16, String)> =
+            vec![(0, (self.fmt_y)(self.data_y(y1))), (plot_h - 1, (self.fmt_y)(self.data_y(y0)))];
         if plot_h >= 5 {
-            ylabels.push((plot_h / 2, (self.fmt_y)(self.from_plot((y0 + y1) / 2.0))));
+            ylabels.push((plot_h / 2, (self.fmt_y)(self.data_y((y0 + y1) / 2.0))));
         }
-        let label_w = ylabels
-            .iter()
-            .map(|(_, s)| s.chars().count())
-            .max()
-            .unwrap_or(0)
-            .min(9) as u16;
+        let label_w = ylabels.iter().map(|(_, s)| s.chars().count()).max().unwrap_or(0).min(9) as u16;
         if inner.width <= label_w + 8 {
             return;
         }
-        let plot = Rect {
-            x: inner.x + label_w + 1,
-            y: inner.y,
-            width: inner.width - label_w - 1,
-            height: plot_h,
-        };
+        let plot = Rect { x: inner.x + label_w + 1, y: inner.y, width: inner.width - label_w - 1, height: plot_h };
         for (row, s) in &ylabels {
             let s = truncate(s, label_w as usize);
             let x = inner.x + label_w - s.chars().count() as u16;
@@ -199,18 +172,13 @@ impl Widget for Plot<'_> {
         let axis = "step";
         if plot.width > rx_w + 2 * (axis.len() as u16 + 8) {
             let x = plot.x + (plot.width - axis.len() as u16) / 2;
-            buf.set_string(x, axis_y, &axis, t.dim());
+            buf.set_string(x, axis_y, axis, t.dim());
         }
 
         // Marker lines first, so the data draws over them.
-        let col_of =
-            |x: f64| plot.x + (((x - x0) / (x1 - x0)) * (plot.width - 1) as f64).round() as u16;
-        let mut marker_cols: Vec<(u16, &str)> = self
-            .markers
-            .iter()
-            .filter(|(x, _)| x.is_finite())
-            .map(|(x, label)| (col_of(*x), *label))
-            .collect();
+        let col_of = |x: f64| plot.x + (((x - x0) / (x1 - x0)) * (plot.width - 1) as f64).round() as u16;
+        let mut marker_cols: Vec<(u16, &str)> =
+            self.markers.iter().filter(|(x, _)| x.is_finite()).map(|(x, label)| (col_of(*x), *label)).collect();
         for (col, _) in &marker_cols {
             for row in plot.top()..plot.bottom() {
                 let cell = &mut buf[(*col, row)];
@@ -230,13 +198,7 @@ impl Widget for Plot<'_> {
                 .paint(|ctx| match kind {
                     Kind::Line if pts.len() > 1 => {
                         for w in pts.windows(2) {
-                            ctx.draw(&CanvasLine {
-                                x1: w[0].0,
-                                y1: w[0].1,
-                                x2: w[1].0,
-                                y2: w[1].1,
-                                color,
-                            });
+                            ctx.draw(&CanvasLine { x1: w[0].0, y1: w[0].1, x2: w[1].0, y2: w[1].1, color });
                         }
                     }
                     _ => ctx.draw(&Points { coords: pts, color }),
@@ -297,9 +259,7 @@ mod tests {
 
     #[test]
     fn axes_and_marker() {
-        let pts: Vec<(f64, f64)> = (0..=100)
-            .map(|i| (i as f64, 1.0 / (1.0 + i as f64)))
-            .collect();
+        let pts: Vec<(f64, f64)> = (0..=100).map(|i| (i as f64, 1.0 / (1.0 + i as f64))).collect();
         let s = text(&plot(pts, vec![(50.0, "lr 0.1")], false));
         assert!(s.contains("lr 0.1"), "{s}");
         assert!(s.contains('┆'), "{s}");

@@ -40,11 +40,7 @@ impl Widget for TechniquesPanel<'_> {
         let visible = (rows / per).max(1);
         let first = (self.selected + 1).saturating_sub(visible);
         let title = if n > visible {
-            format!(
-                " techniques {}-{}/{n} ",
-                first + 1,
-                (first + visible).min(n)
-            )
+            format!(" techniques {}-{}/{n} ", first + 1, (first + visible).min(n))
         } else {
             " techniques ".to_string()
         };
@@ -72,20 +68,12 @@ impl Widget for TechniquesPanel<'_> {
         let mut lines = Vec::new();
         for (i, tech) in self.techniques.iter().enumerate().skip(first).take(visible) {
             let sel = i == self.selected;
-            let (flag, flag_style) = if tech.enabled {
-                ("[on ]", t.good())
-            } else {
-                ("[off]", t.dim())
-            };
+            let (flag, flag_style) = if tech.enabled { ("[on ]", t.good()) } else { ("[off]", t.dim()) };
             let mut params: Vec<String> = Vec::new();
             if per == 1 {
                 params.push(class_word(tech.class).to_string());
             }
-            params.extend(
-                tech.params
-                    .iter()
-                    .map(|p| format!("{}={}", p.name, p.value)),
-            );
+            params.extend(tech.params.iter().map(|p| format!("{}={}", p.name, p.value)));
             let used = 2 + 5 + 1 + name_w + 1;
             let mut line = Line::from(vec![
                 Span::raw(if sel { "> " } else { "  " }),
