@@ -6,3 +6,4 @@ pub mod data;
 pub mod engine;
 pub mod plugin;
 pub mod train;
+pub mod tui;

@@ -9,6 +9,7 @@ use traintop::cli::plugins;
 use traintop::cli::run::{self, RunOptions};
 use traintop::cli::ExitError;
 use traintop::engine::{Backend, Optimizer};
+use traintop::tui::DashboardOptions;
 
 /// Train neural networks from a TOML config and watch the run.
 ///
@@ -37,9 +38,11 @@ enum Command {
         /// Write the run folder under DIR instead of run.out_dir.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
-        /// Print epoch lines only.
+        /// Print epoch lines only (headless).
         #[arg(long)]
         quiet: bool,
+        #[command(flatten)]
+        screen: ScreenArgs,
     },
     /// Continue a stopped run from its folder's last checkpoint.
     Resume {
@@ -51,6 +54,14 @@ enum Command {
         overrides: Vec<String>,
         #[arg(long)]
         quiet: bool,
+        #[command(flatten)]
+        screen: ScreenArgs,
+    },
+    /// Open a run folder (finished or not) in the dashboard.
+    View {
+        run_dir: PathBuf,
+        #[command(flatten)]
+        screen: ScreenArgs,
     },
     /// List or check technique plugins.
     Plugins {
@@ -76,6 +87,26 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// How the dashboard draws.
+#[derive(clap::Args, Debug, Clone)]
+struct ScreenArgs {
+    /// No colors or text styles (the NO_COLOR variable does the same).
+    #[arg(long)]
+    no_color: bool,
+    /// Capture the mouse (off by default so copy and paste work over SSH).
+    #[arg(long)]
+    mouse: bool,
+    /// Longest time between screen updates, in milliseconds.
+    #[arg(long, default_value_t = 250)]
+    refresh_ms: u64,
+}
+
+impl Default for ScreenArgs {
+    fn default() -> Self {
+        Self { no_color: false, mouse: false, refresh_ms: 250 }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -113,15 +144,24 @@ enum BenchDevice {
     Cuda,
 }
 
+fn screen(s: ScreenArgs, opts: RunOptions) -> RunOptions {
+    RunOptions { no_color: s.no_color, mouse: s.mouse, refresh_ms: s.refresh_ms, ..opts }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        None => run::run(&RunOptions { headless: true, ..Default::default() }).map(|_| ()),
-        Some(Command::Run { config, headless, overrides, out, quiet }) => {
-            run::run(&RunOptions { config, overrides, out, headless, quiet }).map(|_| ())
+        None => run::run(&screen(ScreenArgs::default(), RunOptions::default())).map(|_| ()),
+        Some(Command::Run { config, headless, overrides, out, quiet, screen: s }) => {
+            run::run(&screen(s, RunOptions { config, overrides, out, headless, quiet, ..Default::default() })).map(|_| ())
         }
-        Some(Command::Resume { run_dir, headless, overrides, quiet }) => {
-            run::resume(&run_dir, &RunOptions { overrides, headless, quiet, ..Default::default() }).map(|_| ())
+        Some(Command::Resume { run_dir, headless, overrides, quiet, screen: s }) => {
+            run::resume(&run_dir, &screen(s, RunOptions { overrides, headless, quiet, ..Default::default() })).map(|_| ())
+        }
+        Some(Command::View { run_dir, screen: s }) => {
+            let title = run_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let options = DashboardOptions { refresh_ms: s.refresh_ms, mouse: s.mouse, no_color: s.no_color, title, ..Default::default() };
+            traintop::tui::view_run(&run_dir, options).map_err(|e| ExitError::input(format!("{}: {e}", run_dir.display())))
         }
         Some(Command::Plugins { command: PluginsCommand::List { dirs, json } }) => plugins::list(&dirs, json),
         Some(Command::Plugins { command: PluginsCommand::Check { path, settings, json } }) => {

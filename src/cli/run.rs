@@ -27,8 +27,12 @@ pub struct RunOptions {
     pub config: Option<PathBuf>,
     pub overrides: Vec<String>,
     pub out: Option<PathBuf>,
+    /// Line log instead of the dashboard (also when stdout is not a terminal).
     pub headless: bool,
     pub quiet: bool,
+    pub no_color: bool,
+    pub mouse: bool,
+    pub refresh_ms: u64,
 }
 
 /// Reads the config, or the embedded default when none is given. The embedded
@@ -87,8 +91,7 @@ pub fn run(opts: &RunOptions) -> Result<Summary, ExitError> {
     let run_dir = RunDir::create(&out_dir, &config.run.name, &config.to_toml_string())
         .with_context(|| format!("cannot create a run folder under {}", out_dir.display()))
         .map_err(ExitError::runtime)?;
-    let trainer = Trainer::new(config, train, validation, run_dir, plugins, None);
-    drive(trainer, opts)
+    drive(Prepared { config, train, validation, run_dir, plugins, resume: None }, opts)
 }
 
 /// `traintop resume RUN_DIR`: continues from `checkpoints/last` with the run's
@@ -105,23 +108,82 @@ pub fn resume(dir: &Path, opts: &RunOptions) -> Result<Summary, ExitError> {
     let plugins = load_plugins(&config)?;
     let run_dir =
         RunDir::open(dir).with_context(|| format!("cannot open {}", dir.display())).map_err(ExitError::runtime)?;
-    let trainer = Trainer::new(config, train, validation, run_dir, plugins, Some(loaded));
-    drive(trainer, opts)
+    drive(Prepared { config, train, validation, run_dir, plugins, resume: Some(loaded) }, opts)
 }
 
-/// Runs a prepared trainer with the line log, stopping gracefully on the first
-/// SIGINT/SIGTERM and at once on the second.
-fn drive(mut trainer: Trainer, opts: &RunOptions) -> Result<Summary, ExitError> {
+/// Everything a run needs, checked; the trainer itself is built on the thread
+/// that runs it (the compiled graph stays on that thread).
+struct Prepared {
+    config: RunConfig,
+    train: data::Dataset,
+    validation: data::Dataset,
+    run_dir: RunDir,
+    plugins: crate::plugin::PluginHost,
+    resume: Option<checkpoint::Loaded>,
+}
+
+impl Prepared {
+    fn into_trainer(self) -> Trainer {
+        Trainer::new(self.config, self.train, self.validation, self.run_dir, self.plugins, self.resume)
+    }
+}
+
+/// Installs the signal handlers: the first SIGINT/SIGTERM/SIGHUP asks for a
+/// graceful stop (finish the step, checkpoint, summary); a second one exits at
+/// once, leaving the last complete checkpoint.
+fn signal_flag() -> Result<Arc<AtomicBool>, ExitError> {
     let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // The conditional shutdown fires only when the flag is already set: the
-        // second signal exits at once, leaving the last complete checkpoint.
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
         signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop))
             .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)))
             .map_err(|e| ExitError::runtime(anyhow::anyhow!("cannot install signal handlers: {e}")))?;
     }
-    let mut printer = LinePrinter::new(opts.quiet);
-    let mut on_event = |e: crate::train::Event| printer.handle(&e);
-    let mut channels = Channels { events: &mut on_event, commands: None, stop };
-    trainer.run(&mut channels).map_err(ExitError::runtime)
+    Ok(stop)
+}
+
+/// Runs the trainer with the dashboard when stdout is a terminal (and
+/// `--headless` was not given), with the line log otherwise.
+fn drive(prepared: Prepared, opts: &RunOptions) -> Result<Summary, ExitError> {
+    use std::io::IsTerminal;
+    let stop = signal_flag()?;
+    if opts.headless || !std::io::stdout().is_terminal() {
+        let mut trainer = prepared.into_trainer();
+        let mut printer = LinePrinter::new(opts.quiet);
+        let mut on_event = |e: crate::train::Event| printer.handle(&e);
+        let mut channels = Channels { events: &mut on_event, commands: None, stop };
+        return trainer.run(&mut channels).map_err(ExitError::runtime);
+    }
+    let title = prepared.config.run.name.clone();
+    let (event_tx, event_rx) = std::sync::mpsc::channel();
+    let (command_tx, command_rx) = std::sync::mpsc::channel();
+    let trainer_stop = Arc::clone(&stop);
+    // Unbounded: the trainer never waits for the screen; the dashboard drains
+    // the queue every tick and coalesces, so a slow link costs frames only.
+    let worker = std::thread::Builder::new()
+        .name("trainer".into())
+        .spawn(move || {
+            let mut trainer = prepared.into_trainer();
+            let mut send = |e: crate::train::Event| {
+                let _ = event_tx.send(e);
+            };
+            let mut channels = Channels { events: &mut send, commands: Some(command_rx), stop: trainer_stop };
+            trainer.run(&mut channels)
+        })
+        .map_err(|e| ExitError::runtime(anyhow::anyhow!("cannot start the trainer thread: {e}")))?;
+    let options = crate::tui::DashboardOptions {
+        refresh_ms: opts.refresh_ms.max(16),
+        mouse: opts.mouse,
+        no_color: opts.no_color,
+        title,
+        exit_when_finished: false,
+        quit_signal: Some(Arc::clone(&stop)),
+    };
+    let ui = crate::tui::run_dashboard(options, event_rx, command_tx.clone());
+    // A quit from the dashboard has already asked for a stop; make sure of it.
+    let _ = command_tx.send(crate::train::Command::Stop);
+    let result = worker.join().map_err(|_| ExitError::runtime(anyhow::anyhow!("the trainer thread panicked")))?;
+    ui.map_err(|e| ExitError::runtime(anyhow::anyhow!("dashboard: {e}")))?;
+    let summary = result.map_err(ExitError::runtime)?;
+    println!("finished ({}): {}", summary.stop_reason.as_str(), summary.run_dir);
+    Ok(summary)
 }

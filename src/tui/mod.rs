@@ -37,10 +37,13 @@ pub struct DashboardOptions {
     pub title: String,
     /// Return as soon as a `Finished` event arrived instead of waiting for `q`.
     pub exit_when_finished: bool,
+    /// Set by a signal handler (SIGTERM, SIGHUP): leave at once, restoring the
+    /// terminal; the trainer stops on the same signal.
+    pub quit_signal: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Default for DashboardOptions {
     fn default() -> Self {
-        Self { refresh_ms: 250, mouse: false, no_color: false, title: "traintop".into(), exit_when_finished: false }
+        Self { refresh_ms: 250, mouse: false, no_color: false, title: "traintop".into(), exit_when_finished: false, quit_signal: None }
     }
 }

@@ -101,7 +101,8 @@ fn event_loop(
             guard.terminal.draw(|f| app.draw(f))?;
             app.mark_drawn();
         }
-        if app.should_quit() || (options.exit_when_finished && app.is_finished()) {
+        let signalled = options.quit_signal.as_ref().is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst));
+        if app.should_quit() || signalled || (options.exit_when_finished && app.is_finished()) {
             return Ok(());
         }
         if !event::poll(tick)? {
