@@ -4,3 +4,4 @@
 pub mod cli;
 pub mod gradcheck;
 pub mod plugins;
+pub mod tmux;

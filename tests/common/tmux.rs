@@ -1,0 +1,177 @@
+//! Driving a program in a real terminal: a detached tmux session on a private
+//! server (`tmux -L NAME`), so tests neither see nor touch the user's own
+//! sessions. The server is killed when the [`Tmux`] guard drops, on panics
+//! too, and a failing test prints the last screen it saw.
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// How often [`Tmux::wait_until`] looks at the screen.
+pub const POLL: Duration = Duration::from_millis(100);
+
+/// Whether a `tmux` binary can be run.
+pub fn available() -> bool {
+    Command::new("tmux")
+        .arg("-V")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `s` as one word for `sh`.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// A detached tmux session running one command, on its own server.
+pub struct Tmux {
+    socket: String,
+    session: String,
+    /// The latest screen captured, printed if the test fails.
+    last: RefCell<String>,
+}
+
+impl Tmux {
+    /// Starts `command` (a `sh` command line) in a `width`x`height` pane
+    /// without a status line. The pane stays after the command exits
+    /// (`remain-on-exit`), so its last output can still be captured.
+    pub fn start(width: u16, height: u16, command: &str) -> Self {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let unique = format!("{}-{}-{}", std::process::id(), nanos % 1_000_000_000, COUNTER.fetch_add(1, Ordering::SeqCst));
+        let tmux = Self { socket: format!("traintop-test-{unique}"), session: "t".into(), last: RefCell::default() };
+        let (w, h) = (width.to_string(), height.to_string());
+        // One client call, so the options hold before the command can exit.
+        let out = tmux.run(&[
+            "start-server",
+            ";",
+            "set-option",
+            "-g",
+            "status",
+            "off",
+            ";",
+            "set-option",
+            "-g",
+            "remain-on-exit",
+            "on",
+            ";",
+            "set-option",
+            "-g",
+            "default-shell",
+            "/bin/sh",
+            ";",
+            "new-session",
+            "-d",
+            "-s",
+            &tmux.session,
+            "-x",
+            &w,
+            "-y",
+            &h,
+            command,
+        ]);
+        assert!(out.status.success(), "tmux could not start a session: {}", String::from_utf8_lossy(&out.stderr));
+        tmux
+    }
+
+    fn command(&self) -> Command {
+        let mut c = Command::new("tmux");
+        // No user config; no nesting warnings when the tests run inside tmux.
+        c.args(["-L", &self.socket, "-f", "/dev/null"]).env_remove("TMUX");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command().args(args).stdin(Stdio::null()).output().expect("tmux runs")
+    }
+
+    fn target(&self) -> String {
+        format!("={}:", self.session)
+    }
+
+    /// Sends tmux key names (`p`, `Space`, `Enter`, `C-u`, `Escape`), one key
+    /// each.
+    pub fn send_keys(&self, keys: &[&str]) {
+        let target = self.target();
+        let mut args = vec!["send-keys", "-t", &target];
+        args.extend_from_slice(keys);
+        let out = self.run(&args);
+        assert!(out.status.success(), "tmux send-keys {keys:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// Types `text` as it is (no key-name lookup).
+    pub fn type_text(&self, text: &str) {
+        let target = self.target();
+        let out = self.run(&["send-keys", "-t", &target, "-l", text]);
+        assert!(out.status.success(), "tmux send-keys -l {text:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// The visible screen as plain text, one line per row.
+    pub fn capture(&self) -> String {
+        let target = self.target();
+        let out = self.run(&["capture-pane", "-p", "-t", &target]);
+        assert!(out.status.success(), "tmux capture-pane: {}", String::from_utf8_lossy(&out.stderr));
+        let screen = String::from_utf8_lossy(&out.stdout).into_owned();
+        self.last.replace(screen.clone());
+        screen
+    }
+
+    /// The last screen [`Tmux::capture`] returned.
+    pub fn last_capture(&self) -> String {
+        self.last.borrow().clone()
+    }
+
+    /// Captures the screen every [`POLL`] until `check` returns `Some`, and
+    /// returns that; panics with the last screen after `timeout`.
+    pub fn wait_for<T>(&self, what: &str, timeout: Duration, mut check: impl FnMut(&str) -> Option<T>) -> T {
+        let start = Instant::now();
+        loop {
+            let screen = self.capture();
+            if let Some(v) = check(&screen) {
+                return v;
+            }
+            if start.elapsed() > timeout {
+                panic!("timed out after {timeout:?} waiting for {what}; the screen:\n{screen}");
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// [`Tmux::wait_for`] with a yes/no check; returns the matching screen.
+    pub fn wait_until(&self, what: &str, timeout: Duration, mut check: impl FnMut(&str) -> bool) -> String {
+        self.wait_for(what, timeout, |s| check(s).then(|| s.to_string()))
+    }
+
+    /// Kills the server and everything in it; harmless when it is gone.
+    pub fn kill(&self) {
+        let _ = self.command().arg("kill-server").stdout(Stdio::null()).stderr(Stdio::null()).status();
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- last screen of tmux session {} ---\n{}\n---", self.socket, self.last.borrow());
+        }
+        self.kill();
+    }
+}
+
+/// Polls `check` (not the screen) every [`POLL`] until it returns `Some`;
+/// panics with `what` after `timeout`.
+pub fn poll<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        if start.elapsed() > timeout {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(POLL);
+    }
+}
