@@ -153,15 +153,24 @@ fn main() -> ExitCode {
     let result = match cli.command {
         None => run::run(&screen(ScreenArgs::default(), RunOptions::default())).map(|_| ()),
         Some(Command::Run { config, headless, overrides, out, quiet, screen: s }) => {
-            run::run(&screen(s, RunOptions { config, overrides, out, headless, quiet, ..Default::default() })).map(|_| ())
+            run::run(&screen(s, RunOptions { config, overrides, out, headless, quiet, ..Default::default() }))
+                .map(|_| ())
         }
         Some(Command::Resume { run_dir, headless, overrides, quiet, screen: s }) => {
-            run::resume(&run_dir, &screen(s, RunOptions { overrides, headless, quiet, ..Default::default() })).map(|_| ())
+            run::resume(&run_dir, &screen(s, RunOptions { overrides, headless, quiet, ..Default::default() }))
+                .map(|_| ())
         }
         Some(Command::View { run_dir, screen: s }) => {
             let title = run_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let options = DashboardOptions { refresh_ms: s.refresh_ms, mouse: s.mouse, no_color: s.no_color, title, ..Default::default() };
-            traintop::tui::view_run(&run_dir, options).map_err(|e| ExitError::input(format!("{}: {e}", run_dir.display())))
+            let options = DashboardOptions {
+                refresh_ms: s.refresh_ms,
+                mouse: s.mouse,
+                no_color: s.no_color,
+                title,
+                ..Default::default()
+            };
+            traintop::tui::view_run(&run_dir, options)
+                .map_err(|e| ExitError::input(format!("{}: {e}", run_dir.display())))
         }
         Some(Command::Plugins { command: PluginsCommand::List { dirs, json } }) => plugins::list(&dirs, json),
         Some(Command::Plugins { command: PluginsCommand::Check { path, settings, json } }) => {

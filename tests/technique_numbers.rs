@@ -47,7 +47,13 @@ fn assert_close(a: f64, b: f64, tol: f64, what: &str) {
 
 /// The source material's batch norm, forward and backward, in f64: columns are
 /// units, rows the batch.
-fn batch_norm_reference(x: &[f64], rows: usize, cols: usize, eps: f64, upstream: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
+fn batch_norm_reference(
+    x: &[f64],
+    rows: usize,
+    cols: usize,
+    eps: f64,
+    upstream: &[f64],
+) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
     let (mut y, mut dx, mut means, mut stds) = (vec![0.0; x.len()], vec![0.0; x.len()], vec![], vec![]);
     for j in 0..cols {
         let col: Vec<f64> = (0..rows).map(|i| x[i * cols + j]).collect();
@@ -149,8 +155,13 @@ fn batch_norm_switched_on_mid_run_leaves_the_batch_unchanged() {
         assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "output {a} != input {b}");
     }
     // w_bn = batch std and b_bn = batch mean from now on.
-    let (_, _, means, stds) =
-        batch_norm_reference(&xv.iter().map(|&v| v as f64).collect::<Vec<_>>(), rows, cols, 1e-5, &vec![0.0; rows * cols]);
+    let (_, _, means, stds) = batch_norm_reference(
+        &xv.iter().map(|&v| v as f64).collect::<Vec<_>>(),
+        rows,
+        cols,
+        1e-5,
+        &vec![0.0; rows * cols],
+    );
     let w_off = store.read("batch_norm.layer0.weight_offset").unwrap();
     let b_off = store.read("batch_norm.layer0.bias_offset").unwrap();
     for j in 0..cols {
@@ -437,7 +448,9 @@ fn layer_norm_passes_the_gradient_check_and_normalizes_each_row() {
 
 #[test]
 fn every_shipped_plugin_passes_plugins_check() {
-    for name in ["batch_norm", "dropout", "grad_clip", "l2", "early_stopping", "input_norm", "xavier_init", "layer_norm"] {
+    for name in
+        ["batch_norm", "dropout", "grad_clip", "l2", "early_stopping", "input_norm", "xavier_init", "layer_norm"]
+    {
         let lib = loader::load(&common::plugins::plugin_path(name)).unwrap();
         let reports = check_library(lib, &[]).unwrap();
         assert!(reports.iter().all(|r| r.passed), "{name}: {reports:?}");

@@ -476,6 +476,11 @@ impl Trainer {
             &mut self.session.store,
         );
         self.plugin_logs(ch);
+        // The final figures describe the model the run ends with, which a
+        // technique may just have replaced (early stopping's best weights).
+        if !self.validation.is_empty() && self.position.step > 0 {
+            last_val = Some(self.validate()?);
+        }
 
         // Mid-epoch stops keep their batch position, so resume continues there.
         self.position.techniques = techniques::snapshot(&self.plugins);

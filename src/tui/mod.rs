@@ -44,6 +44,13 @@ pub struct DashboardOptions {
 
 impl Default for DashboardOptions {
     fn default() -> Self {
-        Self { refresh_ms: 250, mouse: false, no_color: false, title: "traintop".into(), exit_when_finished: false, quit_signal: None }
+        Self {
+            refresh_ms: 250,
+            mouse: false,
+            no_color: false,
+            title: "traintop".into(),
+            exit_when_finished: false,
+            quit_signal: None,
+        }
     }
 }

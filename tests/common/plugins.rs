@@ -51,7 +51,9 @@ pub fn cargo_build(manifest: &Path) -> PathBuf {
 /// The broken fixture plugins, built once per test binary.
 pub fn fixtures() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| cargo_build(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plugins/Cargo.toml")))
+    DIR.get_or_init(|| {
+        cargo_build(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plugins/Cargo.toml"))
+    })
 }
 
 pub fn fixture(name: &str) -> PathBuf {

@@ -14,12 +14,7 @@ pub const POLL: Duration = Duration::from_millis(100);
 
 /// Whether a `tmux` binary can be run.
 pub fn available() -> bool {
-    Command::new("tmux")
-        .arg("-V")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    Command::new("tmux").arg("-V").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
 }
 
 /// `s` as one word for `sh`.
@@ -31,6 +26,8 @@ pub fn shell_quote(s: &str) -> String {
 pub struct Tmux {
     socket: String,
     session: String,
+    /// The server's socket file, removed at the end (tmux leaves it).
+    socket_path: RefCell<Option<std::path::PathBuf>>,
     /// The latest screen captured, printed if the test fails.
     last: RefCell<String>,
 }
@@ -42,8 +39,14 @@ impl Tmux {
     pub fn start(width: u16, height: u16, command: &str) -> Self {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
-        let unique = format!("{}-{}-{}", std::process::id(), nanos % 1_000_000_000, COUNTER.fetch_add(1, Ordering::SeqCst));
-        let tmux = Self { socket: format!("traintop-test-{unique}"), session: "t".into(), last: RefCell::default() };
+        let unique =
+            format!("{}-{}-{}", std::process::id(), nanos % 1_000_000_000, COUNTER.fetch_add(1, Ordering::SeqCst));
+        let tmux = Self {
+            socket: format!("traintop-test-{unique}"),
+            session: "t".into(),
+            socket_path: RefCell::default(),
+            last: RefCell::default(),
+        };
         let (w, h) = (width.to_string(), height.to_string());
         // One client call, so the options hold before the command can exit.
         let out = tmux.run(&[
@@ -75,6 +78,11 @@ impl Tmux {
             command,
         ]);
         assert!(out.status.success(), "tmux could not start a session: {}", String::from_utf8_lossy(&out.stderr));
+        let path = tmux.run(&["display-message", "-p", "#{socket_path}"]);
+        let path = String::from_utf8_lossy(&path.stdout).trim().to_string();
+        if !path.is_empty() {
+            tmux.socket_path.replace(Some(path.into()));
+        }
         tmux
     }
 
@@ -149,6 +157,9 @@ impl Tmux {
     /// Kills the server and everything in it; harmless when it is gone.
     pub fn kill(&self) {
         let _ = self.command().arg("kill-server").stdout(Stdio::null()).stderr(Stdio::null()).status();
+        if let Some(path) = self.socket_path.take() {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 

@@ -59,8 +59,11 @@ pub fn assess(norms: &[(String, f32)]) -> Option<GradFlag> {
     }
     // The first and last layers' weights; other parameter names (plugins)
     // only count when no name says "weight".
-    let weights: Vec<&(String, f32)> =
-        if model_weights.len() >= 2 { model_weights } else { norms.iter().filter(|(n, _)| n.contains("weight")).collect() };
+    let weights: Vec<&(String, f32)> = if model_weights.len() >= 2 {
+        model_weights
+    } else {
+        norms.iter().filter(|(n, _)| n.contains("weight")).collect()
+    };
     let pool: Vec<&(String, f32)> = if weights.len() >= 2 { weights } else { norms.iter().collect() };
     if let (Some(first), Some(last)) = (pool.first(), pool.last()) {
         if pool.len() >= 2 && first.1 < 1e-3 * last.1 {
