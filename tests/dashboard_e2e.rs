@@ -103,6 +103,15 @@ fn dashboard_pause_toggle_edit_stop_quit() {
         eprintln!("skipping dashboard_e2e: tmux is not installed");
         return;
     }
+    // The plugins land next to the binary with `cargo build --release`; a
+    // filtered `cargo test` does not build them.
+    let bin = Path::new(env!("CARGO_BIN_EXE_traintop"));
+    let dropout = format!("{}traintop_plugin_dropout{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
+    assert!(
+        bin.with_file_name(&dropout).exists(),
+        "{dropout} is not next to {}: build the plugins first (cargo build --release)",
+        bin.display()
+    );
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     let exit_file = tmp.path().join("exit_code");
@@ -113,7 +122,7 @@ fn dashboard_pause_toggle_edit_stop_quit() {
         "cd {repo} && env -u TRAINTOP_PLUGIN_PATH NO_COLOR=1 {bin} run {cfg} --out {out} \
          --set run.epochs=100000 --set run.log_every=1 2>{err}; echo $? >{exit}",
         repo = q(&repo()),
-        bin = shell_quote(env!("CARGO_BIN_EXE_traintop")),
+        bin = q(bin),
         cfg = q(&config("digits.toml")),
         out = q(&out),
         err = q(&stderr_file),
@@ -191,13 +200,13 @@ fn dashboard_pause_toggle_edit_stop_quit() {
     let value = value.as_f64().or_else(|| value.as_str().and_then(|v| v.parse().ok()));
     assert_eq!(value, Some(0.2), "set_param value: {set}");
     term.wait_until("rate=0.2 in the techniques panel", TIMEOUT, |s| {
-        technique_line(s, "dropout").is_some_and(|l| l.contains("rate=0.3"))
+        technique_line(s, "dropout").is_some_and(|l| l.contains("rate=0.2"))
     });
 
     // (f) Stop, wait for the end, quit (no question once finished).
     term.send_keys(&["s"]);
-    term.wait_until("the header to show finished", TIMEOUT, |s| {
-        header_state(s).is_some_and(|w| w.starts_with("finished"))
+    term.wait_until("the header to show finished: user", TIMEOUT, |s| {
+        header_state(s).as_deref() == Some("finished: user")
     });
     term.send_keys(&["q"]);
     let code = tmux::poll("the exit code file", TIMEOUT, || {

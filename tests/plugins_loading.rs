@@ -34,7 +34,8 @@ fn list_shows_all_eight_with_their_parameters() {
 
 #[test]
 fn broken_plugins_are_refused_with_clear_errors() {
-    let cases: [(&str, fn(&LoadError) -> bool, &str); 3] = [
+    type Case = (&'static str, fn(&LoadError) -> bool, &'static str);
+    let cases: [Case; 3] = [
         ("bad_abi", |e| matches!(e, LoadError::AbiMajor { found: 99, .. }), "ABI 99"),
         ("no_entry", |e| matches!(e, LoadError::NoEntry { .. }), "no `traintop_plugin_entry` symbol"),
         ("bad_schema", |e| matches!(e, LoadError::Descriptor { .. }), "default 5 is outside 0 ..= 1"),

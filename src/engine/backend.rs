@@ -60,10 +60,18 @@ impl Backend {
 
 #[cfg(feature = "cuda")]
 fn cuda_available() -> Result<(), BackendError> {
-    // Creating the device loads the driver; any failure means no usable GPU.
-    std::panic::catch_unwind(|| luminal_cudarc::driver::CudaDevice::new(0).map(|_| ()))
-        .map_err(|_| BackendError::NoGpu("the CUDA driver library could not be loaded".into()))?
-        .map_err(|e| BackendError::NoGpu(format!("{e:?}")))
+    // Creating the device initializes the driver; any failure means no usable
+    // GPU. The error is shown by its code: its Debug output asks the driver for
+    // a message, which itself fails when there is no driver.
+    // luminal_cudarc unwraps some driver errors; keep that panic's message off
+    // the terminal, the error below says it better.
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(|| luminal_cudarc::driver::CudaDevice::new(0).map(|_| ()).map_err(|e| e.0));
+    std::panic::set_hook(previous);
+    result
+        .map_err(|_| BackendError::NoGpu("the CUDA driver could not be initialized".into()))?
+        .map_err(|code| BackendError::NoGpu(format!("CUDA driver error {code:?}")))
 }
 
 #[cfg(not(feature = "cuda"))]

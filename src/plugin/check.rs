@@ -188,7 +188,7 @@ pub fn check_point(host: &mut PluginHost, point: Point, seed: u64) -> PointRepor
 /// Loads `lib` alone, applies `settings`, switches it on and checks every point.
 pub fn check_library(lib: LoadedLibrary, settings: &[(String, String)]) -> Result<Vec<PointReport>, String> {
     let name = lib.name.clone();
-    let mut host = PluginHost::new(vec![lib], &[name.clone()], 1);
+    let mut host = PluginHost::new(vec![lib], std::slice::from_ref(&name), 1);
     host.layers = 2;
     for (k, v) in settings {
         host.set_param(&name, k, v).map_err(|e| e.to_string())?;

@@ -1,6 +1,7 @@
 //! Training runs: the loop, its events and commands, checkpoints and the run folder.
 
 pub mod checkpoint;
+pub mod clock;
 pub mod events;
 pub mod run_dir;
 pub mod techniques;

@@ -9,7 +9,6 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
-use std::time::Instant;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -278,7 +277,7 @@ impl Trainer {
                 "device": self.session.backend.to_string(), "train_rows": self.train.len(), "validation_rows": self.validation.len() }),
         );
 
-        let started = Instant::now();
+        let mut clock = super::clock::TrainingClock::start();
         let start_epoch = self.position.epoch;
         let mut samples = 0usize;
         let mut paused = false;
@@ -307,7 +306,9 @@ impl Trainer {
                                 Ok(c) => Some(c),
                                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
                                 Err(_) => {
+                                    // Nobody can resume us any more: carry on.
                                     paused = false;
+                                    clock.resume();
                                     None
                                 }
                             }
@@ -327,10 +328,12 @@ impl Trainer {
                         match c {
                             Command::Pause => {
                                 paused = true;
+                                clock.pause();
                                 (ch.events)(Event::State(RunState::Paused));
                             }
                             Command::Resume => {
                                 paused = false;
+                                clock.resume();
                                 (ch.events)(Event::State(RunState::Running));
                             }
                             Command::StepOnce => step_once = true,
@@ -398,7 +401,7 @@ impl Trainer {
                         objective: stats.objective,
                         acc: stats.correct.map(|c| c / n as f32),
                         lr: self.position.lr,
-                        samples_per_sec: samples as f64 / started.elapsed().as_secs_f64().max(1e-9),
+                        samples_per_sec: samples as f64 / clock.active_secs(),
                         wall_time: self.run_dir.elapsed_secs(),
                         grad_norms: stats.grad_norms,
                         saturation: stats.saturation,
@@ -424,7 +427,7 @@ impl Trainer {
             self.position.techniques = techniques::snapshot(&self.plugins);
             self.save(LAST_CHECKPOINT)?;
             last_val = val;
-            let elapsed = started.elapsed().as_secs_f64();
+            let elapsed = clock.active_secs();
             let done = (self.position.epoch - start_epoch) as f64;
             let remaining = cfg.epochs.saturating_sub(self.position.epoch) as f64;
             let record = EpochRecord {
@@ -494,7 +497,7 @@ impl Trainer {
             final_loss: last_loss,
             final_val_loss: last_val.map(|v| v.0),
             final_val_acc: last_val.and_then(|v| v.1),
-            samples_per_sec: samples as f64 / started.elapsed().as_secs_f64().max(1e-9),
+            samples_per_sec: samples as f64 / clock.active_secs(),
             wall_time: self.run_dir.elapsed_secs(),
             device: self.session.backend.to_string(),
             run_dir: self.run_dir.path.display().to_string(),

@@ -102,6 +102,12 @@ fn event_loop(
             app.mark_drawn();
         }
         let signalled = options.quit_signal.as_ref().is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst));
+        // A terminal that hung up without a SIGHUP reaching us (a killed tmux
+        // pane, a non-interactive parent) reads as endless empty input: leave
+        // instead of spinning.
+        if crossterm::terminal::size().is_err() {
+            return Ok(());
+        }
         if app.should_quit() || signalled || (options.exit_when_finished && app.is_finished()) {
             return Ok(());
         }

@@ -28,6 +28,8 @@ pub struct Tmux {
     session: String,
     /// The server's socket file, removed at the end (tmux leaves it).
     socket_path: RefCell<Option<std::path::PathBuf>>,
+    /// The pane's first process, which leads the pane's process group.
+    pane_pid: RefCell<Option<u32>>,
     /// The latest screen captured, printed if the test fails.
     last: RefCell<String>,
 }
@@ -45,6 +47,7 @@ impl Tmux {
             socket: format!("traintop-test-{unique}"),
             session: "t".into(),
             socket_path: RefCell::default(),
+            pane_pid: RefCell::default(),
             last: RefCell::default(),
         };
         let (w, h) = (width.to_string(), height.to_string());
@@ -78,11 +81,12 @@ impl Tmux {
             command,
         ]);
         assert!(out.status.success(), "tmux could not start a session: {}", String::from_utf8_lossy(&out.stderr));
-        let path = tmux.run(&["display-message", "-p", "#{socket_path}"]);
-        let path = String::from_utf8_lossy(&path.stdout).trim().to_string();
-        if !path.is_empty() {
-            tmux.socket_path.replace(Some(path.into()));
-        }
+        let target = tmux.target();
+        let info = tmux.run(&["display-message", "-p", "-t", &target, "#{socket_path}\n#{pane_pid}"]);
+        let info = String::from_utf8_lossy(&info.stdout).into_owned();
+        let mut lines = info.lines();
+        tmux.socket_path.replace(lines.next().filter(|p| !p.is_empty()).map(Into::into));
+        tmux.pane_pid.replace(lines.next().and_then(|p| p.trim().parse().ok()));
         tmux
     }
 
@@ -135,6 +139,7 @@ impl Tmux {
 
     /// Captures the screen every [`POLL`] until `check` returns `Some`, and
     /// returns that; panics with the last screen after `timeout`.
+    #[track_caller]
     pub fn wait_for<T>(&self, what: &str, timeout: Duration, mut check: impl FnMut(&str) -> Option<T>) -> T {
         let start = Instant::now();
         loop {
@@ -143,19 +148,30 @@ impl Tmux {
                 return v;
             }
             if start.elapsed() > timeout {
-                panic!("timed out after {timeout:?} waiting for {what}; the screen:\n{screen}");
+                panic!("timed out after {timeout:?} waiting for {what} (the last screen is printed below)");
             }
             std::thread::sleep(POLL);
         }
     }
 
     /// [`Tmux::wait_for`] with a yes/no check; returns the matching screen.
+    #[track_caller]
     pub fn wait_until(&self, what: &str, timeout: Duration, mut check: impl FnMut(&str) -> bool) -> String {
         self.wait_for(what, timeout, |s| check(s).then(|| s.to_string()))
     }
 
-    /// Kills the server and everything in it; harmless when it is gone.
+    /// Ends the pane's processes (SIGTERM to its process group: closing the
+    /// terminal alone does not reach a program started by a non-interactive
+    /// shell) and kills the server; harmless when they are gone.
     pub fn kill(&self) {
+        if let Some(pid) = self.pane_pid.take() {
+            let group = format!("-{pid}");
+            let _ = Command::new("kill")
+                .args(["-s", "TERM", "--", &group])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
         let _ = self.command().arg("kill-server").stdout(Stdio::null()).stderr(Stdio::null()).status();
         if let Some(path) = self.socket_path.take() {
             let _ = std::fs::remove_file(path);
@@ -174,6 +190,7 @@ impl Drop for Tmux {
 
 /// Polls `check` (not the screen) every [`POLL`] until it returns `Some`;
 /// panics with `what` after `timeout`.
+#[track_caller]
 pub fn poll<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
     loop {

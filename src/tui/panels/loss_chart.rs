@@ -60,7 +60,8 @@ impl Widget for LossChart<'_> {
             series,
             markers: c.markers.iter().map(|(s, l)| (*s as f64, l.as_str())).collect(),
             log_y: self.log_scale,
-            clamp: None,
+            // Losses are never negative: no padding below zero.
+            clamp: if self.log_scale { None } else { Some((0.0, f64::INFINITY)) },
             fmt_y: fmt_sci,
             empty: "waiting for the first step",
             theme: t,
