@@ -173,7 +173,7 @@ fn check(optimizer: Optimizer, activation: Activation, objective: Objective, ste
             }
             Objective::Regression => (0..batch * 3).map(|_| rng.gen_range(-1.0..1.0)).collect(),
         };
-        let stats = session.train_step(x.clone(), y.clone(), batch, lr, &mut NoHooks).unwrap();
+        let stats = session.train_step(x.clone(), y.clone(), batch, lr, true, &mut NoHooks).unwrap();
         let xd: Vec<f64> = x.iter().map(|&v| v as f64).collect();
         let yd: Vec<f64> = y.iter().map(|&v| v as f64).collect();
         let (loss, gw, gb) = reference.gradients(&xd, &yd, batch);

@@ -112,7 +112,7 @@ fn rebuild_keeps_weights_and_optimizer_state() {
     let x: Vec<f32> = (0..32 * 8).map(|i| (i as f32 * 0.37).sin()).collect();
     let y: Vec<f32> = (0..32 * 3).map(|i| ((i % 3) == (i / 3) % 3) as u8 as f32).collect();
     for _ in 0..5 {
-        session.train_step(x.clone(), y.clone(), 32, 1e-3, &mut NoHooks).unwrap();
+        session.train_step(x.clone(), y.clone(), 32, 1e-3, false, &mut NoHooks).unwrap();
     }
     let before: Vec<(String, Vec<f32>)> =
         session.store.names().map(|n| (n.to_string(), session.store.read(n).unwrap())).collect();
@@ -124,7 +124,7 @@ fn rebuild_keeps_weights_and_optimizer_state() {
         assert_eq!(session.store.read(name).as_ref(), Some(values), "{name} changed across the rebuild");
     }
     assert_eq!(session.adam_steps(), Some(5.0), "Adam's step counter carried over");
-    session.train_step(x, y, 32, 1e-3, &mut host).unwrap();
+    session.train_step(x, y, 32, 1e-3, true, &mut host).unwrap();
     assert_eq!(session.adam_steps(), Some(6.0));
 }
 

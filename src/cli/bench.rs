@@ -71,12 +71,12 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
     let mut last = 0.0;
     for i in 0..opts.warmup {
         let (x, y) = batches[i % batches.len()].clone();
-        last = session.train_step(x, y, opts.batch, lr, &mut NoHooks)?.loss;
+        last = session.train_step(x, y, opts.batch, lr, false, &mut NoHooks)?.loss;
     }
     let start = Instant::now();
     for i in 0..opts.steps {
         let (x, y) = batches[i % batches.len()].clone();
-        last = session.train_step(x, y, opts.batch, lr, &mut NoHooks)?.loss;
+        last = session.train_step(x, y, opts.batch, lr, false, &mut NoHooks)?.loss;
     }
     let secs = start.elapsed().as_secs_f64();
     Ok(BenchReport {

@@ -105,8 +105,16 @@ impl MlpSpec {
     }
 
     /// Builds the train graph (forward, loss, backward, update) or the eval graph
-    /// (forward and loss).
-    pub fn build(&self, mode: Mode, optimizer: &Optimizer, hooks: &mut dyn GraphHooks) -> GraphBuilder {
+    /// (forward and loss). A `monitored` train graph also reports each
+    /// parameter's gradient norm and the sigmoid layers' saturation: the
+    /// dashboard's figures, computed only on the steps that are logged.
+    pub fn build(
+        &self,
+        mode: Mode,
+        monitored: bool,
+        optimizer: &Optimizer,
+        hooks: &mut dyn GraphHooks,
+    ) -> GraphBuilder {
         let mut g = GraphBuilder::new();
         let widths = self.widths();
         let x = g.input(X_INPUT, &[Dim::Batch, Dim::Fixed(self.inputs)]);
@@ -124,7 +132,7 @@ impl MlpSpec {
                 h = n;
                 break;
             }
-            if mode == Mode::Train && self.activation.saturates() {
+            if mode == Mode::Train && monitored && self.activation.saturates() {
                 // Share of units with |n| > 3, where sigmoids are flat.
                 let sq = g.square(n);
                 let flat = g.greater_than_scalar(sq, 9.0);
@@ -169,7 +177,7 @@ impl MlpSpec {
                 })
                 .collect();
             hooks.gradients(&mut g, &mut pg);
-            for p in &pg {
+            for p in pg.iter().filter(|_| monitored) {
                 let sq = g.square(p.grad);
                 let total = g.sum_all(sq);
                 g.output(&outputs::grad_sq(&p.name), total);

@@ -44,11 +44,14 @@ impl Optimizer {
             Some(s) => s.tensor,
             None => g.input(LR_INPUT, &[]),
         };
+        // Negated once as a scalar, so each update is p + (-lr) g: two passes
+        // over the parameter instead of three.
+        let neg_lr = g.neg(lr);
         match *self {
             Optimizer::Sgd => {
                 for (_, p, grad) in params {
-                    let step = scaled(g, *grad, lr);
-                    let next = g.sub(*p, step);
+                    let step = scaled(g, *grad, neg_lr);
+                    let next = g.add(*p, step);
                     g.assign(*p, next);
                 }
             }
@@ -59,8 +62,8 @@ impl Optimizer {
                     let decayed = g.scale(v, momentum);
                     let v_next = g.add(decayed, *grad);
                     g.assign(v, v_next);
-                    let step = scaled(g, v_next, lr);
-                    let next = g.sub(*p, step);
+                    let step = scaled(g, v_next, neg_lr);
+                    let next = g.add(*p, step);
                     g.assign(*p, next);
                 }
             }
@@ -82,8 +85,8 @@ impl Optimizer {
                 // per-element work is m / (sqrt(v) + eps_t): the same update.
                 let sqrt_c2 = g.sqrt(c2);
                 let inv_c1 = g.recip(c1);
-                let lr_c = g.mul(lr, sqrt_c2);
-                let lr_t = g.mul(lr_c, inv_c1);
+                let lr_c = g.mul(neg_lr, sqrt_c2);
+                let neg_lr_t = g.mul(lr_c, inv_c1);
                 let eps_t = g.scale(sqrt_c2, eps);
                 for (name, p, grad) in params {
                     let shape = g.shape(*p).to_vec();
@@ -102,8 +105,8 @@ impl Optimizer {
                     let eps_wide = g.broadcast_to(eps_t, &shape);
                     let denom = g.add(root, eps_wide);
                     let ratio = g.div(m_next, denom);
-                    let step = scaled(g, ratio, lr_t);
-                    let next = g.sub(*p, step);
+                    let step = scaled(g, ratio, neg_lr_t);
+                    let next = g.add(*p, step);
                     g.assign(*p, next);
                 }
             }

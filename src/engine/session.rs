@@ -43,6 +43,8 @@ pub struct Session {
     pub backend: Backend,
     pub store: StateStore,
     train: Program,
+    /// The same step, also reading back gradient norms and saturation.
+    train_monitored: Program,
     eval: Program,
     param_names: Vec<String>,
     /// How long the last (re)build took.
@@ -69,6 +71,7 @@ impl Session {
             backend,
             store,
             train: Program::compile(Default::default(), backend),
+            train_monitored: Program::compile(Default::default(), backend),
             eval: Program::compile(Default::default(), backend),
             param_names: vec![],
             build_time: Duration::ZERO,
@@ -81,8 +84,9 @@ impl Session {
     /// state the store holds, so weights and optimizer moments carry over.
     pub fn rebuild(&mut self, hooks: &mut dyn GraphHooks) {
         let start = Instant::now();
-        let train = self.spec.build(Mode::Train, &self.optimizer, hooks);
-        let eval = self.spec.build(Mode::Eval, &self.optimizer, hooks);
+        let train = self.spec.build(Mode::Train, false, &self.optimizer, hooks);
+        let monitored = self.spec.build(Mode::Train, true, &self.optimizer, hooks);
+        let eval = self.spec.build(Mode::Eval, false, &self.optimizer, hooks);
         for slot in train.states().iter().chain(eval.states()) {
             if self.store.contains(&slot.name) {
                 continue;
@@ -96,6 +100,7 @@ impl Session {
         }
         self.param_names = train.states().iter().filter(|s| s.trainable).map(|s| s.name.clone()).collect();
         self.train = Program::compile(train, self.backend);
+        self.train_monitored = Program::compile(monitored, self.backend);
         self.eval = Program::compile(eval, self.backend);
         self.build_time = start.elapsed();
     }
@@ -105,25 +110,24 @@ impl Session {
         &self.param_names
     }
 
-    /// One optimizer step on a batch of `batch` rows.
+    /// One optimizer step on a batch of `batch` rows; `monitored` also reads
+    /// back gradient norms and saturation (a little slower).
     pub fn train_step(
         &mut self,
         x: Vec<f32>,
         y: Vec<f32>,
         batch: usize,
         lr: f32,
+        monitored: bool,
         hooks: &mut dyn GraphHooks,
     ) -> Result<StepStats, RunError> {
         let mut feeds: Vec<(String, Vec<f32>)> = hooks.feeds(Mode::Train, batch);
         feeds.push((X_INPUT.into(), x));
         feeds.push((Y_INPUT.into(), y));
         feeds.push((LR_INPUT.into(), vec![lr]));
-        self.train.run(
-            &mut self.store,
-            feeds.iter_mut().map(|(n, v)| (n.as_str(), std::mem::take(v))).collect(),
-            batch,
-        )?;
-        let p = &self.train;
+        let p = if monitored { &mut self.train_monitored } else { &mut self.train };
+        p.run(&mut self.store, feeds.iter_mut().map(|(n, v)| (n.as_str(), std::mem::take(v))).collect(), batch)?;
+        let p = &*p;
         Ok(StepStats {
             loss: p.scalar(outputs::LOSS),
             objective: p.output("objective").map(|v| v[0]),

@@ -19,7 +19,7 @@ use super::events::{Command, EpochRecord, Event, RunState, StepRecord, StopReaso
 use super::run_dir::{RunDir, BEST_CHECKPOINT, LAST_CHECKPOINT};
 use super::techniques;
 use crate::config::{Activation as CfgActivation, Device, OptimizerKind, RunConfig};
-use crate::data::{gather, Batches, Dataset, Task};
+use crate::data::{gather, Batches, Dataset};
 use crate::engine::{Activation, Backend, MlpSpec, Objective, Optimizer, Session};
 use crate::plugin::PluginHost;
 use traintop_plugin_abi::EventKind;
@@ -218,18 +218,6 @@ impl Trainer {
         self.publish_techniques(ch);
     }
 
-    fn one_hot(&self) -> bool {
-        self.train.task() == Task::Classification
-    }
-
-    fn targets_width(&self) -> usize {
-        if self.one_hot() {
-            self.train.n_classes
-        } else {
-            1
-        }
-    }
-
     fn save(&mut self, file: &str) -> Result<(), checkpoint::CheckpointError> {
         checkpoint::save(&self.run_dir.file(file), &self.session.store, &self.position)
     }
@@ -286,8 +274,6 @@ impl Trainer {
         let mut last_val: Option<(f32, Option<f32>)> = None;
         let mut last_loss: Option<f32> = None;
         let (mut x, mut y) = (Vec::new(), Vec::new());
-        let width = self.targets_width();
-        let classification = self.one_hot();
 
         'epochs: while self.position.epoch < cfg.epochs {
             let epoch = self.position.epoch;
@@ -362,16 +348,17 @@ impl Trainer {
 
                 let idx = order.get(self.position.batch_in_epoch).expect("batch index in range");
                 gather(&self.train, idx, &mut x, &mut y);
-                if !classification {
-                    debug_assert_eq!(y.len(), idx.len() * width);
-                }
                 let n = idx.len();
+                // Logged steps also read back the gradient-health figures.
+                let logged = (self.position.step + 1).is_multiple_of(cfg.log_every as u64)
+                    || self.position.batch_in_epoch + 1 == order.len();
                 self.plugins.step = self.position.step;
                 let stats = self.session.train_step(
                     std::mem::take(&mut x),
                     std::mem::take(&mut y),
                     n,
                     self.position.lr,
+                    logged,
                     &mut self.plugins,
                 )?;
                 self.plugins.record_metrics(&stats.metrics);

@@ -215,6 +215,90 @@ const fn binary_of(op: u8) -> BinaryOp {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FastReduce(pub ReduceOp, pub usize);
 
+/// How values combine along the reduced axis; a type parameter, so each
+/// reduction compiles to its own inlined, vectorizable loop.
+trait Combine {
+    const INIT: f32;
+    fn combine(a: f32, b: f32) -> f32;
+    /// Folds a contiguous run. Eight partial accumulators let the compiler use
+    /// SIMD lanes (float addition is not reassociated on its own).
+    #[inline(always)]
+    fn fold(run: &[f32]) -> f32 {
+        let mut lanes = [Self::INIT; 8];
+        let chunks = run.chunks_exact(8);
+        let tail = chunks.remainder();
+        for c in chunks {
+            for i in 0..8 {
+                lanes[i] = Self::combine(lanes[i], c[i]);
+            }
+        }
+        let mut acc = lanes.iter().fold(Self::INIT, |a, &b| Self::combine(a, b));
+        for &x in tail {
+            acc = Self::combine(acc, x);
+        }
+        acc
+    }
+}
+
+struct Sum;
+impl Combine for Sum {
+    const INIT: f32 = 0.0;
+    #[inline(always)]
+    fn combine(a: f32, b: f32) -> f32 {
+        a + b
+    }
+}
+
+struct Max;
+impl Combine for Max {
+    const INIT: f32 = f32::NEG_INFINITY;
+    #[inline(always)]
+    fn combine(a: f32, b: f32) -> f32 {
+        a.max(b)
+    }
+}
+
+fn reduce<C: Combine>(src: &[f32], view: &StridedView, axis: usize) -> Vec<f32> {
+    let k = view.sizes[axis];
+    let axis_stride = view.strides[axis];
+    let mut out_sizes = view.sizes.clone();
+    out_sizes.remove(axis);
+    let mut in_strides = view.strides.clone();
+    in_strides.remove(axis);
+    let out_len: usize = out_sizes.iter().product();
+    let mut out = vec![C::INIT; out_len];
+    let (n, [s]) = inner(&out_sizes, [&in_strides]);
+    if axis_stride == 1 && k > 1 {
+        // The reduced axis is innermost in memory: fold each run.
+        let mut o = 0;
+        for_each_row(&out_sizes, [&in_strides], |[base]| {
+            for j in 0..n {
+                let start = base + j * s;
+                out[o + j] = C::fold(&src[start..start + k]);
+            }
+            o += n;
+        });
+    } else {
+        // Accumulate whole output rows per step along the axis, so the inner
+        // loop runs over consecutive memory.
+        for step in 0..k {
+            let mut o = 0;
+            let shift = step * axis_stride;
+            for_each_row(&out_sizes, [&in_strides], |[base]| {
+                let row_out = &mut out[o..o + n];
+                let start = base + shift;
+                if s == 1 {
+                    row_out.iter_mut().zip(&src[start..start + n]).for_each(|(a, &x)| *a = C::combine(*a, x));
+                } else {
+                    row_out.iter_mut().enumerate().for_each(|(j, a)| *a = C::combine(*a, src[start + j * s]));
+                }
+                o += n;
+            });
+        }
+    }
+    out
+}
+
 impl Operator for FastReduce {
     fn process(&mut self, inp: Vec<(InputTensor, ShapeTracker)>) -> Vec<Tensor> {
         let Some(view) = StridedView::from_tracker(&inp[0].1) else {
@@ -224,49 +308,10 @@ impl Operator for FastReduce {
             };
         };
         let src = data(&inp[0].0);
-        let axis = self.1;
-        let k = view.sizes[axis];
-        let axis_stride = view.strides[axis];
-        let mut out_sizes = view.sizes.clone();
-        out_sizes.remove(axis);
-        let mut in_strides = view.strides.clone();
-        in_strides.remove(axis);
-        let out_len: usize = out_sizes.iter().product();
-        let (init, combine): (f32, fn(f32, f32) -> f32) = match self.0 {
-            ReduceOp::Sum => (0.0, |a, b| a + b),
-            ReduceOp::Max => (f32::NEG_INFINITY, f32::max),
-        };
-        let mut out = vec![init; out_len];
-        let (n, [s]) = inner(&out_sizes, [&in_strides]);
-        if axis_stride == 1 && k > 1 {
-            // The reduced axis is innermost in memory: fold each run.
-            let mut o = 0;
-            for_each_row(&out_sizes, [&in_strides], |[base]| {
-                for j in 0..n {
-                    let start = base + j * s;
-                    out[o + j] = src[start..start + k].iter().fold(init, |acc, &x| combine(acc, x));
-                }
-                o += n;
-            });
-        } else {
-            // Accumulate whole output rows per step along the axis, so the inner
-            // loop runs over consecutive memory.
-            for step in 0..k {
-                let mut o = 0;
-                let shift = step * axis_stride;
-                for_each_row(&out_sizes, [&in_strides], |[base]| {
-                    let row_out = &mut out[o..o + n];
-                    let start = base + shift;
-                    if s == 1 {
-                        row_out.iter_mut().zip(&src[start..start + n]).for_each(|(a, &x)| *a = combine(*a, x));
-                    } else {
-                        row_out.iter_mut().enumerate().for_each(|(j, a)| *a = combine(*a, src[start + j * s]));
-                    }
-                    o += n;
-                });
-            }
-        }
-        tensor(out)
+        tensor(match self.0 {
+            ReduceOp::Sum => reduce::<Sum>(src, &view, self.1),
+            ReduceOp::Max => reduce::<Max>(src, &view, self.1),
+        })
     }
 }
 

@@ -37,7 +37,16 @@ impl Operator for FastMatMul {
         let mut out = vec![0.0f32; m * n];
         {
             let mut c = ArrayViewMut2::from_shape((m, n), &mut out).expect("output matrix");
-            general_mat_mul(1.0, &a, &b, 0.0, &mut c);
+            if n > m {
+                // matrixmultiply splits work over the output's rows: with few
+                // rows (a batch of 128 against 256 units) the second thread idles.
+                // C^T = B^T A^T is the same product with the long side as rows;
+                // all three are only views with swapped strides.
+                let mut ct = c.view_mut().reversed_axes();
+                general_mat_mul(1.0, &b.t(), &a.t(), 0.0, &mut ct);
+            } else {
+                general_mat_mul(1.0, &a, &b, 0.0, &mut c);
+            }
         }
         vec![Tensor::new(out)]
     }
