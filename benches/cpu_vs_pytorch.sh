@@ -13,11 +13,12 @@ bin=target/release/traintop
 "$python" -c "import torch" 2>/dev/null || { echo "$python has no torch: pip install torch numpy" >&2; exit 2; }
 field() { "$python" -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 tt=(); pt=()
-for _ in 1 2 3; do
+reps=${REPS:-5}
+for _ in $(seq "$reps"); do
   tt+=("$("$bin" bench --layers "$layers" --batch "$batch" --steps "$steps" --optimizer "$optimizer" --json | field samples_per_sec)")
   pt+=("$("$python" benches/torch_mlp.py --layers "$layers" --batch "$batch" --steps "$steps" --optimizer "$optimizer" --threads 2 | field samples_per_sec)")
 done
-median() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+median() { printf '%s\n' "$@" | sort -g | sed -n "$(( ($# + 1) / 2 ))p"; }
 t=$(median "${tt[@]}"); p=$(median "${pt[@]}")
 printf 'MLP %s, batch %s, %s steps, %s, %s CPU cores\n' "$layers" "$batch" "$steps" "$optimizer" "$(nproc)"
 printf '%-10s %12s   runs\n' "" "samples/s"

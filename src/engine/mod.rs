@@ -4,6 +4,7 @@
 pub mod autograd;
 pub mod backend;
 pub mod cpu;
+pub mod executor;
 pub mod graph;
 pub mod hooks;
 pub mod loss;

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use luminal::prelude::{NodeIndex, Tensor as LTensor};
 
 use super::backend::Backend;
+use super::executor::Executor;
 use super::graph::GraphBuilder;
 use super::ops::INV_BATCH_INPUT;
 use super::shape::{describe, element_count, Shape, BATCH_DIM};
@@ -76,6 +77,7 @@ struct StateBinding {
 /// A graph compiled for a backend, ready to execute repeatedly.
 pub struct Program {
     builder: GraphBuilder,
+    executor: Executor,
     inputs: HashMap<String, (NodeIndex, Shape)>,
     states: Vec<StateBinding>,
     outputs: Vec<(String, NodeIndex)>,
@@ -100,7 +102,10 @@ impl Program {
     pub fn compile(mut builder: GraphBuilder, backend: Backend) -> Self {
         backend.compile(&mut builder);
         super::cpu::prune(&mut builder);
-        builder.graph.compile((), ());
+        if backend == Backend::Cpu && std::env::var_os("TRAINTOP_NO_FUSION").is_none() {
+            super::cpu::fusion::fuse(&mut builder.graph);
+        }
+        let executor = Executor::plan(&builder.graph);
         let inputs = builder
             .inputs
             .iter()
@@ -118,7 +123,7 @@ impl Program {
             })
             .collect();
         let outputs = builder.outputs.iter().map(|(n, t)| (n.clone(), builder.tape[t.0].id)).collect();
-        Self { builder, inputs, states, outputs, results: HashMap::new() }
+        Self { builder, executor, inputs, states, outputs, results: HashMap::new() }
     }
 
     /// Names and shapes of the states this program reads.
@@ -129,7 +134,7 @@ impl Program {
     /// Runs once on a batch of `batch` rows. `feeds` gives every input but the
     /// batch scale, which is fed here.
     pub fn run(&mut self, store: &mut StateStore, feeds: Vec<(&str, Vec<f32>)>, batch: usize) -> Result<(), RunError> {
-        let graph = &mut self.builder.graph;
+        let exec = &mut self.executor;
         let mut fed = 0;
         for (name, values) in feeds {
             let (node, shape) = self.inputs.get(name).ok_or_else(|| RunError::UnknownInput(name.to_string()))?;
@@ -143,15 +148,15 @@ impl Program {
                     got: values.len(),
                 });
             }
-            graph.set_tensor(*node, 0, LTensor::new(values));
+            exec.set(*node, LTensor::new(values));
             fed += 1;
         }
         if let Some((node, _)) = self.inputs.get(INV_BATCH_INPUT) {
-            graph.set_tensor(*node, 0, LTensor::new(vec![1.0 / batch.max(1) as f32]));
+            exec.set(*node, LTensor::new(vec![1.0 / batch.max(1) as f32]));
             fed += 1;
         }
         if fed < self.inputs.len() {
-            let missing = self.inputs.iter().find(|(_, (n, _))| graph.get_tensor_ref(*n, 0).is_none());
+            let missing = self.inputs.iter().find(|(_, (n, _))| !exec.has(*n));
             return Err(RunError::MissingInput(missing.map(|(k, _)| k.clone()).unwrap_or_default()));
         }
         if let Some(missing) = self.states.iter().find(|s| !store.contains(&s.name)) {
@@ -159,30 +164,27 @@ impl Program {
         }
         for s in &self.states {
             let (_, t) = store.take(&s.name).expect("checked above");
-            graph.set_tensor(s.node, 0, t);
+            exec.set(s.node, t);
         }
-        graph.set_dyn_dim(BATCH_DIM, batch);
-        graph.execute();
-        let graph = &mut self.builder.graph;
+        // luminal's Constant ops read the batch size from the graph's map.
+        self.builder.graph.set_dyn_dim(BATCH_DIM, batch);
+        exec.run(&mut self.builder.graph, batch);
         self.results.clear();
-        // Outputs may share a node (two gradients that are the same tensor), so
-        // read them all before removing any.
+        // Outputs stay in their slots (each run recomputes them), so an output
+        // that is also a state's new value is still there for the state.
         for (name, node) in &self.outputs {
-            if let Some(t) = graph.get_tensor_ref(*node, 0) {
+            if let Some(t) = exec.get(*node) {
                 let v = t.data.as_any().downcast_ref::<Vec<f32>>().cloned().unwrap_or_default();
                 self.results.insert(name.clone(), v);
             }
         }
-        for (_, node) in &self.outputs {
-            graph.get_tensor(*node, 0);
-        }
         for s in &self.states {
             let t = match s.next {
                 Some(next) => {
-                    graph.get_tensor(s.node, 0);
-                    graph.get_tensor(next, 0)
+                    exec.take(s.node);
+                    exec.take(next)
                 }
-                None => graph.get_tensor(s.node, 0),
+                None => exec.take(s.node),
             };
             store.put(&s.name, s.shape.clone(), t.expect("state survives execution"));
         }

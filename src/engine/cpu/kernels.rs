@@ -19,13 +19,34 @@ fn tensor(v: Vec<f32>) -> Vec<Tensor> {
     vec![Tensor::new(v)]
 }
 
+/// A CPU kernel over plain strided views. The executor calls `run` directly
+/// with views it resolved once per batch size; `Operator::process` (used by
+/// luminal's own executor and the tests) builds the views from the trackers.
+pub trait Kernel {
+    fn run(&mut self, inputs: Vec<InputTensor>, views: &[StridedView]) -> Vec<f32>;
+}
+
+/// `Operator::process` for a kernel: views from the trackers, or luminal's own
+/// op when one slices or pads (which the kernels do not handle).
+pub(crate) fn process_with<K: Kernel>(
+    kernel: &mut K,
+    inp: Vec<(InputTensor, ShapeTracker)>,
+    fallback: impl FnOnce(Vec<(InputTensor, ShapeTracker)>) -> Vec<Tensor>,
+) -> Vec<Tensor> {
+    let views: Option<Vec<StridedView>> = inp.iter().map(|(_, t)| StridedView::from_tracker(t)).collect();
+    match views {
+        Some(views) => tensor(kernel.run(inp.into_iter().map(|(t, _)| t).collect(), &views)),
+        None => fallback(inp),
+    }
+}
+
 /// Takes the input's buffer when the executor owns it and it is laid out as the
 /// output will be, so elementwise ops can work in place.
-fn reusable(input: &mut (InputTensor, ShapeTracker), view: &StridedView) -> Option<Vec<f32>> {
+fn reusable(input: &mut InputTensor, view: &StridedView) -> Option<Vec<f32>> {
     if !view.is_contiguous() {
         return None;
     }
-    match &mut input.0 {
+    match input {
         InputTensor::Owned(t) => {
             let v = t.data.as_any_mut().downcast_mut::<Vec<f32>>()?;
             (v.len() == view.len()).then(|| std::mem::take(v))
@@ -52,7 +73,14 @@ pub fn gather(src: &[f32], view: &StridedView) -> Vec<f32> {
 pub struct FastUnary(pub UnaryOp);
 
 impl Operator for FastUnary {
-    fn process(&mut self, mut inp: Vec<(InputTensor, ShapeTracker)>) -> Vec<Tensor> {
+    fn process(&mut self, inp: Vec<(InputTensor, ShapeTracker)>) -> Vec<Tensor> {
+        // luminal's unary ops ignore the view too.
+        tensor(self.run(inp.into_iter().map(|(t, _)| t).collect(), &[]))
+    }
+}
+
+impl Kernel for FastUnary {
+    fn run(&mut self, mut inp: Vec<InputTensor>, _views: &[StridedView]) -> Vec<f32> {
         let f: fn(f32) -> f32 = match self.0 {
             UnaryOp::Log2 => f32::log2,
             UnaryOp::Exp2 => f32::exp2,
@@ -62,15 +90,15 @@ impl Operator for FastUnary {
         };
         // luminal's unary ops map the buffer element by element, view untouched.
         let mut input = inp.pop().unwrap();
-        let mut buffer = match &mut input.0 {
+        let mut buffer = match &mut input {
             InputTensor::Owned(t) => std::mem::take(lop::get_vec_from_tensor_owned(t)),
             InputTensor::Borrowed(t) => {
                 let src = t.data.as_any().downcast_ref::<Vec<f32>>().unwrap();
-                return tensor(src.iter().map(|&x| f(x)).collect());
+                return src.iter().map(|&x| f(x)).collect();
             }
         };
         buffer.iter_mut().for_each(|x| *x = f(*x));
-        tensor(buffer)
+        buffer
     }
 }
 
@@ -78,7 +106,7 @@ impl Operator for FastUnary {
 pub struct FastBinary(pub BinaryOp);
 
 impl FastBinary {
-    fn fallback(&self, inp: Vec<(InputTensor, ShapeTracker)>) -> Vec<Tensor> {
+    fn fallback(self, inp: Vec<(InputTensor, ShapeTracker)>) -> Vec<Tensor> {
         match self.0 {
             BinaryOp::Add => lop::Add.process(inp),
             BinaryOp::Mul => lop::Mul.process(inp),
@@ -133,34 +161,38 @@ fn binary_into<const OP: u8>(out: &mut [f32], a: &[f32], va: &StridedView, b: &[
 }
 
 impl Operator for FastBinary {
-    fn process(&mut self, mut inp: Vec<(InputTensor, ShapeTracker)>) -> Vec<Tensor> {
-        let (Some(va), Some(vb)) = (StridedView::from_tracker(&inp[0].1), StridedView::from_tracker(&inp[1].1)) else {
-            return self.fallback(inp);
-        };
+    fn process(&mut self, inp: Vec<(InputTensor, ShapeTracker)>) -> Vec<Tensor> {
+        let op = self.clone();
+        process_with(self, inp, |inp| op.fallback(inp))
+    }
+}
+
+impl Kernel for FastBinary {
+    fn run(&mut self, mut inp: Vec<InputTensor>, views: &[StridedView]) -> Vec<f32> {
+        let (va, vb) = (&views[0], &views[1]);
         if va.is_empty() {
-            return tensor(vec![]);
+            return vec![];
         }
         // Reuse an owned operand's buffer as the output: each element is read
         // before it is written, at the same index.
         let op = self.0 as u8;
-        let out = if let Some(mut buf) = reusable(&mut inp[0], &va) {
-            inplace_left(op, &mut buf, data(&inp[1].0), &vb);
+        if let Some(mut buf) = reusable(&mut inp[0], va) {
+            inplace_left(op, &mut buf, data(&inp[1]), vb);
             buf
-        } else if let Some(mut buf) = reusable(&mut inp[1], &vb) {
-            inplace_right(op, data(&inp[0].0), &va, &mut buf);
+        } else if let Some(mut buf) = reusable(&mut inp[1], vb) {
+            inplace_right(op, data(&inp[0]), va, &mut buf);
             buf
         } else {
-            let (a, b) = (data(&inp[0].0), data(&inp[1].0));
+            let (a, b) = (data(&inp[0]), data(&inp[1]));
             let mut out = vec![0.0; va.len()];
             match op {
-                0 => binary_into::<0>(&mut out, a, &va, b, &vb),
-                1 => binary_into::<1>(&mut out, a, &va, b, &vb),
-                2 => binary_into::<2>(&mut out, a, &va, b, &vb),
-                _ => binary_into::<3>(&mut out, a, &va, b, &vb),
+                0 => binary_into::<0>(&mut out, a, va, b, vb),
+                1 => binary_into::<1>(&mut out, a, va, b, vb),
+                2 => binary_into::<2>(&mut out, a, va, b, vb),
+                _ => binary_into::<3>(&mut out, a, va, b, vb),
             }
             out
-        };
-        tensor(out)
+        }
     }
 }
 
@@ -301,17 +333,21 @@ fn reduce<C: Combine>(src: &[f32], view: &StridedView, axis: usize) -> Vec<f32> 
 
 impl Operator for FastReduce {
     fn process(&mut self, inp: Vec<(InputTensor, ShapeTracker)>) -> Vec<Tensor> {
-        let Some(view) = StridedView::from_tracker(&inp[0].1) else {
-            return match self.0 {
-                ReduceOp::Sum => lop::SumReduce(self.1).process(inp),
-                ReduceOp::Max => lop::MaxReduce(self.1).process(inp),
-            };
-        };
-        let src = data(&inp[0].0);
-        tensor(match self.0 {
-            ReduceOp::Sum => reduce::<Sum>(src, &view, self.1),
-            ReduceOp::Max => reduce::<Max>(src, &view, self.1),
+        let (op, axis) = (self.0, self.1);
+        process_with(self, inp, |inp| match op {
+            ReduceOp::Sum => lop::SumReduce(axis).process(inp),
+            ReduceOp::Max => lop::MaxReduce(axis).process(inp),
         })
+    }
+}
+
+impl Kernel for FastReduce {
+    fn run(&mut self, inp: Vec<InputTensor>, views: &[StridedView]) -> Vec<f32> {
+        let src = data(&inp[0]);
+        match self.0 {
+            ReduceOp::Sum => reduce::<Sum>(src, &views[0], self.1),
+            ReduceOp::Max => reduce::<Max>(src, &views[0], self.1),
+        }
     }
 }
 
@@ -320,9 +356,12 @@ pub struct FastContiguous;
 
 impl Operator for FastContiguous {
     fn process(&mut self, inp: Vec<(InputTensor, ShapeTracker)>) -> Vec<Tensor> {
-        let Some(view) = StridedView::from_tracker(&inp[0].1) else {
-            return lop::Contiguous.process(inp);
-        };
-        tensor(gather(data(&inp[0].0), &view))
+        process_with(self, inp, |inp| lop::Contiguous.process(inp))
+    }
+}
+
+impl Kernel for FastContiguous {
+    fn run(&mut self, inp: Vec<InputTensor>, views: &[StridedView]) -> Vec<f32> {
+        gather(data(&inp[0]), &views[0])
     }
 }

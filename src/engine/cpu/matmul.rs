@@ -6,7 +6,7 @@ use luminal::op::{InputTensor, Operator};
 use luminal::prelude::{ShapeTracker, Tensor};
 use ndarray::{linalg::general_mat_mul, ArrayView2, ArrayViewMut2, ShapeBuilder};
 
-use super::kernels::{data, gather};
+use super::kernels::{data, gather, process_with, Kernel};
 use super::strided::StridedView;
 
 /// `C[m,n] = A[m,k] B[k,n]` over strided 2-D views.
@@ -28,12 +28,17 @@ fn view2<'a>(src: &'a [f32], view: &StridedView, storage: &'a mut Vec<f32>) -> A
 
 impl Operator for FastMatMul {
     fn process(&mut self, inp: Vec<(InputTensor, ShapeTracker)>) -> Vec<Tensor> {
-        let va = StridedView::from_tracker(&inp[0].1).expect("matmul operand A is a plain view");
-        let vb = StridedView::from_tracker(&inp[1].1).expect("matmul operand B is a plain view");
+        process_with(self, inp, |_| panic!("matmul operands are plain views (the builder makes them)"))
+    }
+}
+
+impl Kernel for FastMatMul {
+    fn run(&mut self, inp: Vec<InputTensor>, views: &[StridedView]) -> Vec<f32> {
+        let (va, vb) = (&views[0], &views[1]);
         let (m, n) = (va.sizes[0], vb.sizes[1]);
         let (mut sa, mut sb) = (Vec::new(), Vec::new());
-        let a = view2(data(&inp[0].0), &va, &mut sa);
-        let b = view2(data(&inp[1].0), &vb, &mut sb);
+        let a = view2(data(&inp[0]), va, &mut sa);
+        let b = view2(data(&inp[1]), vb, &mut sb);
         let mut out = vec![0.0f32; m * n];
         {
             let mut c = ArrayViewMut2::from_shape((m, n), &mut out).expect("output matrix");
@@ -48,6 +53,6 @@ impl Operator for FastMatMul {
                 general_mat_mul(1.0, &a, &b, 0.0, &mut c);
             }
         }
-        vec![Tensor::new(out)]
+        out
     }
 }

@@ -7,6 +7,7 @@
 //! primitive node with a kernel from `kernels`, and each recorded matmul pattern
 //! (expanded multiply + reduce) with one SGEMM node.
 
+pub mod fusion;
 mod kernels;
 mod matmul;
 pub mod strided;
@@ -67,5 +68,56 @@ pub(crate) fn prune(builder: &mut GraphBuilder) {
     let dead: Vec<NodeIndex> = graph.graph.node_indices().filter(|n| !seen.contains(n)).collect();
     for n in dead {
         graph.graph.remove_node(n);
+    }
+}
+
+/// The kernel a node runs, so the executor can call it with cached views
+/// instead of going through `Operator::process` with shape trackers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KernelKind {
+    Unary,
+    Binary,
+    Reduce,
+    Contiguous,
+    MatMul,
+    Fused,
+}
+
+pub fn kernel_kind(op: &dyn luminal::op::Operator) -> Option<KernelKind> {
+    let any = op.as_any();
+    if any.is::<FastUnary>() {
+        Some(KernelKind::Unary)
+    } else if any.is::<FastBinary>() {
+        Some(KernelKind::Binary)
+    } else if any.is::<FastReduce>() {
+        Some(KernelKind::Reduce)
+    } else if any.is::<FastContiguous>() {
+        Some(KernelKind::Contiguous)
+    } else if any.is::<FastMatMul>() {
+        Some(KernelKind::MatMul)
+    } else if any.is::<fusion::FusedElementwise>() {
+        Some(KernelKind::Fused)
+    } else {
+        None
+    }
+}
+
+/// Runs a node's kernel on plain views (`kind` from [`kernel_kind`]).
+pub fn run_kernel(
+    op: &mut dyn luminal::op::Operator,
+    kind: KernelKind,
+    inputs: Vec<luminal::op::InputTensor>,
+    views: &[strided::StridedView],
+) -> Vec<f32> {
+    use kernels::Kernel;
+    let any = op.as_any_mut();
+    let expect = "kernel kind matches the node";
+    match kind {
+        KernelKind::Unary => any.downcast_mut::<FastUnary>().expect(expect).run(inputs, views),
+        KernelKind::Binary => any.downcast_mut::<FastBinary>().expect(expect).run(inputs, views),
+        KernelKind::Reduce => any.downcast_mut::<FastReduce>().expect(expect).run(inputs, views),
+        KernelKind::Contiguous => any.downcast_mut::<FastContiguous>().expect(expect).run(inputs, views),
+        KernelKind::MatMul => any.downcast_mut::<FastMatMul>().expect(expect).run(inputs, views),
+        KernelKind::Fused => any.downcast_mut::<fusion::FusedElementwise>().expect(expect).run(inputs, views),
     }
 }

@@ -1,0 +1,306 @@
+//! Elementwise fusion: chains of elementwise ops whose intermediate results
+//! have a single consumer become one node that evaluates the whole chain row by
+//! row, in registers of at most `BLOCK` floats that stay in the L1 cache.
+//!
+//! A sigmoid is a dozen primitive ops and an Adam update twenty; unfused, each
+//! op allocates its output and streams the whole tensor through memory.
+//! Fused, a chain reads its inputs once and writes its output once. The
+//! program is a short list of instructions, each a tight loop over a block, so
+//! the interpretation cost is paid per block, not per element.
+
+use luminal::op::{self as lop, ConstantValue, InputTensor, Operator};
+use luminal::prelude::petgraph::visit::EdgeRef;
+use luminal::prelude::petgraph::Direction;
+use luminal::prelude::{Dependency, Graph, NodeIndex, ShapeTracker, Tensor};
+
+use super::kernels::{data, process_with, FastBinary, FastUnary, Kernel};
+use super::strided::{inner, StridedView};
+use crate::engine::graph::{BinaryOp, UnaryOp};
+
+/// Floats per register: small enough for the registers of a long chain to stay
+/// in L1, long enough to amortize the dispatch of each instruction.
+const BLOCK: usize = 256;
+
+/// One instruction; each writes the register of its own index.
+#[derive(Clone, Debug, PartialEq)]
+enum Instr {
+    Load(usize),
+    Const(f32),
+    Unary(UnaryOp, usize),
+    Binary(BinaryOp, usize, usize),
+}
+
+/// A fused chain of elementwise ops. The last instruction is the result.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FusedElementwise {
+    program: Vec<Instr>,
+}
+
+fn unary_fn(op: UnaryOp) -> fn(f32) -> f32 {
+    match op {
+        UnaryOp::Log2 => f32::log2,
+        UnaryOp::Exp2 => f32::exp2,
+        UnaryOp::Sin => f32::sin,
+        UnaryOp::Sqrt => f32::sqrt,
+        UnaryOp::Recip => f32::recip,
+    }
+}
+
+#[inline(always)]
+fn apply_unary(op: UnaryOp, out: &mut [f32], a: &[f32]) {
+    // One loop per op, so each is a direct (vectorizable) loop.
+    match op {
+        UnaryOp::Recip => out.iter_mut().zip(a).for_each(|(o, &x)| *o = 1.0 / x),
+        UnaryOp::Sqrt => out.iter_mut().zip(a).for_each(|(o, &x)| *o = x.sqrt()),
+        other => {
+            let f = unary_fn(other);
+            out.iter_mut().zip(a).for_each(|(o, &x)| *o = f(x))
+        }
+    }
+}
+
+#[inline(always)]
+fn apply_binary(op: BinaryOp, out: &mut [f32], a: &[f32], b: &[f32]) {
+    let it = out.iter_mut().zip(a.iter().zip(b));
+    match op {
+        BinaryOp::Add => it.for_each(|(o, (&x, &y))| *o = x + y),
+        BinaryOp::Mul => it.for_each(|(o, (&x, &y))| *o = x * y),
+        BinaryOp::Mod => it.for_each(|(o, (&x, &y))| *o = x % y),
+        BinaryOp::LessThan => it.for_each(|(o, (&x, &y))| *o = (x < y) as u8 as f32),
+    }
+}
+
+impl Operator for FusedElementwise {
+    fn process(&mut self, inp: Vec<(InputTensor, ShapeTracker)>) -> Vec<Tensor> {
+        process_with(self, inp, |_| panic!("fused inputs are plain views (checked when fusing)"))
+    }
+}
+
+impl Kernel for FusedElementwise {
+    fn run(&mut self, mut inp: Vec<InputTensor>, views: &[StridedView]) -> Vec<f32> {
+        let sizes = views[0].sizes.clone();
+        let total: usize = sizes.iter().product();
+        // Write into an input's buffer when the executor hands one over in the
+        // output's layout: each block is read before it is overwritten.
+        let reuse = (0..inp.len()).find(|&k| {
+            matches!(inp[k], InputTensor::Owned(_)) && views[k].is_contiguous() && data(&inp[k]).len() == total
+        });
+        let mut out: Vec<f32> = match reuse {
+            Some(k) => match &mut inp[k] {
+                InputTensor::Owned(t) => std::mem::take(lop::get_vec_from_tensor_owned(t)),
+                InputTensor::Borrowed(_) => unreachable!("checked above"),
+            },
+            None => Vec::with_capacity(total),
+        };
+        if total == 0 {
+            return out;
+        }
+        let sources: Vec<&[f32]> = inp.iter().map(data).collect();
+        let strides: Vec<&[usize]> = views.iter().map(|v| v.strides.as_slice()).collect();
+        let mut regs = vec![0.0f32; self.program.len() * BLOCK];
+        let row_len = sizes.last().copied().unwrap_or(1);
+        let inner_strides: Vec<usize> = views.iter().map(|v| inner(&v.sizes, [&v.strides]).1[0]).collect();
+        let program = &self.program;
+        let mut pos = 0;
+        let mut visit = |row_offsets: &[usize]| {
+            let mut start = 0;
+            while start < row_len {
+                let len = BLOCK.min(row_len - start);
+                // Contiguous inputs are read where they lie; only strided or
+                // broadcast ones are copied into their register.
+                let direct = |k: usize| -> Option<&[f32]> {
+                    (inner_strides[k] == 1 && Some(k) != reuse).then(|| {
+                        let base = row_offsets[k] + start;
+                        &sources[k][base..base + len]
+                    })
+                };
+                for (i, ins) in program.iter().enumerate() {
+                    let (before, rest) = regs.split_at_mut(i * BLOCK);
+                    let dst = &mut rest[..len];
+                    let reg = |r: usize| match program[r] {
+                        Instr::Load(k) => direct(k).unwrap_or(&before[r * BLOCK..r * BLOCK + len]),
+                        _ => &before[r * BLOCK..r * BLOCK + len],
+                    };
+                    match *ins {
+                        Instr::Load(k) if Some(k) == reuse => dst.copy_from_slice(&out[pos..pos + len]),
+                        Instr::Load(k) => {
+                            let (src, s) = (sources[k], inner_strides[k]);
+                            let base = row_offsets[k] + start * s;
+                            match s {
+                                1 => {}
+                                0 => dst.fill(src[base]),
+                                _ => dst.iter_mut().enumerate().for_each(|(j, d)| *d = src[base + j * s]),
+                            }
+                        }
+                        Instr::Const(v) => dst.fill(v),
+                        Instr::Unary(op, a) => apply_unary(op, dst, reg(a)),
+                        Instr::Binary(op, a, b) => apply_binary(op, dst, reg(a), reg(b)),
+                    }
+                }
+                let last = (program.len() - 1) * BLOCK;
+                let result = &regs[last..last + len];
+                if reuse.is_some() {
+                    out[pos..pos + len].copy_from_slice(result);
+                } else {
+                    out.extend_from_slice(result);
+                }
+                pos += len;
+                start += len;
+            }
+        };
+        // Walk the rows, keeping each input's offset (an odometer over the
+        // outer axes).
+        let outer: Vec<usize> = sizes[..sizes.len().saturating_sub(1)].to_vec();
+        let mut offsets = vec![0usize; views.len()];
+        let mut index = vec![0usize; outer.len()];
+        loop {
+            visit(&offsets);
+            let mut axis = outer.len();
+            let done = loop {
+                if axis == 0 {
+                    break true;
+                }
+                axis -= 1;
+                index[axis] += 1;
+                for (o, s) in offsets.iter_mut().zip(&strides) {
+                    *o += s[axis];
+                }
+                if index[axis] < outer[axis] {
+                    break false;
+                }
+                for (o, s) in offsets.iter_mut().zip(&strides) {
+                    *o -= s[axis] * outer[axis];
+                }
+                index[axis] = 0;
+            };
+            if done {
+                break;
+            }
+        }
+        out
+    }
+}
+
+/// What a node computes, if it is elementwise.
+enum Kind {
+    Unary(UnaryOp),
+    Binary(BinaryOp),
+}
+
+fn kind(graph: &Graph, n: NodeIndex) -> Option<Kind> {
+    let op = graph.graph.node_weight(n)?;
+    if let Some(u) = op.as_any().downcast_ref::<FastUnary>() {
+        return Some(Kind::Unary(u.0));
+    }
+    op.as_any().downcast_ref::<FastBinary>().map(|b| Kind::Binary(b.0))
+}
+
+fn constant_value(graph: &Graph, n: NodeIndex) -> Option<f32> {
+    match &graph.graph.node_weight(n)?.as_any().downcast_ref::<lop::Constant>()?.0 {
+        ConstantValue::Float(v) => Some(*v),
+        ConstantValue::Expression(_) => None,
+    }
+}
+
+/// Incoming data edges of `n`, by operand order.
+fn operands(graph: &Graph, n: NodeIndex) -> Vec<(NodeIndex, u8, u8, ShapeTracker)> {
+    let mut v: Vec<_> = graph
+        .graph
+        .edges_directed(n, Direction::Incoming)
+        .filter_map(|e| e.weight().as_data().map(|(i, o, t)| (e.source(), i, o, t)))
+        .collect();
+    v.sort_by_key(|x| x.1);
+    v
+}
+
+fn plain(t: &ShapeTracker) -> bool {
+    !t.is_sliced() && !t.is_padded()
+}
+
+/// True when the producer's contiguous output is read in its own layout.
+fn same_layout(t: &ShapeTracker) -> bool {
+    plain(t) && t.is_contiguous()
+}
+
+/// Fuses elementwise chains in place. Call after the kernels are assigned and
+/// dead nodes pruned.
+pub fn fuse(graph: &mut Graph) {
+    let Ok(order) = luminal::prelude::petgraph::algo::toposort(&graph.graph, None) else { return };
+    let position: std::collections::HashMap<NodeIndex, usize> =
+        order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    let mut assigned = std::collections::HashSet::new();
+    // Roots from the end, so each group grows backwards from its consumer.
+    for &root in order.iter().rev() {
+        if assigned.contains(&root) || kind(graph, root).is_none() {
+            continue;
+        }
+        let mut members = vec![root];
+        let mut frontier = vec![root];
+        while let Some(n) = frontier.pop() {
+            for (src, _, out, tracker) in operands(graph, n) {
+                let single_consumer = graph.graph.edges_directed(src, Direction::Outgoing).count() == 1;
+                if out == 0
+                    && kind(graph, src).is_some()
+                    && single_consumer
+                    && !graph.no_delete.contains(&src)
+                    && !assigned.contains(&src)
+                    && same_layout(&tracker)
+                {
+                    members.push(src);
+                    frontier.push(src);
+                }
+            }
+        }
+        // Every input of the fused node must be a plain strided view.
+        let all_plain = members.iter().all(|&m| operands(graph, m).iter().all(|(_, _, _, t)| plain(t)));
+        if members.len() < 2 || !all_plain {
+            continue;
+        }
+        members.sort_by_key(|m| position[m]);
+        assigned.extend(members.iter().copied());
+        let mut program = vec![];
+        let mut register = std::collections::HashMap::new();
+        let mut inputs: Vec<(NodeIndex, u8, ShapeTracker)> = vec![];
+        for &m in &members {
+            let mut regs = vec![];
+            for (src, _, out, tracker) in operands(graph, m) {
+                let r = if let Some(&r) = register.get(&src).filter(|_| members.contains(&src)) {
+                    r
+                } else if let Some(v) = constant_value(graph, src).filter(|_| tracker.fake.iter().all(|&f| f)) {
+                    program.push(Instr::Const(v));
+                    program.len() - 1
+                } else {
+                    inputs.push((src, out, tracker));
+                    program.push(Instr::Load(inputs.len() - 1));
+                    program.len() - 1
+                };
+                regs.push(r);
+            }
+            program.push(match kind(graph, m).expect("member is elementwise") {
+                Kind::Unary(op) => Instr::Unary(op, regs[0]),
+                Kind::Binary(op) => Instr::Binary(op, regs[0], regs[1]),
+            });
+            register.insert(m, program.len() - 1);
+        }
+        // A fused node needs a loaded input to know its shape, and operand
+        // numbers are bytes.
+        if inputs.is_empty() || inputs.len() > 64 {
+            continue;
+        }
+        let incoming: Vec<_> = graph.graph.edges_directed(root, Direction::Incoming).map(|e| e.id()).collect();
+        for e in incoming {
+            graph.graph.remove_edge(e);
+        }
+        for &m in members.iter().filter(|&&m| m != root) {
+            graph.graph.remove_node(m);
+        }
+        for (i, (src, out, tracker)) in inputs.into_iter().enumerate() {
+            graph.graph.add_edge(
+                src,
+                root,
+                Dependency::Data { input_order: i as u8, output_order: out, shape: tracker },
+            );
+        }
+        graph.graph[root] = Box::new(FusedElementwise { program });
+    }
+}
