@@ -17,6 +17,7 @@ use luminal::prelude::petgraph::visit::EdgeRef;
 use luminal::prelude::petgraph::Direction;
 use luminal::prelude::{Graph, NodeIndex, ShapeTracker, Tensor};
 
+use super::cpu::pool::BufferPool;
 use super::cpu::strided::StridedView;
 use super::cpu::{kernel_kind, run_kernel, KernelKind};
 use super::shape::BATCH_DIM;
@@ -49,6 +50,15 @@ pub struct Executor {
     kept: Vec<bool>,
     external: Vec<usize>,
     resolved: HashMap<usize, Vec<Resolved>>,
+    pool: BufferPool,
+}
+
+/// The buffer of a tensor this executor is done with, back to the pool.
+fn recycle(pool: &mut BufferPool, t: Tensor) {
+    let mut t = t;
+    if let Some(v) = t.data.as_any_mut().downcast_mut::<Vec<f32>>() {
+        pool.recycle(std::mem::take(v));
+    }
 }
 
 /// A step's edges with the batch size bound: trackers for luminal's ops, plain
@@ -113,7 +123,7 @@ impl Executor {
             }
         }
         let slots = (0..order.len()).map(|_| None).collect();
-        Self { steps, slot_of, slots, kept, external, resolved: HashMap::new() }
+        Self { steps, slot_of, slots, kept, external, resolved: HashMap::new(), pool: BufferPool::default() }
     }
 
     /// Sets an input's or a state's tensor before a run.
@@ -134,6 +144,14 @@ impl Executor {
     pub fn take(&mut self, node: NodeIndex) -> Option<Tensor> {
         let s = *self.slot_of.get(&node)?;
         self.slots[s].take()
+    }
+
+    /// Drops a tensor, keeping its buffer for later steps (a state's old value
+    /// after its new one was computed).
+    pub fn discard(&mut self, node: NodeIndex) {
+        if let Some(t) = self.take(node) {
+            recycle(&mut self.pool, t);
+        }
     }
 
     /// Every compute step once, with the batch dimension bound to `batch`.
@@ -170,13 +188,25 @@ impl Executor {
                 None => InputTensor::Borrowed(slots[e.slot].as_ref().expect("operands run first")),
             });
             let op = graph.graph[step.node].as_mut();
+            let pool = &mut self.pool;
             let out = match (step.kernel, &resolved.views) {
-                (Some(kind), Some(views)) => Some(Tensor::new(run_kernel(op, kind, inputs.collect(), views))),
+                (Some(kind), Some(views)) => {
+                    let mut inputs: Vec<InputTensor> = inputs.collect();
+                    let out = run_kernel(op, kind, &mut inputs, views, pool);
+                    for i in inputs {
+                        if let InputTensor::Owned(t) = i {
+                            recycle(pool, t);
+                        }
+                    }
+                    Some(Tensor::new(out))
+                }
                 _ => op.process(inputs.zip(resolved.trackers.iter().copied()).collect()).into_iter().next(),
             };
             self.slots[step.slot] = out;
             for &s in &step.free_after {
-                self.slots[s] = None;
+                if let Some(t) = self.slots[s].take() {
+                    recycle(&mut self.pool, t);
+                }
             }
         }
         // Inputs nobody read (pruned consumers) do not linger to the next run.

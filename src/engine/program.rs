@@ -181,7 +181,7 @@ impl Program {
         for s in &self.states {
             let t = match s.next {
                 Some(next) => {
-                    exec.take(s.node);
+                    exec.discard(s.node);
                     exec.take(next)
                 }
                 None => exec.take(s.node),

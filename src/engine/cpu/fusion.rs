@@ -14,6 +14,7 @@ use luminal::prelude::petgraph::Direction;
 use luminal::prelude::{Dependency, Graph, NodeIndex, ShapeTracker, Tensor};
 
 use super::kernels::{data, process_with, FastBinary, FastUnary, Kernel};
+use super::pool::BufferPool;
 use super::strided::{inner, StridedView};
 use crate::engine::graph::{BinaryOp, UnaryOp};
 
@@ -77,7 +78,7 @@ impl Operator for FusedElementwise {
 }
 
 impl Kernel for FusedElementwise {
-    fn run(&mut self, mut inp: Vec<InputTensor>, views: &[StridedView]) -> Vec<f32> {
+    fn run(&mut self, inp: &mut [InputTensor], views: &[StridedView], pool: &mut BufferPool) -> Vec<f32> {
         let sizes = views[0].sizes.clone();
         let total: usize = sizes.iter().product();
         // Write into an input's buffer when the executor hands one over in the
@@ -90,12 +91,12 @@ impl Kernel for FusedElementwise {
                 InputTensor::Owned(t) => std::mem::take(lop::get_vec_from_tensor_owned(t)),
                 InputTensor::Borrowed(_) => unreachable!("checked above"),
             },
-            None => Vec::with_capacity(total),
+            None => pool.empty(total),
         };
         if total == 0 {
             return out;
         }
-        let sources: Vec<&[f32]> = inp.iter().map(data).collect();
+        let sources: Vec<&[f32]> = inp.iter().map(|t| data(t)).collect();
         let strides: Vec<&[usize]> = views.iter().map(|v| v.strides.as_slice()).collect();
         let mut regs = vec![0.0f32; self.program.len() * BLOCK];
         let row_len = sizes.last().copied().unwrap_or(1);

@@ -8,6 +8,7 @@
 use luminal::op::{self as lop, InputTensor, Operator};
 use luminal::prelude::{ShapeTracker, Tensor};
 
+use super::pool::BufferPool;
 use super::strided::{for_each_row, inner, StridedView};
 use crate::engine::graph::{BinaryOp, ReduceOp, UnaryOp};
 
@@ -23,7 +24,9 @@ fn tensor(v: Vec<f32>) -> Vec<Tensor> {
 /// with views it resolved once per batch size; `Operator::process` (used by
 /// luminal's own executor and the tests) builds the views from the trackers.
 pub trait Kernel {
-    fn run(&mut self, inputs: Vec<InputTensor>, views: &[StridedView]) -> Vec<f32>;
+    /// Computes the output. Owned inputs the kernel does not reuse stay in
+    /// `inputs`, for the caller to recycle; new buffers come from `pool`.
+    fn run(&mut self, inputs: &mut [InputTensor], views: &[StridedView], pool: &mut BufferPool) -> Vec<f32>;
 }
 
 /// `Operator::process` for a kernel: views from the trackers, or luminal's own
@@ -35,7 +38,10 @@ pub(crate) fn process_with<K: Kernel>(
 ) -> Vec<Tensor> {
     let views: Option<Vec<StridedView>> = inp.iter().map(|(_, t)| StridedView::from_tracker(t)).collect();
     match views {
-        Some(views) => tensor(kernel.run(inp.into_iter().map(|(t, _)| t).collect(), &views)),
+        Some(views) => {
+            let mut inputs: Vec<InputTensor> = inp.into_iter().map(|(t, _)| t).collect();
+            tensor(kernel.run(&mut inputs, &views, &mut BufferPool::default()))
+        }
         None => fallback(inp),
     }
 }
@@ -56,8 +62,8 @@ fn reusable(input: &mut InputTensor, view: &StridedView) -> Option<Vec<f32>> {
 }
 
 /// Copies a view into contiguous order.
-pub fn gather(src: &[f32], view: &StridedView) -> Vec<f32> {
-    let mut out = Vec::with_capacity(view.len());
+pub fn gather(src: &[f32], view: &StridedView, pool: &mut BufferPool) -> Vec<f32> {
+    let mut out = pool.empty(view.len());
     let (n, [s]) = inner(&view.sizes, [&view.strides]);
     for_each_row(&view.sizes, [&view.strides], |[o]| {
         if s == 1 {
@@ -75,12 +81,13 @@ pub struct FastUnary(pub UnaryOp);
 impl Operator for FastUnary {
     fn process(&mut self, inp: Vec<(InputTensor, ShapeTracker)>) -> Vec<Tensor> {
         // luminal's unary ops ignore the view too.
-        tensor(self.run(inp.into_iter().map(|(t, _)| t).collect(), &[]))
+        let mut inputs: Vec<InputTensor> = inp.into_iter().map(|(t, _)| t).collect();
+        tensor(self.run(&mut inputs, &[], &mut BufferPool::default()))
     }
 }
 
 impl Kernel for FastUnary {
-    fn run(&mut self, mut inp: Vec<InputTensor>, _views: &[StridedView]) -> Vec<f32> {
+    fn run(&mut self, inp: &mut [InputTensor], _views: &[StridedView], pool: &mut BufferPool) -> Vec<f32> {
         let f: fn(f32) -> f32 = match self.0 {
             UnaryOp::Log2 => f32::log2,
             UnaryOp::Exp2 => f32::exp2,
@@ -89,12 +96,13 @@ impl Kernel for FastUnary {
             UnaryOp::Recip => f32::recip,
         };
         // luminal's unary ops map the buffer element by element, view untouched.
-        let mut input = inp.pop().unwrap();
-        let mut buffer = match &mut input {
+        let mut buffer = match &mut inp[0] {
             InputTensor::Owned(t) => std::mem::take(lop::get_vec_from_tensor_owned(t)),
             InputTensor::Borrowed(t) => {
                 let src = t.data.as_any().downcast_ref::<Vec<f32>>().unwrap();
-                return src.iter().map(|&x| f(x)).collect();
+                let mut out = pool.empty(src.len());
+                out.extend(src.iter().map(|&x| f(x)));
+                return out;
             }
         };
         buffer.iter_mut().for_each(|x| *x = f(*x));
@@ -168,7 +176,7 @@ impl Operator for FastBinary {
 }
 
 impl Kernel for FastBinary {
-    fn run(&mut self, mut inp: Vec<InputTensor>, views: &[StridedView]) -> Vec<f32> {
+    fn run(&mut self, inp: &mut [InputTensor], views: &[StridedView], pool: &mut BufferPool) -> Vec<f32> {
         let (va, vb) = (&views[0], &views[1]);
         if va.is_empty() {
             return vec![];
@@ -184,7 +192,7 @@ impl Kernel for FastBinary {
             buf
         } else {
             let (a, b) = (data(&inp[0]), data(&inp[1]));
-            let mut out = vec![0.0; va.len()];
+            let mut out = pool.filled(va.len(), 0.0);
             match op {
                 0 => binary_into::<0>(&mut out, a, va, b, vb),
                 1 => binary_into::<1>(&mut out, a, va, b, vb),
@@ -290,7 +298,7 @@ impl Combine for Max {
     }
 }
 
-fn reduce<C: Combine>(src: &[f32], view: &StridedView, axis: usize) -> Vec<f32> {
+fn reduce<C: Combine>(src: &[f32], view: &StridedView, axis: usize, pool: &mut BufferPool) -> Vec<f32> {
     let k = view.sizes[axis];
     let axis_stride = view.strides[axis];
     let mut out_sizes = view.sizes.clone();
@@ -298,7 +306,7 @@ fn reduce<C: Combine>(src: &[f32], view: &StridedView, axis: usize) -> Vec<f32> 
     let mut in_strides = view.strides.clone();
     in_strides.remove(axis);
     let out_len: usize = out_sizes.iter().product();
-    let mut out = vec![C::INIT; out_len];
+    let mut out = pool.filled(out_len, C::INIT);
     let (n, [s]) = inner(&out_sizes, [&in_strides]);
     if axis_stride == 1 && k > 1 {
         // The reduced axis is innermost in memory: fold each run.
@@ -342,11 +350,11 @@ impl Operator for FastReduce {
 }
 
 impl Kernel for FastReduce {
-    fn run(&mut self, inp: Vec<InputTensor>, views: &[StridedView]) -> Vec<f32> {
+    fn run(&mut self, inp: &mut [InputTensor], views: &[StridedView], pool: &mut BufferPool) -> Vec<f32> {
         let src = data(&inp[0]);
         match self.0 {
-            ReduceOp::Sum => reduce::<Sum>(src, &views[0], self.1),
-            ReduceOp::Max => reduce::<Max>(src, &views[0], self.1),
+            ReduceOp::Sum => reduce::<Sum>(src, &views[0], self.1, pool),
+            ReduceOp::Max => reduce::<Max>(src, &views[0], self.1, pool),
         }
     }
 }
@@ -361,7 +369,7 @@ impl Operator for FastContiguous {
 }
 
 impl Kernel for FastContiguous {
-    fn run(&mut self, inp: Vec<InputTensor>, views: &[StridedView]) -> Vec<f32> {
-        gather(data(&inp[0]), &views[0])
+    fn run(&mut self, inp: &mut [InputTensor], views: &[StridedView], pool: &mut BufferPool) -> Vec<f32> {
+        gather(data(&inp[0]), &views[0], pool)
     }
 }

@@ -7,6 +7,7 @@ use luminal::prelude::{ShapeTracker, Tensor};
 use ndarray::{linalg::general_mat_mul, ArrayView2, ArrayViewMut2, ShapeBuilder};
 
 use super::kernels::{data, gather, process_with, Kernel};
+use super::pool::BufferPool;
 use super::strided::StridedView;
 
 /// `C[m,n] = A[m,k] B[k,n]` over strided 2-D views.
@@ -15,10 +16,15 @@ pub struct FastMatMul;
 
 /// A 2-D view of a buffer; views with a broadcast axis are gathered first, since
 /// a zero stride would alias the output of no use to SGEMM.
-fn view2<'a>(src: &'a [f32], view: &StridedView, storage: &'a mut Vec<f32>) -> ArrayView2<'a, f32> {
+fn view2<'a>(
+    src: &'a [f32],
+    view: &StridedView,
+    storage: &'a mut Vec<f32>,
+    pool: &mut BufferPool,
+) -> ArrayView2<'a, f32> {
     let (rows, cols) = (view.sizes[0], view.sizes[1]);
     if view.strides.contains(&0) && rows * cols > 0 {
-        *storage = gather(src, view);
+        *storage = gather(src, view, pool);
         return ArrayView2::from_shape((rows, cols), storage).expect("gathered matrix");
     }
     let extent = if rows * cols == 0 { 0 } else { (rows - 1) * view.strides[0] + (cols - 1) * view.strides[1] + 1 };
@@ -33,13 +39,13 @@ impl Operator for FastMatMul {
 }
 
 impl Kernel for FastMatMul {
-    fn run(&mut self, inp: Vec<InputTensor>, views: &[StridedView]) -> Vec<f32> {
+    fn run(&mut self, inp: &mut [InputTensor], views: &[StridedView], pool: &mut BufferPool) -> Vec<f32> {
         let (va, vb) = (&views[0], &views[1]);
         let (m, n) = (va.sizes[0], vb.sizes[1]);
         let (mut sa, mut sb) = (Vec::new(), Vec::new());
-        let a = view2(data(&inp[0]), va, &mut sa);
-        let b = view2(data(&inp[1]), vb, &mut sb);
-        let mut out = vec![0.0f32; m * n];
+        let a = view2(data(&inp[0]), va, &mut sa, pool);
+        let b = view2(data(&inp[1]), vb, &mut sb, pool);
+        let mut out = pool.filled(m * n, 0.0);
         {
             let mut c = ArrayViewMut2::from_shape((m, n), &mut out).expect("output matrix");
             if n > m {

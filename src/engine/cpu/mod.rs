@@ -10,6 +10,7 @@
 pub mod fusion;
 mod kernels;
 mod matmul;
+pub mod pool;
 pub mod strided;
 
 use luminal::prelude::petgraph::visit::EdgeRef;
@@ -106,18 +107,19 @@ pub fn kernel_kind(op: &dyn luminal::op::Operator) -> Option<KernelKind> {
 pub fn run_kernel(
     op: &mut dyn luminal::op::Operator,
     kind: KernelKind,
-    inputs: Vec<luminal::op::InputTensor>,
+    inputs: &mut [luminal::op::InputTensor],
     views: &[strided::StridedView],
+    pool: &mut pool::BufferPool,
 ) -> Vec<f32> {
     use kernels::Kernel;
     let any = op.as_any_mut();
     let expect = "kernel kind matches the node";
     match kind {
-        KernelKind::Unary => any.downcast_mut::<FastUnary>().expect(expect).run(inputs, views),
-        KernelKind::Binary => any.downcast_mut::<FastBinary>().expect(expect).run(inputs, views),
-        KernelKind::Reduce => any.downcast_mut::<FastReduce>().expect(expect).run(inputs, views),
-        KernelKind::Contiguous => any.downcast_mut::<FastContiguous>().expect(expect).run(inputs, views),
-        KernelKind::MatMul => any.downcast_mut::<FastMatMul>().expect(expect).run(inputs, views),
-        KernelKind::Fused => any.downcast_mut::<fusion::FusedElementwise>().expect(expect).run(inputs, views),
+        KernelKind::Unary => any.downcast_mut::<FastUnary>().expect(expect).run(inputs, views, pool),
+        KernelKind::Binary => any.downcast_mut::<FastBinary>().expect(expect).run(inputs, views, pool),
+        KernelKind::Reduce => any.downcast_mut::<FastReduce>().expect(expect).run(inputs, views, pool),
+        KernelKind::Contiguous => any.downcast_mut::<FastContiguous>().expect(expect).run(inputs, views, pool),
+        KernelKind::MatMul => any.downcast_mut::<FastMatMul>().expect(expect).run(inputs, views, pool),
+        KernelKind::Fused => any.downcast_mut::<fusion::FusedElementwise>().expect(expect).run(inputs, views, pool),
     }
 }

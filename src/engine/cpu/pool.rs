@@ -1,0 +1,65 @@
+//! Recycled tensor buffers. Every op produces a new tensor; the same sizes
+//! recur at every step, so buffers freed by one step serve the next instead of
+//! going back to the allocator (which, for large blocks, means returning pages
+//! to the kernel and faulting them in again).
+
+use std::collections::HashMap;
+
+/// Buffers smaller than this are cheap to allocate; they are not kept.
+const MIN_POOLED: usize = 1024;
+/// Free buffers kept per size.
+const PER_SIZE: usize = 8;
+
+#[derive(Debug, Default)]
+pub struct BufferPool {
+    free: HashMap<usize, Vec<Vec<f32>>>,
+}
+
+impl BufferPool {
+    /// An empty buffer with room for `n` values.
+    pub fn empty(&mut self, n: usize) -> Vec<f32> {
+        match self.free.get_mut(&n).and_then(Vec::pop) {
+            Some(mut b) => {
+                b.clear();
+                b
+            }
+            None => Vec::with_capacity(n),
+        }
+    }
+
+    /// A buffer of `n` copies of `value`.
+    pub fn filled(&mut self, n: usize, value: f32) -> Vec<f32> {
+        let mut b = self.empty(n);
+        b.resize(n, value);
+        b
+    }
+
+    /// Takes back a buffer nobody uses any more.
+    pub fn recycle(&mut self, b: Vec<f32>) {
+        let n = b.capacity();
+        if n < MIN_POOLED {
+            return;
+        }
+        let list = self.free.entry(n).or_default();
+        if list.len() < PER_SIZE {
+            list.push(b);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recycled_buffers_come_back_for_the_same_size() {
+        let mut p = BufferPool::default();
+        let b = p.filled(4096, 1.0);
+        let ptr = b.as_ptr();
+        p.recycle(b);
+        let again = p.filled(4096, 0.0);
+        assert_eq!(again.as_ptr(), ptr);
+        assert!(again.iter().all(|&v| v == 0.0));
+        assert_eq!(p.empty(10).capacity(), 10);
+    }
+}
