@@ -69,14 +69,21 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
         _ => 0.01,
     };
     let mut last = 0.0;
+    // Each step copies its batch into a buffer, as training does.
+    let step = |session: &mut Session, i: usize| -> anyhow::Result<f32> {
+        let (bx, by) = &batches[i % batches.len()];
+        let mut x = session.buffer(bx.len());
+        x.extend_from_slice(bx);
+        let mut y = session.buffer(by.len());
+        y.extend_from_slice(by);
+        Ok(session.train_step(x, y, opts.batch, lr, false, &mut NoHooks)?.loss)
+    };
     for i in 0..opts.warmup {
-        let (x, y) = batches[i % batches.len()].clone();
-        last = session.train_step(x, y, opts.batch, lr, false, &mut NoHooks)?.loss;
+        last = step(&mut session, i)?;
     }
     let start = Instant::now();
     for i in 0..opts.steps {
-        let (x, y) = batches[i % batches.len()].clone();
-        last = session.train_step(x, y, opts.batch, lr, false, &mut NoHooks)?.loss;
+        last = step(&mut session, i)?;
     }
     let secs = start.elapsed().as_secs_f64();
     Ok(BenchReport {

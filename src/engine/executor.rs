@@ -146,6 +146,12 @@ impl Executor {
         self.slots[s].take()
     }
 
+    /// The buffers this executor recycles (its owner may lend its own pool for
+    /// a run, so several programs share one).
+    pub fn pool_mut(&mut self) -> &mut BufferPool {
+        &mut self.pool
+    }
+
     /// Drops a tensor, keeping its buffer for later steps (a state's old value
     /// after its new one was computed).
     pub fn discard(&mut self, node: NodeIndex) {

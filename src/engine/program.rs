@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use luminal::prelude::{NodeIndex, Tensor as LTensor};
 
 use super::backend::Backend;
+use super::cpu::pool::BufferPool;
 use super::executor::Executor;
 use super::graph::GraphBuilder;
 use super::ops::INV_BATCH_INPUT;
@@ -189,6 +190,13 @@ impl Program {
             store.put(&s.name, s.shape.clone(), t.expect("state survives execution"));
         }
         Ok(())
+    }
+
+    /// Swaps in a buffer pool, returning the program's previous one: a
+    /// session lends its pool to whichever program runs, so buffers freed by
+    /// one serve the next.
+    pub fn swap_pool(&mut self, pool: &mut BufferPool) {
+        std::mem::swap(self.executor.pool_mut(), pool);
     }
 
     /// An output of the last run.

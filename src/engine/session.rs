@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 
 use super::backend::Backend;
+use super::cpu::pool::BufferPool;
 use super::hooks::{GraphHooks, Mode};
 use super::mlp::{outputs, MlpSpec, X_INPUT, Y_INPUT};
 use super::optimizer::{Optimizer, ADAM_STEP, LR_INPUT};
@@ -49,6 +50,8 @@ pub struct Session {
     param_names: Vec<String>,
     /// How long the last (re)build took.
     pub build_time: Duration,
+    /// Tensor buffers shared by the programs (and lent out for input batches).
+    pool: BufferPool,
 }
 
 impl Session {
@@ -75,6 +78,7 @@ impl Session {
             eval: Program::compile(Default::default(), backend),
             param_names: vec![],
             build_time: Duration::ZERO,
+            pool: BufferPool::default(),
         };
         s.rebuild(hooks);
         s
@@ -126,7 +130,11 @@ impl Session {
         feeds.push((Y_INPUT.into(), y));
         feeds.push((LR_INPUT.into(), vec![lr]));
         let p = if monitored { &mut self.train_monitored } else { &mut self.train };
-        p.run(&mut self.store, feeds.iter_mut().map(|(n, v)| (n.as_str(), std::mem::take(v))).collect(), batch)?;
+        p.swap_pool(&mut self.pool);
+        let ran =
+            p.run(&mut self.store, feeds.iter_mut().map(|(n, v)| (n.as_str(), std::mem::take(v))).collect(), batch);
+        p.swap_pool(&mut self.pool);
+        ran?;
         let p = &*p;
         Ok(StepStats {
             loss: p.scalar(outputs::LOSS),
@@ -145,6 +153,12 @@ impl Session {
                 .filter_map(|n| n.strip_prefix(outputs::METRIC_PREFIX).map(|short| (short.to_string(), p.scalar(n))))
                 .collect(),
         })
+    }
+
+    /// An empty buffer with room for `n` values, recycled from earlier steps:
+    /// fill it with a batch and pass it to [`Session::train_step`].
+    pub fn buffer(&mut self, n: usize) -> Vec<f32> {
+        self.pool.empty(n)
     }
 
     /// Loss and accuracy over a whole data set, `batch` rows at a time.

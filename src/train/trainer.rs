@@ -273,7 +273,6 @@ impl Trainer {
         let mut reason = StopReason::Completed;
         let mut last_val: Option<(f32, Option<f32>)> = None;
         let mut last_loss: Option<f32> = None;
-        let (mut x, mut y) = (Vec::new(), Vec::new());
 
         'epochs: while self.position.epoch < cfg.epochs {
             let epoch = self.position.epoch;
@@ -347,20 +346,16 @@ impl Trainer {
                 step_once = false;
 
                 let idx = order.get(self.position.batch_in_epoch).expect("batch index in range");
+                // Batches go into recycled buffers: no fresh allocation per step.
+                let mut x = self.session.buffer(idx.len() * self.train.n_features);
+                let mut y = self.session.buffer(idx.len() * self.session.spec.outputs);
                 gather(&self.train, idx, &mut x, &mut y);
                 let n = idx.len();
                 // Logged steps also read back the gradient-health figures.
                 let logged = (self.position.step + 1).is_multiple_of(cfg.log_every as u64)
                     || self.position.batch_in_epoch + 1 == order.len();
                 self.plugins.step = self.position.step;
-                let stats = self.session.train_step(
-                    std::mem::take(&mut x),
-                    std::mem::take(&mut y),
-                    n,
-                    self.position.lr,
-                    logged,
-                    &mut self.plugins,
-                )?;
+                let stats = self.session.train_step(x, y, n, self.position.lr, logged, &mut self.plugins)?;
                 self.plugins.record_metrics(&stats.metrics);
                 self.position.step += 1;
                 self.position.batch_in_epoch += 1;

@@ -45,7 +45,8 @@ impl Kernel for FastMatMul {
         let (mut sa, mut sb) = (Vec::new(), Vec::new());
         let a = view2(data(&inp[0]), va, &mut sa, pool);
         let b = view2(data(&inp[1]), vb, &mut sb, pool);
-        let mut out = pool.filled(m * n, 0.0);
+        // beta = 0: the GEMM writes every element without reading it.
+        let mut out = pool.overwritable(m * n);
         {
             let mut c = ArrayViewMut2::from_shape((m, n), &mut out).expect("output matrix");
             if n > m {
@@ -60,5 +61,40 @@ impl Kernel for FastMatMul {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The output buffer may hold an earlier tensor's values, even NaN: the
+    /// GEMM must overwrite them, not scale them by beta = 0 (NaN * 0 is NaN).
+    #[test]
+    fn stale_output_buffers_are_overwritten() {
+        // Both orientations: rows >= columns, and the transposed product.
+        for (m, k, n) in [(40, 7, 30), (30, 7, 40)] {
+            check(m, k, n);
+        }
+    }
+
+    fn check(m: usize, k: usize, n: usize) {
+        let a: Vec<f32> = (0..m * k).map(|i| (i % 5) as f32 - 2.0).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| (i % 3) as f32 * 0.5).collect();
+        let mut pool = BufferPool::default();
+        pool.recycle(vec![f32::NAN; m * n]);
+        let (ta, tb) = (Tensor::new(a.clone()), Tensor::new(b.clone()));
+        let mut inputs = vec![InputTensor::Borrowed(&ta), InputTensor::Borrowed(&tb)];
+        let views = [
+            StridedView { sizes: vec![m, k], strides: vec![k, 1] },
+            StridedView { sizes: vec![k, n], strides: vec![n, 1] },
+        ];
+        let c = FastMatMul.run(&mut inputs, &views, &mut pool);
+        for i in 0..m {
+            for j in 0..n {
+                let expected: f32 = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();
+                assert!((c[i * n + j] - expected).abs() < 1e-4, "c[{i}][{j}] = {}, expected {expected}", c[i * n + j]);
+            }
+        }
     }
 }

@@ -27,6 +27,19 @@ impl BufferPool {
         }
     }
 
+    /// A buffer of length `n` whose contents are unspecified (an earlier
+    /// tensor's values, or zeros): for kernels that overwrite every element,
+    /// such as a GEMM with beta = 0, which never reads its output.
+    pub fn overwritable(&mut self, n: usize) -> Vec<f32> {
+        match self.free.get_mut(&n).and_then(Vec::pop) {
+            Some(mut b) => {
+                b.resize(n, 0.0);
+                b
+            }
+            None => vec![0.0; n],
+        }
+    }
+
     /// A buffer of `n` copies of `value`.
     pub fn filled(&mut self, n: usize, value: f32) -> Vec<f32> {
         let mut b = self.empty(n);
