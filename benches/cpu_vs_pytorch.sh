@@ -19,9 +19,13 @@ for _ in $(seq "$reps"); do
   pt+=("$("$python" benches/torch_mlp.py --layers "$layers" --batch "$batch" --steps "$steps" --optimizer "$optimizer" --threads 2 | field samples_per_sec)")
 done
 median() { printf '%s\n' "$@" | sort -g | sed -n "$(( ($# + 1) / 2 ))p"; }
+best() { printf '%s\n' "$@" | sort -g | tail -1; }
 t=$(median "${tt[@]}"); p=$(median "${pt[@]}")
+tb=$(best "${tt[@]}"); pb=$(best "${pt[@]}")
 printf 'MLP %s, batch %s, %s steps, %s, %s CPU cores\n' "$layers" "$batch" "$steps" "$optimizer" "$(nproc)"
-printf '%-10s %12s   runs\n' "" "samples/s"
-printf '%-10s %12.0f   %s\n' traintop "$t" "${tt[*]}"
-printf '%-10s %12.0f   %s\n' pytorch "$p" "${pt[*]}"
-"$python" -c "print(f'ratio traintop/pytorch: {$t/$p:.2f}')"
+# A shared machine only ever slows a run down, so the best of the runs is the
+# steadiest figure; the median is shown too.
+printf '%-10s %12s %12s   runs\n' "" "best" "median"
+printf '%-10s %12.0f %12.0f   %s\n' traintop "$tb" "$t" "${tt[*]}"
+printf '%-10s %12.0f %12.0f   %s\n' pytorch "$pb" "$p" "${pt[*]}"
+"$python" -c "print(f'ratio traintop/pytorch: best {$tb/$pb:.2f}, median {$t/$p:.2f}')"
