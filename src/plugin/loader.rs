@@ -3,7 +3,8 @@
 //!
 //! Search order: the config's `[plugins] dirs`, then `TRAINTOP_PLUGIN_PATH`
 //! (a `:`-separated list), then the executable's folder (where `cargo build`
-//! puts the workspace's plugins). A plugin file is named
+//! puts the workspace's plugins) and its `deps/` (where `cargo run` leaves
+//! them). A plugin file is named
 //! `libtraintop_plugin_<name>.so` (`.dylib` on macOS, `traintop_plugin_<name>.dll`
 //! on Windows). Libraries are never unloaded: they may hold thread-local
 //! destructors, and a toggle is only the host's flag.
@@ -75,6 +76,8 @@ pub fn search_dirs(config_dirs: &[PathBuf]) -> Vec<PathBuf> {
     }
     if let Some(exe_dir) = std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf)) {
         dirs.push(exe_dir.clone());
+        // `cargo run` compiles the plugins as build-dependencies into deps/.
+        dirs.push(exe_dir.join("deps"));
         // Test binaries live in target/<profile>/deps; the plugins one level up.
         if exe_dir.file_name().is_some_and(|n| n == "deps") {
             if let Some(up) = exe_dir.parent() {
