@@ -35,6 +35,14 @@ pub struct PointReport {
     pub note: String,
 }
 
+impl PointReport {
+    /// A point checked without finite differences: it passed or failed as a whole.
+    fn unchecked(point: String, used: bool, passed: bool, note: impl Into<String>) -> Self {
+        let max_abs_error = if passed { 0.0 } else { f32::NAN };
+        Self { point, used, checked: 0, max_abs_error, passed, note: note.into() }
+    }
+}
+
 /// Where a fragment is attached for checking.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Point {
@@ -105,17 +113,10 @@ pub fn check_point(host: &mut PluginHost, point: Point, seed: u64) -> PointRepor
     let failed = host.any_failed_active();
     let logs = host.take_logs().join("; ");
     if failed {
-        return PointReport { point: name, used, checked: 0, max_abs_error: f32::NAN, passed: false, note: logs };
+        return PointReport::unchecked(name, used, false, logs);
     }
     if !used {
-        return PointReport {
-            point: name,
-            used,
-            checked: 0,
-            max_abs_error: 0.0,
-            passed: true,
-            note: "not used".into(),
-        };
+        return PointReport::unchecked(name, used, true, "not used");
     }
     let mut initial = StateStore::new();
     for slot in g.states() {
@@ -140,30 +141,14 @@ pub fn check_point(host: &mut PluginHost, point: Point, seed: u64) -> PointRepor
     };
     let (loss, analytic) = match eval(&x) {
         Ok(v) => v,
-        Err(e) => {
-            return PointReport { point: name, used, checked: 0, max_abs_error: f32::NAN, passed: false, note: e }
-        }
+        Err(e) => return PointReport::unchecked(name, used, false, e),
     };
     if !loss.is_finite() || analytic.iter().any(|v| !v.is_finite()) {
-        return PointReport {
-            point: name,
-            used,
-            checked: 0,
-            max_abs_error: f32::NAN,
-            passed: false,
-            note: "non-finite output".into(),
-        };
+        return PointReport::unchecked(name, used, false, "non-finite output");
     }
     if point == Point::Gradients || grad.is_none() {
         // A gradient hook replaces gradients on purpose: check it runs and stays finite.
-        return PointReport {
-            point: name,
-            used,
-            checked: 0,
-            max_abs_error: 0.0,
-            passed: true,
-            note: "ran; finite".into(),
-        };
+        return PointReport::unchecked(name, used, true, "ran; finite");
     }
     let (mut worst, mut passed) = (0.0f32, true);
     for k in 0..x.len() {
