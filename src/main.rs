@@ -99,13 +99,13 @@ struct ScreenArgs {
     #[arg(long)]
     mouse: bool,
     /// Longest time between screen updates, in milliseconds.
-    #[arg(long, default_value_t = 250)]
+    #[arg(long, default_value_t = 500)]
     refresh_ms: u64,
 }
 
 impl Default for ScreenArgs {
     fn default() -> Self {
-        Self { no_color: false, mouse: false, refresh_ms: 250 }
+        Self { no_color: false, mouse: false, refresh_ms: 500 }
     }
 }
 

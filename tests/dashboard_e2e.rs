@@ -103,15 +103,9 @@ fn dashboard_pause_toggle_edit_stop_quit() {
         eprintln!("skipping dashboard_e2e: tmux is not installed");
         return;
     }
-    // The plugins land next to the binary with `cargo build --release`; a
-    // filtered `cargo test` does not build them.
+    // The plugins are built with the binary (next to it, or in its deps/).
+    common::plugins::plugin_path("dropout");
     let bin = Path::new(env!("CARGO_BIN_EXE_traintop"));
-    let dropout = format!("{}traintop_plugin_dropout{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
-    assert!(
-        bin.with_file_name(&dropout).exists(),
-        "{dropout} is not next to {}: build the plugins first (cargo build --release)",
-        bin.display()
-    );
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     let exit_file = tmp.path().join("exit_code");

@@ -54,3 +54,39 @@ fn early_stopping_ends_an_overfitting_run_at_the_best_epoch() {
         train("early-stopping.toml", &["--set", "technique.early_stopping.enabled=false", "--set", "run.epochs=40"]);
     assert_eq!(summary(&dir2)["epochs_run"], 40);
 }
+
+#[test]
+fn dropout_with_batch_norm_on_the_same_layer_is_warned_about() {
+    let (_t, dir, out) = train(
+        "deep-sigmoid.toml",
+        &[
+            "--set",
+            "run.epochs=1",
+            "--set",
+            "technique.batch_norm.enabled=true",
+            "--set",
+            "technique.dropout.enabled=true",
+        ],
+    );
+    let events = std::fs::read_to_string(dir.join("events.jsonl")).unwrap();
+    assert!(events.contains("dropout and batch_norm are both on"), "{events}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("dropout and batch_norm"));
+    // Different layers: no warning.
+    let (_t, dir, _) = train(
+        "deep-sigmoid.toml",
+        &[
+            "--set",
+            "run.epochs=1",
+            "--set",
+            "technique.batch_norm.enabled=true",
+            "--set",
+            "technique.batch_norm.layers=[0, 1]",
+            "--set",
+            "technique.dropout.enabled=true",
+            "--set",
+            "technique.dropout.layers=[5]",
+        ],
+    );
+    let events = std::fs::read_to_string(dir.join("events.jsonl")).unwrap();
+    assert!(!events.contains("dropout and batch_norm are both on"), "{events}");
+}

@@ -105,7 +105,9 @@ pub fn resume(dir: &Path, opts: &RunOptions) -> Result<Summary, ExitError> {
     trainer::backend(&config).check_available().map_err(|e| ExitError::input(e.to_string()))?;
     let loaded = checkpoint::load(&dir.join(LAST_CHECKPOINT)).map_err(|e| ExitError::input(e.to_string()))?;
     let (train, validation) = datasets(&config)?;
-    let plugins = load_plugins(&config)?;
+    let mut plugins = load_plugins(&config)?;
+    trainer::check_checkpoint(&config, &train, &mut plugins, &loaded)
+        .map_err(|e| ExitError::input(format!("{}: {e}", dir.join(LAST_CHECKPOINT).display())))?;
     let run_dir =
         RunDir::open(dir).with_context(|| format!("cannot open {}", dir.display())).map_err(ExitError::runtime)?;
     drive(Prepared { config, train, validation, run_dir, plugins, resume: Some(loaded) }, opts)

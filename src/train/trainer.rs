@@ -74,6 +74,43 @@ pub fn backend(config: &RunConfig) -> Backend {
     }
 }
 
+/// Checks that a checkpoint fits the model its run's config builds: every
+/// tensor the model has is there, with the same shape. A config edited between
+/// stop and resume (another width, another optimizer) is caught here, with the
+/// tensor named, before any training.
+pub fn check_checkpoint(
+    config: &RunConfig,
+    train: &Dataset,
+    plugins: &mut PluginHost,
+    loaded: &Loaded,
+) -> Result<(), String> {
+    let spec = model_spec(config, train);
+    plugins.layers = spec.layer_count();
+    techniques::restore(plugins, &loaded.position.techniques);
+    let mut rng = ChaCha8Rng::seed_from_u64(config.run.seed);
+    let session = Session::new(spec, optimizer(config), backend(config), plugins, &mut rng);
+    let describe = |shape: &[crate::engine::Dim]| crate::engine::shape::describe(shape);
+    for name in session.store.names() {
+        let expected = session.store.shape(name).expect("listed");
+        match loaded.states.iter().find(|(n, _, _)| n == name) {
+            None => {
+                return Err(format!(
+                    "the checkpoint has no tensor `{name}` that the model needs (was the config changed?)"
+                ))
+            }
+            Some((_, shape, _)) if shape != expected => {
+                return Err(format!(
+                    "tensor `{name}` has shape {} in the checkpoint, the model expects {} (was the config changed?)",
+                    describe(shape),
+                    describe(expected)
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
 /// Everything a run needs, prepared and validated before training starts.
 pub struct Trainer {
     pub config: RunConfig,

@@ -45,7 +45,7 @@ pub struct DashboardOptions {
 impl Default for DashboardOptions {
     fn default() -> Self {
         Self {
-            refresh_ms: 250,
+            refresh_ms: 500,
             mouse: false,
             no_color: false,
             title: "traintop".into(),

@@ -14,11 +14,15 @@ pub fn release_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_traintop")).parent().unwrap().to_path_buf()
 }
 
+/// A workspace plugin's library: next to the binary (`cargo build`) or in its
+/// deps/ (where cargo leaves plugins built as traintop's build-dependencies).
 pub fn plugin_path(name: &str) -> PathBuf {
     let file = format!("{}traintop_plugin_{name}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
-    let p = release_dir().join(file);
-    assert!(p.exists(), "{} not built (cargo test --workspace builds it)", p.display());
-    p
+    let dir = release_dir();
+    [dir.join(&file), dir.join("deps").join(&file)]
+        .into_iter()
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("{file} not built in {} (cargo build --release builds it)", dir.display()))
 }
 
 /// A host with one real plugin, switched on, with `settings` applied.
