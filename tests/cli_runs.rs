@@ -156,7 +156,11 @@ fn a_checkpoint_that_does_not_fit_the_config_is_refused() {
     let (_t, dir, _) = train("iris.toml", &["--set", "run.epochs=1"]);
     let o = run(&["resume", dir.to_str().unwrap(), "--headless", "--set", "model.hidden=[8]"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("layer0.weight") && stderr(&o).contains("expects [4, 8]"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("`layer0.bias` has shape [16]") && stderr(&o).contains("expects [8]"),
+        "{}",
+        stderr(&o)
+    );
     let o = run(&["resume", dir.to_str().unwrap(), "--headless", "--set", "optimizer.kind=momentum"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("velocity"), "{}", stderr(&o));

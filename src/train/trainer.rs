@@ -90,7 +90,9 @@ pub fn check_checkpoint(
     let mut rng = ChaCha8Rng::seed_from_u64(config.run.seed);
     let session = Session::new(spec, optimizer(config), backend(config), plugins, &mut rng);
     let describe = |shape: &[crate::engine::Dim]| crate::engine::shape::describe(shape);
-    for name in session.store.names() {
+    let mut names: Vec<&str> = session.store.names().collect();
+    names.sort_unstable();
+    for name in names {
         let expected = session.store.shape(name).expect("listed");
         match loaded.states.iter().find(|(n, _, _)| n == name) {
             None => {
@@ -315,6 +317,7 @@ impl Trainer {
             let epoch = self.position.epoch;
             let order = Batches::new(self.train.len(), cfg.batch_size, cfg.seed, epoch);
             let (mut epoch_loss, mut epoch_batches) = (0.0f64, 0usize);
+            self.plugins.dispatch(EventKind::EpochStart, epoch as u64 + 1, f64::NAN, f64::NAN, &mut self.session.store);
             while self.position.batch_in_epoch < order.len() {
                 // Commands and signals, at the batch boundary.
                 loop {
@@ -351,11 +354,15 @@ impl Trainer {
                             Command::Pause => {
                                 paused = true;
                                 clock.pause();
+                                let store = &mut self.session.store;
+                                self.plugins.dispatch(EventKind::Paused, epoch as u64 + 1, f64::NAN, f64::NAN, store);
                                 (ch.events)(Event::State(RunState::Paused));
                             }
                             Command::Resume => {
                                 paused = false;
                                 clock.resume();
+                                let store = &mut self.session.store;
+                                self.plugins.dispatch(EventKind::Resumed, epoch as u64 + 1, f64::NAN, f64::NAN, store);
                                 (ch.events)(Event::State(RunState::Running));
                             }
                             Command::StepOnce => step_once = true,
@@ -392,8 +399,12 @@ impl Trainer {
                 let logged = (self.position.step + 1).is_multiple_of(cfg.log_every as u64)
                     || self.position.batch_in_epoch + 1 == order.len();
                 self.plugins.step = self.position.step;
+                let store = &mut self.session.store;
+                self.plugins.dispatch(EventKind::BatchStart, epoch as u64 + 1, f64::NAN, f64::NAN, store);
                 let stats = self.session.train_step(x, y, n, self.position.lr, logged, &mut self.plugins)?;
                 self.plugins.record_metrics(&stats.metrics);
+                let store = &mut self.session.store;
+                self.plugins.dispatch(EventKind::BatchEnd, epoch as u64 + 1, stats.loss as f64, f64::NAN, store);
                 self.position.step += 1;
                 self.position.batch_in_epoch += 1;
                 samples += n;
@@ -409,9 +420,7 @@ impl Trainer {
                     );
                     break 'epochs;
                 }
-                if self.position.step.is_multiple_of(cfg.log_every as u64)
-                    || self.position.batch_in_epoch == order.len()
-                {
+                if logged {
                     let record = StepRecord {
                         kind: "step",
                         step: self.position.step,
@@ -428,6 +437,10 @@ impl Trainer {
                     };
                     self.run_dir.log_metrics(&record)?;
                     (ch.events)(Event::Step(record));
+                }
+                if let Some(why) = self.stop_requested(ch) {
+                    reason = why;
+                    break 'epochs;
                 }
             }
 
@@ -482,11 +495,14 @@ impl Trainer {
             );
             self.plugin_logs(ch);
             (ch.events)(Event::Techniques(self.plugins.views()));
-            if let Some((why, _restore)) = self.plugins.take_stop_request() {
-                reason = if why == "early_stopping" { StopReason::EarlyStopping } else { StopReason::User };
-                self.event(ch, "stop_requested", serde_json::json!({ "reason": why, "epoch": self.position.epoch }));
+            if let Some(why) = self.stop_requested(ch) {
+                reason = why;
                 break 'epochs;
             }
+        }
+        if reason != StopReason::Completed {
+            let store = &mut self.session.store;
+            self.plugins.dispatch(EventKind::Stopping, self.position.epoch as u64, f64::NAN, f64::NAN, store);
         }
         // Techniques see the end before the final checkpoint (early stopping
         // restores the best weights here).
@@ -525,6 +541,15 @@ impl Trainer {
         self.event(ch, "run_end", serde_json::json!({ "stop_reason": reason.as_str(), "epoch": self.position.epoch, "step": self.position.step }));
         (ch.events)(Event::Finished { reason, run_dir: self.run_dir.path.display().to_string() });
         Ok(summary)
+    }
+
+    /// A stop a technique asked for, logged, with the reason summary.json gives.
+    fn stop_requested(&mut self, ch: &mut Channels) -> Option<StopReason> {
+        let (why, restore_best) = self.plugins.take_stop_request()?;
+        self.plugin_logs(ch);
+        let fields = serde_json::json!({ "reason": why, "restore_best": restore_best, "epoch": self.position.epoch });
+        self.event(ch, "stop_requested", fields);
+        Some(if why == "early_stopping" { StopReason::EarlyStopping } else { StopReason::User })
     }
 
     /// Validation loss and accuracy with the current weights.

@@ -108,7 +108,14 @@ pub enum Mode {
     Eval = 1,
 }
 
-/// Trainer events a plugin may react to.
+/// Trainer events a plugin may react to. The pipeline, per run: `InitParameters`
+/// (fresh runs), `TrainData`, `RunStart`; per epoch `EpochStart`, per step
+/// `BatchStart`, the compiled step (its graph built through the build points:
+/// input, net input and activation per layer, loss, gradients before the
+/// update), `BatchEnd` (`value` = loss, after the update); then
+/// `ValidationEnd`, `EpochEnd`; commands as they apply (`Toggled`, `Paused`,
+/// `Resumed`, `Stopping`); finally `RunEnd`. Within an event, plugins run in
+/// pipeline order.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventKind {
@@ -126,6 +133,12 @@ pub enum EventKind {
     TrainData = 8,
     /// The technique was just switched on (`value` = 1) or off (0).
     Toggled = 9,
+    /// The user paused the run.
+    Paused = 10,
+    /// The user resumed the run.
+    Resumed = 11,
+    /// The run is stopping (user, signal or a technique); `RunEnd` follows.
+    Stopping = 12,
 }
 
 /// An event's payload.
@@ -220,8 +233,10 @@ pub struct HostApi {
     pub log: unsafe extern "C" fn(ctx: *mut c_void, level: Level, msg: Str),
     /// Replaces the technique's status line in the dashboard.
     pub set_status: unsafe extern "C" fn(ctx: *mut c_void, msg: Str),
-    /// Asks the trainer to stop after this event (`restore_best` = 1 to reload
-    /// the best checkpoint's weights first); `reason` goes to summary.json.
+    /// Asks the trainer to stop at the next batch boundary; `reason` goes to
+    /// summary.json ("early_stopping" gives that stop reason, anything else
+    /// "user"). `restore_best` = 1 says the technique will put back its best
+    /// weights at `RunEnd` (logged with the request).
     pub request_stop: unsafe extern "C" fn(ctx: *mut c_void, reason: Str, restore_best: u32),
     /// Writes the logical shape of `t` into `dims` (up to `cap`); returns the rank.
     pub shape: unsafe extern "C" fn(ctx: *mut c_void, t: Handle, dims: *mut i64, cap: usize) -> i64,
