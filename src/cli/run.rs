@@ -148,12 +148,16 @@ fn signal_flag() -> Result<Arc<AtomicBool>, ExitError> {
 fn drive(prepared: Prepared, opts: &RunOptions) -> Result<Summary, ExitError> {
     use std::io::IsTerminal;
     let stop = signal_flag()?;
+    let run_path = prepared.run_dir.path.clone();
     if opts.headless || !std::io::stdout().is_terminal() {
-        let mut trainer = prepared.into_trainer();
         let mut printer = LinePrinter::new(opts.quiet);
-        let mut on_event = |e: crate::train::Event| printer.handle(&e);
-        let mut channels = Channels { events: &mut on_event, commands: None, stop };
-        return trainer.run(&mut channels).map_err(ExitError::runtime);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut trainer = prepared.into_trainer();
+            let mut on_event = |e: crate::train::Event| printer.handle(&e);
+            let mut channels = Channels { events: &mut on_event, commands: None, stop };
+            trainer.run(&mut channels)
+        }));
+        return finish(result, &run_path);
     }
     let title = prepared.config.run.name.clone();
     let (event_tx, event_rx) = std::sync::mpsc::channel();
@@ -183,9 +187,31 @@ fn drive(prepared: Prepared, opts: &RunOptions) -> Result<Summary, ExitError> {
     let ui = crate::tui::run_dashboard(options, event_rx, command_tx.clone());
     // A quit from the dashboard has already asked for a stop; make sure of it.
     let _ = command_tx.send(crate::train::Command::Stop);
-    let result = worker.join().map_err(|_| ExitError::runtime(anyhow::anyhow!("the trainer thread panicked")))?;
+    let result = worker.join();
     ui.map_err(|e| ExitError::runtime(anyhow::anyhow!("dashboard: {e}")))?;
-    let summary = result.map_err(ExitError::runtime)?;
+    let summary = finish(result, &run_path)?;
     println!("finished ({}): {}", summary.stop_reason.as_str(), summary.run_dir);
     Ok(summary)
+}
+
+/// The trainer's result; a panic still leaves a summary saying "error" (the
+/// trainer writes one itself for every other failure).
+fn finish(result: std::thread::Result<anyhow::Result<Summary>>, run_path: &Path) -> Result<Summary, ExitError> {
+    match result {
+        Ok(r) => r.map_err(ExitError::runtime),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panic".into());
+            let summary =
+                serde_json::json!({ "stop_reason": "error", "error": format!("the trainer panicked: {message}") });
+            let _ = crate::train::checkpoint::write_atomically(
+                &run_path.join(crate::train::run_dir::SUMMARY_FILE),
+                serde_json::to_string_pretty(&summary).unwrap_or_default().as_bytes(),
+            );
+            Err(ExitError::runtime(anyhow::anyhow!("the trainer panicked: {message}")))
+        }
+    }
 }

@@ -41,6 +41,11 @@ pub trait GraphHooks {
     }
     /// The gradients, before the optimizer uses them.
     fn gradients(&mut self, _g: &mut GraphBuilder, _grads: &mut [ParamGrad]) {}
+    /// True when a hook failed while building (and has been switched off), so
+    /// the graphs must be built again without it.
+    fn build_failed(&mut self) -> bool {
+        false
+    }
     /// The initial fill of a state the hooks declared, when the store lacks it.
     fn state_init(&mut self, _name: &str) -> Option<f32> {
         None

@@ -29,13 +29,23 @@ pub fn softmax_cross_entropy(g: &mut GraphBuilder, logits: Tensor, targets: Tens
     let summed = g.sum(per_row, 0);
     let loss = g.divide_by_dim(summed, shape[0]);
 
-    // A row is correct when the target's logit is the row maximum.
+    // A row is correct when the target's logit is the only maximum and the
+    // row is finite: a dead net with equal outputs, or NaN logits (every
+    // comparison with NaN is false), must not count as right.
     let below_max = g.less_than(logits, row_max_wide);
     let ones = g.constant(1.0, &shape);
     let at_max = g.sub(ones, below_max);
     let hits = g.mul(targets, at_max);
     let hit_rows = g.sum(hits, 1);
     let hit_rows = g.greater_than_scalar(hit_rows, 0.5);
+    let maxima = g.sum(at_max, 1);
+    let rows = vec![shape[0]];
+    let one_and_a_half = g.constant(1.5, &rows);
+    let unique = g.less_than(maxima, one_and_a_half);
+    let infinity = g.constant(f32::INFINITY, &rows);
+    let finite = g.less_than(row_max, infinity);
+    let hit_rows = g.mul(hit_rows, unique);
+    let hit_rows = g.mul(hit_rows, finite);
     let correct = g.sum(hit_rows, 0);
     let correct = g.detach(correct);
     LossOutput { loss, correct: Some(correct) }

@@ -176,12 +176,14 @@ impl MlpSpec {
                     grad.map(|grad| ParamGrad { name: name.clone(), param: *param, grad, is_weight: *is_weight })
                 })
                 .collect();
-            hooks.gradients(&mut g, &mut pg);
+            // Gradient health is the backward pass's own, before a technique
+            // (clipping) rescales it: an exploding gradient stays visible.
             for p in pg.iter().filter(|_| monitored) {
                 let sq = g.square(p.grad);
                 let total = g.sum_all(sq);
                 g.output(&outputs::grad_sq(&p.name), total);
             }
+            hooks.gradients(&mut g, &mut pg);
             let updates: Vec<(String, Tensor, Tensor)> = pg.iter().map(|p| (p.name.clone(), p.param, p.grad)).collect();
             optimizer.build(&mut g, &updates);
         }

@@ -80,6 +80,7 @@ pub struct Program {
     builder: GraphBuilder,
     executor: Executor,
     inputs: HashMap<String, (NodeIndex, Shape)>,
+    unused_inputs: std::collections::HashSet<String>,
     states: Vec<StateBinding>,
     outputs: Vec<(String, NodeIndex)>,
     results: HashMap<String, Vec<f32>>,
@@ -107,6 +108,14 @@ impl Program {
             super::cpu::fusion::fuse(&mut builder.graph);
         }
         let executor = Executor::plan(&builder.graph);
+        // Inputs nothing reads any more (a plugin's unused random tensor) are
+        // accepted and dropped.
+        let unused_inputs = builder
+            .inputs
+            .iter()
+            .filter(|s| !builder.graph.graph.contains_node(builder.tape[s.tensor.0].id))
+            .map(|s| s.name.clone())
+            .collect();
         let inputs = builder
             .inputs
             .iter()
@@ -124,7 +133,7 @@ impl Program {
             })
             .collect();
         let outputs = builder.outputs.iter().map(|(n, t)| (n.clone(), builder.tape[t.0].id)).collect();
-        Self { builder, executor, inputs, states, outputs, results: HashMap::new() }
+        Self { builder, executor, inputs, unused_inputs, states, outputs, results: HashMap::new() }
     }
 
     /// Names and shapes of the states this program reads.
@@ -138,6 +147,9 @@ impl Program {
         let exec = &mut self.executor;
         let mut fed = 0;
         for (name, values) in feeds {
+            if self.unused_inputs.contains(name) {
+                continue;
+            }
             let (node, shape) = self.inputs.get(name).ok_or_else(|| RunError::UnknownInput(name.to_string()))?;
             let expected = element_count(shape, batch);
             if values.len() != expected {

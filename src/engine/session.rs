@@ -88,14 +88,22 @@ impl Session {
     /// state the store holds, so weights and optimizer moments carry over.
     pub fn rebuild(&mut self, hooks: &mut dyn GraphHooks) {
         let start = Instant::now();
-        let train = self.spec.build(Mode::Train, false, &self.optimizer, hooks);
-        let monitored = self.spec.build(Mode::Train, true, &self.optimizer, hooks);
-        let eval = self.spec.build(Mode::Eval, false, &self.optimizer, hooks);
-        for slot in train.states().iter().chain(eval.states()) {
+        // A hook that fails while building is switched off; all three graphs
+        // are then built again without it, so they describe the same model.
+        let (train, monitored, eval) = loop {
+            let train = self.spec.build(Mode::Train, false, &self.optimizer, hooks);
+            let monitored = self.spec.build(Mode::Train, true, &self.optimizer, hooks);
+            let eval = self.spec.build(Mode::Eval, false, &self.optimizer, hooks);
+            if !hooks.build_failed() {
+                break (train, monitored, eval);
+            }
+        };
+        let slots = train.states().iter().map(|s| (s, &train)).chain(eval.states().iter().map(|s| (s, &eval)));
+        for (slot, builder) in slots {
             if self.store.contains(&slot.name) {
                 continue;
             }
-            let shape = train.shape(slot.tensor).to_vec();
+            let shape = builder.shape(slot.tensor).to_vec();
             let n = shape.iter().map(|d| d.resolve(0)).product();
             // New optimizer moments and step counters start at zero; techniques
             // initialize their own states through the store before the first step.

@@ -277,11 +277,24 @@ unsafe extern "C" fn state(
 
 unsafe extern "C" fn assign(ctx: *mut c_void, state: abi::Handle, value: abi::Handle) {
     build(ctx, &[state, value], |b, t| {
-        if !b.states().iter().any(|s| s.tensor == t[0]) {
+        let Some(slot) = b.states().iter().find(|s| s.tensor == t[0]) else {
             return Err("assign: the target is not a state".into());
+        };
+        if slot.next.is_some() {
+            return Err("assign: the state already has a new value".into());
         }
         if b.shape(t[0]) != b.shape(t[1]) {
             return Err("assign: shapes differ".into());
+        }
+        // The new value must be a tensor of its own: a state, or a value
+        // another state already takes, would be moved out twice.
+        let value_node = b.node(t[1]).id;
+        let taken = b
+            .states()
+            .iter()
+            .any(|s| b.node(s.tensor).id == value_node || s.next.is_some_and(|n| b.node(n).id == value_node));
+        if taken {
+            return Err("assign: the value is a state or already another state's new value".into());
         }
         b.assign(t[0], t[1]);
         Ok(t[0])

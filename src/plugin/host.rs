@@ -216,9 +216,13 @@ impl PluginHost {
         self.plugins[index].enabled = enabled;
         if enabled {
             self.plugins[index].failed = false;
-            store.remove_prefix(&format!("{technique}."));
         }
         let now = self.plugins[index].active();
+        if !was && now {
+            // Switched on: its state starts fresh. (A repeated "on", say from a
+            // double key press, changes nothing and keeps the state.)
+            store.remove_prefix(&format!("{technique}."));
+        }
         if was != now {
             let event = abi::Event { kind: abi::EventKind::Toggled, value: now as u8 as f64, ..self.event_base() };
             self.dispatch_one(index, &event, store);
@@ -355,7 +359,10 @@ impl PluginHost {
                 // SAFETY: valid state and table; `out` is writable.
                 unsafe { (d.build)(s, api, point, abi_mode, layer as u32, current.0 as abi::Handle, &mut out) }
             });
-            if rc != abi::OK || self.plugins[i].failed || (out as usize) >= g.tape_len() {
+            // The result must be a tensor of the target's shape: anything else
+            // would break the layers after it.
+            let valid = (out as usize) < g.tape_len() && g.shape(Tensor(out as usize)) == g.shape(current);
+            if rc != abi::OK || self.plugins[i].failed || !valid {
                 self.fail(i, &format!("building {point:?}"));
                 continue;
             }
@@ -419,6 +426,14 @@ impl GraphHooks for PluginHost {
                 p.grad = Tensor(r.grad as usize);
             }
         }
+    }
+
+    fn build_failed(&mut self) -> bool {
+        let failed = self.any_failed_active();
+        for p in self.plugins.iter_mut().filter(|p| p.enabled && p.failed) {
+            p.enabled = false;
+        }
+        failed
     }
 
     fn state_init(&mut self, name: &str) -> Option<f32> {

@@ -164,18 +164,9 @@ impl Trainer {
         Self { config, train, validation, session, run_dir, position, plugins }
     }
 
-    /// Rebuilds the graphs after a technique changed them, again without any
-    /// plugin that failed while building; logs how long it took.
+    /// Rebuilds the graphs after a technique changed them; logs how long it took.
     fn rebuild(&mut self, ch: &mut Channels, why: &str) {
-        for _ in 0..=self.plugins.plugins.len() {
-            self.session.rebuild(&mut self.plugins);
-            if !self.plugins.any_failed_active() {
-                break;
-            }
-            for p in self.plugins.plugins.iter_mut().filter(|p| p.enabled && p.failed) {
-                p.enabled = false;
-            }
-        }
+        self.session.rebuild(&mut self.plugins);
         let ms = self.session.build_time.as_secs_f64() * 1e3;
         self.event(ch, "rebuild", serde_json::json!({ "reason": why, "rebuild_ms": ms, "step": self.position.step }));
         (ch.events)(Event::Log(format!("graph rebuilt in {ms:.1} ms ({why})")));
@@ -229,21 +220,21 @@ impl Trainer {
                 self.event(ch, kind, fields);
                 if needs_rebuild {
                     self.rebuild(ch, &label);
-                    if let Command::Toggle { technique, enabled: true } = command {
-                        if self
-                            .plugins
-                            .find(technique)
-                            .is_some_and(|i| self.plugins.plugins[i].class() == super::events::ToggleClass::Data)
-                        {
-                            let features = self.train.features.clone();
-                            self.plugins.dispatch_train_data(
-                                &features,
-                                self.train.len(),
-                                self.train.n_features,
-                                &mut self.session.store,
-                            );
-                        }
-                    }
+                }
+                // A data technique computes its statistics from the training
+                // split: again when it is switched on or its settings change.
+                let (Command::Toggle { technique, .. } | Command::SetParam { technique, .. }) = command else {
+                    unreachable!("only technique commands come here")
+                };
+                let data_technique = self.plugins.find(technique).is_some_and(|i| {
+                    self.plugins.plugins[i].active()
+                        && self.plugins.plugins[i].class() == super::events::ToggleClass::Data
+                });
+                if data_technique {
+                    let features = std::mem::take(&mut self.train.features);
+                    let (rows, cols) = (self.train.len(), self.train.n_features);
+                    self.plugins.dispatch_train_data(&features, rows, cols, &mut self.session.store);
+                    self.train.features = features;
                 }
                 (ch.events)(Event::Marker { step: self.position.step, label });
             }
@@ -257,7 +248,9 @@ impl Trainer {
         self.publish_techniques(ch);
     }
 
+    /// Writes a checkpoint with the techniques' settings as they are now.
     fn save(&mut self, file: &str) -> Result<(), checkpoint::CheckpointError> {
+        self.position.techniques = techniques::snapshot(&self.plugins);
         checkpoint::save(&self.run_dir.file(file), &self.session.store, &self.position)
     }
 
@@ -312,6 +305,21 @@ impl Trainer {
         let mut reason = StopReason::Completed;
         let mut last_val: Option<(f32, Option<f32>)> = None;
         let mut last_loss: Option<f32> = None;
+        // The first error ends the loop like a stop: the run still gets its
+        // summary (stop_reason "error") and, where possible, a checkpoint.
+        let mut failure: Option<anyhow::Error> = None;
+        macro_rules! fail_on {
+            ($label:lifetime, $e:expr) => {
+                match $e {
+                    Ok(v) => v,
+                    Err(e) => {
+                        failure = Some(anyhow::Error::from(e));
+                        reason = StopReason::Error;
+                        break $label;
+                    }
+                }
+            };
+        }
 
         'epochs: while self.position.epoch < cfg.epochs {
             let epoch = self.position.epoch;
@@ -371,7 +379,7 @@ impl Trainer {
                                 break 'epochs;
                             }
                             Command::Checkpoint => {
-                                self.save(LAST_CHECKPOINT)?;
+                                fail_on!('epochs, self.save(LAST_CHECKPOINT));
                                 (ch.events)(Event::Log(format!("checkpoint written at step {}", self.position.step)));
                             }
                             Command::Toggle { .. } | Command::SetParam { .. } => self.apply_technique_command(ch, &c),
@@ -401,7 +409,8 @@ impl Trainer {
                 self.plugins.step = self.position.step;
                 let store = &mut self.session.store;
                 self.plugins.dispatch(EventKind::BatchStart, epoch as u64 + 1, f64::NAN, f64::NAN, store);
-                let stats = self.session.train_step(x, y, n, self.position.lr, logged, &mut self.plugins)?;
+                let stats =
+                    fail_on!('epochs, self.session.train_step(x, y, n, self.position.lr, logged, &mut self.plugins));
                 self.plugins.record_metrics(&stats.metrics);
                 let store = &mut self.session.store;
                 self.plugins.dispatch(EventKind::BatchEnd, epoch as u64 + 1, stats.loss as f64, f64::NAN, store);
@@ -435,7 +444,7 @@ impl Trainer {
                         saturation: stats.saturation,
                         metrics: stats.metrics,
                     };
-                    self.run_dir.log_metrics(&record)?;
+                    fail_on!('epochs, self.run_dir.log_metrics(&record));
                     (ch.events)(Event::Step(record));
                 }
                 if let Some(why) = self.stop_requested(ch) {
@@ -445,7 +454,7 @@ impl Trainer {
             }
 
             // Epoch end: validate, checkpoint, report.
-            let val = if self.validation.is_empty() { None } else { Some(self.validate()?) };
+            let val = if self.validation.is_empty() { None } else { Some(fail_on!('epochs, self.validate())) };
             self.position.epoch += 1;
             self.position.batch_in_epoch = 0;
             let train_loss = (epoch_loss / epoch_batches.max(1) as f64) as f32;
@@ -453,11 +462,10 @@ impl Trainer {
                 if self.position.best_val_loss.is_none_or(|b| val_loss < b) {
                     self.position.best_val_loss = Some(val_loss);
                     self.position.best_epoch = Some(self.position.epoch);
-                    self.save(BEST_CHECKPOINT)?;
+                    fail_on!('epochs, self.save(BEST_CHECKPOINT));
                 }
             }
-            self.position.techniques = techniques::snapshot(&self.plugins);
-            self.save(LAST_CHECKPOINT)?;
+            fail_on!('epochs, self.save(LAST_CHECKPOINT));
             last_val = val;
             let elapsed = clock.active_secs();
             let done = (self.position.epoch - start_epoch) as f64;
@@ -474,7 +482,7 @@ impl Trainer {
                 wall_time: self.run_dir.elapsed_secs(),
                 eta_secs: elapsed / done.max(1.0) * remaining,
             };
-            self.run_dir.log_metrics(&record)?;
+            fail_on!('epochs, self.run_dir.log_metrics(&record));
             (ch.events)(Event::Epoch(record));
             if let Some((val_loss, val_acc)) = val {
                 let epoch = self.position.epoch as u64;
@@ -504,8 +512,16 @@ impl Trainer {
             let store = &mut self.session.store;
             self.plugins.dispatch(EventKind::Stopping, self.position.epoch as u64, f64::NAN, f64::NAN, store);
         }
-        // Techniques see the end before the final checkpoint (early stopping
-        // restores the best weights here).
+        // `last` is where a resume continues: written before the techniques'
+        // end (early stopping then puts back its best weights, which `best`
+        // holds), and not over a good one with diverged (NaN) weights.
+        // Mid-epoch stops keep their batch position.
+        let mut checkpoint_error = None;
+        if reason != StopReason::Diverged {
+            if let Err(e) = self.save(LAST_CHECKPOINT) {
+                checkpoint_error = Some(e);
+            }
+        }
         self.plugins.dispatch(
             EventKind::RunEnd,
             self.position.epoch as u64,
@@ -516,13 +532,19 @@ impl Trainer {
         self.plugin_logs(ch);
         // The final figures describe the model the run ends with, which a
         // technique may just have replaced (early stopping's best weights).
-        if !self.validation.is_empty() && self.position.step > 0 {
-            last_val = Some(self.validate()?);
+        let healthy = !matches!(reason, StopReason::Error | StopReason::Diverged);
+        if healthy && !self.validation.is_empty() && self.position.step > 0 {
+            match self.validate() {
+                Ok(v) => last_val = Some(v),
+                Err(e) => failure = failure.or(Some(e)),
+            }
         }
-
-        // Mid-epoch stops keep their batch position, so resume continues there.
-        self.position.techniques = techniques::snapshot(&self.plugins);
-        self.save(LAST_CHECKPOINT)?;
+        if let (None, Some(e)) = (&failure, checkpoint_error) {
+            failure = Some(e.into());
+        }
+        if failure.is_some() {
+            reason = StopReason::Error;
+        }
         let summary = Summary {
             stop_reason: reason,
             epochs_run: self.position.epoch,
@@ -537,10 +559,17 @@ impl Trainer {
             device: self.session.backend.to_string(),
             run_dir: self.run_dir.path.display().to_string(),
         };
-        self.run_dir.write_summary(&summary)?;
-        self.event(ch, "run_end", serde_json::json!({ "stop_reason": reason.as_str(), "epoch": self.position.epoch, "step": self.position.step }));
+        let summary_written = self.run_dir.write_summary(&summary);
+        let mut end = serde_json::json!({ "stop_reason": reason.as_str(), "epoch": self.position.epoch, "step": self.position.step });
+        if let Some(e) = &failure {
+            end["error"] = serde_json::Value::String(format!("{e:#}"));
+        }
+        self.event(ch, "run_end", end);
         (ch.events)(Event::Finished { reason, run_dir: self.run_dir.path.display().to_string() });
-        Ok(summary)
+        match failure {
+            Some(e) => Err(e),
+            None => summary_written.map(|_| summary).map_err(Into::into),
+        }
     }
 
     /// A stop a technique asked for, logged, with the reason summary.json gives.
