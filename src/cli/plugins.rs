@@ -32,7 +32,7 @@ fn describe(lib: &LoadedLibrary) -> PluginJson {
     PluginJson {
         name: lib.name.clone(),
         version: lib.version.clone(),
-        class: format!("{:?}", lib.descriptor.class).to_lowercase(),
+        class: format!("{:?}", lib.class).to_lowercase(),
         description: lib.description.clone(),
         path: lib.path.display().to_string(),
         params: lib

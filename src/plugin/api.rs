@@ -103,6 +103,27 @@ fn dims_of(b: &GraphBuilder, t: Tensor) -> Vec<i64> {
     b.shape(t).iter().map(|d| if let Dim::Fixed(n) = d { *n as i64 } else { abi::BATCH }).collect()
 }
 
+/// Logs why a call was refused and returns the invalid handle.
+fn refuse(ctx: *mut c_void, why: String) -> abi::Handle {
+    // SAFETY: called from the table's functions with their `ctx`.
+    unsafe { cx(ctx) }.complain(why);
+    abi::INVALID
+}
+
+/// A slice from a plugin's pointer and length; a null pointer (allowed with
+/// length 0) is the empty slice.
+///
+/// # Safety
+/// When non-null, `ptr` must be readable for `len` values during the call.
+unsafe fn slice<'a, T>(ptr: *const T, len: usize) -> &'a [T] {
+    if ptr.is_null() || len == 0 {
+        &[]
+    } else {
+        // SAFETY: guaranteed by the caller.
+        unsafe { std::slice::from_raw_parts(ptr, len) }
+    }
+}
+
 /// Runs a graph-building closure with checked handles.
 fn build(
     ctx: *mut c_void,
@@ -137,9 +158,10 @@ fn build(
     }
 }
 
-unsafe extern "C" fn log(ctx: *mut c_void, level: abi::Level, msg: abi::Str) {
+unsafe extern "C" fn log(ctx: *mut c_void, level: u32, msg: abi::Str) {
     // SAFETY: table contract.
     let (c, msg) = unsafe { (cx(ctx), text(msg)) };
+    let level = abi::Level::try_from(level).unwrap_or(abi::Level::Warn);
     let tag = if level == abi::Level::Warn { "warning: " } else { "" };
     let name = c.host.plugins[c.plugin].name().to_string();
     c.host.log(format!("{tag}{name}: {msg}"));
@@ -180,7 +202,8 @@ unsafe extern "C" fn constant_like(ctx: *mut c_void, value: f32, like: abi::Hand
     })
 }
 
-unsafe extern "C" fn unary(ctx: *mut c_void, op: abi::UnaryOp, a: abi::Handle) -> abi::Handle {
+unsafe extern "C" fn unary(ctx: *mut c_void, op: u32, a: abi::Handle) -> abi::Handle {
+    let Ok(op) = abi::UnaryOp::try_from(op) else { return refuse(ctx, format!("unknown unary op {op}")) };
     let op = match op {
         abi::UnaryOp::Log2 => UnaryOp::Log2,
         abi::UnaryOp::Exp2 => UnaryOp::Exp2,
@@ -191,7 +214,8 @@ unsafe extern "C" fn unary(ctx: *mut c_void, op: abi::UnaryOp, a: abi::Handle) -
     build(ctx, &[a], |b, t| Ok(b.unary(op, t[0])))
 }
 
-unsafe extern "C" fn binary(ctx: *mut c_void, op: abi::BinaryOp, a: abi::Handle, bb: abi::Handle) -> abi::Handle {
+unsafe extern "C" fn binary(ctx: *mut c_void, op: u32, a: abi::Handle, bb: abi::Handle) -> abi::Handle {
+    let Ok(op) = abi::BinaryOp::try_from(op) else { return refuse(ctx, format!("unknown binary op {op}")) };
     let op = match op {
         abi::BinaryOp::Add => BinaryOp::Add,
         abi::BinaryOp::Mul => BinaryOp::Mul,
@@ -210,7 +234,8 @@ unsafe extern "C" fn binary(ctx: *mut c_void, op: abi::BinaryOp, a: abi::Handle,
     })
 }
 
-unsafe extern "C" fn reduce(ctx: *mut c_void, op: abi::ReduceOp, a: abi::Handle, axis: u32) -> abi::Handle {
+unsafe extern "C" fn reduce(ctx: *mut c_void, op: u32, a: abi::Handle, axis: u32) -> abi::Handle {
+    let Ok(op) = abi::ReduceOp::try_from(op) else { return refuse(ctx, format!("unknown reduce op {op}")) };
     build(ctx, &[a], |b, t| {
         let axis = axis as usize;
         if axis >= b.shape(t[0]).len() {
@@ -260,7 +285,7 @@ unsafe extern "C" fn state(
     init: f32,
 ) -> abi::Handle {
     // SAFETY: table contract; `dims` readable for `rank`.
-    let (c, name, dims) = unsafe { (cx(ctx), text(name), std::slice::from_raw_parts(dims, rank).to_vec()) };
+    let (c, name, dims) = unsafe { (cx(ctx), text(name), slice(dims, rank).to_vec()) };
     if dims.iter().any(|&d| d <= 0) {
         c.complain(format!("state {name}: dimensions must be positive (no batch dimension)"));
         return abi::INVALID;
@@ -356,7 +381,7 @@ unsafe extern "C" fn read_state(ctx: *mut c_void, name: abi::Str, out: *mut f32,
 
 unsafe extern "C" fn write_state(ctx: *mut c_void, name: abi::Str, data: *const f32, len: usize) -> i32 {
     // SAFETY: table contract; `data` readable for `len`.
-    let (c, name, values) = unsafe { (cx(ctx), text(name), std::slice::from_raw_parts(data, len).to_vec()) };
+    let (c, name, values) = unsafe { (cx(ctx), text(name), slice(data, len).to_vec()) };
     let Some(full) = c.state_name(&name) else {
         c.complain(format!("write_state: no state `{name}`"));
         return -1;

@@ -37,7 +37,7 @@ impl Plugin {
     }
 
     pub fn class(&self) -> ToggleClass {
-        match self.lib.descriptor.class {
+        match self.lib.class {
             abi::ToggleClass::Live => ToggleClass::Live,
             abi::ToggleClass::Structural => ToggleClass::Structural,
             abi::ToggleClass::InitOnly => ToggleClass::InitOnly,

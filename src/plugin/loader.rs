@@ -62,6 +62,7 @@ impl ParamInfo {
 pub struct LoadedLibrary {
     pub path: PathBuf,
     pub descriptor: &'static abi::Descriptor,
+    pub class: abi::ToggleClass,
     pub name: String,
     pub version: String,
     pub description: String,
@@ -158,6 +159,7 @@ pub fn load(path: &Path) -> Result<LoadedLibrary, LoadError> {
         return Err(bad(&format!("name {name:?} must be non-empty lowercase letters, digits and _")));
     }
     let version = text(d.version, "version")?;
+    let class = abi::ToggleClass::try_from(d.class).map_err(|v| bad(&format!("unknown toggle class {v}")))?;
     let description = text(d.description, "description")?;
     let specs: &[abi::ParamSpec] = if d.n_params == 0 {
         &[]
@@ -169,9 +171,12 @@ pub fn load(path: &Path) -> Result<LoadedLibrary, LoadError> {
     };
     let mut params = vec![];
     for spec in specs {
+        let name = text(spec.name, "parameter name")?;
+        let kind =
+            abi::ParamKind::try_from(spec.kind).map_err(|v| bad(&format!("parameter `{name}`: unknown kind {v}")))?;
         let p = ParamInfo {
-            name: text(spec.name, "parameter name")?,
-            kind: spec.kind,
+            name,
+            kind,
             default_value: spec.default_value,
             min: spec.min,
             max: spec.max,
@@ -186,7 +191,7 @@ pub fn load(path: &Path) -> Result<LoadedLibrary, LoadError> {
         check_param(&p, &params).map_err(|r| bad(&format!("parameter `{}`: {r}", p.name)))?;
         params.push(p);
     }
-    Ok(LoadedLibrary { path: path.to_path_buf(), descriptor: d, name, version, description, params })
+    Ok(LoadedLibrary { path: path.to_path_buf(), descriptor: d, class, name, version, description, params })
 }
 
 /// An invalid schema is refused at load time, before the config is checked

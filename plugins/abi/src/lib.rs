@@ -77,7 +77,9 @@ pub enum ParamKind {
 #[derive(Clone, Copy, Debug)]
 pub struct ParamSpec {
     pub name: Str,
-    pub kind: ParamKind,
+    /// A [`ParamKind`] as u32: values from the other side are checked, never
+    /// transmuted into the enum.
+    pub kind: u32,
     /// Default for Float/Int/Bool (0/1)/Choice (index).
     pub default_value: f64,
     /// Inclusive range for Float and Int.
@@ -230,7 +232,8 @@ pub const BATCH: i64 = -1;
 pub struct HostApi {
     pub size: usize,
     pub ctx: *mut c_void,
-    pub log: unsafe extern "C" fn(ctx: *mut c_void, level: Level, msg: Str),
+    /// `level` is a [`Level`] as u32.
+    pub log: unsafe extern "C" fn(ctx: *mut c_void, level: u32, msg: Str),
     /// Replaces the technique's status line in the dashboard.
     pub set_status: unsafe extern "C" fn(ctx: *mut c_void, msg: Str),
     /// Asks the trainer to stop at the next batch boundary; `reason` goes to
@@ -242,9 +245,10 @@ pub struct HostApi {
     pub shape: unsafe extern "C" fn(ctx: *mut c_void, t: Handle, dims: *mut i64, cap: usize) -> i64,
     /// A scalar constant broadcast to the shape of `like`.
     pub constant_like: unsafe extern "C" fn(ctx: *mut c_void, value: f32, like: Handle) -> Handle,
-    pub unary: unsafe extern "C" fn(ctx: *mut c_void, op: UnaryOp, a: Handle) -> Handle,
-    pub binary: unsafe extern "C" fn(ctx: *mut c_void, op: BinaryOp, a: Handle, b: Handle) -> Handle,
-    pub reduce: unsafe extern "C" fn(ctx: *mut c_void, op: ReduceOp, a: Handle, axis: u32) -> Handle,
+    /// `op` is a [`UnaryOp`] as u32 (likewise for binary and reduce).
+    pub unary: unsafe extern "C" fn(ctx: *mut c_void, op: u32, a: Handle) -> Handle,
+    pub binary: unsafe extern "C" fn(ctx: *mut c_void, op: u32, a: Handle, b: Handle) -> Handle,
+    pub reduce: unsafe extern "C" fn(ctx: *mut c_void, op: u32, a: Handle, axis: u32) -> Handle,
     /// Broadcasts `a` to the shape of `like` (numpy rules).
     pub broadcast_like: unsafe extern "C" fn(ctx: *mut c_void, a: Handle, like: Handle) -> Handle,
     /// Inserts a broadcast axis at `axis` sized like axis `like_axis` of `like`.
@@ -303,7 +307,8 @@ pub struct Descriptor {
     pub name: Str,
     pub version: Str,
     pub description: Str,
-    pub class: ToggleClass,
+    /// A [`ToggleClass`] as u32.
+    pub class: u32,
     pub params: *const ParamSpec,
     pub n_params: usize,
     /// Creates the plugin's state with default parameters.
@@ -336,3 +341,26 @@ unsafe impl Sync for Descriptor {}
 unsafe impl Sync for ParamSpec {}
 // SAFETY: see `Sync` above; nothing in a descriptor is mutated after creation.
 unsafe impl Send for Descriptor {}
+
+/// Converts enum values that crossed the boundary as u32, refusing unknown ones
+/// (a value outside an enum's variants must never become that enum).
+macro_rules! from_u32 {
+    ($($t:ident { $($v:ident),* $(,)? })*) => {$(
+        impl TryFrom<u32> for $t {
+            type Error = u32;
+            fn try_from(v: u32) -> Result<Self, u32> {
+                $(if v == $t::$v as u32 { return Ok($t::$v); })*
+                Err(v)
+            }
+        }
+    )*};
+}
+
+from_u32! {
+    ParamKind { Float, Int, Bool, Choice, Layers }
+    ToggleClass { Live, Structural, InitOnly, Data }
+    UnaryOp { Log2, Exp2, Sin, Sqrt, Recip }
+    BinaryOp { Add, Mul, Mod, LessThan }
+    ReduceOp { Sum, Max, Mean }
+    Level { Info, Warn }
+}

@@ -45,12 +45,12 @@ impl<'a> Host<'a> {
 
     pub fn log(&mut self, msg: &str) {
         // SAFETY: the table's functions are valid for this call; `msg` outlives it.
-        unsafe { (self.api.log)(self.api.ctx, abi::Level::Info, Str::new(msg)) }
+        unsafe { (self.api.log)(self.api.ctx, abi::Level::Info as u32, Str::new(msg)) }
     }
 
     pub fn warn(&mut self, msg: &str) {
         // SAFETY: as in `log`.
-        unsafe { (self.api.log)(self.api.ctx, abi::Level::Warn, Str::new(msg)) }
+        unsafe { (self.api.log)(self.api.ctx, abi::Level::Warn as u32, Str::new(msg)) }
     }
 
     pub fn set_status(&mut self, msg: &str) {
@@ -139,17 +139,17 @@ impl<'a> Graph<'a> {
 
     pub fn unary(&mut self, op: UnaryOp, a: Tensor) -> Result<Tensor> {
         // SAFETY: as above.
-        checked(unsafe { (self.api().unary)(self.api().ctx, op, a.0) }, "unary op")
+        checked(unsafe { (self.api().unary)(self.api().ctx, op as u32, a.0) }, "unary op")
     }
 
     pub fn binary(&mut self, op: BinaryOp, a: Tensor, b: Tensor) -> Result<Tensor> {
         // SAFETY: as above.
-        checked(unsafe { (self.api().binary)(self.api().ctx, op, a.0, b.0) }, "binary op")
+        checked(unsafe { (self.api().binary)(self.api().ctx, op as u32, a.0, b.0) }, "binary op")
     }
 
     pub fn reduce(&mut self, op: ReduceOp, a: Tensor, axis: usize) -> Result<Tensor> {
         // SAFETY: as above.
-        checked(unsafe { (self.api().reduce)(self.api().ctx, op, a.0, axis as u32) }, "reduce")
+        checked(unsafe { (self.api().reduce)(self.api().ctx, op as u32, a.0, axis as u32) }, "reduce")
     }
 
     pub fn broadcast_like(&mut self, a: Tensor, like: Tensor) -> Result<Tensor> {

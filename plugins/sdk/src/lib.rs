@@ -271,7 +271,7 @@ pub fn descriptor<T: Technique>() -> abi::Descriptor {
         .into_iter()
         .map(|p| abi::ParamSpec {
             name: leak(p.name.to_string()),
-            kind: p.kind,
+            kind: p.kind as u32,
             default_value: p.default_value,
             min: p.min,
             max: p.max,
@@ -288,7 +288,7 @@ pub fn descriptor<T: Technique>() -> abi::Descriptor {
         name: abi::Str::new(T::NAME),
         version: abi::Str::new(T::VERSION),
         description: abi::Str::new(T::DESCRIPTION),
-        class: T::CLASS,
+        class: T::CLASS as u32,
         params: specs.as_ptr(),
         n_params: specs.len(),
         create: create::<T>,
