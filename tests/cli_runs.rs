@@ -238,3 +238,23 @@ fn sigint_stops_gracefully_with_summary_and_checkpoint() {
     assert_eq!(summary(&dir)["stop_reason"], "user");
     assert!(checkpoint::load(&dir.join("checkpoints/last.safetensors")).is_ok());
 }
+
+#[test]
+fn early_stopping_counts_patience_across_a_resume() {
+    let (_a, straight, _) = train("early-stopping.toml", &[]);
+    let (_b, stopped, _) = train("early-stopping.toml", &["--set", "run.epochs=8"]);
+    assert_eq!(summary(&stopped)["epochs_run"], 8);
+    let o = run(&["resume", stopped.to_str().unwrap(), "--headless", "--quiet", "--set", "run.epochs=300"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (a, b) = (summary(&straight), summary(&stopped));
+    assert_eq!(a["stop_reason"], "early_stopping");
+    assert_eq!(b["stop_reason"], "early_stopping");
+    assert_eq!(a["epochs_run"], b["epochs_run"], "patience went on where it stopped");
+    assert_eq!(a["best_epoch"], b["best_epoch"]);
+    let (pa, pb) = (read_params(&straight), read_params(&stopped));
+    for ((name, x), (_, y)) in pa.iter().zip(&pb) {
+        for (u, v) in x.iter().zip(y) {
+            assert!((u - v).abs() <= 1e-5 * u.abs().max(1.0) || (u.is_nan() && v.is_nan()), "{name}: {u} vs {v}");
+        }
+    }
+}

@@ -26,6 +26,7 @@ fn list_shows_all_eight_with_their_parameters() {
         }
     }
     let dropout = plugins.iter().find(|p| p["name"] == "dropout").unwrap();
+    assert_eq!(dropout["class"], "structural");
     let rate = dropout["params"].as_array().unwrap().iter().find(|p| p["name"] == "rate").unwrap();
     assert_eq!(rate["default"], "0.5");
     let text = stdout(&run(&["plugins", "list"]));

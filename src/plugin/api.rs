@@ -82,6 +82,8 @@ pub fn table(ctx: &mut CallCtx) -> abi::HostApi {
         state_shape,
         layer_count,
         model_params,
+        ensure_state,
+        state_names,
     }
 }
 
@@ -428,4 +430,35 @@ unsafe extern "C" fn model_params(ctx: *mut c_void, out: *mut abi::ParamGrad, ca
         unsafe { *out.add(i) = p };
     }
     params.len() as i64
+}
+
+unsafe extern "C" fn ensure_state(ctx: *mut c_void, name: abi::Str, dims: *const i64, rank: usize, init: f32) -> i32 {
+    // SAFETY: table contract; `dims` readable for `rank`.
+    let (c, name, dims) = unsafe { (cx(ctx), text(name), slice(dims, rank).to_vec()) };
+    if dims.iter().any(|&d| d <= 0) {
+        c.complain(format!("ensure_state {name}: dimensions must be positive"));
+        return -1;
+    }
+    let full = format!("{}{name}", c.prefix());
+    let Some(store) = c.store.as_deref_mut() else { return -1 };
+    if !store.contains(&full) {
+        let shape: Vec<Dim> = dims.iter().map(|&d| Dim::Fixed(d as usize)).collect();
+        let n = dims.iter().product::<i64>() as usize;
+        store.insert(&full, shape, vec![init; n]);
+    }
+    0
+}
+
+unsafe extern "C" fn state_names(ctx: *mut c_void, out: *mut u8, cap: usize) -> i64 {
+    // SAFETY: table contract.
+    let c = unsafe { cx(ctx) };
+    let Some(store) = c.store.as_deref() else { return -1 };
+    let mut names: Vec<&str> = store.names().collect();
+    names.sort_unstable();
+    let text = names.join("\n");
+    if text.len() <= cap && !out.is_null() {
+        // SAFETY: `out` has room for `cap` >= len bytes.
+        unsafe { std::ptr::copy_nonoverlapping(text.as_ptr(), out, text.len()) };
+    }
+    text.len() as i64
 }

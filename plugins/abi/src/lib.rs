@@ -287,6 +287,16 @@ pub struct HostApi {
     /// The model's trainable parameters at the loss hook (`grad` is INVALID);
     /// writes up to `cap` into `out` and returns how many there are.
     pub model_params: unsafe extern "C" fn(ctx: *mut c_void, out: *mut ParamGrad, cap: usize) -> i64,
+    /// In events: creates the plugin's own state `name` (filled with `init`)
+    /// in the state store if it does not exist. Such state is not part of the
+    /// graph but is saved in checkpoints and restored on resume. Returns 0, or
+    /// -1 outside events or with an invalid shape.
+    pub ensure_state:
+        unsafe extern "C" fn(ctx: *mut c_void, name: Str, dims: *const i64, rank: usize, init: f32) -> i32,
+    /// In events: the names of every state in the store (model parameters,
+    /// optimizer moments, techniques' states), newline-separated, into `out`;
+    /// returns the full length (call again with more room if larger than `cap`).
+    pub state_names: unsafe extern "C" fn(ctx: *mut c_void, out: *mut u8, cap: usize) -> i64,
 }
 
 /// Returned by host functions on error.

@@ -1,36 +1,60 @@
 //! Early stopping: watch the validation error after each epoch and stop when it
 //! has not improved by `min_delta` for `patience` epochs; keep the best weights
-//! (a copy of every model parameter at the best epoch) and restore them when
-//! the run stops for any reason.
+//! (a copy of every parameter and technique state at the best epoch) and
+//! restore them when the run ends, whatever stopped it.
+//!
+//! Its tracking (best value, best epoch, epochs waited) and the copy live in the
+//! host's state store, not in this library: checkpoints carry them, so a
+//! resumed run goes on counting patience where it stopped.
 
 use traintop_plugin_sdk::{export_technique, Event, EventKind, Host, Param, ParamValues, Technique, ToggleClass};
 
+/// Store entry: [best value (NaN before the first epoch), best epoch, epochs waited].
+const TRACKING: &str = "tracking";
+/// Prefix of the copies of the best epoch's states.
+const BEST: &str = "best.";
+const OWN_PREFIX: &str = "early_stopping.";
+
 #[derive(Default)]
-pub struct EarlyStopping {
-    best: Option<f64>,
+pub struct EarlyStopping;
+
+struct Tracking {
+    best: f64,
     best_epoch: u64,
     wait: i64,
-    snapshot: Vec<(String, Vec<f32>)>,
 }
 
-impl EarlyStopping {
-    fn parameter_names(host: &mut Host) -> Vec<String> {
-        (0..host.layer_count()).flat_map(|l| [format!("layer{l}.weight"), format!("layer{l}.bias")]).collect()
+impl Tracking {
+    fn load(host: &mut Host) -> Result<Self, String> {
+        host.ensure_state(TRACKING, &[3], f32::NAN)?;
+        let v = host.read_state(TRACKING).ok_or("tracking state unreadable")?;
+        Ok(Self { best: v[0] as f64, best_epoch: v[1] as u64, wait: v[2] as i64 })
     }
 
-    fn status(&self, host: &mut Host, p: &ParamValues) {
-        let patience = p.int("patience");
-        let text = match self.best {
-            Some(b) => format!(
-                "wait {}/{patience}, best epoch {} ({} {b:.4})",
-                self.wait,
-                self.best_epoch,
-                p.choice("monitor")
-            ),
-            None => format!("wait 0/{patience}, no epoch yet"),
-        };
-        host.set_status(&text);
+    fn save(&self, host: &mut Host) -> Result<(), String> {
+        host.write_state(TRACKING, &[self.best as f32, self.best_epoch as f32, self.wait as f32]).map_err(Into::into)
     }
+}
+
+/// The states a restore puts back: parameters and techniques' states, not
+/// optimizer moments (they belong to the step count, which goes on) and not
+/// this technique's own.
+fn restorable(name: &str) -> bool {
+    !name.starts_with(OWN_PREFIX)
+        && name != "adam.step"
+        && !name.ends_with(".m")
+        && !name.ends_with(".v")
+        && !name.ends_with(".velocity")
+}
+
+fn status(host: &mut Host, p: &ParamValues, t: &Tracking) {
+    let patience = p.int("patience");
+    let text = if t.best.is_nan() {
+        format!("wait 0/{patience}, no epoch yet")
+    } else {
+        format!("wait {}/{patience}, best epoch {} ({} {:.4})", t.wait, t.best_epoch, p.choice("monitor"), t.best)
+    };
+    host.set_status(&text);
 }
 
 impl Technique for EarlyStopping {
@@ -51,9 +75,9 @@ impl Technique for EarlyStopping {
 
     fn on_event(&mut self, host: &mut Host, p: &ParamValues, e: &Event) -> Result<(), String> {
         match e.kind {
-            EventKind::Toggled if e.value == 1.0 => {
-                *self = Self::default();
-                self.status(host, p);
+            EventKind::RunStart | EventKind::Toggled => {
+                let t = Tracking::load(host)?;
+                status(host, p, &t);
             }
             EventKind::ValidationEnd => {
                 let higher_is_better = p.choice("monitor") == "val_acc";
@@ -61,37 +85,51 @@ impl Technique for EarlyStopping {
                 if !value.is_finite() {
                     return Err(format!("{} is not available for this task", p.choice("monitor")));
                 }
+                let mut t = Tracking::load(host)?;
                 let delta = p.float("min_delta");
-                let improved = match self.best {
-                    None => true,
-                    Some(b) if higher_is_better => value > b + delta,
-                    Some(b) => value < b - delta,
-                };
+                let improved =
+                    t.best.is_nan() || if higher_is_better { value > t.best + delta } else { value < t.best - delta };
                 if improved {
-                    self.best = Some(value);
-                    self.best_epoch = e.epoch;
-                    self.wait = 0;
-                    self.snapshot = Self::parameter_names(host)
-                        .into_iter()
-                        .filter_map(|n| host.read_state(&n).map(|v| (n, v)))
-                        .collect();
+                    t.best = value;
+                    t.best_epoch = e.epoch;
+                    t.wait = 0;
+                    for name in host.state_names().into_iter().filter(|n| restorable(n)) {
+                        let (Some(shape), Some(values)) = (host.state_shape(&name), host.read_state(&name)) else {
+                            continue;
+                        };
+                        let copy = format!("{BEST}{name}");
+                        host.ensure_state(&copy, &shape, 0.0)?;
+                        host.write_state(&copy, &values)?;
+                    }
                 } else if e.epoch as i64 > p.int("start_from_epoch") {
-                    self.wait += 1;
-                    if self.wait >= p.int("patience") {
+                    t.wait += 1;
+                    if t.wait >= p.int("patience") {
                         host.log(&format!(
                             "no improvement for {} epochs; stopping (best epoch {})",
-                            self.wait, self.best_epoch
+                            t.wait, t.best_epoch
                         ));
                         host.request_stop("early_stopping", p.boolean("restore_best"));
                     }
                 }
-                self.status(host, p);
+                t.save(host)?;
+                status(host, p, &t);
             }
-            EventKind::RunEnd if p.boolean("restore_best") && !self.snapshot.is_empty() => {
-                for (name, values) in &self.snapshot {
-                    host.write_state(name, values)?;
+            EventKind::RunEnd if p.boolean("restore_best") => {
+                let t = Tracking::load(host)?;
+                if t.best.is_nan() {
+                    return Ok(());
                 }
-                host.log(&format!("restored the weights of epoch {}", self.best_epoch));
+                let copies: Vec<String> = host
+                    .state_names()
+                    .into_iter()
+                    .filter_map(|n| n.strip_prefix(OWN_PREFIX).and_then(|s| s.strip_prefix(BEST)).map(str::to_string))
+                    .collect();
+                for name in copies {
+                    if let Some(values) = host.read_state(&format!("{BEST}{name}")) {
+                        host.write_state(&name, &values)?;
+                    }
+                }
+                host.log(&format!("restored the weights of epoch {}", t.best_epoch));
             }
             _ => {}
         }

@@ -89,6 +89,40 @@ impl<'a> Host<'a> {
         }
     }
 
+    /// Creates the plugin's own state (outside the graph, saved in
+    /// checkpoints) when it does not exist yet.
+    pub fn ensure_state(&mut self, name: &str, dims: &[usize], init: f32) -> Result<()> {
+        let dims: Vec<i64> = dims.iter().map(|&d| d as i64).collect();
+        // SAFETY: `name` and `dims` are readable during the call.
+        let rc = unsafe { (self.api.ensure_state)(self.api.ctx, Str::new(name), dims.as_ptr(), dims.len(), init) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(HostError(format!("cannot create state {name}")))
+        }
+    }
+
+    /// Every state in the store, by name.
+    pub fn state_names(&mut self) -> Vec<String> {
+        let mut buf = vec![0u8; 4096];
+        loop {
+            // SAFETY: `buf` has room for its length, the capacity passed.
+            let n = unsafe { (self.api.state_names)(self.api.ctx, buf.as_mut_ptr(), buf.len()) };
+            if n < 0 {
+                return vec![];
+            }
+            if n as usize <= buf.len() {
+                buf.truncate(n as usize);
+                return String::from_utf8_lossy(&buf)
+                    .split('\n')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect();
+            }
+            buf = vec![0u8; n as usize];
+        }
+    }
+
     pub fn state_shape(&mut self, name: &str) -> Option<Vec<usize>> {
         let mut dims = [0i64; 8];
         // SAFETY: `dims` has room for 8 dimensions, the capacity passed.
