@@ -223,6 +223,13 @@ fn same_layout(t: &ShapeTracker) -> bool {
     plain(t) && t.is_contiguous()
 }
 
+/// True when `producer` computes over the shape its consumer reads it as (not
+/// through a reshape), so one loop over the consumer's shape covers both.
+fn same_shape(graph: &Graph, producer: NodeIndex, edge: &ShapeTracker) -> bool {
+    let shape = edge.shape();
+    operands(graph, producer).iter().all(|(_, _, _, t)| t.shape() == shape)
+}
+
 /// Fuses elementwise chains in place. Call after the kernels are assigned and
 /// dead nodes pruned.
 pub fn fuse(graph: &mut Graph) {
@@ -246,6 +253,7 @@ pub fn fuse(graph: &mut Graph) {
                     && !graph.no_delete.contains(&src)
                     && !assigned.contains(&src)
                     && same_layout(&tracker)
+                    && same_shape(graph, src, &tracker)
                 {
                     members.push(src);
                     frontier.push(src);
