@@ -7,6 +7,9 @@
 //! Fused, a chain reads its inputs once and writes its output once. The
 //! program is a short list of instructions, each a tight loop over a block, so
 //! the interpretation cost is paid per block, not per element.
+//!
+//! `TRAINTOP_NO_FUSION=1` in the environment skips the pass (to compare or to
+//! rule it out when chasing a numerical difference).
 
 use luminal::op::{self as lop, ConstantValue, InputTensor, Operator};
 use luminal::prelude::petgraph::visit::EdgeRef;
