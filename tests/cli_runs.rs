@@ -164,6 +164,9 @@ fn a_checkpoint_that_does_not_fit_the_config_is_refused() {
     let o = run(&["resume", dir.to_str().unwrap(), "--headless", "--set", "optimizer.kind=momentum"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("velocity"), "{}", stderr(&o));
+    let o = run(&["resume", dir.to_str().unwrap(), "--headless", "--set", "run.seed=99"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("run.seed"), "{}", stderr(&o));
 }
 
 /// Waits until `f` holds or the deadline passes.

@@ -28,6 +28,10 @@ pub struct Position {
     pub best_epoch: Option<usize>,
     /// The learning rate in force (it may have been edited mid-run).
     pub lr: f32,
+    /// The random state: every draw (data split, batch order, dropout masks)
+    /// is a function of this seed and the step, so seed and `step` are all of it.
+    #[serde(default)]
+    pub seed: u64,
     /// Free-form technique state (enabled flags, parameters, counters).
     #[serde(default)]
     pub techniques: serde_json::Value,

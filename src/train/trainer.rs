@@ -84,6 +84,12 @@ pub fn check_checkpoint(
     plugins: &mut PluginHost,
     loaded: &Loaded,
 ) -> Result<(), String> {
+    if loaded.position.seed != config.run.seed {
+        return Err(format!(
+            "trained with run.seed = {}, the config says {}: another seed splits and orders the data differently",
+            loaded.position.seed, config.run.seed
+        ));
+    }
     let spec = model_spec(config, train);
     plugins.layers = spec.layer_count();
     techniques::restore(plugins, &loaded.position.techniques);
@@ -145,7 +151,7 @@ impl Trainer {
     ) -> Self {
         let spec = model_spec(&config, &train);
         plugins.layers = spec.layer_count();
-        let mut position = Position { lr: config.optimizer.lr as f32, ..Default::default() };
+        let mut position = Position { lr: config.optimizer.lr as f32, seed: config.run.seed, ..Default::default() };
         if let Some(loaded) = &resume {
             position = loaded.position.clone();
             techniques::restore(&mut plugins, &position.techniques);
