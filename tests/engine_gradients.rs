@@ -158,3 +158,17 @@ fn losses() {
         loss::mean_squared_error(g, x[0], fixed[0]).loss
     });
 }
+
+#[test]
+fn large_fused_chains_split_over_threads_agree_with_the_reference() {
+    // 512 x 256 elements: above the size at which fused elementwise ops run on
+    // two threads; a broadcast operand and a buffer reused in place included.
+    check("large fused chain", &[input(&[512, 256], Signed), input(&[256], Signed)], 23, |g, x| {
+        let s = g.shape(x[0]).to_vec();
+        let b = g.broadcast_to(x[1], &s);
+        let shifted = g.add(x[0], b);
+        let act = g.sigmoid(shifted);
+        let t = g.tanh(x[0]);
+        g.mul(act, t)
+    });
+}

@@ -80,6 +80,84 @@ impl Operator for FusedElementwise {
     }
 }
 
+/// Fused ops at least this large split their rows over two threads (a scoped
+/// thread costs some tens of microseconds; a pass over this many floats more).
+const PARALLEL_MIN: usize = 1 << 16;
+
+impl FusedElementwise {
+    /// Evaluates rows `rows` of the output into `out` (which holds exactly
+    /// those rows). `reuse` is the input whose buffer `out` is, if any: its
+    /// values are read from `out` itself, each block before it is written.
+    #[allow(clippy::too_many_arguments)]
+    fn rows(
+        &self,
+        out: &mut [f32],
+        rows: std::ops::Range<usize>,
+        sizes: &[usize],
+        views: &[StridedView],
+        sources: &[&[f32]],
+        inner_strides: &[usize],
+        reuse: Option<usize>,
+    ) {
+        let program = &self.program;
+        let row_len = sizes.last().copied().unwrap_or(1);
+        let outer = &sizes[..sizes.len().saturating_sub(1)];
+        let mut regs = vec![0.0f32; program.len() * BLOCK];
+        let mut offsets = vec![0usize; views.len()];
+        for (local, r) in rows.enumerate() {
+            // Buffer offset of row r in each input: r decomposed over the outer axes.
+            offsets.iter_mut().for_each(|o| *o = 0);
+            let mut rest = r;
+            for axis in (0..outer.len()).rev() {
+                let i = rest % outer[axis];
+                rest /= outer[axis];
+                for (o, v) in offsets.iter_mut().zip(views) {
+                    *o += i * v.strides[axis];
+                }
+            }
+            let row_out = &mut out[local * row_len..(local + 1) * row_len];
+            let mut start = 0;
+            while start < row_len {
+                let len = BLOCK.min(row_len - start);
+                // Contiguous inputs are read where they lie; only strided or
+                // broadcast ones are copied into their register.
+                let direct = |k: usize| -> Option<&[f32]> {
+                    (inner_strides[k] == 1 && Some(k) != reuse).then(|| {
+                        let base = offsets[k] + start;
+                        &sources[k][base..base + len]
+                    })
+                };
+                for (i, ins) in program.iter().enumerate() {
+                    let (before, rest) = regs.split_at_mut(i * BLOCK);
+                    let dst = &mut rest[..len];
+                    let reg = |r: usize| match program[r] {
+                        Instr::Load(k) => direct(k).unwrap_or(&before[r * BLOCK..r * BLOCK + len]),
+                        _ => &before[r * BLOCK..r * BLOCK + len],
+                    };
+                    match *ins {
+                        Instr::Load(k) if Some(k) == reuse => dst.copy_from_slice(&row_out[start..start + len]),
+                        Instr::Load(k) => {
+                            let (src, s) = (sources[k], inner_strides[k]);
+                            let base = offsets[k] + start * s;
+                            match s {
+                                1 => {}
+                                0 => dst.fill(src[base]),
+                                _ => dst.iter_mut().enumerate().for_each(|(j, d)| *d = src[base + j * s]),
+                            }
+                        }
+                        Instr::Const(v) => dst.fill(v),
+                        Instr::Unary(op, a) => apply_unary(op, dst, reg(a)),
+                        Instr::Binary(op, a, b) => apply_binary(op, dst, reg(a), reg(b)),
+                    }
+                }
+                let last = (program.len() - 1) * BLOCK;
+                row_out[start..start + len].copy_from_slice(&regs[last..last + len]);
+                start += len;
+            }
+        }
+    }
+}
+
 impl Kernel for FusedElementwise {
     fn run(&mut self, inp: &mut [InputTensor], views: &[StridedView], pool: &mut BufferPool) -> Vec<f32> {
         let sizes = views[0].sizes.clone();
@@ -94,92 +172,27 @@ impl Kernel for FusedElementwise {
                 InputTensor::Owned(t) => std::mem::take(lop::get_vec_from_tensor_owned(t)),
                 InputTensor::Borrowed(_) => unreachable!("checked above"),
             },
-            None => pool.empty(total),
+            // Every element is written below.
+            None => pool.overwritable(total),
         };
         if total == 0 {
             return out;
         }
         let sources: Vec<&[f32]> = inp.iter().map(|t| data(t)).collect();
-        let strides: Vec<&[usize]> = views.iter().map(|v| v.strides.as_slice()).collect();
-        let mut regs = vec![0.0f32; self.program.len() * BLOCK];
-        let row_len = sizes.last().copied().unwrap_or(1);
         let inner_strides: Vec<usize> = views.iter().map(|v| inner(&v.sizes, [&v.strides]).1[0]).collect();
-        let program = &self.program;
-        let mut pos = 0;
-        let mut visit = |row_offsets: &[usize]| {
-            let mut start = 0;
-            while start < row_len {
-                let len = BLOCK.min(row_len - start);
-                // Contiguous inputs are read where they lie; only strided or
-                // broadcast ones are copied into their register.
-                let direct = |k: usize| -> Option<&[f32]> {
-                    (inner_strides[k] == 1 && Some(k) != reuse).then(|| {
-                        let base = row_offsets[k] + start;
-                        &sources[k][base..base + len]
-                    })
-                };
-                for (i, ins) in program.iter().enumerate() {
-                    let (before, rest) = regs.split_at_mut(i * BLOCK);
-                    let dst = &mut rest[..len];
-                    let reg = |r: usize| match program[r] {
-                        Instr::Load(k) => direct(k).unwrap_or(&before[r * BLOCK..r * BLOCK + len]),
-                        _ => &before[r * BLOCK..r * BLOCK + len],
-                    };
-                    match *ins {
-                        Instr::Load(k) if Some(k) == reuse => dst.copy_from_slice(&out[pos..pos + len]),
-                        Instr::Load(k) => {
-                            let (src, s) = (sources[k], inner_strides[k]);
-                            let base = row_offsets[k] + start * s;
-                            match s {
-                                1 => {}
-                                0 => dst.fill(src[base]),
-                                _ => dst.iter_mut().enumerate().for_each(|(j, d)| *d = src[base + j * s]),
-                            }
-                        }
-                        Instr::Const(v) => dst.fill(v),
-                        Instr::Unary(op, a) => apply_unary(op, dst, reg(a)),
-                        Instr::Binary(op, a, b) => apply_binary(op, dst, reg(a), reg(b)),
-                    }
-                }
-                let last = (program.len() - 1) * BLOCK;
-                let result = &regs[last..last + len];
-                if reuse.is_some() {
-                    out[pos..pos + len].copy_from_slice(result);
-                } else {
-                    out.extend_from_slice(result);
-                }
-                pos += len;
-                start += len;
-            }
-        };
-        // Walk the rows, keeping each input's offset (an odometer over the
-        // outer axes).
-        let outer: Vec<usize> = sizes[..sizes.len().saturating_sub(1)].to_vec();
-        let mut offsets = vec![0usize; views.len()];
-        let mut index = vec![0usize; outer.len()];
-        loop {
-            visit(&offsets);
-            let mut axis = outer.len();
-            let done = loop {
-                if axis == 0 {
-                    break true;
-                }
-                axis -= 1;
-                index[axis] += 1;
-                for (o, s) in offsets.iter_mut().zip(&strides) {
-                    *o += s[axis];
-                }
-                if index[axis] < outer[axis] {
-                    break false;
-                }
-                for (o, s) in offsets.iter_mut().zip(&strides) {
-                    *o -= s[axis] * outer[axis];
-                }
-                index[axis] = 0;
-            };
-            if done {
-                break;
-            }
+        let row_len = sizes.last().copied().unwrap_or(1);
+        let rows = total / row_len;
+        if total >= PARALLEL_MIN && rows >= 2 {
+            let mid = rows / 2;
+            let (first, second) = out.split_at_mut(mid * row_len);
+            let this = &*self;
+            let (sizes, sources, strides) = (&sizes, &sources, &inner_strides);
+            std::thread::scope(|scope| {
+                scope.spawn(|| this.rows(second, mid..rows, sizes, views, sources, strides, reuse));
+                this.rows(first, 0..mid, sizes, views, sources, strides, reuse);
+            });
+        } else {
+            self.rows(&mut out, 0..rows, &sizes, views, &sources, &inner_strides, reuse);
         }
         out
     }
