@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::cli::{config, run, run_dir, stderr, stdout, summary};
+use common::cli::{config, run, run_dir, sets, stderr, stdout, summary};
 use common::plugins::{cargo_build, fixture, install, plugin_path};
 use traintop::plugin::loader::{self, LoadError};
 
@@ -70,18 +70,18 @@ fn duplicate_plugin_names_are_refused() {
     assert!(stderr(&o).contains("found twice"), "{}", stderr(&o));
 }
 
+/// `traintop run configs/iris.toml --headless --out OUT` with `--set` for each of `keys`.
+fn run_iris(out: &std::path::Path, keys: &[&str]) -> std::process::Output {
+    let cfg = config("iris.toml");
+    let mut args = vec!["run", cfg.to_str().unwrap(), "--headless", "--out", out.to_str().unwrap()];
+    args.extend(sets(keys));
+    run(&args)
+}
+
 #[test]
 fn missing_plugin_says_where_it_looked_and_how_to_build() {
     let tmp = tempfile::tempdir().unwrap();
-    let o = run(&[
-        "run",
-        config("iris.toml").to_str().unwrap(),
-        "--headless",
-        "--out",
-        tmp.path().to_str().unwrap(),
-        "--set",
-        "technique.no_such_technique.enabled=true",
-    ]);
+    let o = run_iris(tmp.path(), &["technique.no_such_technique.enabled=true"]);
     assert_eq!(o.status.code(), Some(2));
     let e = stderr(&o);
     assert!(e.contains("no_such_technique") && e.contains("cargo build --release") && e.contains("release"), "{e}");
@@ -92,21 +92,9 @@ fn panicky_run(when: &str) -> (serde_json::Value, String) {
     let plugins = tmp.path().join(".plugins");
     std::fs::create_dir(&plugins).unwrap();
     install(&fixture("panicky"), &plugins, "fixture_panicky");
-    let o = run(&[
-        "run",
-        config("iris.toml").to_str().unwrap(),
-        "--headless",
-        "--out",
-        tmp.path().to_str().unwrap(),
-        "--set",
-        &format!("plugins.dirs=[{:?}]", plugins.display().to_string()),
-        "--set",
-        "technique.fixture_panicky.enabled=true",
-        "--set",
-        &format!("technique.fixture_panicky.when={when}"),
-        "--set",
-        "run.epochs=4",
-    ]);
+    let dirs = format!("plugins.dirs=[{:?}]", plugins.display().to_string());
+    let when_key = format!("technique.fixture_panicky.when={when}");
+    let o = run_iris(tmp.path(), &[&dirs, "technique.fixture_panicky.enabled=true", &when_key, "run.epochs=4"]);
     assert!(o.status.success(), "{when}: {}", stderr(&o));
     let dir = run_dir(tmp.path());
     (summary(&dir), std::fs::read_to_string(dir.join("events.jsonl")).unwrap())
@@ -162,26 +150,15 @@ export_technique!(Halve);
     .unwrap();
     let libs = cargo_build(&tmp.path().join("Cargo.toml"));
     let out = tmp.path().join("runs");
-    let o = run(&[
-        "run",
-        config("iris.toml").to_str().unwrap(),
-        "--headless",
-        "--out",
-        out.to_str().unwrap(),
-        "--set",
-        &format!("plugins.dirs=[{:?}]", libs.display().to_string()),
-        "--set",
-        "technique.halve.enabled=true",
-        "--set",
-        "technique.halve.factor=0.25",
-        "--set",
-        "run.epochs=3",
-    ]);
+    let dirs = format!("plugins.dirs=[{:?}]", libs.display().to_string());
+    let o = run_iris(&out, &[&dirs, "technique.halve.enabled=true", "technique.halve.factor=0.25", "run.epochs=3"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("halve"), "{}", stdout(&o));
     let s = summary(&run_dir(&out));
     assert_eq!(s["epochs_run"], 3);
     assert!(s["final_val_loss"].as_f64().unwrap().is_finite());
-    let check = run(&["plugins", "check", libs.join("libtraintop_plugin_halve.so").to_str().unwrap()]);
+    let lib =
+        libs.join(format!("{}traintop_plugin_halve{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX));
+    let check = run(&["plugins", "check", lib.to_str().unwrap()]);
     assert!(check.status.success(), "{}", stdout(&check));
 }

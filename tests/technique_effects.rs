@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::cli::{summary, train};
+use common::cli::{sets, summary, train};
 use traintop::train::checkpoint;
 
 fn val_acc(config: &str, extra: &[&str]) -> f64 {
@@ -57,36 +57,14 @@ fn early_stopping_ends_an_overfitting_run_at_the_best_epoch() {
 
 #[test]
 fn dropout_with_batch_norm_on_the_same_layer_is_warned_about() {
-    let (_t, dir, out) = train(
-        "deep-sigmoid.toml",
-        &[
-            "--set",
-            "run.epochs=1",
-            "--set",
-            "technique.batch_norm.enabled=true",
-            "--set",
-            "technique.dropout.enabled=true",
-        ],
-    );
+    let both = ["run.epochs=1", "technique.batch_norm.enabled=true", "technique.dropout.enabled=true"];
+    let (_t, dir, out) = train("deep-sigmoid.toml", &sets(&both));
     let events = std::fs::read_to_string(dir.join("events.jsonl")).unwrap();
     assert!(events.contains("dropout and batch_norm are both on"), "{events}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("dropout and batch_norm"));
     // Different layers: no warning.
-    let (_t, dir, _) = train(
-        "deep-sigmoid.toml",
-        &[
-            "--set",
-            "run.epochs=1",
-            "--set",
-            "technique.batch_norm.enabled=true",
-            "--set",
-            "technique.batch_norm.layers=[0, 1]",
-            "--set",
-            "technique.dropout.enabled=true",
-            "--set",
-            "technique.dropout.layers=[5]",
-        ],
-    );
+    let apart = [&both[..], &["technique.batch_norm.layers=[0, 1]", "technique.dropout.layers=[5]"]].concat();
+    let (_t, dir, _) = train("deep-sigmoid.toml", &sets(&apart));
     let events = std::fs::read_to_string(dir.join("events.jsonl")).unwrap();
     assert!(!events.contains("dropout and batch_norm are both on"), "{events}");
 }

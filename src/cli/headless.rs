@@ -64,7 +64,7 @@ impl LinePrinter {
                 duration(r.eta_secs)
             ),
             Event::State(RunState::Paused) => writeln!(out, "paused"),
-            Event::State(s) => writeln!(out, "{s:?}").map(|_| ()),
+            Event::State(s) => writeln!(out, "{}", format!("{s:?}").to_lowercase()),
             Event::Log(line) => writeln!(std::io::stderr(), "{line}"),
             Event::Marker { step, label } => writeln!(out, "step {step}: {label}"),
             Event::Techniques(list) => {

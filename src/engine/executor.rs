@@ -10,7 +10,7 @@
 //! trackers are cached per batch size (a run has at most two: the batch size and
 //! the short last batch). Constants are computed once and kept.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use luminal::op::{self as lop, InputTensor};
 use luminal::prelude::petgraph::visit::EdgeRef;
@@ -48,7 +48,6 @@ pub struct Executor {
     slot_of: HashMap<NodeIndex, usize>,
     slots: Vec<Option<Tensor>>,
     kept: Vec<bool>,
-    external: Vec<usize>,
     resolved: HashMap<usize, Vec<Resolved>>,
     pool: BufferPool,
 }
@@ -82,7 +81,6 @@ impl Executor {
             .iter()
             .map(|n| graph.no_delete.contains(n) || graph.graph[*n].as_any().downcast_ref::<lop::Constant>().is_some())
             .collect();
-        let external: Vec<usize> = order.iter().filter(|n| is_external(graph, **n)).map(|n| slot_of[n]).collect();
         let mut steps: Vec<Step> = order
             .iter()
             .filter(|n| !is_external(graph, **n))
@@ -123,7 +121,7 @@ impl Executor {
             }
         }
         let slots = (0..order.len()).map(|_| None).collect();
-        Self { steps, slot_of, slots, kept, external, resolved: HashMap::new(), pool: BufferPool::default() }
+        Self { steps, slot_of, slots, kept, resolved: HashMap::new(), pool: BufferPool::default() }
     }
 
     /// Sets an input's or a state's tensor before a run.
@@ -215,17 +213,10 @@ impl Executor {
                 }
             }
         }
-        // Inputs nobody read (pruned consumers) do not linger to the next run.
-        let kept = &self.kept;
-        let external: HashSet<usize> = self.external.iter().copied().collect();
-        for (s, slot) in self.slots.iter_mut().enumerate() {
-            if !kept[s] && !external.contains(&s) {
+        // Whatever is not kept ends with the run (inputs nobody read, too).
+        for (slot, kept) in self.slots.iter_mut().zip(&self.kept) {
+            if !kept {
                 *slot = None;
-            }
-        }
-        for &s in &self.external {
-            if !kept[s] {
-                self.slots[s] = None;
             }
         }
     }

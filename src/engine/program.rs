@@ -136,11 +136,6 @@ impl Program {
         Self { builder, executor, inputs, unused_inputs, states, outputs, results: HashMap::new() }
     }
 
-    /// Names and shapes of the states this program reads.
-    pub fn state_shapes(&self) -> impl Iterator<Item = (&str, &Shape)> {
-        self.states.iter().map(|s| (s.name.as_str(), &s.shape))
-    }
-
     /// Runs once on a batch of `batch` rows. `feeds` gives every input but the
     /// batch scale, which is fed here.
     pub fn run(&mut self, store: &mut StateStore, feeds: Vec<(&str, Vec<f32>)>, batch: usize) -> Result<(), RunError> {

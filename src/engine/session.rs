@@ -11,7 +11,6 @@ use super::hooks::{GraphHooks, Mode};
 use super::mlp::{outputs, MlpSpec, X_INPUT, Y_INPUT};
 use super::optimizer::{Optimizer, ADAM_STEP, LR_INPUT};
 use super::program::{Program, RunError, StateStore};
-use super::shape::Dim;
 
 /// What one training step reports.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -207,11 +206,6 @@ impl Session {
     /// Number of optimizer steps taken so far (Adam's counter when present).
     pub fn adam_steps(&self) -> Option<f32> {
         self.store.read(ADAM_STEP).map(|v| v[0])
-    }
-
-    /// A state's shape, for techniques that initialize their own states.
-    pub fn state_shape(&self, name: &str) -> Option<Vec<Dim>> {
-        self.store.shape(name).cloned()
     }
 
     /// Luminal node counts of the train and eval programs.

@@ -178,6 +178,15 @@ impl Trainer {
         (ch.events)(Event::Log(format!("graph rebuilt in {ms:.1} ms ({why})")));
     }
 
+    /// Hands the training split to the plugins (input normalization's
+    /// statistics): lent, not copied, since they only read it.
+    fn send_train_data(&mut self) {
+        let features = std::mem::take(&mut self.train.features);
+        let (rows, cols) = (self.train.len(), self.train.n_features);
+        self.plugins.dispatch_train_data(&features, rows, cols, &mut self.session.store);
+        self.train.features = features;
+    }
+
     /// Forwards plugin messages to the event log and the watchers.
     fn plugin_logs(&mut self, ch: &mut Channels) {
         for line in self.plugins.take_logs() {
@@ -237,10 +246,7 @@ impl Trainer {
                         && self.plugins.plugins[i].class() == super::events::ToggleClass::Data
                 });
                 if data_technique {
-                    let features = std::mem::take(&mut self.train.features);
-                    let (rows, cols) = (self.train.len(), self.train.n_features);
-                    self.plugins.dispatch_train_data(&features, rows, cols, &mut self.session.store);
-                    self.train.features = features;
+                    self.send_train_data();
                 }
                 (ch.events)(Event::Marker { step: self.position.step, label });
             }
@@ -285,8 +291,7 @@ impl Trainer {
             parameters,
         });
         let resumed = self.position.step > 0;
-        let features = self.train.features.clone();
-        self.plugins.dispatch_train_data(&features, self.train.len(), self.train.n_features, &mut self.session.store);
+        self.send_train_data();
         self.plugins.dispatch(
             EventKind::RunStart,
             self.position.epoch as u64,

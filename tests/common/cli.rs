@@ -62,3 +62,8 @@ pub fn train(config_name: &str, extra: &[&str]) -> (tempfile::TempDir, PathBuf, 
     let dir = run_dir(out.path());
     (out, dir, o)
 }
+
+/// `--set` arguments for each of `keys` (`KEY=VALUE`).
+pub fn sets<'a>(keys: &[&'a str]) -> Vec<&'a str> {
+    keys.iter().flat_map(|k| ["--set", *k]).collect()
+}
