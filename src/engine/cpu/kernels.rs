@@ -185,14 +185,15 @@ impl Kernel for FastBinary {
         // before it is written, at the same index.
         let op = self.0 as u8;
         if let Some(mut buf) = reusable(&mut inp[0], va) {
-            inplace_left(op, &mut buf, data(&inp[1]), vb);
+            inplace_any::<true>(op, &mut buf, data(&inp[1]), vb);
             buf
         } else if let Some(mut buf) = reusable(&mut inp[1], vb) {
-            inplace_right(op, data(&inp[0]), va, &mut buf);
+            inplace_any::<false>(op, &mut buf, data(&inp[0]), va);
             buf
         } else {
             let (a, b) = (data(&inp[0]), data(&inp[1]));
-            let mut out = pool.filled(va.len(), 0.0);
+            // Every element is written below.
+            let mut out = pool.overwritable(va.len());
             match op {
                 0 => binary_into::<0>(&mut out, a, va, b, vb),
                 1 => binary_into::<1>(&mut out, a, va, b, vb),
@@ -204,42 +205,34 @@ impl Kernel for FastBinary {
     }
 }
 
-/// `out = out (op) b`, where `out` holds `a` contiguously.
-fn inplace_left(op: u8, out: &mut [f32], b: &[f32], vb: &StridedView) {
-    let (n, [sb]) = inner(&vb.sizes, [&vb.strides]);
+/// `out = out (op) other` (`LEFT`) or `out = other (op) out`, where `out`
+/// holds the reused operand contiguously; monomorphized per op and side.
+fn inplace<const OP: u8, const LEFT: bool>(out: &mut [f32], other: &[f32], view: &StridedView) {
+    let op = binary_of(OP);
+    let f = |mine: f32, theirs: f32| if LEFT { apply(op, mine, theirs) } else { apply(op, theirs, mine) };
+    let (n, [s]) = inner(&view.sizes, [&view.strides]);
     let mut o = 0;
-    let op = binary_of(op);
-    for_each_row(&vb.sizes, [&vb.strides], |[ob]| {
+    for_each_row(&view.sizes, [&view.strides], |[base]| {
         let row_out = &mut out[o..o + n];
-        match sb {
-            1 => row_out.iter_mut().zip(&b[ob..ob + n]).for_each(|(x, &y)| *x = apply(op, *x, y)),
+        match s {
+            1 => row_out.iter_mut().zip(&other[base..base + n]).for_each(|(x, &y)| *x = f(*x, y)),
             0 => {
-                let y = b[ob];
-                row_out.iter_mut().for_each(|x| *x = apply(op, *x, y))
+                let y = other[base];
+                row_out.iter_mut().for_each(|x| *x = f(*x, y))
             }
-            _ => row_out.iter_mut().enumerate().for_each(|(k, x)| *x = apply(op, *x, b[ob + k * sb])),
+            _ => row_out.iter_mut().enumerate().for_each(|(k, x)| *x = f(*x, other[base + k * s])),
         }
         o += n;
     });
 }
 
-/// `out = a (op) out`, where `out` holds `b` contiguously.
-fn inplace_right(op: u8, a: &[f32], va: &StridedView, out: &mut [f32]) {
-    let (n, [sa]) = inner(&va.sizes, [&va.strides]);
-    let mut o = 0;
-    let op = binary_of(op);
-    for_each_row(&va.sizes, [&va.strides], |[oa]| {
-        let row_out = &mut out[o..o + n];
-        match sa {
-            1 => row_out.iter_mut().zip(&a[oa..oa + n]).for_each(|(y, &x)| *y = apply(op, x, *y)),
-            0 => {
-                let x = a[oa];
-                row_out.iter_mut().for_each(|y| *y = apply(op, x, *y))
-            }
-            _ => row_out.iter_mut().enumerate().for_each(|(k, y)| *y = apply(op, a[oa + k * sa], *y)),
-        }
-        o += n;
-    });
+fn inplace_any<const LEFT: bool>(op: u8, out: &mut [f32], other: &[f32], view: &StridedView) {
+    match op {
+        0 => inplace::<0, LEFT>(out, other, view),
+        1 => inplace::<1, LEFT>(out, other, view),
+        2 => inplace::<2, LEFT>(out, other, view),
+        _ => inplace::<3, LEFT>(out, other, view),
+    }
 }
 
 #[inline(always)]
