@@ -8,6 +8,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use crate::config::limits::{MAX_BATCH, MAX_LAYERS, MAX_WIDTH};
+use crate::engine::memory;
 use crate::engine::{Activation, Backend, MlpSpec, NoHooks, Objective, Optimizer, Session};
 
 /// What to measure.
@@ -37,10 +39,20 @@ pub struct BenchReport {
     pub final_loss: f32,
 }
 
+/// Longest timed run, in steps.
+const MAX_STEPS: usize = 1_000_000_000;
+
 pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
     anyhow::ensure!(opts.layers.len() >= 2, "--layers needs at least an input and an output width, e.g. 784,256,10");
     anyhow::ensure!(opts.layers.iter().all(|&w| w > 0), "--layers: every width must be at least 1");
+    anyhow::ensure!(opts.layers.len() <= MAX_LAYERS + 2, "--layers: at most {} hidden layers", MAX_LAYERS);
+    if let Some(w) = opts.layers.iter().find(|&&w| w > MAX_WIDTH) {
+        anyhow::bail!("--layers: width {w} is above the limit of {MAX_WIDTH}");
+    }
     anyhow::ensure!(opts.batch > 0 && opts.steps > 0, "--batch and --steps must be at least 1");
+    anyhow::ensure!(opts.batch <= MAX_BATCH, "--batch: must be at most {MAX_BATCH}, got {}", opts.batch);
+    anyhow::ensure!(opts.steps <= MAX_STEPS, "--steps: must be at most {MAX_STEPS}, got {}", opts.steps);
+    anyhow::ensure!(opts.warmup <= MAX_STEPS, "--warmup: must be at most {MAX_STEPS}, got {}", opts.warmup);
     opts.backend.check_available()?;
     let spec = MlpSpec {
         inputs: opts.layers[0],
@@ -49,6 +61,7 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
         activation: Activation::Relu,
         objective: Objective::Classification,
     };
+    memory::check_fits(&spec, opts.batch, opts.optimizer).map_err(|m| anyhow::anyhow!("--layers and --batch: {m}"))?;
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let mut session = Session::new(spec.clone(), opts.optimizer, opts.backend, &mut NoHooks, &mut rng);
     let build_ms = session.build_time.as_secs_f64() * 1e3;

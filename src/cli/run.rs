@@ -11,8 +11,10 @@ use super::headless::LinePrinter;
 use super::ExitError;
 use crate::config::{ConfigSource, RunConfig};
 use crate::data::{self, split};
+use crate::engine::memory;
 use crate::train::checkpoint;
-use crate::train::run_dir::{RunDir, CONFIG_FILE, LAST_CHECKPOINT};
+use crate::train::resume_rules;
+use crate::train::run_dir::{run_id, RunDir, CONFIG_FILE, LAST_CHECKPOINT};
 use crate::train::trainer::{self, Channels};
 use crate::train::{Summary, Trainer};
 
@@ -59,8 +61,10 @@ fn toml_string(p: &Path) -> String {
     toml::Value::String(p.display().to_string()).to_string()
 }
 
-/// Loads the data and splits it with the run's seed.
+/// Loads the data and splits it with the run's seed, after checking that a
+/// synthetic set fits in memory; then checks that the model does.
 fn datasets(config: &RunConfig) -> Result<(data::Dataset, data::Dataset), ExitError> {
+    check_synthetic_fits(config)?;
     let full = data::load(&config.data_spec()).map_err(|e| ExitError::input(e.to_string()))?;
     if full.is_empty() {
         return Err(ExitError::input(format!("{}: no rows", full.source)));
@@ -69,7 +73,32 @@ fn datasets(config: &RunConfig) -> Result<(data::Dataset, data::Dataset), ExitEr
     if s.train.is_empty() {
         return Err(ExitError::input(format!("{}: data.validation leaves no training rows", full.source)));
     }
+    let spec = trainer::model_spec(config, &s.train);
+    memory::check_fits(&spec, config.run.batch_size, trainer::optimizer(config))
+        .map_err(|m| ExitError::config(config.error_at("model.hidden", m)))?;
     Ok((s.train, s.validation))
+}
+
+/// A synthetic set is generated in memory: rows times (features + target),
+/// held twice while it is split.
+fn check_synthetic_fits(config: &RunConfig) -> Result<(), ExitError> {
+    if !config.data.path.starts_with("synthetic:") {
+        return Ok(());
+    }
+    let need = 8.0 * config.data.samples as f64 * (config.data.features as f64 + 1.0);
+    match memory::available() {
+        Some(have) if need > have as f64 => Err(ExitError::config(config.error_at(
+            "data.samples",
+            format!(
+                "{} rows of {} features need about {} of memory, the machine has {} available",
+                config.data.samples,
+                config.data.features,
+                memory::human(need),
+                memory::human(have as f64)
+            ),
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Loads the plugins and applies the config's technique settings.
@@ -95,22 +124,77 @@ pub fn run(opts: &RunOptions) -> Result<Summary, ExitError> {
 }
 
 /// `traintop resume RUN_DIR`: continues from `checkpoints/last` with the run's
-/// own resolved config.
+/// own resolved config. `--set` may change what can change mid-run (see
+/// [`resume_rules`]); each change is logged as a command at the resume step.
 pub fn resume(dir: &Path, opts: &RunOptions) -> Result<Summary, ExitError> {
     let config_path = dir.join(CONFIG_FILE);
     if !config_path.exists() {
         return Err(ExitError::input(format!("{}: not a run folder (no {CONFIG_FILE})", dir.display())));
     }
+    let base = RunConfig::from_file(&config_path, &[]).map_err(ExitError::config)?;
     let config = RunConfig::from_file(&config_path, &opts.overrides).map_err(ExitError::config)?;
+    let changes = resume_rules::check(&base, &config).map_err(ExitError::config)?;
     trainer::backend(&config).check_available().map_err(|e| ExitError::input(e.to_string()))?;
-    let loaded = checkpoint::load(&dir.join(LAST_CHECKPOINT)).map_err(|e| ExitError::input(e.to_string()))?;
+    let last = dir.join(LAST_CHECKPOINT);
+    let mut loaded = checkpoint::load(&last).map_err(|e| ExitError::input(e.to_string()))?;
+    let refuse = |m: String| ExitError::input(format!("{}: {m}", last.display()));
+    if !loaded.verified {
+        eprintln!("warning: {}: written without checksums (an older traintop); not verified", last.display());
+    }
+    let id = std::fs::read_to_string(&config_path).map(|t| run_id(&t)).unwrap_or_default();
+    if !loaded.position.run_id.is_empty() && loaded.position.run_id != id {
+        return Err(refuse(format!(
+            "this checkpoint belongs to another run (run id {}, this folder's is {id})",
+            loaded.position.run_id
+        )));
+    }
     let (train, validation) = datasets(&config)?;
+    check_position(&config, &train, &loaded.position)?;
+    apply_changes(&config, &changes, &mut loaded.position);
     let mut plugins = load_plugins(&config)?;
-    trainer::check_checkpoint(&config, &train, &mut plugins, &loaded)
-        .map_err(|e| ExitError::input(format!("{}: {e}", dir.join(LAST_CHECKPOINT).display())))?;
-    let run_dir =
+    trainer::check_checkpoint(&config, &train, &mut plugins, &loaded).map_err(refuse)?;
+    let mut run_dir =
         RunDir::open(dir).with_context(|| format!("cannot open {}", dir.display())).map_err(ExitError::runtime)?;
+    for c in &changes {
+        eprintln!("resume: --set {} applies from step {}", c.text, loaded.position.step);
+        let fields = serde_json::json!({ "command": format!("--set {}", c.text), "key": c.key, "step": loaded.position.step, "client": "resume" });
+        run_dir.log_event("command", fields).map_err(|e| ExitError::runtime(e.into()))?;
+    }
     drive(Prepared { config, train, validation, run_dir, plugins, resume: Some(loaded) }, opts)
+}
+
+/// The checkpoint's place must lie inside the run the config describes.
+fn check_position(config: &RunConfig, train: &data::Dataset, p: &checkpoint::Position) -> Result<(), ExitError> {
+    let epochs = config.run.epochs;
+    if p.epoch > epochs || (p.epoch == epochs && p.batch_in_epoch > 0) {
+        return Err(ExitError::config(config.error_at(
+            "run.epochs",
+            format!("the checkpoint is at epoch {}, past the run's {epochs} epochs (damaged metadata?)", p.epoch),
+        )));
+    }
+    if p.epoch == epochs {
+        return Err(ExitError::config(config.error_at(
+            "run.epochs",
+            format!("the run has completed its {epochs} epochs; train longer with --set run.epochs=N (N > {epochs})"),
+        )));
+    }
+    let per_epoch = train.len().div_ceil(config.run.batch_size);
+    if p.batch_in_epoch >= per_epoch {
+        return Err(ExitError::input(format!(
+            "the checkpoint is at batch {} of an epoch of {per_epoch} batches (damaged metadata?)",
+            p.batch_in_epoch
+        )));
+    }
+    Ok(())
+}
+
+/// The learning rate and technique settings given with `--set` replace the
+/// checkpoint's (which otherwise win: they hold changes made while training).
+fn apply_changes(config: &RunConfig, changes: &[resume_rules::Applied], p: &mut checkpoint::Position) {
+    if changes.iter().any(|c| c.key == "optimizer.lr") {
+        p.lr = config.optimizer.lr as f32;
+    }
+    resume_rules::patch_techniques(&mut p.techniques, config, changes);
 }
 
 /// Everything a run needs, checked; the trainer itself is built on the thread

@@ -6,8 +6,10 @@
 //! Reading goes: parse TOML -> apply overrides to the table -> let serde
 //! read the sections -> check ranges and files and resolve paths.
 
+mod blame;
 mod choice;
 mod error;
+pub mod limits;
 mod overrides;
 mod schema;
 mod source;
@@ -20,7 +22,9 @@ use serde::Serialize;
 
 pub use crate::data::Task;
 use crate::data::{io_reason, DataSource, DataSpec};
+pub use blame::Blame;
 pub use error::{ConfigError, Location, Origin};
+pub use limits::{safe_run_name, MAX_WIDTH};
 pub use schema::{
     Activation, DataSection, Device, ModelSection, OptimizerKind, OptimizerSection, PluginsSection, RunSection,
     TechniqueConfig,
@@ -41,6 +45,9 @@ pub struct RunConfig {
     pub techniques: Vec<TechniqueConfig>,
     pub plugins: PluginsSection,
     pub source: ConfigSource,
+    /// Where each key was set (file line or `--set`), for errors found after
+    /// reading, such as a model too large for the machine.
+    pub blame: Blame,
 }
 
 impl RunConfig {
@@ -79,6 +86,18 @@ impl RunConfig {
             serde_error(&e, spans, de_spans.is_none(), &reporter)
         })?;
         validate::finish(raw, source, &reporter)
+    }
+
+    /// An error about the key at `path` (`model.hidden`, `technique[1].layers`)
+    /// found after the config was read, pointing at the line or `--set`
+    /// that set it.
+    pub fn error_at(&self, path: &str, message: impl Into<String>) -> ConfigError {
+        self.blame.error(path, message)
+    }
+
+    /// The dotted path of the `[[technique]]` entry named `name`.
+    pub fn technique_path(&self, name: &str) -> Option<String> {
+        self.techniques.iter().position(|t| t.name == name).map(|i| format!("technique[{i}]"))
     }
 
     /// `p` made absolute against the config's folder.

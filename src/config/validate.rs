@@ -2,7 +2,9 @@
 //! must exist), defaults that depend on other settings, and resolution of
 //! relative paths. Each problem is reported at the key that causes it.
 
+use super::blame::Blame;
 use super::error::{ConfigError, Reporter};
+use super::limits::{self, safe_run_name};
 use super::schema::{DataSection, OptimizerSection, RawConfig, RawData, RawOptimizer, TechniqueConfig};
 use super::source::ConfigSource;
 use super::RunConfig;
@@ -10,18 +12,28 @@ use crate::data::{DataSource, SyntheticKind};
 
 pub(crate) fn finish(raw: RawConfig, source: ConfigSource, r: &Reporter) -> Result<RunConfig, ConfigError> {
     let run = raw.run;
-    if run.name.trim().is_empty() {
-        return Err(r.error("run.name", "must not be empty"));
-    }
-    at_least_1(r, "run.epochs", run.epochs)?;
-    at_least_1(r, "run.batch_size", run.batch_size)?;
-    at_least_1(r, "run.log_every", run.log_every)?;
+    safe_run_name(&run.name).map_err(|m| r.error("run.name", m))?;
+    in_range(r, "run.epochs", run.epochs, limits::MAX_EPOCHS)?;
+    in_range(r, "run.batch_size", run.batch_size, limits::MAX_BATCH)?;
+    in_range(r, "run.log_every", run.log_every, limits::MAX_LOG_EVERY)?;
 
     let data = data(raw.data, &source, r)?;
 
+    if raw.model.hidden.len() > limits::MAX_LAYERS {
+        return Err(r.error(
+            "model.hidden",
+            format!("{} hidden layers, at most {} allowed", raw.model.hidden.len(), limits::MAX_LAYERS),
+        ));
+    }
     for (i, &width) in raw.model.hidden.iter().enumerate() {
         if width == 0 {
             return Err(r.error(&format!("model.hidden[{i}]"), "width must be at least 1, got 0"));
+        }
+        if width > limits::MAX_WIDTH {
+            return Err(r.error(
+                &format!("model.hidden[{i}]"),
+                format!("width {width} is above the limit of {}", limits::MAX_WIDTH),
+            ));
         }
     }
 
@@ -37,12 +49,16 @@ pub(crate) fn finish(raw: RawConfig, source: ConfigSource, r: &Reporter) -> Resu
     let mut plugins = raw.plugins;
     plugins.dirs = plugins.dirs.iter().map(|d| source.resolve(d)).collect();
 
-    Ok(RunConfig { run, data, model: raw.model, optimizer, techniques, plugins, source })
+    Ok(RunConfig { run, data, model: raw.model, optimizer, techniques, plugins, source, blame: Blame::of(r) })
 }
 
-fn at_least_1(r: &Reporter, path: &str, value: usize) -> Result<(), ConfigError> {
+/// `1 <= value <= max`.
+fn in_range(r: &Reporter, path: &str, value: usize, max: usize) -> Result<(), ConfigError> {
     if value == 0 {
         return Err(r.error(path, "must be at least 1, got 0"));
+    }
+    if value > max {
+        return Err(r.error(path, format!("must be at most {max}, got {value}")));
     }
     Ok(())
 }
@@ -93,10 +109,13 @@ fn data(raw: RawData, source: &ConfigSource, r: &Reporter) -> Result<DataSection
         return Err(r.error("data.target", "must name a column"));
     }
     in_unit_range(r, "data.validation", raw.validation)?;
-    at_least_1(r, "data.samples", raw.samples)?;
-    at_least_1(r, "data.features", raw.features)?;
+    in_range(r, "data.samples", raw.samples, limits::MAX_SAMPLES)?;
+    in_range(r, "data.features", raw.features, limits::MAX_FEATURES)?;
     if synthetic.is_some_and(|k| k != SyntheticKind::Sine) && raw.classes < 2 {
         return Err(r.error("data.classes", format!("must be at least 2, got {}", raw.classes)));
+    }
+    if raw.classes > limits::MAX_CLASSES {
+        return Err(r.error("data.classes", format!("must be at most {}, got {}", limits::MAX_CLASSES, raw.classes)));
     }
     if !(raw.noise >= 0.0 && raw.noise.is_finite()) {
         return Err(r.error("data.noise", format!("must be 0 or more, got {}", raw.noise)));
@@ -171,7 +190,27 @@ mod tests {
 
     #[test]
     fn run_section() {
-        check("[run]\nname = \" \"\n", "<embedded>:4:8: run.name: must not be empty");
+        check(
+            "[run]\nname = \" \"\n",
+            "<embedded>:4:8: run.name: ' ' is not allowed: use letters, digits, '.', '_' and '-' (the name becomes a folder name)",
+        );
+        check(
+            "[run]\nname = \"../../../tmp/x\"\n",
+            "<embedded>:4:8: run.name: '/' is not allowed: use letters, digits, '.', '_' and '-' (the name becomes a folder name)",
+        );
+        check(
+            &format!("[run]\nname = \"{}\"\n", "a".repeat(300)),
+            "<embedded>:4:8: run.name: is 300 bytes long, at most 200 allowed",
+        );
+        check("[run]\nname = \"\"\n", "<embedded>:4:8: run.name: must not be empty");
+        check(
+            "[run]\nepochs = 2000000000\n",
+            "<embedded>:4:10: run.epochs: must be at most 1000000000, got 2000000000",
+        );
+        check(
+            "[run]\nbatch_size = 9223372036854775807\n",
+            "<embedded>:4:14: run.batch_size: must be at most 16777216, got 9223372036854775807",
+        );
         check("[run]\nepochs = 0\n", "<embedded>:4:10: run.epochs: must be at least 1, got 0");
         check("[run]\nbatch_size = 0\n", "<embedded>:4:14: run.batch_size: must be at least 1, got 0");
         check("[run]\nlog_every = 0\n", "<embedded>:4:13: run.log_every: must be at least 1, got 0");
@@ -239,6 +278,10 @@ mod tests {
     #[test]
     fn model_widths() {
         check("[model]\nhidden = [64, 0]\n", "<embedded>:4:15: model.hidden[1]: width must be at least 1, got 0");
+        check(
+            "[model]\nhidden = [9223372036854775807]\n",
+            "<embedded>:4:11: model.hidden[0]: width 9223372036854775807 is above the limit of 16777216",
+        );
         assert!(RunConfig::from_str(
             "[data]\npath = \"synthetic:xor\"\n[model]\nhidden = []\n",
             ConfigSource::embedded("/"),

@@ -8,6 +8,7 @@ pub mod executor;
 pub mod graph;
 pub mod hooks;
 pub mod loss;
+pub mod memory;
 pub mod mlp;
 pub mod ops;
 pub mod optimizer;

@@ -3,6 +3,14 @@
 //! position in the run as JSON metadata. Written atomically: a temporary file in
 //! the same folder, fsync, rename, fsync of the folder, so a crash mid-write
 //! leaves the previous checkpoint intact.
+//!
+//! Every checkpoint proves itself: the metadata key `traintop.checksums`
+//! holds the CRC-32 (zlib's, so `zlib.crc32(tensor_bytes)` in Python gives
+//! the same number) of each tensor's bytes and of the `traintop` metadata
+//! text. [`load`] recomputes them all and refuses a damaged file naming the
+//! tensor, then checks the position itself (a finite positive learning rate,
+//! counters that agree) and that every value is finite. The file stays plain
+//! safetensors: the checksums are one more string in the metadata.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -35,6 +43,10 @@ pub struct Position {
     /// Free-form technique state (enabled flags, parameters, counters).
     #[serde(default)]
     pub techniques: serde_json::Value,
+    /// The run folder's id ([`crate::train::run_dir::run_id`]); empty in
+    /// checkpoints written before it existed.
+    #[serde(default)]
+    pub run_id: String,
 }
 
 /// Why a checkpoint could not be read or written.
@@ -47,6 +59,22 @@ pub enum CheckpointError {
 }
 
 const METADATA_KEY: &str = "traintop";
+const CHECKSUMS_KEY: &str = "traintop.checksums";
+
+/// What `traintop.checksums` holds.
+#[derive(Debug, Serialize, Deserialize)]
+struct Checksums {
+    /// Always "crc32" (IEEE, as zlib and `crc32fast` compute it).
+    algorithm: String,
+    /// Of the `traintop` metadata text, as stored.
+    metadata: String,
+    /// Tensor name to the checksum of its little-endian bytes.
+    tensors: std::collections::BTreeMap<String, String>,
+}
+
+fn crc(bytes: &[u8]) -> String {
+    format!("{:08x}", crc32fast::hash(bytes))
+}
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
     move |source| CheckpointError::Io { path: path.to_path_buf(), source }
@@ -75,7 +103,13 @@ pub fn save(path: &Path, store: &StateStore, position: &Position) -> Result<(), 
         })
         .collect::<Result<_, CheckpointError>>()?;
     let meta = serde_json::to_string(position).expect("position serializes");
-    let info = Some(HashMap::from([(METADATA_KEY.to_string(), meta)]));
+    let sums = Checksums {
+        algorithm: "crc32".into(),
+        metadata: crc(meta.as_bytes()),
+        tensors: buffers.iter().map(|(n, _, bytes)| (n.clone(), crc(bytes))).collect(),
+    };
+    let sums = serde_json::to_string(&sums).expect("checksums serialize");
+    let info = Some(HashMap::from([(METADATA_KEY.to_string(), meta), (CHECKSUMS_KEY.to_string(), sums)]));
     let bytes = safetensors::serialize(views, &info)
         .map_err(|e| CheckpointError::Invalid { path: path.to_path_buf(), reason: format!("{e:?}") })?;
     write_atomically(path, &bytes)
@@ -104,29 +138,93 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError
 pub struct Loaded {
     pub states: Vec<(String, Vec<Dim>, Vec<f32>)>,
     pub position: Position,
+    /// False for a checkpoint written before checksums existed, whose bytes
+    /// could not be verified.
+    pub verified: bool,
 }
 
-/// Reads and validates a checkpoint.
+/// Reads a checkpoint and verifies its checksums, its metadata and its values.
 pub fn load(path: &Path) -> Result<Loaded, CheckpointError> {
     let bytes = fs::read(path).map_err(io(path))?;
-    let invalid = |reason: String| CheckpointError::Invalid { path: path.to_path_buf(), reason };
-    let (_, meta) =
-        SafeTensors::read_metadata(&bytes).map_err(|e| invalid(format!("{e:?} (truncated or corrupt?)")))?;
-    let tensors = SafeTensors::deserialize(&bytes).map_err(|e| invalid(format!("{e:?} (truncated or corrupt?)")))?;
-    let meta_json = meta
-        .metadata()
-        .as_ref()
+    parse(&bytes).map_err(|reason| CheckpointError::Invalid { path: path.to_path_buf(), reason })
+}
+
+/// [`load`] on bytes in memory; the error is the reason alone.
+pub fn parse(bytes: &[u8]) -> Result<Loaded, String> {
+    let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| format!("{e:?} (truncated or corrupt?)"))?;
+    let tensors = SafeTensors::deserialize(bytes).map_err(|e| format!("{e:?} (truncated or corrupt?)"))?;
+    let info = meta.metadata().as_ref();
+    let meta_json = info
         .and_then(|m| m.get(METADATA_KEY))
-        .ok_or_else(|| invalid("no traintop metadata (was it written by traintop?)".into()))?;
-    let position: Position = serde_json::from_str(meta_json).map_err(|e| invalid(format!("metadata: {e}")))?;
+        .ok_or_else(|| "no traintop metadata (was it written by traintop?)".to_string())?;
+    let sums = match info.and_then(|m| m.get(CHECKSUMS_KEY)) {
+        Some(text) => Some(
+            serde_json::from_str::<Checksums>(text).map_err(|e| format!("metadata {CHECKSUMS_KEY}: {e} (damaged?)"))?,
+        ),
+        None => None,
+    };
+    if let Some(sums) = &sums {
+        if sums.algorithm != "crc32" {
+            return Err(format!("unknown checksum algorithm {:?}", sums.algorithm));
+        }
+        if crc(meta_json.as_bytes()) != sums.metadata {
+            return Err(format!("the {METADATA_KEY} metadata does not match its checksum: the file is damaged"));
+        }
+    }
+    let position: Position = serde_json::from_str(meta_json).map_err(|e| format!("metadata: {e}"))?;
+    check_position(&position)?;
     let mut states = vec![];
     for (name, view) in tensors.tensors() {
         if view.dtype() != Dtype::F32 {
-            return Err(invalid(format!("tensor {name}: expected F32, found {:?}", view.dtype())));
+            return Err(format!("tensor {name}: expected F32, found {:?}", view.dtype()));
         }
-        let values = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        if let Some(sums) = &sums {
+            let stored = sums.tensors.get(&name).ok_or_else(|| format!("tensor {name} has no checksum"))?;
+            let actual = crc(view.data());
+            if *stored != actual {
+                return Err(format!(
+                    "tensor {name}: checksum mismatch (stored {stored}, computed {actual}): the file is damaged"
+                ));
+            }
+        }
+        let values: Vec<f32> =
+            view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            return Err(format!("tensor {name}: element {i} is {}; a checkpoint holds finite values only", values[i]));
+        }
         let shape = view.shape().iter().map(|&n| Dim::Fixed(n)).collect();
         states.push((name, shape, values));
     }
-    Ok(Loaded { states, position })
+    if let Some(sums) = &sums {
+        if let Some(missing) = sums.tensors.keys().find(|n| !states.iter().any(|(s, _, _)| s == *n)) {
+            return Err(format!("tensor {missing} is listed in the checksums but missing from the file"));
+        }
+    }
+    states.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(Loaded { states, position, verified: sums.is_some() })
+}
+
+/// What a position must satisfy on its own, whatever the run.
+fn check_position(p: &Position) -> Result<(), String> {
+    if !(p.lr.is_finite() && p.lr > 0.0) {
+        return Err(format!("metadata: lr = {} (a learning rate is finite and greater than 0)", p.lr));
+    }
+    if let Some(loss) = p.best_val_loss {
+        if !loss.is_finite() {
+            return Err(format!("metadata: best_val_loss = {loss} (must be finite)"));
+        }
+    }
+    if let Some(best) = p.best_epoch {
+        if best == 0 || best > p.epoch + 1 {
+            return Err(format!("metadata: best_epoch = {best} with {} epochs completed", p.epoch));
+        }
+    }
+    // Every completed epoch took at least one step.
+    if (p.step as u128) < p.epoch as u128 + p.batch_in_epoch as u128 {
+        return Err(format!(
+            "metadata: step {} is fewer than {} epochs and {} batches need",
+            p.step, p.epoch, p.batch_in_epoch
+        ));
+    }
+    Ok(())
 }

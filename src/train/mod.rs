@@ -3,6 +3,7 @@
 pub mod checkpoint;
 pub mod clock;
 pub mod events;
+pub mod resume_rules;
 pub mod run_dir;
 pub mod techniques;
 pub mod trainer;

@@ -19,6 +19,10 @@ pub const BEST_CHECKPOINT: &str = "checkpoints/best.safetensors";
 /// An open run folder and its append-only logs.
 pub struct RunDir {
     pub path: PathBuf,
+    /// A random id, written as the first line of `config.toml` and stored in
+    /// every checkpoint, so a resume can tell this run's checkpoints from
+    /// another's (and a config edited by hand keeps its id).
+    pub id: String,
     metrics: BufWriter<File>,
     events: BufWriter<File>,
     started: SystemTime,
@@ -46,10 +50,21 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+const ID_LINE: &str = "# traintop run ";
+
+/// The id in a run's `config.toml` text; empty for folders written before ids.
+pub fn run_id(config_toml: &str) -> String {
+    config_toml.lines().next().and_then(|l| l.strip_prefix(ID_LINE)).map(|id| id.trim().to_string()).unwrap_or_default()
+}
+
 impl RunDir {
     /// Creates a fresh folder under `out_dir` (a numeric suffix keeps two runs
     /// started in the same second apart) and writes the resolved config.
+    /// The name must pass [`crate::config::safe_run_name`], so the folder is
+    /// always directly inside `out_dir`.
     pub fn create(out_dir: &Path, name: &str, config_toml: &str) -> std::io::Result<Self> {
+        crate::config::safe_run_name(name)
+            .map_err(|m| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("run name {name:?}: {m}")))?;
         let base = format!("{name}-{}", stamp());
         let mut path = out_dir.join(&base);
         let mut n = 1;
@@ -58,7 +73,8 @@ impl RunDir {
             path = out_dir.join(format!("{base}-{n}"));
         }
         fs::create_dir_all(path.join("checkpoints"))?;
-        fs::write(path.join(CONFIG_FILE), config_toml)?;
+        let header = format!("{ID_LINE}{:016x}\n", rand::random::<u64>());
+        fs::write(path.join(CONFIG_FILE), header + config_toml)?;
         Self::open(&path)
     }
 
@@ -66,8 +82,10 @@ impl RunDir {
     pub fn open(path: &Path) -> std::io::Result<Self> {
         fs::create_dir_all(path.join("checkpoints"))?;
         let append = |f: &str| OpenOptions::new().create(true).append(true).open(path.join(f)).map(BufWriter::new);
+        let id = fs::read_to_string(path.join(CONFIG_FILE)).map(|t| run_id(&t)).unwrap_or_default();
         Ok(Self {
             path: path.to_path_buf(),
+            id,
             metrics: append(METRICS_FILE)?,
             events: append(EVENTS_FILE)?,
             started: SystemTime::now(),

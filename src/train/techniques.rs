@@ -22,21 +22,32 @@ pub fn snapshot(host: &PluginHost) -> serde_json::Value {
 }
 
 /// Applies a snapshot (resume): the run continues with the techniques as they
-/// were when it stopped, including changes made from the dashboard.
-pub fn restore(host: &mut PluginHost, snapshot: &serde_json::Value) {
-    let Some(list) = snapshot.as_array() else { return };
+/// were when it stopped, including changes made from the dashboard. A setting
+/// the plugin refuses, or a technique switched on that this run does not load,
+/// is an error: the checkpoint does not fit the run.
+pub fn restore(host: &mut PluginHost, snapshot: &serde_json::Value) -> Result<(), String> {
+    let Some(list) = snapshot.as_array() else { return Ok(()) };
     for entry in list {
         let Some(name) = entry["name"].as_str() else { continue };
-        let Some(i) = host.find(name) else { continue };
+        let enabled = entry["enabled"].as_bool().unwrap_or(false);
+        let Some(i) = host.find(name) else {
+            if enabled {
+                return Err(format!(
+                    "technique `{name}` is on in the checkpoint but this run does not load it (name it in a [[technique]] entry)"
+                ));
+            }
+            continue;
+        };
         if let Some(params) = entry["params"].as_object() {
             for (k, v) in params {
                 if let Some(v) = v.as_str() {
-                    let _ = host.set_param(name, k, v);
+                    host.set_param(name, k, v).map_err(|e| format!("checkpoint's {e}"))?;
                 }
             }
         }
-        host.plugins[i].enabled = entry["enabled"].as_bool().unwrap_or(false);
+        host.plugins[i].enabled = enabled;
     }
+    Ok(())
 }
 
 /// Warnings about techniques that should not be combined: the source material

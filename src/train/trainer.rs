@@ -92,7 +92,7 @@ pub fn check_checkpoint(
     }
     let spec = model_spec(config, train);
     plugins.layers = spec.layer_count();
-    techniques::restore(plugins, &loaded.position.techniques);
+    techniques::restore(plugins, &loaded.position.techniques)?;
     let mut rng = ChaCha8Rng::seed_from_u64(config.run.seed);
     let session = Session::new(spec, optimizer(config), backend(config), plugins, &mut rng);
     let describe = |shape: &[crate::engine::Dim]| crate::engine::shape::describe(shape);
@@ -114,6 +114,17 @@ pub fn check_checkpoint(
                 ))
             }
             Some(_) => {}
+        }
+    }
+    // A tensor the model does not use must belong to a loaded technique (its
+    // own state, kept while it is off); anything else means the checkpoint
+    // was trained with another optimizer or set of techniques.
+    for (name, _, _) in &loaded.states {
+        let owner = name.split('.').next().unwrap_or("");
+        if session.store.shape(name).is_none() && plugins.find(owner).is_none() {
+            return Err(format!(
+                "tensor `{name}` is not part of this model or its techniques (trained with another optimizer or techniques?)"
+            ));
         }
     }
     Ok(())
@@ -154,7 +165,8 @@ impl Trainer {
         let mut position = Position { lr: config.optimizer.lr as f32, seed: config.run.seed, ..Default::default() };
         if let Some(loaded) = &resume {
             position = loaded.position.clone();
-            techniques::restore(&mut plugins, &position.techniques);
+            // Checked by `check_checkpoint` before a resume gets here.
+            let _ = techniques::restore(&mut plugins, &position.techniques);
         }
         let mut rng = ChaCha8Rng::seed_from_u64(config.run.seed);
         let mut session = Session::new(spec, optimizer(&config), backend(&config), &mut plugins, &mut rng);
@@ -263,6 +275,7 @@ impl Trainer {
     /// Writes a checkpoint with the techniques' settings as they are now.
     fn save(&mut self, file: &str) -> Result<(), checkpoint::CheckpointError> {
         self.position.techniques = techniques::snapshot(&self.plugins);
+        self.position.run_id.clone_from(&self.run_dir.id);
         checkpoint::save(&self.run_dir.file(file), &self.session.store, &self.position)
     }
 
