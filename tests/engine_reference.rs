@@ -229,3 +229,62 @@ fn adam_steps_match_reference() {
 fn linear_activation_step_matches_reference() {
     check(Optimizer::Sgd, Activation::Linear, Objective::Regression, 2);
 }
+
+/// The CPU backend runs each optimizer update as one fused in-place pass; the
+/// same graph lowered without that pass (the primitive ops, fused elementwise)
+/// must give the same parameters and moments. The first layer has 76800
+/// weights, enough for the fused pass to split over threads.
+#[test]
+fn fused_updates_equal_the_unfused_ones() {
+    use traintop::engine::{CompileOptions, Mode, Program, StateStore};
+    let spec = MlpSpec {
+        inputs: 300,
+        hidden: vec![256],
+        outputs: 10,
+        activation: Activation::Tanh,
+        objective: Objective::Classification,
+    };
+    let optimizers = [
+        Optimizer::Sgd,
+        Optimizer::Momentum { momentum: 0.9 },
+        Optimizer::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 },
+    ];
+    for optimizer in optimizers {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let graph = || spec.build(Mode::Train, false, &optimizer, &mut NoHooks);
+        let mut initial = StateStore::new();
+        for (name, shape, values) in spec.initial_parameters(&mut rng) {
+            initial.insert(&name, shape, values);
+        }
+        for s in graph().states() {
+            if !initial.contains(&s.name) {
+                let shape = graph().shape(s.tensor).to_vec();
+                let n = shape.iter().map(|d| d.resolve(0)).product();
+                initial.insert(&s.name, shape, vec![0.0; n]);
+            }
+        }
+        let fused_off = CompileOptions { fuse_updates: false, ..CompileOptions::default() };
+        let mut fused = (Program::compile(graph(), Backend::Cpu), initial.clone());
+        let mut plain = (Program::compile_with(graph(), Backend::Cpu, fused_off), initial.clone());
+        // SGD's update is a single fused elementwise node either way.
+        let (nf, np) = (fused.0.node_count(), plain.0.node_count());
+        assert!(nf < np || (optimizer == Optimizer::Sgd && nf == np), "{optimizer:?}: {nf} nodes fused, {np} not");
+        let batch = 16;
+        for _ in 0..4 {
+            let x: Vec<f32> = (0..batch * spec.inputs).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            let y: Vec<f32> = (0..batch * 10).map(|i| (i % 10 == (i / 10) % 10) as u8 as f32).collect();
+            for (program, store) in [&mut fused, &mut plain] {
+                let feeds = vec![("x", x.clone()), ("y", y.clone()), ("__lr", vec![0.01])];
+                program.run(store, feeds, batch).unwrap();
+            }
+        }
+        let mut names: Vec<&str> = initial.names().collect();
+        names.sort();
+        for name in names {
+            let (a, b) = (fused.1.read(name).unwrap(), plain.1.read(name).unwrap());
+            for (i, (a, b)) in a.iter().zip(&b).enumerate() {
+                assert!((a - b).abs() <= 1e-6 * (1.0 + b.abs()), "{optimizer:?}: {name}[{i}] fused {a}, unfused {b}");
+            }
+        }
+    }
+}

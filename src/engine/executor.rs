@@ -19,6 +19,7 @@ use luminal::prelude::{Graph, NodeIndex, ShapeTracker, Tensor};
 
 use super::cpu::pool::BufferPool;
 use super::cpu::strided::StridedView;
+use super::cpu::update::FusedUpdate;
 use super::cpu::{kernel_kind, run_kernel, KernelKind};
 use super::shape::BATCH_DIM;
 
@@ -71,6 +72,30 @@ fn is_external(graph: &Graph, n: NodeIndex) -> bool {
     graph.graph[n].as_any().downcast_ref::<lop::Function>().is_some()
 }
 
+/// Runs a fused optimizer update: the states it rewrites leave their slots
+/// for the call (so the other operands can be borrowed meanwhile) and return.
+fn update_in_place(op: &dyn lop::Operator, edges: &[Edge], slots: &mut [Option<Tensor>]) {
+    let update = op.as_any().downcast_ref::<FusedUpdate>().expect("kernel kind matches the node");
+    let split = edges.len() - update.states;
+    let mut states: Vec<Tensor> =
+        edges[split..].iter().map(|e| slots[e.slot].take().expect("states are set before a run")).collect();
+    {
+        let reads: Vec<&[f32]> = edges[..split]
+            .iter()
+            .map(|e| slots[e.slot].as_ref().expect("operands run first").data.as_any())
+            .map(|d| d.downcast_ref::<Vec<f32>>().expect("f32 tensor").as_slice())
+            .collect();
+        let mut written: Vec<&mut [f32]> = states
+            .iter_mut()
+            .map(|t| t.data.as_any_mut().downcast_mut::<Vec<f32>>().expect("f32 state").as_mut_slice())
+            .collect();
+        update.apply(&reads, &mut written);
+    }
+    for (e, t) in edges[split..].iter().zip(states) {
+        slots[e.slot] = Some(t);
+    }
+}
+
 impl Executor {
     /// Plans `graph`. Nodes in `graph.no_delete` (states, outputs, assigned
     /// values) are never handed over or freed.
@@ -114,7 +139,8 @@ impl Executor {
                 continue;
             }
             let reads = steps[i].edges.iter().filter(|e| e.slot == slot).count();
-            if reads == 1 {
+            // An in-place update only borrows what it reads.
+            if reads == 1 && steps[i].kernel != Some(KernelKind::Update) {
                 steps[i].edges.iter_mut().filter(|e| e.slot == slot).for_each(|e| e.take = true);
             } else {
                 steps[i].free_after.push(slot);
@@ -182,6 +208,16 @@ impl Executor {
         });
         for (step, resolved) in steps.iter().zip(resolved.iter()) {
             if step.constant && self.slots[step.slot].is_some() {
+                continue;
+            }
+            if step.kernel == Some(KernelKind::Update) {
+                update_in_place(graph.graph[step.node].as_ref(), &step.edges, &mut self.slots);
+                self.slots[step.slot] = Some(Tensor::new(Vec::<f32>::new()));
+                for &s in &step.free_after {
+                    if let Some(t) = self.slots[s].take() {
+                        recycle(&mut self.pool, t);
+                    }
+                }
                 continue;
             }
             let mut taken: Vec<Option<Tensor>> =

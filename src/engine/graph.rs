@@ -104,6 +104,31 @@ pub struct InputSlot {
     pub tensor: Tensor,
 }
 
+/// An optimizer's update of one parameter, recorded beside the primitive ops
+/// that also express it (as a matmul is recorded for a GEMM), so that a backend
+/// can run it as one in-place pass over the parameter and its moments.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UpdateRecord {
+    pub rule: UpdateRule,
+    pub grad: Tensor,
+    /// Scalar operands: the signed step size (bias corrections folded in), and
+    /// for Adam the scaled epsilon.
+    pub scalars: Vec<Tensor>,
+    /// The states updated, parameter first, each with the tensor assigned to it.
+    pub states: Vec<(Tensor, Tensor)>,
+}
+
+/// The per-element rule of an [`UpdateRecord`]; `neg_lr` and `eps` are its scalars.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum UpdateRule {
+    /// p <- p + g neg_lr.
+    Sgd,
+    /// v <- momentum v + g; p <- p + v neg_lr.
+    Momentum { momentum: f32 },
+    /// m <- b1 m + (1-b1) g; v <- b2 v + (1-b2) g^2; p <- p + m / (sqrt(v) + eps) neg_lr.
+    Adam { beta1: f32, beta2: f32 },
+}
+
 /// Builds one primitive luminal graph plus the tape autograd needs.
 pub struct GraphBuilder {
     /// Boxed: luminal's `Constant` op keeps a pointer to the graph's dynamic
@@ -113,6 +138,7 @@ pub struct GraphBuilder {
     pub(crate) states: Vec<StateSlot>,
     pub(crate) inputs: Vec<InputSlot>,
     pub(crate) outputs: Vec<(String, Tensor)>,
+    pub(crate) updates: Vec<UpdateRecord>,
 }
 
 impl Default for GraphBuilder {
@@ -129,6 +155,7 @@ impl GraphBuilder {
             states: Vec::new(),
             inputs: Vec::new(),
             outputs: Vec::new(),
+            updates: Vec::new(),
         }
     }
 
@@ -203,6 +230,16 @@ impl GraphBuilder {
         self.graph.retrieve_tensors(keep);
         let slot = self.states.iter_mut().find(|s| s.tensor == state).expect("assign target is not a state");
         slot.next = Some(value);
+    }
+
+    /// Records that `update` expresses the assignments it lists (see [`UpdateRecord`]).
+    pub fn record_update(&mut self, update: UpdateRecord) {
+        self.updates.push(update);
+    }
+
+    /// The optimizer updates recorded so far.
+    pub fn updates(&self) -> &[UpdateRecord] {
+        &self.updates
     }
 
     /// Names a tensor whose value the host reads after execution.

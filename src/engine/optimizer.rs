@@ -2,7 +2,7 @@
 //! moments never leave the backend between steps. The learning rate is an input,
 //! so it can change mid-run without a rebuild.
 
-use super::graph::{GraphBuilder, Tensor};
+use super::graph::{GraphBuilder, Tensor, UpdateRecord, UpdateRule};
 use super::shape::Dim;
 
 /// Name of the scalar input carrying the learning rate.
@@ -38,7 +38,9 @@ impl Optimizer {
         }
     }
 
-    /// Adds the update of every `(name, param, grad)` to the graph.
+    /// Adds the update of every `(name, param, grad)` to the graph, as
+    /// primitive ops and as an [`UpdateRecord`] per parameter (which the CPU
+    /// backend runs as one fused in-place pass).
     pub fn build(&self, g: &mut GraphBuilder, params: &[(String, Tensor, Tensor)]) {
         let lr = match g.inputs().iter().find(|s| s.name == LR_INPUT) {
             Some(s) => s.tensor,
@@ -53,6 +55,13 @@ impl Optimizer {
                     let step = scaled(g, *grad, neg_lr);
                     let next = g.add(*p, step);
                     g.assign(*p, next);
+                    let record = UpdateRecord {
+                        rule: UpdateRule::Sgd,
+                        grad: *grad,
+                        scalars: vec![neg_lr],
+                        states: vec![(*p, next)],
+                    };
+                    g.record_update(record);
                 }
             }
             Optimizer::Momentum { momentum } => {
@@ -65,6 +74,13 @@ impl Optimizer {
                     let step = scaled(g, v_next, neg_lr);
                     let next = g.add(*p, step);
                     g.assign(*p, next);
+                    let record = UpdateRecord {
+                        rule: UpdateRule::Momentum { momentum },
+                        grad: *grad,
+                        scalars: vec![neg_lr],
+                        states: vec![(*p, next), (v, v_next)],
+                    };
+                    g.record_update(record);
                 }
             }
             Optimizer::Adam { beta1, beta2, eps } => {
@@ -108,6 +124,13 @@ impl Optimizer {
                     let step = scaled(g, ratio, neg_lr_t);
                     let next = g.add(*p, step);
                     g.assign(*p, next);
+                    let record = UpdateRecord {
+                        rule: UpdateRule::Adam { beta1, beta2 },
+                        grad: *grad,
+                        scalars: vec![neg_lr_t, eps_t],
+                        states: vec![(*p, next), (m, m_next), (v, v_next)],
+                    };
+                    g.record_update(record);
                 }
             }
         }

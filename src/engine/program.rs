@@ -99,13 +99,41 @@ pub enum RunError {
     MissingState(String),
 }
 
+/// Which of the CPU backend's optional passes run (all, by default).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompileOptions {
+    /// Elementwise chains as one node (off with `TRAINTOP_NO_FUSION=1`).
+    pub fuse_elementwise: bool,
+    /// Optimizer updates as one in-place pass per parameter.
+    pub fuse_updates: bool,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        Self { fuse_elementwise: std::env::var_os("TRAINTOP_NO_FUSION").is_none(), fuse_updates: true }
+    }
+}
+
 impl Program {
     /// Compiles a builder's graph for a backend.
-    pub fn compile(mut builder: GraphBuilder, backend: Backend) -> Self {
+    pub fn compile(builder: GraphBuilder, backend: Backend) -> Self {
+        Self::compile_with(builder, backend, CompileOptions::default())
+    }
+
+    /// Compiles with a choice of the CPU backend's optional passes (to compare
+    /// them with the plain lowering).
+    pub fn compile_with(mut builder: GraphBuilder, backend: Backend, options: CompileOptions) -> Self {
         backend.compile(&mut builder);
+        let cpu = backend == Backend::Cpu;
+        if cpu && options.fuse_updates {
+            super::cpu::update::fuse_updates(&mut builder);
+        }
         super::cpu::prune(&mut builder);
-        if backend == Backend::Cpu && std::env::var_os("TRAINTOP_NO_FUSION").is_none() {
+        if cpu && options.fuse_elementwise {
             super::cpu::fusion::fuse(&mut builder.graph);
+        }
+        if cpu {
+            super::cpu::update::order_updates(&mut builder.graph);
         }
         let executor = Executor::plan(&builder.graph);
         // Inputs nothing reads any more (a plugin's unused random tensor) are

@@ -4,14 +4,16 @@
 //! luminal 0.2's stock `CPUCompiler` misses the 2-D matmul pattern (its pass looks
 //! for `SumReduce(0)` where the pattern reduces axis 2) and its primitive ops
 //! evaluate a symbolic index expression per element. This pass replaces every
-//! primitive node with a kernel from `kernels`, and each recorded matmul pattern
-//! (expanded multiply + reduce) with one SGEMM node.
+//! primitive node with a kernel from `kernels`, each recorded matmul pattern
+//! (expanded multiply + reduce) with one SGEMM node, and each recorded optimizer
+//! update with one in-place pass (`update`).
 
 pub mod fusion;
 mod kernels;
 mod matmul;
 pub mod pool;
 pub mod strided;
+pub mod update;
 
 use luminal::prelude::petgraph::visit::EdgeRef;
 use luminal::prelude::{Dependency, NodeIndex};
@@ -82,6 +84,9 @@ pub enum KernelKind {
     Contiguous,
     MatMul,
     Fused,
+    /// An optimizer update writing states in place: the executor runs it
+    /// itself, lending it the states' buffers.
+    Update,
 }
 
 pub fn kernel_kind(op: &dyn luminal::op::Operator) -> Option<KernelKind> {
@@ -98,6 +103,8 @@ pub fn kernel_kind(op: &dyn luminal::op::Operator) -> Option<KernelKind> {
         Some(KernelKind::MatMul)
     } else if any.is::<fusion::FusedElementwise>() {
         Some(KernelKind::Fused)
+    } else if any.is::<update::FusedUpdate>() {
+        Some(KernelKind::Update)
     } else {
         None
     }
@@ -121,5 +128,6 @@ pub fn run_kernel(
         KernelKind::Contiguous => any.downcast_mut::<FastContiguous>().expect(expect).run(inputs, views, pool),
         KernelKind::MatMul => any.downcast_mut::<FastMatMul>().expect(expect).run(inputs, views, pool),
         KernelKind::Fused => any.downcast_mut::<fusion::FusedElementwise>().expect(expect).run(inputs, views, pool),
+        KernelKind::Update => unreachable!("the executor runs updates in place"),
     }
 }
