@@ -30,7 +30,7 @@ out = sys.argv[1]
 def losses(device):
     path = glob.glob(f"{out}/{device}/*/metrics.jsonl")[0]
     rows = [json.loads(l) for l in open(path)]
-    return [r["loss"] for r in rows if r.get("kind") == "step"]
+    return [r["loss"] for r in rows if r.get("event") == "step"]
 cpu, cuda = losses("cpu"), losses("cuda")
 n = min(len(cpu), len(cuda))
 assert n >= 50, f"only {n} steps"

@@ -5,5 +5,6 @@ pub mod config;
 pub mod data;
 pub mod engine;
 pub mod plugin;
+pub mod protocol;
 pub mod train;
 pub mod tui;

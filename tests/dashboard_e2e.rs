@@ -174,7 +174,7 @@ fn dashboard_pause_toggle_edit_stop_quit() {
     term.send_keys(&["Space"]);
     term.wait_until("dropout on in the panel", TIMEOUT, |s| s.contains("> [on ] dropout"));
     wait_event(&run, "a toggle entry for dropout", |e| {
-        e["event"] == "toggle" && e["technique"] == "dropout" && e["enabled"] == true
+        e["event"] == "accepted" && e["command"] == "toggle" && e["technique"] == "dropout" && e["enabled"] == true
     });
     let rebuild = wait_event(&run, "a rebuild entry", |e| e["event"] == "rebuild");
     assert!(rebuild["rebuild_ms"].as_f64().is_some_and(|ms| ms >= 0.0), "rebuild without rebuild_ms: {rebuild}");
@@ -188,7 +188,7 @@ fn dashboard_pause_toggle_edit_stop_quit() {
     term.wait_until("0.2 in the editor", TIMEOUT, |s| s.contains("[0.2"));
     term.send_keys(&["Enter"]);
     let set = wait_event(&run, "a set_param entry for dropout.rate", |e| {
-        e["event"] == "set_param" && e["technique"] == "dropout" && e["param"] == "rate"
+        e["event"] == "accepted" && e["command"] == "set_param" && e["technique"] == "dropout" && e["param"] == "rate"
     });
     let value = &set["value"];
     let value = value.as_f64().or_else(|| value.as_str().and_then(|v| v.parse().ok()));
@@ -210,6 +210,6 @@ fn dashboard_pause_toggle_edit_stop_quit() {
     let s = summary(&run);
     assert_eq!(s["stop_reason"], "user", "summary.json: {s}");
     assert!(run.join("checkpoints/last.safetensors").exists(), "no checkpoints/last.safetensors");
-    let ends = events(&run).iter().filter(|e| e["event"] == "run_end").count();
-    assert_eq!(ends, 1, "one run_end entry in events.jsonl");
+    let ends = events(&run).iter().filter(|e| e["event"] == "finished").count();
+    assert_eq!(ends, 1, "one finished entry in events.jsonl");
 }

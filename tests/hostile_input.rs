@@ -127,7 +127,7 @@ fn resume_applies_a_new_learning_rate_and_logs_it() {
     let lrs: Vec<f64> = metrics
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|v| v["kind"] == "step")
+        .filter(|v| v["event"] == "step")
         .map(|v| v["lr"].as_f64().unwrap())
         .collect();
     assert!((lrs[0] - 0.01).abs() < 1e-6, "the run started at the config's rate: {lrs:?}");
@@ -136,9 +136,9 @@ fn resume_applies_a_new_learning_rate_and_logs_it() {
     let command = events
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .find(|v| v["event"] == "command" && v["key"] == "optimizer.lr")
-        .unwrap_or_else(|| panic!("no command logged:\n{events}"));
-    assert_eq!(command["command"], "--set optimizer.lr=0.5");
+        .find(|v| v["event"] == "override" && v["key"] == "optimizer.lr")
+        .unwrap_or_else(|| panic!("no override logged:\n{events}"));
+    assert_eq!(command["set"], "optimizer.lr=0.5");
     assert!(command["step"].as_u64().unwrap() > 0);
     assert_eq!(summary(&dir)["epochs_run"], 3);
 }

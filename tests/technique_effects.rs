@@ -38,7 +38,7 @@ fn early_stopping_ends_an_overfitting_run_at_the_best_epoch() {
     let epochs: Vec<(u64, f64)> = metrics
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|v| v["kind"] == "epoch")
+        .filter(|v| v["event"] == "epoch")
         .map(|v| (v["epoch"].as_u64().unwrap(), v["val_loss"].as_f64().unwrap()))
         .collect();
     let best = epochs.iter().min_by(|a, b| a.1.total_cmp(&b.1)).unwrap();

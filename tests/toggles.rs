@@ -16,14 +16,15 @@ use rand_chacha::ChaCha8Rng;
 use traintop::config::RunConfig;
 use traintop::data::{self, split};
 use traintop::engine::{Activation, Backend, MlpSpec, NoHooks, Objective, Optimizer, Session};
+use traintop::protocol::{ClientId, Command, Request, RunEvent};
 use traintop::train::run_dir::RunDir;
 use traintop::train::trainer::Channels;
-use traintop::train::{Command, Event, Trainer};
+use traintop::train::Trainer;
 
 /// Runs digits in-process; `script` maps a step number to commands sent when
 /// that step's record arrives (so they apply before the next step). Returns
 /// the per-step losses, the events and the run folder.
-fn scripted_run(script: &[(u64, Command)], extra: &[&str]) -> (Vec<(u64, f32)>, Vec<Event>, tempfile::TempDir) {
+fn scripted_run(script: &[(u64, Command)], extra: &[&str]) -> (Vec<(u64, f32)>, Vec<RunEvent>, tempfile::TempDir) {
     let mut overrides =
         vec!["run.epochs=6".to_string(), "run.log_every=1".to_string(), "run.batch_size=64".to_string()];
     overrides.extend(extra.iter().map(|s| s.to_string()));
@@ -37,12 +38,12 @@ fn scripted_run(script: &[(u64, Command)], extra: &[&str]) -> (Vec<(u64, f32)>, 
     let (tx, rx) = mpsc::channel();
     let mut losses = vec![];
     let mut events = vec![];
-    let mut on_event = |e: Event| {
-        if let Event::Step(r) = &e {
+    let mut on_event = |e: RunEvent| {
+        if let RunEvent::Step(r) = &e {
             losses.push((r.step, r.loss));
             for (step, c) in script {
                 if *step == r.step {
-                    tx.send(c.clone()).unwrap();
+                    tx.send(Request::new(ClientId::Script { name: "toggles".into() }, c.clone())).unwrap();
                 }
             }
         }
@@ -70,7 +71,7 @@ fn toggles_apply_at_the_next_batch_boundary_and_are_logged() {
     let (losses, events, tmp) = scripted_run(&script, &[]);
     let markers: Vec<(u64, String)> = events
         .iter()
-        .filter_map(|e| if let Event::Marker { step, label } = e { Some((*step, label.clone())) } else { None })
+        .filter_map(|e| if let RunEvent::Marker { step, label } = e { Some((*step, label.clone())) } else { None })
         .collect();
     assert_eq!(
         markers,
@@ -87,15 +88,16 @@ fn toggles_apply_at_the_next_batch_boundary_and_are_logged() {
     let dir = std::fs::read_dir(tmp.path()).unwrap().next().unwrap().unwrap().path();
     let log = std::fs::read_to_string(dir.join("events.jsonl")).unwrap();
     let entries: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let toggles: Vec<_> = entries.iter().filter(|e| e["event"] == "toggle").collect();
+    let toggles: Vec<_> = entries.iter().filter(|e| e["event"] == "accepted" && e["command"] == "toggle").collect();
     assert_eq!(toggles.len(), 4);
     assert_eq!(toggles[0]["technique"], "dropout");
     assert_eq!(toggles[0]["step"], 20);
+    assert_eq!(toggles[0]["from"]["name"], "toggles", "the sender is recorded");
     let rebuilds: Vec<_> = entries.iter().filter(|e| e["event"] == "rebuild").collect();
     assert!(rebuilds.len() >= 4 && rebuilds.iter().all(|r| r["rebuild_ms"].as_f64().unwrap() > 0.0), "{rebuilds:?}");
-    assert!(entries.iter().any(|e| e["event"] == "set_param" && e["value"] == "0.2"));
+    assert!(entries.iter().any(|e| e["event"] == "accepted" && e["command"] == "set_param" && e["value"] == "0.2"));
     // An out-of-range value is rejected, logged, and changes nothing.
-    assert!(entries.iter().any(|e| e["event"] == "rejected" && e["message"].as_str().unwrap().contains("0 ..= 0.95")));
+    assert!(entries.iter().any(|e| e["event"] == "rejected" && e["reason"].as_str().unwrap().contains("0 ..= 0.95")));
 }
 
 #[test]

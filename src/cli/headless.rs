@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use crate::train::{Event, RunState};
+use crate::protocol::RunEvent;
 
 /// Formats seconds as `1h02m`, `3m05s` or `12s`.
 pub fn duration(secs: f64) -> String {
@@ -29,17 +29,18 @@ impl LinePrinter {
         Self { epochs: 0, quiet_steps }
     }
 
-    pub fn handle(&mut self, event: &Event) {
+    pub fn handle(&mut self, event: &RunEvent) {
         let mut out = std::io::stdout().lock();
         let _ = match event {
-            Event::Started { run_dir, device, epochs, steps_per_epoch, parameters } => {
-                self.epochs = *epochs;
+            RunEvent::Started(s) => {
+                self.epochs = s.epochs;
                 writeln!(
                     out,
-                    "run {run_dir} on {device}: {parameters} parameters, {epochs} epochs of {steps_per_epoch} steps"
+                    "run {} on {}: {} parameters, {} epochs of {} steps",
+                    s.run_dir, s.device, s.parameters, s.epochs, s.steps_per_epoch
                 )
             }
-            Event::Step(r) if !self.quiet_steps => writeln!(
+            RunEvent::Step(r) if !self.quiet_steps => writeln!(
                 out,
                 "epoch {}/{} step {} loss={:.4}{} lr={} samples/s={:.0}",
                 r.epoch,
@@ -50,8 +51,7 @@ impl LinePrinter {
                 r.lr,
                 r.samples_per_sec
             ),
-            Event::Step(_) => Ok(()),
-            Event::Epoch(r) => writeln!(
+            RunEvent::Epoch(r) => writeln!(
                 out,
                 "epoch {}/{} step {} loss={:.4} val_loss={:.4}{} samples/s={:.0} eta={}",
                 r.epoch,
@@ -63,15 +63,27 @@ impl LinePrinter {
                 r.samples_per_sec,
                 duration(r.eta_secs)
             ),
-            Event::State(RunState::Paused) => writeln!(out, "paused"),
-            Event::State(s) => writeln!(out, "{}", format!("{s:?}").to_lowercase()),
-            Event::Log(line) => writeln!(std::io::stderr(), "{line}"),
-            Event::Marker { step, label } => writeln!(out, "step {step}: {label}"),
-            Event::Techniques(list) => {
-                let on: Vec<&str> = list.iter().filter(|t| t.enabled).map(|t| t.name.as_str()).collect();
+            RunEvent::State { state, .. } => writeln!(out, "{}", state.as_str()),
+            RunEvent::Log { message, .. } => writeln!(std::io::stderr(), "{message}"),
+            RunEvent::Rebuild { reason, rebuild_ms, .. } => {
+                writeln!(std::io::stderr(), "graph rebuilt in {rebuild_ms:.1} ms ({reason})")
+            }
+            RunEvent::Rejected { reason, .. } => writeln!(std::io::stderr(), "rejected: {reason}"),
+            RunEvent::Marker { step, label } => writeln!(out, "step {step}: {label}"),
+            RunEvent::Techniques { techniques } => {
+                let on: Vec<&str> = techniques.iter().filter(|t| t.enabled).map(|t| t.name.as_str()).collect();
                 writeln!(out, "techniques on: {}", if on.is_empty() { "none".to_string() } else { on.join(", ") })
             }
-            Event::Finished { reason, run_dir } => writeln!(out, "finished ({}): {run_dir}", reason.as_str()),
+            RunEvent::Finished { reason, run_dir, .. } => writeln!(out, "finished ({}): {run_dir}", reason.as_str()),
+            // Said otherwise already (a marker, a state, the finish), or
+            // nothing a line log needs.
+            RunEvent::Step(_)
+            | RunEvent::Hello(_)
+            | RunEvent::Accepted { .. }
+            | RunEvent::StopRequested { .. }
+            | RunEvent::Override { .. }
+            | RunEvent::Diverged { .. }
+            | RunEvent::Unknown => Ok(()),
         };
         let _ = out.flush();
     }

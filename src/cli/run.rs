@@ -12,6 +12,7 @@ use super::ExitError;
 use crate::config::{ConfigSource, RunConfig};
 use crate::data::{self, split};
 use crate::engine::memory;
+use crate::protocol::RunEvent;
 use crate::train::checkpoint;
 use crate::train::resume_rules;
 use crate::train::run_dir::{run_id, RunDir, CONFIG_FILE, LAST_CHECKPOINT};
@@ -125,7 +126,7 @@ pub fn run(opts: &RunOptions) -> Result<Summary, ExitError> {
 
 /// `traintop resume RUN_DIR`: continues from `checkpoints/last` with the run's
 /// own resolved config. `--set` may change what can change mid-run (see
-/// [`resume_rules`]); each change is logged as a command at the resume step.
+/// [`resume_rules`]); each change is recorded (an `override` event) at the resume step.
 pub fn resume(dir: &Path, opts: &RunOptions) -> Result<Summary, ExitError> {
     let config_path = dir.join(CONFIG_FILE);
     if !config_path.exists() {
@@ -157,8 +158,8 @@ pub fn resume(dir: &Path, opts: &RunOptions) -> Result<Summary, ExitError> {
         RunDir::open(dir).with_context(|| format!("cannot open {}", dir.display())).map_err(ExitError::runtime)?;
     for c in &changes {
         eprintln!("resume: --set {} applies from step {}", c.text, loaded.position.step);
-        let fields = serde_json::json!({ "command": format!("--set {}", c.text), "key": c.key, "step": loaded.position.step, "client": "resume" });
-        run_dir.log_event("command", fields).map_err(|e| ExitError::runtime(e.into()))?;
+        let event = RunEvent::Override { step: loaded.position.step, key: c.key.clone(), set: c.text.clone() };
+        run_dir.record(&event).map_err(|e| ExitError::runtime(e.into()))?;
     }
     drive(Prepared { config, train, validation, run_dir, plugins, resume: Some(loaded) }, opts)
 }
@@ -237,7 +238,7 @@ fn drive(prepared: Prepared, opts: &RunOptions) -> Result<Summary, ExitError> {
         let mut printer = LinePrinter::new(opts.quiet);
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut trainer = prepared.into_trainer();
-            let mut on_event = |e: crate::train::Event| printer.handle(&e);
+            let mut on_event = |e: crate::protocol::RunEvent| printer.handle(&e);
             let mut channels = Channels { events: &mut on_event, commands: None, stop };
             trainer.run(&mut channels)
         }));
@@ -253,7 +254,7 @@ fn drive(prepared: Prepared, opts: &RunOptions) -> Result<Summary, ExitError> {
         .name("trainer".into())
         .spawn(move || {
             let mut trainer = prepared.into_trainer();
-            let mut send = |e: crate::train::Event| {
+            let mut send = |e: crate::protocol::RunEvent| {
                 let _ = event_tx.send(e);
             };
             let mut channels = Channels { events: &mut send, commands: Some(command_rx), stop: trainer_stop };
@@ -270,7 +271,7 @@ fn drive(prepared: Prepared, opts: &RunOptions) -> Result<Summary, ExitError> {
     };
     let ui = crate::tui::run_dashboard(options, event_rx, command_tx.clone());
     // A quit from the dashboard has already asked for a stop; make sure of it.
-    let _ = command_tx.send(crate::train::Command::Stop);
+    let _ = command_tx.send(crate::protocol::Request::dashboard(crate::protocol::Command::Stop));
     let result = worker.join();
     ui.map_err(|e| ExitError::runtime(anyhow::anyhow!("dashboard: {e}")))?;
     let summary = finish(result, &run_path)?;

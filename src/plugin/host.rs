@@ -19,7 +19,7 @@ use crate::engine::graph::{GraphBuilder, Tensor};
 use crate::engine::hooks::{GraphHooks, Mode, ParamGrad};
 use crate::engine::shape::Dim;
 use crate::engine::StateStore;
-use crate::train::events::{ParamView, TechniqueView, ToggleClass};
+use crate::protocol::{ParamView, TechniqueView, ToggleClass};
 
 /// One loaded technique.
 pub struct Plugin {

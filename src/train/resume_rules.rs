@@ -2,7 +2,7 @@
 //! from its checkpoint, so only settings that can change mid-run may differ
 //! from the run folder's config: the epoch count, the logging interval, the
 //! learning rate, the device, and the techniques (switches and parameters).
-//! Each is applied at the resume step and logged there as a command.
+//! Each is applied at the resume step and recorded there (an `override` event).
 //! Everything else is refused, naming the key: the optimizer's kind and
 //! constants (the checkpoint holds that optimizer's state), the model's
 //! widths and activation (its tensors), the seed and the batch size (the data

@@ -1,12 +1,19 @@
 //! The run folder: `<out_dir>/<name>-<timestamp>/` with the resolved config,
 //! `metrics.jsonl`, `events.jsonl`, `summary.json` and `checkpoints/{last,best}`.
+//!
+//! Both logs hold run protocol records, written by [`RunDir::record`] alone:
+//! steps and epochs to `metrics.jsonl`, everything else to `events.jsonl`.
+//! Each run (and each resume) starts both with a hello naming the protocol
+//! version, so `traintop view` knows how to read what follows.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
+
+use crate::protocol::{Hello, LineWriter, RecordRef, RunEvent};
 
 /// File names inside a run folder.
 pub const CONFIG_FILE: &str = "config.toml";
@@ -23,8 +30,8 @@ pub struct RunDir {
     /// every checkpoint, so a resume can tell this run's checkpoints from
     /// another's (and a config edited by hand keeps its id).
     pub id: String,
-    metrics: BufWriter<File>,
-    events: BufWriter<File>,
+    metrics: LineWriter<BufWriter<File>>,
+    events: LineWriter<BufWriter<File>>,
     started: SystemTime,
 }
 
@@ -81,33 +88,35 @@ impl RunDir {
     /// Opens an existing run folder to append to its logs (resume).
     pub fn open(path: &Path) -> std::io::Result<Self> {
         fs::create_dir_all(path.join("checkpoints"))?;
-        let append = |f: &str| OpenOptions::new().create(true).append(true).open(path.join(f)).map(BufWriter::new);
+        let append = |f: &str| {
+            OpenOptions::new().create(true).append(true).open(path.join(f)).map(|f| LineWriter::new(BufWriter::new(f)))
+        };
         let id = fs::read_to_string(path.join(CONFIG_FILE)).map(|t| run_id(&t)).unwrap_or_default();
-        Ok(Self {
+        let mut dir = Self {
             path: path.to_path_buf(),
             id,
             metrics: append(METRICS_FILE)?,
             events: append(EVENTS_FILE)?,
             started: SystemTime::now(),
-        })
+        };
+        dir.record(&RunEvent::Hello(Hello::ours()))?;
+        Ok(dir)
     }
 
-    pub fn log_metrics<T: Serialize>(&mut self, record: &T) -> std::io::Result<()> {
-        serde_json::to_writer(&mut self.metrics, record)?;
-        self.metrics.write_all(b"\n")
-    }
-
-    /// Appends an event with its wall-clock time; flushed at once, since the event
-    /// log is what explains a run that died.
-    pub fn log_event(&mut self, kind: &str, fields: serde_json::Value) -> std::io::Result<()> {
-        let time = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
-        let mut obj = serde_json::json!({ "time": time, "event": kind });
-        if let (Some(o), serde_json::Value::Object(extra)) = (obj.as_object_mut(), fields) {
-            o.extend(extra);
+    /// Appends an event, stamped with the wall-clock time, to the file it
+    /// belongs in: steps and epochs to `metrics.jsonl`, the rest (flushed at
+    /// once, since the event log is what explains a run that died) to
+    /// `events.jsonl`. A hello goes to both.
+    pub fn record(&mut self, event: &RunEvent) -> std::io::Result<()> {
+        let record = RecordRef::now(event);
+        if matches!(event, RunEvent::Hello(_)) || event.is_metric() {
+            self.metrics.send(&record)?;
         }
-        serde_json::to_writer(&mut self.events, &obj)?;
-        self.events.write_all(b"\n")?;
-        self.events.flush()
+        if !event.is_metric() {
+            self.events.send(&record)?;
+            self.events.flush()?;
+        }
+        Ok(())
     }
 
     pub fn flush(&mut self) -> std::io::Result<()> {

@@ -15,13 +15,15 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::checkpoint::{self, Loaded, Position};
-use super::events::{Command, EpochRecord, Event, RunState, StepRecord, StopReason};
 use super::run_dir::{RunDir, BEST_CHECKPOINT, LAST_CHECKPOINT};
 use super::techniques;
 use crate::config::{Activation as CfgActivation, Device, OptimizerKind, RunConfig};
 use crate::data::{gather, Batches, Dataset};
 use crate::engine::{Activation, Backend, MlpSpec, Objective, Optimizer, Session};
 use crate::plugin::PluginHost;
+use crate::protocol::{
+    Command, EpochRecord, Request, RunEvent, RunState, Started, StepRecord, StopReason, ToggleClass,
+};
 use traintop_plugin_abi::EventKind;
 
 /// What `summary.json` holds.
@@ -143,8 +145,8 @@ pub struct Trainer {
 
 /// Where the trainer reports and listens.
 pub struct Channels<'a> {
-    pub events: &'a mut dyn FnMut(Event),
-    pub commands: Option<Receiver<Command>>,
+    pub events: &'a mut dyn FnMut(RunEvent),
+    pub commands: Option<Receiver<Request>>,
     /// Set by the signal handler: stop gracefully at the next batch boundary.
     pub stop: Arc<AtomicBool>,
 }
@@ -186,8 +188,7 @@ impl Trainer {
     fn rebuild(&mut self, ch: &mut Channels, why: &str) {
         self.session.rebuild(&mut self.plugins);
         let ms = self.session.build_time.as_secs_f64() * 1e3;
-        self.event(ch, "rebuild", serde_json::json!({ "reason": why, "rebuild_ms": ms, "step": self.position.step }));
-        (ch.events)(Event::Log(format!("graph rebuilt in {ms:.1} ms ({why})")));
+        self.note(ch, RunEvent::Rebuild { step: self.position.step, reason: why.to_string(), rebuild_ms: ms });
     }
 
     /// Hands the training split to the plugins (input normalization's
@@ -202,70 +203,48 @@ impl Trainer {
     /// Forwards plugin messages to the event log and the watchers.
     fn plugin_logs(&mut self, ch: &mut Channels) {
         for line in self.plugins.take_logs() {
-            self.event(ch, "plugin", serde_json::json!({ "message": line }));
-            (ch.events)(Event::Log(line));
+            self.note(ch, RunEvent::log(line));
         }
     }
 
     fn publish_techniques(&mut self, ch: &mut Channels) {
         for w in techniques::conflicts(&self.plugins) {
-            self.event(ch, "warning", serde_json::json!({ "message": w }));
-            (ch.events)(Event::Log(w));
+            self.note(ch, RunEvent::log(w));
         }
-        (ch.events)(Event::Techniques(self.plugins.views()));
+        self.note(ch, RunEvent::Techniques { techniques: self.plugins.views() });
     }
 
     /// Applies a toggle or parameter change at a batch boundary.
-    fn apply_technique_command(&mut self, ch: &mut Channels, command: &Command) {
-        let result = match command {
+    fn apply_technique_command(&mut self, ch: &mut Channels, request: Request) {
+        let (technique, result) = match &request.command {
             Command::Toggle { technique, enabled } => {
-                self.plugins.set_enabled(technique, *enabled, &mut self.session.store)
+                (technique, self.plugins.set_enabled(technique, *enabled, &mut self.session.store))
             }
-            Command::SetParam { technique, param, value } => self.plugins.set_param(technique, param, value),
+            Command::SetParam { technique, param, value } => {
+                (technique, self.plugins.set_param(technique, param, value))
+            }
             _ => return,
         };
+        let technique = technique.clone();
         match result {
             Ok(needs_rebuild) => {
-                let label = match command {
-                    Command::Toggle { technique, enabled } => {
-                        format!("{technique} {}", if *enabled { "on" } else { "off" })
-                    }
-                    Command::SetParam { technique, param, value } => format!("{technique}.{param}={value}"),
-                    _ => unreachable!(),
-                };
-                let (kind, fields) = match command {
-                    Command::Toggle { technique, enabled } => (
-                        "toggle",
-                        serde_json::json!({ "technique": technique, "enabled": enabled, "step": self.position.step }),
-                    ),
-                    Command::SetParam { technique, param, value } => (
-                        "set_param",
-                        serde_json::json!({ "technique": technique, "param": param, "value": value, "step": self.position.step }),
-                    ),
-                    _ => unreachable!(),
-                };
-                self.event(ch, kind, fields);
+                let label = request.command.label();
+                self.note(ch, RunEvent::Accepted { step: self.position.step, request });
                 if needs_rebuild {
                     self.rebuild(ch, &label);
                 }
                 // A data technique computes its statistics from the training
                 // split: again when it is switched on or its settings change.
-                let (Command::Toggle { technique, .. } | Command::SetParam { technique, .. }) = command else {
-                    unreachable!("only technique commands come here")
-                };
-                let data_technique = self.plugins.find(technique).is_some_and(|i| {
-                    self.plugins.plugins[i].active()
-                        && self.plugins.plugins[i].class() == super::events::ToggleClass::Data
+                let data_technique = self.plugins.find(&technique).is_some_and(|i| {
+                    self.plugins.plugins[i].active() && self.plugins.plugins[i].class() == ToggleClass::Data
                 });
                 if data_technique {
                     self.send_train_data();
                 }
-                (ch.events)(Event::Marker { step: self.position.step, label });
+                self.note(ch, RunEvent::Marker { step: self.position.step, label });
             }
             Err(e) => {
-                let msg = format!("rejected: {e}");
-                self.event(ch, "rejected", serde_json::json!({ "message": msg }));
-                (ch.events)(Event::Log(msg));
+                self.note(ch, RunEvent::Rejected { step: self.position.step, request, reason: e.to_string() });
             }
         }
         self.plugin_logs(ch);
@@ -279,10 +258,26 @@ impl Trainer {
         checkpoint::save(&self.run_dir.file(file), &self.session.store, &self.position)
     }
 
-    fn event(&mut self, ch: &mut Channels, kind: &str, fields: serde_json::Value) {
-        if let Err(e) = self.run_dir.log_event(kind, fields) {
-            (ch.events)(Event::Log(format!("warning: cannot write events.jsonl: {e}")));
+    /// Reports an event: into the run folder (the one place that writes
+    /// it) and to the watchers. A metric that cannot be written is an error;
+    /// an event that cannot be written costs a warning.
+    fn emit(&mut self, ch: &mut Channels, event: RunEvent) -> std::io::Result<()> {
+        let written = self.run_dir.record(&event);
+        let metric = event.is_metric();
+        (ch.events)(event);
+        match written {
+            Err(e) if !metric => {
+                (ch.events)(RunEvent::log(format!("warning: cannot write events.jsonl: {e}")));
+                Ok(())
+            }
+            other => other,
         }
+    }
+
+    /// [`Trainer::emit`] for events, whose failures are only warnings.
+    fn note(&mut self, ch: &mut Channels, event: RunEvent) {
+        debug_assert!(!event.is_metric());
+        let _ = self.emit(ch, event);
     }
 
     /// Runs to the end, a stop request, or an error; always writes the summary.
@@ -296,14 +291,19 @@ impl Trainer {
             .filter_map(|n| self.session.store.shape(n))
             .map(|s| s.iter().map(|d| d.resolve(0)).product::<usize>())
             .sum();
-        (ch.events)(Event::Started {
+        let started = Started {
             run_dir: self.run_dir.path.display().to_string(),
             device: self.session.backend.to_string(),
             epochs: cfg.epochs,
             steps_per_epoch: batches_per_epoch,
             parameters,
-        });
-        let resumed = self.position.step > 0;
+            epoch: self.position.epoch,
+            step: self.position.step,
+            resumed: self.position.step > 0,
+            train_rows: self.train.len(),
+            validation_rows: self.validation.len(),
+        };
+        self.note(ch, RunEvent::Started(started));
         self.send_train_data();
         self.plugins.dispatch(
             EventKind::RunStart,
@@ -314,13 +314,6 @@ impl Trainer {
         );
         self.plugin_logs(ch);
         self.publish_techniques(ch);
-        self.event(
-            ch,
-            if resumed { "run_resumed" } else { "run_start" },
-            serde_json::json!({ "epoch": self.position.epoch, "step": self.position.step, "parameters": parameters,
-                "device": self.session.backend.to_string(), "train_rows": self.train.len(), "validation_rows": self.validation.len() }),
-        );
-
         let mut clock = super::clock::TrainingClock::start();
         let start_epoch = self.position.epoch;
         let mut samples = 0usize;
@@ -376,41 +369,56 @@ impl Trainer {
                         },
                         None => None,
                     };
-                    if let Some(c) = command {
-                        self.event(
-                            ch,
-                            "command",
-                            serde_json::json!({ "command": format!("{c:?}"), "step": self.position.step }),
-                        );
-                        match c {
+                    if let Some(request) = command {
+                        let step = self.position.step;
+                        let accepted = RunEvent::Accepted { step, request: request.clone() };
+                        match request.command.clone() {
                             Command::Pause => {
                                 paused = true;
                                 clock.pause();
                                 let store = &mut self.session.store;
                                 self.plugins.dispatch(EventKind::Paused, epoch as u64 + 1, f64::NAN, f64::NAN, store);
-                                (ch.events)(Event::State(RunState::Paused));
+                                self.note(ch, accepted);
+                                self.note(ch, RunEvent::State { step, state: RunState::Paused });
                             }
                             Command::Resume => {
                                 paused = false;
                                 clock.resume();
                                 let store = &mut self.session.store;
                                 self.plugins.dispatch(EventKind::Resumed, epoch as u64 + 1, f64::NAN, f64::NAN, store);
-                                (ch.events)(Event::State(RunState::Running));
+                                self.note(ch, accepted);
+                                self.note(ch, RunEvent::State { step, state: RunState::Running });
                             }
-                            Command::StepOnce => step_once = true,
+                            Command::StepOnce => {
+                                step_once = true;
+                                self.note(ch, accepted);
+                            }
                             Command::Stop => {
+                                self.note(ch, accepted);
                                 reason = StopReason::User;
                                 break 'epochs;
                             }
                             Command::Checkpoint => {
                                 fail_on!('epochs, self.save(LAST_CHECKPOINT));
-                                (ch.events)(Event::Log(format!("checkpoint written at step {}", self.position.step)));
+                                self.note(ch, accepted);
+                                self.note(ch, RunEvent::log(format!("checkpoint written at step {step}")));
                             }
-                            Command::Toggle { .. } | Command::SetParam { .. } => self.apply_technique_command(ch, &c),
-                            Command::SetLearningRate(lr) => {
+                            Command::Toggle { .. } | Command::SetParam { .. } => {
+                                self.apply_technique_command(ch, request)
+                            }
+                            Command::SetLearningRate { lr } if lr.is_finite() && lr > 0.0 => {
                                 self.position.lr = lr;
-                                (ch.events)(Event::Log(format!("learning rate set to {lr}")));
-                                (ch.events)(Event::Marker { step: self.position.step, label: format!("lr={lr}") });
+                                self.note(ch, accepted);
+                                self.note(ch, RunEvent::log(format!("learning rate set to {lr}")));
+                                self.note(ch, RunEvent::Marker { step, label: format!("lr={lr}") });
+                            }
+                            Command::SetLearningRate { lr } => {
+                                let reason = format!("learning rate {lr}: expected a finite number above 0");
+                                self.note(ch, RunEvent::Rejected { step, request, reason });
+                            }
+                            Command::Unknown => {
+                                let reason = "unknown command (sent by a newer traintop?)".to_string();
+                                self.note(ch, RunEvent::Rejected { step, request, reason });
                             }
                         }
                         continue;
@@ -446,16 +454,11 @@ impl Trainer {
                 last_loss = Some(stats.loss);
                 if !stats.loss.is_finite() {
                     reason = StopReason::Diverged;
-                    self.event(
-                        ch,
-                        "diverged",
-                        serde_json::json!({ "step": self.position.step, "loss": stats.loss.to_string() }),
-                    );
+                    self.note(ch, RunEvent::Diverged { step: self.position.step, loss: stats.loss });
                     break 'epochs;
                 }
                 if logged {
                     let record = StepRecord {
-                        kind: "step",
                         step: self.position.step,
                         epoch: epoch + 1,
                         loss: stats.loss,
@@ -468,8 +471,7 @@ impl Trainer {
                         saturation: stats.saturation,
                         metrics: stats.metrics,
                     };
-                    fail_on!('epochs, self.run_dir.log_metrics(&record));
-                    (ch.events)(Event::Step(record));
+                    fail_on!('epochs, self.emit(ch, RunEvent::Step(record)));
                 }
                 if let Some(why) = self.stop_requested(ch) {
                     reason = why;
@@ -495,7 +497,6 @@ impl Trainer {
             let done = (self.position.epoch - start_epoch) as f64;
             let remaining = cfg.epochs.saturating_sub(self.position.epoch) as f64;
             let record = EpochRecord {
-                kind: "epoch",
                 step: self.position.step,
                 epoch: self.position.epoch,
                 loss: train_loss,
@@ -506,8 +507,7 @@ impl Trainer {
                 wall_time: self.run_dir.elapsed_secs(),
                 eta_secs: elapsed / done.max(1.0) * remaining,
             };
-            fail_on!('epochs, self.run_dir.log_metrics(&record));
-            (ch.events)(Event::Epoch(record));
+            fail_on!('epochs, self.emit(ch, RunEvent::Epoch(record)));
             if let Some((val_loss, val_acc)) = val {
                 let epoch = self.position.epoch as u64;
                 self.plugins.dispatch(
@@ -526,7 +526,7 @@ impl Trainer {
                 &mut self.session.store,
             );
             self.plugin_logs(ch);
-            (ch.events)(Event::Techniques(self.plugins.views()));
+            self.note(ch, RunEvent::Techniques { techniques: self.plugins.views() });
             if let Some(why) = self.stop_requested(ch) {
                 reason = why;
                 break 'epochs;
@@ -584,12 +584,14 @@ impl Trainer {
             run_dir: self.run_dir.path.display().to_string(),
         };
         let summary_written = self.run_dir.write_summary(&summary);
-        let mut end = serde_json::json!({ "stop_reason": reason.as_str(), "epoch": self.position.epoch, "step": self.position.step });
-        if let Some(e) = &failure {
-            end["error"] = serde_json::Value::String(format!("{e:#}"));
-        }
-        self.event(ch, "run_end", end);
-        (ch.events)(Event::Finished { reason, run_dir: self.run_dir.path.display().to_string() });
+        let finished = RunEvent::Finished {
+            step: self.position.step,
+            epoch: self.position.epoch,
+            reason,
+            run_dir: self.run_dir.path.display().to_string(),
+            error: failure.as_ref().map(|e| format!("{e:#}")),
+        };
+        self.note(ch, finished);
         match failure {
             Some(e) => Err(e),
             None => summary_written.map(|_| summary).map_err(Into::into),
@@ -600,9 +602,10 @@ impl Trainer {
     fn stop_requested(&mut self, ch: &mut Channels) -> Option<StopReason> {
         let (why, restore_best) = self.plugins.take_stop_request()?;
         self.plugin_logs(ch);
-        let fields = serde_json::json!({ "reason": why, "restore_best": restore_best, "epoch": self.position.epoch });
-        self.event(ch, "stop_requested", fields);
-        Some(if why == "early_stopping" { StopReason::EarlyStopping } else { StopReason::User })
+        let reason = if why == "early_stopping" { StopReason::EarlyStopping } else { StopReason::User };
+        let (step, epoch) = (self.position.step, self.position.epoch);
+        self.note(ch, RunEvent::StopRequested { step, epoch, by: why, restore_best });
+        Some(reason)
     }
 
     /// Validation loss and accuracy with the current weights.

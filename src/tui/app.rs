@@ -14,7 +14,9 @@ use super::input::{map_key, Action, EditKey, InputMode};
 use super::layout;
 use super::panels::gradients::{GradFlag, GradHealth};
 use super::theme::Theme;
-use crate::train::events::{Command, Event, RunState, StopReason, TechniqueView};
+use crate::protocol::{
+    Command, EpochRecord, LogLevel, RunEvent, RunState, Started, StepRecord, StopReason, TechniqueView,
+};
 
 /// Points kept per chart series (downsampled beyond).
 const SERIES_CAP: usize = 2000;
@@ -165,114 +167,138 @@ impl App {
         }
     }
 
-    /// Folds one trainer event into the state.
-    pub fn apply(&mut self, e: Event) {
+    /// Folds one trainer event into the state. Live and replayed runs go
+    /// through here alike, so `view` shows what the live dashboard showed.
+    pub fn apply(&mut self, e: RunEvent) {
         self.dirty = true;
         match e {
-            Event::Started { run_dir, device, epochs, steps_per_epoch, parameters } => {
-                self.push_log(
-                    None,
-                    format!(
-                        "started on {device}: {} parameters, {epochs} epochs of {steps_per_epoch} steps",
-                        super::panels::thousands(parameters as u64)
-                    ),
-                    LogKind::State,
-                );
-                self.info = Some(RunInfo { run_dir, device, epochs, steps_per_epoch, parameters });
-                self.state = Some(RunState::Running);
-                self.finished = None;
-            }
-            Event::Techniques(list) => self.set_techniques(list),
-            Event::Marker { step, label } => {
+            RunEvent::Hello(_) | RunEvent::Unknown | RunEvent::Accepted { .. } => {}
+            RunEvent::Started(started) => self.start(started),
+            RunEvent::Techniques { techniques } => self.set_techniques(techniques),
+            RunEvent::Marker { step, label } => {
                 if self.charts.markers.len() >= MARKER_CAP {
                     self.charts.markers.pop_front();
                 }
                 self.charts.markers.push_back((step, label.clone()));
                 self.push_log(Some(step), label, LogKind::Marker);
             }
-            Event::Step(r) => {
-                let x = r.step as f64;
-                let p = &mut self.progress;
-                p.step = r.step;
-                p.epoch = r.epoch;
-                p.loss = Some(r.loss);
-                p.lr = Some(r.lr);
-                p.samples_per_sec = r.samples_per_sec;
-                p.wall_time = r.wall_time;
-                let c = &mut self.charts;
-                c.train_loss.push(x, r.loss as f64);
-                if let Some(v) = c.loss_ema_state.update(r.loss as f64) {
-                    c.loss_ema.push(x, v);
-                }
-                if let Some(acc) = r.acc {
-                    c.train_acc.push(x, acc as f64);
-                    if let Some(v) = c.acc_ema_state.update(acc as f64) {
-                        c.acc_ema.push(x, v);
-                    }
-                }
-                self.technique_metrics = r.metrics.clone();
-                let before = self.grads.flag.clone();
-                self.grads.apply(&r);
-                match (&before, &self.grads.flag) {
-                    (None, Some(flag)) | (Some(GradFlag::Vanishing(_)), Some(flag @ GradFlag::Exploding(_))) => {
-                        self.push_log(Some(r.step), format!("gradients {flag}"), LogKind::Warn)
-                    }
-                    _ => {}
-                }
-            }
-            Event::Epoch(r) => {
-                let x = r.step as f64;
-                let p = &mut self.progress;
-                p.step = p.step.max(r.step);
-                p.epoch = r.epoch;
-                p.lr = Some(r.lr);
-                p.samples_per_sec = r.samples_per_sec;
-                p.wall_time = r.wall_time;
-                p.eta_at = Some((r.eta_secs, r.wall_time));
-                // A run without validation data reports NaN.
-                p.val_loss = Some(r.val_loss).filter(|v| v.is_finite());
-                p.val_acc = r.val_acc;
-                self.charts.val_loss.push(x, r.val_loss as f64);
-                if let Some(a) = r.val_acc {
-                    self.charts.val_acc.push(x, a as f64);
-                }
-            }
-            Event::State(s) => {
-                if self.state != Some(s) {
-                    let text = match s {
-                        RunState::Running => "running",
-                        RunState::Paused => "paused",
-                        RunState::Stopping => "stopping",
-                        RunState::Finished => "finished",
-                    };
-                    self.push_log(Some(self.progress.step), text.into(), LogKind::State);
-                }
-                self.state = Some(s);
-            }
-            Event::Log(line) => {
-                let lower = line.to_ascii_lowercase();
-                let kind = if lower.starts_with("warning") || lower.starts_with("error") {
-                    LogKind::Warn
-                } else {
-                    LogKind::Info
+            RunEvent::Step(r) => self.step(r),
+            RunEvent::Epoch(r) => self.epoch(r),
+            RunEvent::State { state, .. } => self.set_state(state),
+            RunEvent::Log { level, message } => {
+                let kind = match level {
+                    LogLevel::Warn => LogKind::Warn,
+                    LogLevel::Info => LogKind::Info,
                 };
-                self.push_log(None, line, kind);
+                self.push_log(None, message, kind);
             }
-            Event::Finished { reason, run_dir } => {
-                self.state = Some(RunState::Finished);
-                self.finished = Some(reason);
-                let kind = match reason {
-                    StopReason::Diverged | StopReason::Error => LogKind::Warn,
-                    _ => LogKind::State,
-                };
-                self.push_log(Some(self.progress.step), format!("finished ({}): {run_dir}", reason.as_str()), kind);
-                self.info.get_or_insert_with(RunInfo::default).run_dir = run_dir;
-                if let Overlay::Editor(_) = self.overlay {
-                    self.overlay = Overlay::None;
-                }
-                self.notice = Some("run finished: q quits".into());
+            RunEvent::Rebuild { step, reason, rebuild_ms } => {
+                self.push_log(Some(step), format!("graph rebuilt in {rebuild_ms:.1} ms ({reason})"), LogKind::Info)
+            }
+            RunEvent::Rejected { step, reason, .. } => {
+                self.push_log(Some(step), format!("rejected: {reason}"), LogKind::Warn)
+            }
+            RunEvent::Override { step, set, .. } => {
+                self.push_log(Some(step), format!("resume: --set {set}"), LogKind::State)
+            }
+            RunEvent::StopRequested { step, by, .. } => {
+                self.push_log(Some(step), format!("stop requested by {by}"), LogKind::State)
+            }
+            RunEvent::Diverged { step, loss } => {
+                self.push_log(Some(step), format!("diverged: loss {loss}"), LogKind::Warn)
+            }
+            RunEvent::Finished { reason, run_dir, error, .. } => self.finish(reason, run_dir, error),
+        }
+    }
+
+    fn start(&mut self, s: Started) {
+        let Started { run_dir, device, epochs, steps_per_epoch, parameters, resumed, step, .. } = s;
+        let what = if resumed { format!("resumed at step {step}") } else { "started".into() };
+        self.push_log(
+            None,
+            format!(
+                "{what} on {device}: {} parameters, {epochs} epochs of {steps_per_epoch} steps",
+                super::panels::thousands(parameters as u64)
+            ),
+            LogKind::State,
+        );
+        self.info = Some(RunInfo { run_dir, device, epochs, steps_per_epoch, parameters });
+        self.state = Some(RunState::Running);
+        self.finished = None;
+    }
+
+    fn step(&mut self, r: StepRecord) {
+        let x = r.step as f64;
+        let p = &mut self.progress;
+        p.step = r.step;
+        p.epoch = r.epoch;
+        p.loss = Some(r.loss);
+        p.lr = Some(r.lr);
+        p.samples_per_sec = r.samples_per_sec;
+        p.wall_time = r.wall_time;
+        let c = &mut self.charts;
+        c.train_loss.push(x, r.loss as f64);
+        if let Some(v) = c.loss_ema_state.update(r.loss as f64) {
+            c.loss_ema.push(x, v);
+        }
+        if let Some(acc) = r.acc {
+            c.train_acc.push(x, acc as f64);
+            if let Some(v) = c.acc_ema_state.update(acc as f64) {
+                c.acc_ema.push(x, v);
             }
         }
+        self.technique_metrics = r.metrics.clone();
+        let before = self.grads.flag.clone();
+        self.grads.apply(&r);
+        match (&before, &self.grads.flag) {
+            (None, Some(flag)) | (Some(GradFlag::Vanishing(_)), Some(flag @ GradFlag::Exploding(_))) => {
+                self.push_log(Some(r.step), format!("gradients {flag}"), LogKind::Warn)
+            }
+            _ => {}
+        }
+    }
+
+    fn epoch(&mut self, r: EpochRecord) {
+        let x = r.step as f64;
+        let p = &mut self.progress;
+        p.step = p.step.max(r.step);
+        p.epoch = r.epoch;
+        p.lr = Some(r.lr);
+        p.samples_per_sec = r.samples_per_sec;
+        p.wall_time = r.wall_time;
+        p.eta_at = Some((r.eta_secs, r.wall_time));
+        // A run without validation data reports NaN.
+        p.val_loss = Some(r.val_loss).filter(|v| v.is_finite());
+        p.val_acc = r.val_acc;
+        self.charts.val_loss.push(x, r.val_loss as f64);
+        if let Some(a) = r.val_acc {
+            self.charts.val_acc.push(x, a as f64);
+        }
+    }
+
+    fn set_state(&mut self, s: RunState) {
+        if self.state != Some(s) {
+            self.push_log(Some(self.progress.step), s.as_str().into(), LogKind::State);
+        }
+        self.state = Some(s);
+    }
+
+    fn finish(&mut self, reason: StopReason, run_dir: String, error: Option<String>) {
+        self.state = Some(RunState::Finished);
+        self.finished = Some(reason);
+        let kind = match reason {
+            StopReason::Diverged | StopReason::Error => LogKind::Warn,
+            _ => LogKind::State,
+        };
+        if let Some(error) = error {
+            self.push_log(Some(self.progress.step), format!("error: {error}"), LogKind::Warn);
+        }
+        self.push_log(Some(self.progress.step), format!("finished ({}): {run_dir}", reason.as_str()), kind);
+        self.info.get_or_insert_with(RunInfo::default).run_dir = run_dir;
+        if let Overlay::Editor(_) = self.overlay {
+            self.overlay = Overlay::None;
+        }
+        self.notice = Some("run finished: q quits".into());
     }
 
     fn set_techniques(&mut self, list: Vec<TechniqueView>) {
@@ -491,7 +517,7 @@ impl App {
                     Command::SetParam { technique, param, value } => {
                         format!("requested: {technique}.{param} = {value}")
                     }
-                    Command::SetLearningRate(lr) => format!("requested: learning rate {lr}"),
+                    Command::SetLearningRate { lr } => format!("requested: learning rate {lr}"),
                     _ => String::new(),
                 };
                 return self.send(notice, command);
@@ -548,7 +574,7 @@ impl App {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::train::events::{EpochRecord, ParamView, StepRecord, ToggleClass};
+    use crate::protocol::{ParamView, ToggleClass};
     use crossterm::event::{KeyCode, KeyModifiers};
     use ratatui::backend::TestBackend;
     use ratatui::buffer::Buffer;
@@ -595,7 +621,6 @@ pub(super) mod tests {
     pub fn step(step: u64) -> StepRecord {
         let loss = 2.0 * (-(step as f32) / 20.0).exp() + 0.05;
         StepRecord {
-            kind: "step",
             step,
             epoch: (step as usize - 1) / 10 + 1,
             loss,
@@ -619,23 +644,23 @@ pub(super) mod tests {
     /// epochs, a marker and a log line.
     pub fn scripted() -> App {
         let mut app = App::new("digits-mlp", true);
-        app.apply(Event::Started {
+        app.apply(RunEvent::Started(Started {
             run_dir: "runs/digits-mlp-20240101-000000".into(),
             device: "cpu".into(),
             epochs: 5,
             steps_per_epoch: 10,
             parameters: 12_345,
-        });
-        app.apply(Event::Techniques(techniques(true)));
+            ..Started::default()
+        }));
+        app.apply(RunEvent::Techniques { techniques: techniques(true) });
         for s in 1..=50u64 {
-            app.apply(Event::Step(step(s)));
+            app.apply(RunEvent::Step(step(s)));
             if s == 30 {
-                app.apply(Event::Marker { step: 30, label: "dropout off".into() });
+                app.apply(RunEvent::Marker { step: 30, label: "dropout off".into() });
             }
             if s % 10 == 0 {
                 let e = s as usize / 10;
-                app.apply(Event::Epoch(EpochRecord {
-                    kind: "epoch",
+                app.apply(RunEvent::Epoch(EpochRecord {
                     step: s,
                     epoch: e,
                     loss: step(s).loss,
@@ -648,7 +673,7 @@ pub(super) mod tests {
                 }));
             }
         }
-        app.apply(Event::Log("checkpoint written at step 50".into()));
+        app.apply(RunEvent::log("checkpoint written at step 50"));
         app
     }
 
@@ -707,8 +732,8 @@ pub(super) mod tests {
     #[test]
     fn shows_paused_and_off() {
         let mut app = scripted();
-        app.apply(Event::State(RunState::Paused));
-        app.apply(Event::Techniques(techniques(false)));
+        app.apply(RunEvent::State { step: 0, state: RunState::Paused });
+        app.apply(RunEvent::Techniques { techniques: techniques(false) });
         let s = text(&render(&app, 80, 24));
         assert!(s.contains("PAUSED") || s.contains("paused"), "{s}");
         assert!(s.contains("[off]"), "{s}");
@@ -790,10 +815,10 @@ pub(super) mod tests {
     fn pause_resume_follows_state() {
         let mut app = scripted();
         assert_eq!(app.on_key(key('p')), Some(Command::Pause));
-        app.apply(Event::State(RunState::Paused));
+        app.apply(RunEvent::State { step: 0, state: RunState::Paused });
         assert_eq!(app.on_key(key('n')), Some(Command::StepOnce));
         assert_eq!(app.on_key(key('p')), Some(Command::Resume));
-        app.apply(Event::State(RunState::Running));
+        app.apply(RunEvent::State { step: 0, state: RunState::Running });
         assert_eq!(app.on_key(key('n')), None);
         assert_eq!(app.on_key(key('c')), Some(Command::Checkpoint));
     }
@@ -804,7 +829,7 @@ pub(super) mod tests {
         assert_eq!(app.on_key(key(' ')), Some(Command::Toggle { technique: "dropout".into(), enabled: false }));
         app.on_key(code(KeyCode::Down));
         assert_eq!(app.on_key(key('t')), Some(Command::Toggle { technique: "early_stopping".into(), enabled: false }));
-        app.apply(Event::Techniques(techniques(false)));
+        app.apply(RunEvent::Techniques { techniques: techniques(false) });
         app.on_key(key('k'));
         assert_eq!(app.on_key(key(' ')), Some(Command::Toggle { technique: "dropout".into(), enabled: true }));
     }
@@ -846,7 +871,7 @@ pub(super) mod tests {
         for c in "0.001".chars() {
             app.on_key(key(c));
         }
-        assert_eq!(app.on_key(code(KeyCode::Enter)), Some(Command::SetLearningRate(0.001)));
+        assert_eq!(app.on_key(code(KeyCode::Enter)), Some(Command::SetLearningRate { lr: 0.001 }));
     }
 
     #[test]
@@ -862,7 +887,13 @@ pub(super) mod tests {
         assert!(app.should_quit());
 
         let mut done = scripted();
-        done.apply(Event::Finished { reason: StopReason::Completed, run_dir: "runs/x".into() });
+        done.apply(RunEvent::Finished {
+            step: 50,
+            epoch: 5,
+            reason: StopReason::Completed,
+            run_dir: "runs/x".into(),
+            error: None,
+        });
         assert_eq!(done.on_key(key('q')), None);
         assert!(done.should_quit());
     }
@@ -874,7 +905,13 @@ pub(super) mod tests {
         assert_eq!(app.on_key(ctrl_c), Some(Command::Stop));
         assert!(!app.should_quit());
         assert!(text(&render(&app, 80, 24)).contains("stopping"));
-        app.apply(Event::Finished { reason: StopReason::User, run_dir: "runs/x".into() });
+        app.apply(RunEvent::Finished {
+            step: 50,
+            epoch: 5,
+            reason: StopReason::User,
+            run_dir: "runs/x".into(),
+            error: None,
+        });
         assert!(!app.should_quit());
         let s = text(&render(&app, 80, 24));
         assert!(s.contains("finished"), "{s}");
@@ -894,7 +931,7 @@ pub(super) mod tests {
         app.on_key(key('l'));
         assert!(app.is_dirty());
         app.mark_drawn();
-        app.apply(Event::Log("hello".into()));
+        app.apply(RunEvent::log("hello"));
         assert!(app.is_dirty());
     }
 
@@ -903,12 +940,12 @@ pub(super) mod tests {
         let mut app = scripted();
         let mut r = step(51);
         r.grad_norms[0].1 = 1e-6;
-        app.apply(Event::Step(r));
+        app.apply(RunEvent::Step(r));
         let s = text(&render(&app, 120, 40));
         assert!(s.contains("VANISHING"), "{s}");
         let mut r = step(52);
         r.grad_norms[2].1 = f32::NAN;
-        app.apply(Event::Step(r));
+        app.apply(RunEvent::Step(r));
         let s = text(&render(&app, 120, 40));
         assert!(s.contains("EXPLODING"), "{s}");
     }

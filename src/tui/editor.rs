@@ -4,7 +4,7 @@
 //! instead of as a rejected command in the log a moment later; the trainer
 //! still checks again.
 
-use crate::train::events::{Command, TechniqueView};
+use crate::protocol::{Command, TechniqueView};
 
 /// What the editor's value goes to.
 #[derive(Clone, Debug, PartialEq)]
@@ -209,7 +209,7 @@ impl Editor {
         }
         match &self.target {
             Target::LearningRate => match value.parse::<f32>() {
-                Ok(lr) if lr.is_finite() && lr > 0.0 => Some(Command::SetLearningRate(lr)),
+                Ok(lr) if lr.is_finite() && lr > 0.0 => Some(Command::SetLearningRate { lr }),
                 _ => {
                     self.error = Some("out of f32 range".into());
                     None
@@ -225,7 +225,7 @@ impl Editor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::events::{ParamView, ToggleClass};
+    use crate::protocol::{ParamView, ToggleClass};
 
     fn dropout() -> TechniqueView {
         TechniqueView {
@@ -314,6 +314,6 @@ mod tests {
         for c in "0.003".chars() {
             e.type_char(c);
         }
-        assert_eq!(e.submit(), Some(Command::SetLearningRate(0.003)));
+        assert_eq!(e.submit(), Some(Command::SetLearningRate { lr: 0.003 }));
     }
 }

@@ -1,270 +1,111 @@
-//! Rebuilding the dashboard state of a finished (or dead) run from its run
-//! folder files, for `traintop view RUN_DIR`. The files are turned back into
-//! the same `Event`s the trainer sends live, so the charts, the log and the
-//! header come out exactly as they would have at the end of the live run.
+//! Rebuilding the dashboard of a finished (or dead) run from its run folder,
+//! for `traintop view RUN_DIR`. `events.jsonl` and `metrics.jsonl` hold the
+//! run protocol's records, the very values the live dashboard was given, so
+//! they are read back through the same types and folded in by the same
+//! [`App::apply`], in the order they happened (their time stamps).
 //!
-//! The file formats are read leniently: an unreadable line is counted and
-//! reported in the event log, never fatal, because the last line of a run
-//! that died may be cut short.
-
-use serde_json::Value;
+//! Lines that cannot be read are counted and reported in the event log,
+//! never fatal, because the last line of a run that died may be cut short.
+//! A file from another protocol major version is refused.
 
 use super::app::{App, LogKind};
-use crate::train::events::{EpochRecord, Event, RunState, StepRecord, StopReason};
+use crate::protocol::{EventReader, FrameError, Record, RunEvent, RunState, Started};
 
-fn num(v: &Value, key: &str) -> Option<f64> {
-    v.get(key)?.as_f64()
-}
-
-/// A float field that the writer may have turned into `null` (NaN).
-fn float(v: &Value, key: &str) -> f32 {
-    num(v, key).map(|x| x as f32).unwrap_or(f32::NAN)
-}
-
-fn uint(v: &Value, key: &str) -> u64 {
-    v.get(key).and_then(Value::as_u64).unwrap_or(0)
-}
-
-fn pairs<K>(v: &Value, key: &str, k: impl Fn(&Value) -> Option<K>) -> Vec<(K, f32)> {
-    v.get(key)
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|p| {
-                    let p = p.as_array()?;
-                    let value = p.get(1).map(|x| x.as_f64().unwrap_or(f64::NAN) as f32)?;
-                    Some((k(p.first()?)?, value))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn step_record(v: &Value) -> StepRecord {
-    StepRecord {
-        kind: "step",
-        step: uint(v, "step"),
-        epoch: uint(v, "epoch") as usize,
-        loss: float(v, "loss"),
-        objective: num(v, "objective").map(|x| x as f32),
-        acc: num(v, "acc").map(|x| x as f32),
-        lr: float(v, "lr"),
-        samples_per_sec: num(v, "samples_per_sec").unwrap_or(0.0),
-        wall_time: num(v, "wall_time").unwrap_or(0.0),
-        grad_norms: pairs(v, "grad_norms", |k| k.as_str().map(str::to_string)),
-        saturation: pairs(v, "saturation", |k| k.as_u64().map(|x| x as usize)),
-        metrics: pairs(v, "metrics", |k| k.as_str().map(str::to_string)),
-    }
-}
-
-fn epoch_record(v: &Value) -> EpochRecord {
-    EpochRecord {
-        kind: "epoch",
-        step: uint(v, "step"),
-        epoch: uint(v, "epoch") as usize,
-        loss: float(v, "loss"),
-        val_loss: float(v, "val_loss"),
-        val_acc: num(v, "val_acc").map(|x| x as f32),
-        lr: float(v, "lr"),
-        samples_per_sec: num(v, "samples_per_sec").unwrap_or(0.0),
-        wall_time: num(v, "wall_time").unwrap_or(0.0),
-        // The run is over: nothing left to wait for.
-        eta_secs: 0.0,
-    }
-}
-
-/// The text between `key: "` and the next quote in a `Command`'s `Debug`
-/// form, which is how `events.jsonl` records commands.
-fn debug_field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
-    let start = text.find(&format!("{key}: \""))? + key.len() + 3;
-    let rest = &text[start..];
-    Some(&rest[..rest.find('"')?])
-}
-
-/// A short label for a recorded command, and whether it gets a marker on
-/// the loss chart. Toggles and parameter changes are only requests here: the
-/// `toggle` and `set_param` events that follow when the trainer accepted them
-/// carry their markers. The labels are the ones the trainer's live `Marker`s
-/// use.
-pub fn command_label(debug: &str) -> (String, bool) {
-    let d = debug.trim();
-    if let Some(lr) = d.strip_prefix("SetLearningRate(").and_then(|r| r.strip_suffix(')')) {
-        return (format!("lr={lr}"), true);
-    }
-    if d.starts_with("Toggle") {
-        if let Some(t) = debug_field(d, "technique") {
-            let on = if d.contains("enabled: true") { "on" } else { "off" };
-            return (format!("requested: {t} {on}"), false);
+/// The records of one file, in order; bad lines are counted in `bad`.
+fn records(name: &str, text: &str, bad: &mut usize) -> Result<Vec<Record>, String> {
+    let mut out = Vec::new();
+    for record in EventReader::new(text.as_bytes()) {
+        match record {
+            Ok(r) => out.push(r),
+            Err(e @ FrameError::Version { .. }) => return Err(format!("{name}: {e}")),
+            Err(_) => *bad += 1,
         }
     }
-    if d.starts_with("SetParam") {
-        if let (Some(t), Some(p), Some(v)) =
-            (debug_field(d, "technique"), debug_field(d, "param"), debug_field(d, "value"))
-        {
-            return (format!("requested: {t}.{p}={v}"), false);
+    Ok(out)
+}
+
+/// A `Started` from the metrics alone, for a folder whose `events.jsonl` is
+/// missing or lost its first lines: the epoch count and the steps of one
+/// epoch are implicit in the step and epoch records.
+fn started_from_metrics(run_dir: &str, metrics: &[Record]) -> Started {
+    let (mut max_epoch, mut max_step, mut first_epoch) = (0usize, 0u64, None);
+    for r in metrics {
+        match &r.event {
+            RunEvent::Step(s) => (max_epoch, max_step) = (max_epoch.max(s.epoch), max_step.max(s.step)),
+            RunEvent::Epoch(e) => {
+                (max_epoch, max_step) = (max_epoch.max(e.epoch), max_step.max(e.step));
+                first_epoch = first_epoch.or(Some((e.epoch, e.step)));
+            }
+            _ => {}
         }
     }
-    let word = match d {
-        "Pause" => "pause",
-        "Resume" => "resume",
-        "StepOnce" => "step once",
-        "Stop" => "stop",
-        "Checkpoint" => "checkpoint",
-        other => other,
+    let steps_per_epoch = match first_epoch {
+        Some((e, s)) if e > 0 => s as usize / e,
+        _ if max_epoch > 0 => max_step.div_ceil(max_epoch as u64) as usize,
+        _ => 0,
     };
-    (word.to_string(), false)
-}
-
-/// A marker at `step`, or only a log line when the step is unknown.
-fn marker(app: &mut App, step: Option<u64>, label: String) {
-    match step {
-        Some(step) => app.apply(Event::Marker { step, label }),
-        None => app.push_log(None, label, LogKind::Marker),
-    }
-}
-
-fn stop_reason(s: &str) -> Option<StopReason> {
-    Some(match s {
-        "completed" => StopReason::Completed,
-        "early_stopping" => StopReason::EarlyStopping,
-        "user" => StopReason::User,
-        "diverged" => StopReason::Diverged,
-        "error" => StopReason::Error,
-        _ => return None,
-    })
+    Started { run_dir: run_dir.into(), device: "?".into(), epochs: max_epoch, steps_per_epoch, ..Started::default() }
 }
 
 /// Rebuilds the dashboard of a finished run from the text of its
 /// `metrics.jsonl` and `events.jsonl`.
-pub fn app_from_metrics(title: &str, metrics_jsonl_text: &str, events_jsonl_text: &str) -> App {
+pub fn app_from_metrics(title: &str, metrics_jsonl_text: &str, events_jsonl_text: &str) -> Result<App, String> {
     build(title, title, metrics_jsonl_text, events_jsonl_text)
 }
 
 /// As [`app_from_metrics`], with the run folder's path for the header.
-pub fn build(title: &str, run_dir: &str, metrics: &str, events: &str) -> App {
+pub fn build(title: &str, run_dir: &str, metrics: &str, events: &str) -> Result<App, String> {
     let mut app = App::new(title, false);
     app.replay = true;
     let mut bad = 0usize;
-    let parse = |text: &str, bad: &mut usize| -> Vec<Value> {
-        text.lines()
-            .filter(|l| !l.trim().is_empty())
-            .filter_map(|l| match serde_json::from_str::<Value>(l) {
-                Ok(v) if v.is_object() => Some(v),
-                _ => {
-                    *bad += 1;
-                    None
-                }
-            })
-            .collect()
-    };
-    let metrics = parse(metrics, &mut bad);
-    let events = parse(events, &mut bad);
-    let kind = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).unwrap_or("").to_string();
-
-    // `Started` needs figures the files only hold implicitly: the epoch
-    // count and the steps of one epoch.
-    let epoch_steps: Vec<(u64, u64)> =
-        metrics.iter().filter(|m| kind(m, "kind") == "epoch").map(|m| (uint(m, "epoch"), uint(m, "step"))).collect();
-    let max_epoch = metrics.iter().map(|m| uint(m, "epoch")).max().unwrap_or(0);
-    let max_step = metrics.iter().map(|m| uint(m, "step")).max().unwrap_or(0);
-    let steps_per_epoch = match epoch_steps.first() {
-        Some(&(e, s)) if e > 0 => s / e,
-        _ if max_epoch > 0 => max_step.div_ceil(max_epoch),
-        _ => 0,
-    };
-    let start = events.iter().find(|e| matches!(kind(e, "event").as_str(), "run_start" | "run_resumed"));
-    app.apply(Event::Started {
-        run_dir: run_dir.to_string(),
-        device: start.map(|e| kind(e, "device")).filter(|d| !d.is_empty()).unwrap_or_else(|| "?".into()),
-        epochs: max_epoch as usize,
-        steps_per_epoch: steps_per_epoch as usize,
-        parameters: start.map(|e| uint(e, "parameters")).unwrap_or(0) as usize,
-    });
-    // The live log starts with the same line; the replay says where from.
-    app.log.clear();
-
-    for m in &metrics {
-        match kind(m, "kind").as_str() {
-            "step" => app.apply(Event::Step(step_record(m))),
-            "epoch" => app.apply(Event::Epoch(epoch_record(m))),
-            _ => bad += 1,
-        }
+    let metrics = records("metrics.jsonl", metrics, &mut bad)?;
+    let events = records("events.jsonl", events, &mut bad)?;
+    if !events.iter().any(|r| matches!(r.event, RunEvent::Started(_))) {
+        app.apply(RunEvent::Started(started_from_metrics(run_dir, &metrics)));
+        app.log.clear();
     }
-
+    // Both files are in time order; a stable sort interleaves them as the
+    // run produced them (the dashboard saw steps and markers in this order).
+    let mut all: Vec<Record> = events.into_iter().chain(metrics).collect();
+    all.sort_by(|a, b| a.time.total_cmp(&b.time));
     let mut finished = false;
-    for e in &events {
-        let step = e.get("step").and_then(Value::as_u64);
-        match kind(e, "event").as_str() {
-            "command" => {
-                let (label, marks) = command_label(&kind(e, "command"));
-                if marks {
-                    marker(&mut app, step, label);
-                } else {
-                    app.push_log(step, label, LogKind::State);
-                }
-            }
-            "toggle" => {
-                let on = e.get("enabled").and_then(Value::as_bool).unwrap_or(false);
-                let label = format!("{} {}", kind(e, "technique"), if on { "on" } else { "off" });
-                marker(&mut app, step, label);
-            }
-            "set_param" => {
-                let label = format!("{}.{}={}", kind(e, "technique"), kind(e, "param"), kind(e, "value"));
-                marker(&mut app, step, label);
-            }
-            "plugin" | "warning" | "rejected" => {
-                let warn = kind(e, "event") != "plugin";
-                let level = if warn { LogKind::Warn } else { LogKind::Info };
-                app.push_log(step, kind(e, "message"), level);
-            }
-            "rebuild" => {
-                let ms = num(e, "rebuild_ms").unwrap_or(f64::NAN);
-                app.push_log(step, format!("graph rebuilt in {ms:.1} ms ({})", kind(e, "reason")), LogKind::Info);
-            }
-            "stop_requested" => app.push_log(step, format!("stop requested by {}", kind(e, "reason")), LogKind::State),
-            "run_start" => app.push_log(step, format!("run started on {}", kind(e, "device")), LogKind::State),
-            "run_resumed" => app.push_log(step, "run resumed".into(), LogKind::State),
-            "diverged" => app.push_log(step, format!("diverged: loss {}", kind(e, "loss")), LogKind::Warn),
-            "run_end" => {
-                let reason = stop_reason(&kind(e, "stop_reason")).unwrap_or(StopReason::Error);
-                app.apply(Event::Finished { reason, run_dir: run_dir.to_string() });
-                finished = true;
-            }
-            other => {
-                let mut fields = e.as_object().cloned().unwrap_or_default();
-                fields.remove("event");
-                fields.remove("time");
-                fields.remove("step");
-                let text =
-                    if fields.is_empty() { other.to_string() } else { format!("{other} {}", Value::Object(fields)) };
-                app.push_log(step, text, LogKind::Info);
-            }
-        }
+    for record in all {
+        finished |= matches!(record.event, RunEvent::Finished { .. });
+        app.apply(record.event);
+    }
+    // The header shows the folder as the user named it.
+    if let Some(info) = app.info.as_mut() {
+        info.run_dir = run_dir.to_string();
     }
     if !finished {
-        app.push_log(None, "no run_end in events.jsonl: the run is still going or died".into(), LogKind::Warn);
-        app.apply(Event::State(RunState::Finished));
+        app.push_log(None, "no finished record in events.jsonl: the run is still going or died".into(), LogKind::Warn);
+        let step = app.progress.step;
+        app.apply(RunEvent::State { step, state: RunState::Finished });
     }
     if bad > 0 {
         app.push_log(None, format!("{bad} unreadable lines skipped"), LogKind::Warn);
     }
     app.notice = Some("viewing a finished run: q quits".into());
-    app
+    Ok(app)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::framing::encode;
+    use crate::protocol::{Command, EpochRecord, Hello, Request, StopReason};
     use crate::tui::app::tests::{render, step, text};
 
+    fn line(time: f64, event: RunEvent) -> String {
+        String::from_utf8(encode(&Record { time, event })).unwrap()
+    }
+
     fn metrics_text() -> String {
-        let mut s = String::new();
+        let mut s = line(0.0, RunEvent::Hello(Hello::ours()));
         for i in 1..=20u64 {
-            s.push_str(&serde_json::to_string(&step(i)).unwrap());
-            s.push('\n');
+            s.push_str(&line(i as f64, RunEvent::Step(step(i))));
             if i % 10 == 0 {
                 let e = EpochRecord {
-                    kind: "epoch",
                     step: i,
                     epoch: (i / 10) as usize,
                     loss: 0.5,
@@ -275,38 +116,61 @@ mod tests {
                     wall_time: i as f64,
                     eta_secs: 3.0,
                 };
-                s.push_str(&serde_json::to_string(&e).unwrap());
-                s.push('\n');
+                s.push_str(&line(i as f64 + 0.5, RunEvent::Epoch(e)));
             }
         }
-        s.push_str("{\"kind\":\"step\",\"step\":2"); // cut short by a crash
+        s.push_str("{\"time\":21.0,\"event\":\"step\",\"step\":2"); // cut short by a crash
         s
     }
 
-    const EVENTS: &str = r#"{"time":1.0,"event":"run_start","epoch":0,"step":0,"parameters":99,"device":"cpu"}
-{"time":2.0,"event":"command","command":"Pause","step":5}
-{"time":3.0,"event":"command","command":"Toggle { technique: \"dropout\", enabled: false }","step":12}
-{"time":3.0,"event":"rebuild","reason":"dropout off","rebuild_ms":12.5,"step":12}
-{"time":3.0,"event":"toggle","technique":"dropout","enabled":false,"step":12}
-{"time":3.5,"event":"rejected","message":"rejected: dropout: rate: 2 is outside 0 ..= 0.95"}
-{"time":4.0,"event":"command","command":"SetLearningRate(0.005)","step":15}
-{"time":5.0,"event":"run_end","stop_reason":"completed","epoch":2,"step":20}
-"#;
-
-    #[test]
-    fn labels() {
-        assert_eq!(command_label("Pause"), ("pause".into(), false));
-        assert_eq!(
-            command_label("SetParam { technique: \"dropout\", param: \"rate\", value: \"0.3\" }"),
-            ("requested: dropout.rate=0.3".into(), false)
-        );
-        assert_eq!(command_label("Toggle { technique: \"bn\", enabled: true }"), ("requested: bn on".into(), false));
-        assert_eq!(command_label("SetLearningRate(0.5)"), ("lr=0.5".into(), true));
+    fn events_text() -> String {
+        let toggle = Command::Toggle { technique: "dropout".into(), enabled: false };
+        let set = Command::SetParam { technique: "dropout".into(), param: "rate".into(), value: "2".into() };
+        [
+            line(0.0, RunEvent::Hello(Hello::ours())),
+            line(
+                0.5,
+                RunEvent::Started(Started {
+                    run_dir: "runs/x".into(),
+                    device: "cpu".into(),
+                    epochs: 2,
+                    steps_per_epoch: 10,
+                    parameters: 99,
+                    ..Started::default()
+                }),
+            ),
+            line(5.1, RunEvent::Accepted { step: 5, request: Request::dashboard(Command::Pause) }),
+            line(5.2, RunEvent::State { step: 5, state: RunState::Paused }),
+            line(12.1, RunEvent::Accepted { step: 12, request: Request::dashboard(toggle) }),
+            line(12.2, RunEvent::Rebuild { step: 12, reason: "dropout off".into(), rebuild_ms: 12.5 }),
+            line(12.3, RunEvent::Marker { step: 12, label: "dropout off".into() }),
+            line(
+                12.4,
+                RunEvent::Rejected {
+                    step: 12,
+                    request: Request::dashboard(set),
+                    reason: "dropout: rate: 2 is outside 0 ..= 0.95".into(),
+                },
+            ),
+            line(15.1, RunEvent::Marker { step: 15, label: "lr=0.005".into() }),
+            "{\"time\":15.5,\"event\":\"from_the_future\",\"step\":15}\n".into(),
+            line(
+                25.0,
+                RunEvent::Finished {
+                    step: 20,
+                    epoch: 2,
+                    reason: StopReason::Completed,
+                    run_dir: "runs/x".into(),
+                    error: None,
+                },
+            ),
+        ]
+        .concat()
     }
 
     #[test]
     fn rebuilds_a_finished_run() {
-        let app = app_from_metrics("digits", &metrics_text(), EVENTS);
+        let app = app_from_metrics("digits", &metrics_text(), &events_text()).unwrap();
         assert!(app.is_finished());
         assert_eq!(app.progress.step, 20);
         assert_eq!(app.charts.train_loss.len(), 20);
@@ -320,7 +184,7 @@ mod tests {
             "finished: completed",
             "dropout off",
             "lr=0.005",
-            "pause",
+            "paused",
             "unreadable",
             "rejected",
             "epoch 2/2",
@@ -331,9 +195,17 @@ mod tests {
     }
 
     #[test]
+    fn another_major_version_is_refused() {
+        let events =
+            "{\"time\":1.0,\"event\":\"hello\",\"protocol\":{\"major\":99,\"minor\":0},\"program\":\"traintop 99\"}\n";
+        let err = app_from_metrics("x", "", events).err().unwrap();
+        assert!(err.starts_with("events.jsonl: line 1:") && err.contains("99.0"), "{err}");
+    }
+
+    #[test]
     fn commands_are_refused_and_q_quits() {
         use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-        let mut app = app_from_metrics("x", &metrics_text(), "");
+        let mut app = app_from_metrics("x", &metrics_text(), "").unwrap();
         let k = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
         assert_eq!(app.on_key(k('p')), None);
         assert_eq!(app.on_key(k('s')), None);
@@ -343,8 +215,84 @@ mod tests {
 
     #[test]
     fn empty_files_give_an_empty_dashboard() {
-        let app = app_from_metrics("x", "", "");
+        let app = app_from_metrics("x", "", "").unwrap();
         let s = text(&render(&app, 80, 24));
         assert!(s.contains("waiting for the first step"), "{s}");
+    }
+
+    /// The end-to-end promise of the protocol: a short real run, watched by
+    /// a dashboard the way `traintop run` feeds it, then its folder replayed
+    /// the way `traintop view` reads it; both dashboards hold the same
+    /// steps, markers, technique states, log and stop reason, and draw the
+    /// same screen.
+    #[test]
+    fn run_then_view_shows_what_the_live_run_showed() {
+        use crate::config::RunConfig;
+        use crate::protocol::ClientId;
+        use crate::train::run_dir::{RunDir, EVENTS_FILE, METRICS_FILE};
+        use crate::train::trainer::Channels;
+        use crate::train::Trainer;
+
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let overrides = ["run.epochs=3", "run.log_every=5", "run.batch_size=128"].map(String::from);
+        let cfg = RunConfig::from_file(&root.join("configs/digits.toml"), &overrides).unwrap();
+        let full = crate::data::load(&cfg.data_spec()).unwrap();
+        let split = crate::data::split(&full, cfg.data.validation, cfg.run.seed);
+        let tmp = tempfile::tempdir().unwrap();
+        let run_dir = RunDir::create(tmp.path(), "replay", &cfg.to_toml_string()).unwrap();
+        let path = run_dir.path.clone();
+        let (plugins, _) = crate::plugin::setup(&cfg).unwrap();
+        let mut trainer = Trainer::new(cfg, split.train, split.validation, run_dir, plugins, None);
+
+        let (tx, rx) = std::sync::mpsc::channel();
+        let send = |c: Command| tx.send(Request::new(ClientId::Script { name: "test".into() }, c)).unwrap();
+        let mut live = App::new("replay", true);
+        let mut on_event = |e: RunEvent| {
+            if let RunEvent::Step(r) = &e {
+                match r.step {
+                    5 => send(Command::Toggle { technique: "dropout".into(), enabled: true }),
+                    10 => {
+                        send(Command::SetParam {
+                            technique: "dropout".into(),
+                            param: "rate".into(),
+                            value: "7".into(),
+                        });
+                        send(Command::Pause);
+                        send(Command::StepOnce);
+                        send(Command::Resume);
+                    }
+                    15 => send(Command::SetLearningRate { lr: 0.02 }),
+                    _ => {}
+                }
+            }
+            live.apply(e);
+        };
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut ch = Channels { events: &mut on_event, commands: Some(rx), stop };
+        trainer.run(&mut ch).unwrap();
+
+        let read = |f: &str| std::fs::read_to_string(path.join(f)).unwrap();
+        let dir = path.display().to_string();
+        let mut replayed = build("replay", &dir, &read(METRICS_FILE), &read(EVENTS_FILE)).unwrap();
+        assert_eq!(replayed.finished, Some(StopReason::Completed));
+        assert_eq!(replayed.finished, live.finished);
+        assert_eq!(format!("{:?}", replayed.progress), format!("{:?}", live.progress));
+        assert_eq!(replayed.charts.train_loss.points(), live.charts.train_loss.points());
+        assert_eq!(replayed.charts.val_loss.points(), live.charts.val_loss.points());
+        assert_eq!(replayed.charts.val_acc.points(), live.charts.val_acc.points());
+        let markers: Vec<_> = live.charts.markers.iter().map(|(s, l)| (*s, l.as_str())).collect();
+        assert_eq!(markers, [(5, "dropout on"), (15, "lr=0.02")]);
+        assert_eq!(replayed.charts.markers, live.charts.markers);
+        assert_eq!(replayed.techniques, live.techniques);
+        assert_eq!(replayed.log, live.log);
+        assert!(
+            live.log.iter().any(|l| l.text.starts_with("rejected:") && l.text.contains("rate: 7 is outside")),
+            "{:?}",
+            live.log
+        );
+        // The footer's notice is the one thing that differs on purpose.
+        replayed.notice = live.notice.clone();
+        replayed.theme = crate::tui::Theme::new(true);
+        assert_eq!(text(&render(&replayed, 120, 40)), text(&render(&live, 120, 40)));
     }
 }

@@ -16,7 +16,7 @@ use super::replay;
 use super::terminal::{self, TerminalGuard};
 use super::theme::Theme;
 use super::DashboardOptions;
-use crate::train::events::{Command, Event};
+use crate::protocol::{Request, RunEvent};
 
 /// Longest time spent folding in events before the screen gets a frame, so
 /// a flood of events cannot freeze the dashboard.
@@ -26,7 +26,11 @@ const DRAIN_BUDGET: Duration = Duration::from_millis(50);
 /// arrive on `events` (the trainer thread sends them); commands go out on
 /// `commands`. Returns when the user quits (after confirmation) or, if
 /// `exit_when_finished` is set, once a `Finished` event arrived.
-pub fn run_dashboard(options: DashboardOptions, events: Receiver<Event>, commands: Sender<Command>) -> io::Result<()> {
+pub fn run_dashboard(
+    options: DashboardOptions,
+    events: Receiver<RunEvent>,
+    commands: Sender<Request>,
+) -> io::Result<()> {
     let app = App::new(&options.title, options.no_color);
     run(app, Some(&events), Some(&commands), &options)
 }
@@ -47,7 +51,8 @@ pub fn view_run(dir: &Path, options: DashboardOptions) -> io::Result<()> {
             format!("{}: no metrics.jsonl or events.jsonl", dir.display()),
         ));
     }
-    let mut app = replay::build(&options.title, &dir.display().to_string(), &metrics, &events);
+    let mut app = replay::build(&options.title, &dir.display().to_string(), &metrics, &events)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}/{e}", dir.display())))?;
     app.theme = Theme::new(options.no_color);
     let options = DashboardOptions { exit_when_finished: false, ..options };
     run(app, None, None, &options)
@@ -55,8 +60,8 @@ pub fn view_run(dir: &Path, options: DashboardOptions) -> io::Result<()> {
 
 fn run(
     mut app: App,
-    events: Option<&Receiver<Event>>,
-    commands: Option<&Sender<Command>>,
+    events: Option<&Receiver<RunEvent>>,
+    commands: Option<&Sender<Request>>,
     options: &DashboardOptions,
 ) -> io::Result<()> {
     let mut guard = terminal::enter(options.mouse)?;
@@ -73,8 +78,8 @@ fn run(
 fn event_loop(
     guard: &mut TerminalGuard,
     app: &mut App,
-    events: Option<&Receiver<Event>>,
-    commands: Option<&Sender<Command>>,
+    events: Option<&Receiver<RunEvent>>,
+    commands: Option<&Sender<Request>>,
     options: &DashboardOptions,
     panics: &mut Vec<String>,
 ) -> io::Result<()> {
@@ -121,7 +126,7 @@ fn event_loop(
                 TermEvent::Key(key) => {
                     if let Some(command) = app.on_key(key) {
                         if let Some(tx) = commands {
-                            if tx.send(command).is_err() {
+                            if tx.send(Request::dashboard(command)).is_err() {
                                 app.on_disconnected();
                             }
                         }
@@ -138,7 +143,7 @@ fn event_loop(
 }
 
 /// Folds in every pending event (within the time budget).
-fn drain(app: &mut App, rx: &Receiver<Event>) {
+fn drain(app: &mut App, rx: &Receiver<RunEvent>) {
     let started = Instant::now();
     loop {
         match rx.try_recv() {
@@ -164,7 +169,7 @@ mod tests {
     fn drain_takes_everything_and_notices_the_end() {
         let (tx, rx) = std::sync::mpsc::sync_channel(10_000);
         for s in 1..=5000 {
-            tx.send(Event::Step(step(s))).unwrap();
+            tx.send(RunEvent::Step(step(s))).unwrap();
         }
         let mut app = App::new("t", true);
         app.mark_drawn();

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::truncate;
-use crate::train::events::RunState;
+use crate::protocol::RunState;
 use crate::tui::app::{App, Overlay};
 
 pub struct Footer<'a> {

@@ -12,7 +12,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget};
 
 use super::{fmt_sci, truncate};
-use crate::train::events::StepRecord;
+use crate::protocol::StepRecord;
 use crate::tui::theme::Theme;
 
 /// Norms kept per parameter for the sparkline.

@@ -9,7 +9,7 @@ use ratatui::widgets::{Paragraph, Widget};
 
 use super::{fmt_sci, thousands, truncate};
 use crate::cli::headless::duration;
-use crate::train::events::{RunState, StopReason};
+use crate::protocol::{RunState, StopReason};
 use crate::tui::app::App;
 
 pub struct Header<'a> {

@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget};
 
 use super::{fmt_sci, truncate};
-use crate::train::events::{TechniqueView, ToggleClass};
+use crate::protocol::{TechniqueView, ToggleClass};
 use crate::tui::theme::Theme;
 
 pub struct TechniquesPanel<'a> {
@@ -25,6 +25,7 @@ pub fn class_word(c: ToggleClass) -> &'static str {
         ToggleClass::Live => "live",
         ToggleClass::Structural => "structural",
         ToggleClass::InitOnly => "init-only",
+        ToggleClass::Unknown => "?",
         ToggleClass::Data => "data",
     }
 }

@@ -1,0 +1,111 @@
+//! What a client may ask of a run, and who asked. Commands take effect at the
+//! next batch boundary; each one is answered by an `Accepted` or `Rejected`
+//! event that names its sender, so the event log says who did what.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Requests to the trainer. On the wire: `{"command": "toggle", "technique":
+/// "dropout", "enabled": true}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    Pause,
+    Resume,
+    /// Train one batch while paused.
+    StepOnce,
+    /// Finish the current step, checkpoint, write the summary, end.
+    Stop,
+    Checkpoint,
+    SetLearningRate {
+        lr: f32,
+    },
+    /// Switch a technique on or off.
+    Toggle {
+        technique: String,
+        enabled: bool,
+    },
+    /// Set a technique's parameter; the value is checked against its range.
+    SetParam {
+        technique: String,
+        param: String,
+        value: String,
+    },
+    /// A command from a newer protocol minor version: refused, by name
+    /// unknown.
+    #[serde(other)]
+    Unknown,
+}
+
+impl Command {
+    /// A short description for logs: "pause", "dropout on", "lr=0.01".
+    pub fn label(&self) -> String {
+        match self {
+            Command::Pause => "pause".into(),
+            Command::Resume => "resume".into(),
+            Command::StepOnce => "step once".into(),
+            Command::Stop => "stop".into(),
+            Command::Checkpoint => "checkpoint".into(),
+            Command::SetLearningRate { lr } => format!("lr={lr}"),
+            Command::Toggle { technique, enabled } => format!("{technique} {}", if *enabled { "on" } else { "off" }),
+            Command::SetParam { technique, param, value } => format!("{technique}.{param}={value}"),
+            Command::Unknown => "unknown command".into(),
+        }
+    }
+}
+
+/// Who sent a command.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ClientId {
+    /// The dashboard in the terminal that started the run.
+    Dashboard,
+    /// A process on this machine (e.g. `traintop attach`): its pid and, when
+    /// it has one, its terminal.
+    Local {
+        pid: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tty: Option<String>,
+    },
+    /// A client that came in over ssh, named by the host it came from.
+    Ssh { host: String },
+    /// A program driving the run (tests, scripts).
+    Script { name: String },
+    /// A sender kind from a newer protocol minor version.
+    #[serde(other)]
+    Unknown,
+}
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientId::Dashboard => f.write_str("the dashboard"),
+            ClientId::Local { pid, tty: Some(tty) } => write!(f, "pid {pid} on {tty}"),
+            ClientId::Local { pid, tty: None } => write!(f, "pid {pid}"),
+            ClientId::Ssh { host } => write!(f, "ssh from {host}"),
+            ClientId::Script { name } => write!(f, "{name}"),
+            ClientId::Unknown => f.write_str("an unknown client"),
+        }
+    }
+}
+
+/// A command and its sender: what a client sends. On the wire:
+/// `{"from": {"kind": "dashboard"}, "command": "pause"}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    pub from: ClientId,
+    #[serde(flatten)]
+    pub command: Command,
+}
+
+impl Request {
+    pub fn new(from: ClientId, command: Command) -> Self {
+        Self { from, command }
+    }
+
+    /// A command from the run's own dashboard.
+    pub fn dashboard(command: Command) -> Self {
+        Self::new(ClientId::Dashboard, command)
+    }
+}

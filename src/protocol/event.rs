@@ -1,0 +1,257 @@
+//! Everything a trainer reports. The same values go to the dashboard in the
+//! terminal that started the run, into the run folder (as [`Record`]s) and,
+//! framed as JSON lines, to any other client.
+
+use serde::{Deserialize, Serialize};
+
+use super::command::Request;
+use super::float::{nan_if_null, pairs_nan_if_null};
+use super::technique::TechniqueView;
+use super::version::Hello;
+
+/// Why a run ended; the words are part of `summary.json`'s interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    Completed,
+    EarlyStopping,
+    User,
+    Diverged,
+    Error,
+}
+
+impl StopReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::Completed => "completed",
+            StopReason::EarlyStopping => "early_stopping",
+            StopReason::User => "user",
+            StopReason::Diverged => "diverged",
+            StopReason::Error => "error",
+        }
+    }
+}
+
+/// The trainer's state as the header shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    Running,
+    Paused,
+    Stopping,
+    Finished,
+}
+
+impl RunState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Running => "running",
+            RunState::Paused => "paused",
+            RunState::Stopping => "stopping",
+            RunState::Finished => "finished",
+        }
+    }
+}
+
+/// How a log line is meant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogLevel {
+    Info,
+    Warn,
+}
+
+impl LogLevel {
+    /// The level a message's own words give it ("warning: ...", "error: ...").
+    pub fn of(message: &str) -> Self {
+        let lower = message.trim_start().to_ascii_lowercase();
+        if lower.starts_with("warning") || lower.starts_with("error") {
+            LogLevel::Warn
+        } else {
+            LogLevel::Info
+        }
+    }
+}
+
+/// The run starting (or resuming) and its shape.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Started {
+    pub run_dir: String,
+    pub device: String,
+    pub epochs: usize,
+    pub steps_per_epoch: usize,
+    pub parameters: usize,
+    /// Where it starts: 0 for a fresh run, the checkpoint's for a resume.
+    #[serde(default)]
+    pub epoch: usize,
+    #[serde(default)]
+    pub step: u64,
+    #[serde(default)]
+    pub resumed: bool,
+    #[serde(default)]
+    pub train_rows: usize,
+    #[serde(default)]
+    pub validation_rows: usize,
+}
+
+/// One logged training step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub step: u64,
+    pub epoch: usize,
+    #[serde(deserialize_with = "nan_if_null")]
+    pub loss: f32,
+    /// The loss with the techniques' penalties (e.g. L2), where they add one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acc: Option<f32>,
+    #[serde(deserialize_with = "nan_if_null")]
+    pub lr: f32,
+    pub samples_per_sec: f64,
+    pub wall_time: f64,
+    #[serde(default, deserialize_with = "pairs_nan_if_null")]
+    pub grad_norms: Vec<(String, f32)>,
+    #[serde(default, deserialize_with = "pairs_nan_if_null")]
+    pub saturation: Vec<(usize, f32)>,
+    /// Scalars the techniques report, e.g. `grad_clip.clipped`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "pairs_nan_if_null")]
+    pub metrics: Vec<(String, f32)>,
+}
+
+/// The end of an epoch, with validation figures.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    pub step: u64,
+    pub epoch: usize,
+    #[serde(deserialize_with = "nan_if_null")]
+    pub loss: f32,
+    /// NaN (`null` in JSON) without validation data.
+    #[serde(deserialize_with = "nan_if_null")]
+    pub val_loss: f32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_acc: Option<f32>,
+    #[serde(deserialize_with = "nan_if_null")]
+    pub lr: f32,
+    pub samples_per_sec: f64,
+    pub wall_time: f64,
+    pub eta_secs: f64,
+}
+
+/// Everything the trainer reports. On the wire, internally tagged:
+/// `{"event": "marker", "step": 20, "label": "dropout on"}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum RunEvent {
+    /// Opens a stream: the protocol version.
+    Hello(Hello),
+    Started(Started),
+    /// The techniques and their state; sent at start and after every change.
+    Techniques {
+        techniques: Vec<TechniqueView>,
+    },
+    Step(StepRecord),
+    Epoch(EpochRecord),
+    /// A command took effect at this step (a marker on the charts).
+    Marker {
+        step: u64,
+        label: String,
+    },
+    State {
+        step: u64,
+        state: RunState,
+    },
+    Log {
+        level: LogLevel,
+        message: String,
+    },
+    /// The graphs were rebuilt after a technique changed them.
+    Rebuild {
+        step: u64,
+        reason: String,
+        rebuild_ms: f64,
+    },
+    /// A request was carried out at this step.
+    Accepted {
+        step: u64,
+        #[serde(flatten)]
+        request: Request,
+    },
+    /// A request was refused, and why.
+    Rejected {
+        step: u64,
+        #[serde(flatten)]
+        request: Request,
+        reason: String,
+    },
+    /// A setting the resume's command line changed (`traintop resume --set
+    /// KEY=VALUE`), in effect from this step.
+    Override {
+        step: u64,
+        key: String,
+        set: String,
+    },
+    /// A technique asked the run to stop (early stopping).
+    StopRequested {
+        step: u64,
+        epoch: usize,
+        by: String,
+        restore_best: bool,
+    },
+    /// The loss stopped being finite.
+    Diverged {
+        step: u64,
+        #[serde(deserialize_with = "nan_if_null")]
+        loss: f32,
+    },
+    Finished {
+        step: u64,
+        epoch: usize,
+        reason: StopReason,
+        run_dir: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// An event from a newer protocol minor version: skipped by readers.
+    #[serde(other)]
+    Unknown,
+}
+
+impl RunEvent {
+    /// Steps and epochs, which the run folder keeps in `metrics.jsonl`.
+    pub fn is_metric(&self) -> bool {
+        matches!(self, RunEvent::Step(_) | RunEvent::Epoch(_))
+    }
+
+    /// A log line at the level its words give it.
+    pub fn log(message: impl Into<String>) -> Self {
+        let message = message.into();
+        RunEvent::Log { level: LogLevel::of(&message), message }
+    }
+}
+
+/// An event with the wall-clock time it happened at (seconds since the Unix
+/// epoch): one line of `events.jsonl` or `metrics.jsonl`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub time: f64,
+    #[serde(flatten)]
+    pub event: RunEvent,
+}
+
+/// A [`Record`] to write, borrowing its event.
+#[derive(Serialize)]
+pub struct RecordRef<'a> {
+    pub time: f64,
+    #[serde(flatten)]
+    pub event: &'a RunEvent,
+}
+
+impl<'a> RecordRef<'a> {
+    /// The event, stamped now.
+    pub fn now(event: &'a RunEvent) -> Self {
+        let time =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+        Self { time, event }
+    }
+}

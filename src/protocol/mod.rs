@@ -1,0 +1,30 @@
+//! The run protocol: the one typed language between a trainer and everyone who
+//! watches or steers it. The trainer reports [`RunEvent`]s, clients send
+//! [`Request`]s (a [`Command`] and the [`ClientId`] that sent it), and every
+//! request is answered by an `Accepted` or `Rejected` event. The run folder's
+//! `events.jsonl` and `metrics.jsonl` hold exactly these records ([`Record`]:
+//! an event and its wall-clock time), one JSON object per line ([`framing`]),
+//! and `traintop view` reads them back through the same types.
+//!
+//! Versioning: a stream (a file segment, a connection) starts with a
+//! [`Hello`] naming the protocol version. A newer minor version may add
+//! fields and variants; readers skip what they do not know. Another major
+//! version is refused with a message naming both versions.
+//!
+//! This is the bottom floor of the house: it imports nothing from traintop.
+
+pub mod command;
+pub mod event;
+mod float;
+pub mod framing;
+pub mod technique;
+pub mod version;
+
+pub use command::{ClientId, Command, Request};
+pub use event::{EpochRecord, LogLevel, Record, RecordRef, RunEvent, RunState, Started, StepRecord, StopReason};
+pub use framing::{EventReader, FrameError, LineReader, LineWriter};
+pub use technique::{ParamView, TechniqueView, ToggleClass};
+pub use version::{Hello, Version, VersionError, PROTOCOL};
+
+#[cfg(test)]
+mod tests;
