@@ -4,6 +4,7 @@ pub mod cli;
 pub mod config;
 pub mod data;
 pub mod engine;
+pub mod inspect;
 pub mod plugin;
 pub mod protocol;
 pub mod train;

@@ -5,10 +5,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use traintop::cli::bench::{self, BenchOptions};
-use traintop::cli::plugins;
+use traintop::cli::evaluate::{self, EvaluateOptions, PredictOptions, SplitChoice};
 use traintop::cli::run::{self, RunOptions};
 use traintop::cli::ExitError;
+use traintop::cli::{diff, plugins};
 use traintop::engine::{Backend, Optimizer};
+use traintop::inspect::Which;
 use traintop::tui::DashboardOptions;
 
 /// Train neural networks from a TOML config and watch the run.
@@ -62,6 +64,47 @@ enum Command {
         run_dir: PathBuf,
         #[command(flatten)]
         screen: ScreenArgs,
+    },
+    /// Score a trained run's model: loss, accuracy and a confusion matrix
+    /// with per-class precision and recall (or MSE and MAE for regression).
+    ///
+    /// Scores the run's validation split (read and split again exactly as
+    /// the run did) unless --data names a labelled CSV file with the run's
+    /// columns, in any order.
+    Evaluate {
+        run_dir: PathBuf,
+        /// A labelled CSV file with the columns the run was trained on.
+        #[arg(long, value_name = "FILE")]
+        data: Option<PathBuf>,
+        /// Which part of the run's own data to score (without --data).
+        #[arg(long, value_enum, default_value_t = SplitArg::Validation, conflicts_with = "data")]
+        split: SplitArg,
+        #[arg(long, value_enum, default_value_t = CheckpointArg::Last)]
+        checkpoint: CheckpointArg,
+        /// Print one JSON object instead of the report.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a trained run's predictions for a CSV file: the class and the
+    /// probability of each class, or the predicted value.
+    Predict {
+        run_dir: PathBuf,
+        /// CSV file with the columns the run was trained on (the target may be absent).
+        #[arg(long, value_name = "FILE")]
+        data: PathBuf,
+        /// Where to write the predictions (`-` for standard output).
+        #[arg(long, value_name = "FILE.csv")]
+        out: PathBuf,
+        #[arg(long, value_enum, default_value_t = CheckpointArg::Last)]
+        checkpoint: CheckpointArg,
+    },
+    /// Compare two run folders: config differences, technique changes made
+    /// while they trained, and their summary figures side by side.
+    Diff {
+        run_a: PathBuf,
+        run_b: PathBuf,
+        #[arg(long)]
+        json: bool,
     },
     /// List or check technique plugins.
     Plugins {
@@ -131,6 +174,30 @@ enum PluginsCommand {
     },
 }
 
+/// Which checkpoint of a run to use.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum CheckpointArg {
+    /// Where the run stopped.
+    Last,
+    /// The epoch with the lowest validation loss.
+    Best,
+}
+
+impl From<CheckpointArg> for Which {
+    fn from(c: CheckpointArg) -> Which {
+        match c {
+            CheckpointArg::Last => Which::Last,
+            CheckpointArg::Best => Which::Best,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum SplitArg {
+    Validation,
+    Train,
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum BenchOptimizer {
     Sgd,
@@ -172,6 +239,17 @@ fn main() -> ExitCode {
             traintop::tui::view_run(&run_dir, options)
                 .map_err(|e| ExitError::input(format!("{}: {e}", run_dir.display())))
         }
+        Some(Command::Evaluate { run_dir, data, split, checkpoint, json }) => {
+            let split = match split {
+                SplitArg::Validation => SplitChoice::Validation,
+                SplitArg::Train => SplitChoice::Train,
+            };
+            evaluate::evaluate(&EvaluateOptions { run: run_dir, data, split, checkpoint: checkpoint.into(), json })
+        }
+        Some(Command::Predict { run_dir, data, out, checkpoint }) => {
+            evaluate::predict(&PredictOptions { run: run_dir, data, out, checkpoint: checkpoint.into() })
+        }
+        Some(Command::Diff { run_a, run_b, json }) => diff::diff(&run_a, &run_b, json),
         Some(Command::Plugins { command: PluginsCommand::List { dirs, json } }) => plugins::list(&dirs, json),
         Some(Command::Plugins { command: PluginsCommand::Check { path, settings, json } }) => {
             plugins::check(&path, &settings, json)

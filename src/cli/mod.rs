@@ -2,6 +2,8 @@
 //! 2 for bad input (config, data, checkpoint, usage), 1 for failures at run time.
 
 pub mod bench;
+pub mod diff;
+pub mod evaluate;
 pub mod headless;
 pub mod plugins;
 pub mod run;

@@ -15,7 +15,7 @@ use crate::engine::memory;
 use crate::protocol::RunEvent;
 use crate::train::checkpoint;
 use crate::train::resume_rules;
-use crate::train::run_dir::{run_id, RunDir, CONFIG_FILE, LAST_CHECKPOINT};
+use crate::train::run_dir::{run_id, RunDir, CONFIG_FILE, ENCODING_FILE, LAST_CHECKPOINT};
 use crate::train::trainer::{self, Channels};
 use crate::train::{Summary, Trainer};
 
@@ -64,7 +64,7 @@ fn toml_string(p: &Path) -> String {
 
 /// Loads the data and splits it with the run's seed, after checking that a
 /// synthetic set fits in memory; then checks that the model does.
-fn datasets(config: &RunConfig) -> Result<(data::Dataset, data::Dataset), ExitError> {
+pub(crate) fn datasets(config: &RunConfig) -> Result<(data::Dataset, data::Dataset), ExitError> {
     check_synthetic_fits(config)?;
     let full = data::load(&config.data_spec()).map_err(|e| ExitError::input(e.to_string()))?;
     if full.is_empty() {
@@ -121,6 +121,10 @@ pub fn run(opts: &RunOptions) -> Result<Summary, ExitError> {
     let run_dir = RunDir::create(&out_dir, &config.run.name, &config.to_toml_string())
         .with_context(|| format!("cannot create a run folder under {}", out_dir.display()))
         .map_err(ExitError::runtime)?;
+    run_dir
+        .write_json(ENCODING_FILE, &train.encoding)
+        .with_context(|| format!("cannot write {}", run_dir.file(ENCODING_FILE).display()))
+        .map_err(ExitError::runtime)?;
     drive(Prepared { config, train, validation, run_dir, plugins, resume: None }, opts)
 }
 
@@ -151,6 +155,7 @@ pub fn resume(dir: &Path, opts: &RunOptions) -> Result<Summary, ExitError> {
     }
     let (train, validation) = datasets(&config)?;
     check_position(&config, &train, &loaded.position)?;
+    check_encoding(dir, &train.encoding)?;
     apply_changes(&config, &changes, &mut loaded.position);
     let mut plugins = load_plugins(&config)?;
     trainer::check_checkpoint(&config, &train, &mut plugins, &loaded).map_err(refuse)?;
@@ -184,6 +189,23 @@ fn check_position(config: &RunConfig, train: &data::Dataset, p: &checkpoint::Pos
         return Err(ExitError::input(format!(
             "the checkpoint is at batch {} of an epoch of {per_epoch} batches (damaged metadata?)",
             p.batch_in_epoch
+        )));
+    }
+    Ok(())
+}
+
+/// A resumed run must see its inputs as it did when it started: a data file
+/// whose categories changed would shift what each input means, unseen by the
+/// checkpoint's shapes when the count stays the same.
+fn check_encoding(dir: &Path, encoding: &data::Encoding) -> Result<(), ExitError> {
+    let path = dir.join(ENCODING_FILE);
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
+    let saved: data::Encoding = serde_json::from_str(&text)
+        .map_err(|e| ExitError::input(format!("{}: not a traintop encoding file: {e}", path.display())))?;
+    if saved != *encoding {
+        return Err(ExitError::input(format!(
+            "{}: the data's columns or categories are not the ones the run started with (was the data file changed?)",
+            path.display()
         )));
     }
     Ok(())

@@ -116,6 +116,7 @@ impl RunConfig {
             source,
             target: self.data.target.clone(),
             task: self.data.task,
+            categorical: self.data.categorical.clone(),
             samples: self.data.samples,
             features: self.data.features,
             classes: self.data.classes,

@@ -181,6 +181,8 @@ pub struct DataSection {
     pub target: String,
     #[serde(serialize_with = "choice::serialize")]
     pub task: Task,
+    /// CSV columns one-hot encoded (the target too, for named class labels).
+    pub categorical: Vec<String>,
     /// Fraction of rows held out, in [0, 1).
     pub validation: f64,
     pub samples: usize,
@@ -196,6 +198,7 @@ pub(crate) struct RawData {
     pub target: String,
     #[serde(deserialize_with = "choice::option::deserialize")]
     pub task: Option<Task>,
+    pub categorical: Vec<String>,
     pub validation: f64,
     pub samples: usize,
     pub features: usize,
@@ -209,6 +212,7 @@ impl Default for RawData {
             path: None,
             target: "label".into(),
             task: None,
+            categorical: Vec::new(),
             validation: 0.2,
             samples: 1000,
             features: 2,

@@ -108,6 +108,7 @@ fn data(raw: RawData, source: &ConfigSource, r: &Reporter) -> Result<DataSection
     if synthetic.is_none() && raw.target.trim().is_empty() {
         return Err(r.error("data.target", "must name a column"));
     }
+    categorical(r, &raw.categorical, &parsed)?;
     in_unit_range(r, "data.validation", raw.validation)?;
     in_range(r, "data.samples", raw.samples, limits::MAX_SAMPLES)?;
     in_range(r, "data.features", raw.features, limits::MAX_FEATURES)?;
@@ -124,12 +125,30 @@ fn data(raw: RawData, source: &ConfigSource, r: &Reporter) -> Result<DataSection
         path: parsed.to_string(),
         target: raw.target,
         task,
+        categorical: raw.categorical,
         validation: raw.validation,
         samples: raw.samples,
         features: raw.features,
         classes: raw.classes,
         noise: raw.noise,
     })
+}
+
+/// Column names can only be checked against the file when it is read; here
+/// only what is wrong whatever the file holds.
+fn categorical(r: &Reporter, columns: &[String], source: &DataSource) -> Result<(), ConfigError> {
+    if !columns.is_empty() && !matches!(source, DataSource::Csv(_)) {
+        return Err(r.error("data.categorical", "only a CSV file has named columns to one-hot encode"));
+    }
+    for (i, column) in columns.iter().enumerate() {
+        if column.trim().is_empty() {
+            return Err(r.error(&format!("data.categorical[{i}]"), "must name a column"));
+        }
+        if columns[..i].contains(column) {
+            return Err(r.error(&format!("data.categorical[{i}]"), format!("\"{column}\" is listed twice")));
+        }
+    }
+    Ok(())
 }
 
 fn optimizer(raw: RawOptimizer, r: &Reporter) -> Result<OptimizerSection, ConfigError> {
@@ -262,6 +281,10 @@ mod tests {
         check(
             "[data]\npath = \"synthetic:blobs\"\nclasses = 1\n",
             "<embedded>:3:11: data.classes: must be at least 2, got 1",
+        );
+        check(
+            "[data]\npath = \"synthetic:xor\"\ncategorical = [\"x0\"]\n",
+            "<embedded>:3:15: data.categorical: only a CSV file has named columns to one-hot encode",
         );
         check(
             "[data]\npath = \"synthetic:xor\"\nnoise = -1\n",

@@ -1,6 +1,8 @@
 //! The in-memory table every loader produces: a dense row-major feature
 //! matrix plus one target per row, and the task that says how to read it.
 
+use super::encoding::Encoding;
+
 /// Class labels at or above this are rejected: they are almost surely a
 /// regression target or a typo, and the one-hot output would be huge.
 pub const MAX_CLASSES: usize = 65536;
@@ -51,6 +53,8 @@ pub struct Dataset {
     /// 0 for regression.
     pub n_classes: usize,
     pub feature_names: Vec<String>,
+    /// The columns behind the features (one-hot categories included).
+    pub encoding: Encoding,
     /// Where the rows came from (file path or `synthetic:NAME`), for messages.
     pub source: String,
 }
@@ -96,6 +100,7 @@ impl Dataset {
             n_features: self.n_features,
             n_classes: self.n_classes,
             feature_names: self.feature_names.clone(),
+            encoding: self.encoding.clone(),
             source: self.source.clone(),
         }
     }
@@ -109,6 +114,7 @@ pub(crate) fn toy(n: usize) -> Dataset {
         n_features: 2,
         n_classes: 3,
         feature_names: vec!["a".into(), "b".into()],
+        encoding: Encoding::numeric("label", &["a".into(), "b".into()]),
         source: "toy".into(),
     }
 }

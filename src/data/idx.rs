@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use super::dataset::Dataset;
+use super::encoding::Encoding;
 use super::error::{io_reason, DataError};
 
 /// The header of an IDX file with u8 elements: its dimensions.
@@ -81,12 +82,14 @@ pub fn load_idx(images: &Path, labels: &Path) -> Result<Dataset, DataError> {
     let targets = label_data.iter().map(|&l| f32::from(l)).collect();
     let n_classes = label_data.iter().copied().max().map_or(0, |m| m as usize + 1);
 
+    let feature_names: Vec<String> = (0..n_features).map(|i| format!("px{i}")).collect();
     Ok(Dataset {
         features,
         targets,
         n_features,
         n_classes,
-        feature_names: (0..n_features).map(|i| format!("px{i}")).collect(),
+        encoding: Encoding::numeric("", &feature_names),
+        feature_names,
         source: image_name,
     })
 }

@@ -8,6 +8,7 @@
 mod batches;
 mod csv;
 mod dataset;
+mod encoding;
 mod error;
 mod idx;
 mod spec;
@@ -15,8 +16,9 @@ mod split;
 mod synthetic;
 
 pub use batches::{epoch_order, gather, Batches};
-pub use csv::{load_csv, load_csv_str};
+pub use csv::{class_index, load_csv, load_csv_for_model, load_csv_str, CsvOptions, NewRows};
 pub use dataset::{Dataset, Task, MAX_CLASSES};
+pub use encoding::Encoding;
 pub(crate) use error::io_reason;
 pub use error::DataError;
 pub use idx::load_idx;
@@ -27,7 +29,15 @@ pub use synthetic::{synthetic, SyntheticKind};
 /// Loads or generates the data set `spec` describes.
 pub fn load(spec: &DataSpec) -> Result<Dataset, DataError> {
     let ds = match &spec.source {
-        DataSource::Csv(path) => load_csv(path, &spec.target, spec.task)?,
+        DataSource::Csv(path) => {
+            load_csv(path, &CsvOptions { target: &spec.target, task: spec.task, categorical: &spec.categorical })?
+        }
+        DataSource::Idx { .. } | DataSource::Synthetic(_) if !spec.categorical.is_empty() => {
+            return Err(DataError::new(
+                spec.source.to_string(),
+                "has no named columns, so data.categorical must be empty",
+            ))
+        }
         DataSource::Idx { images, labels } => load_idx(images, labels)?,
         DataSource::Synthetic(kind) => {
             if kind.task() != spec.task {
@@ -51,7 +61,17 @@ mod tests {
     use super::*;
 
     fn spec(source: DataSource, task: Task) -> DataSpec {
-        DataSpec { source, target: "label".into(), task, samples: 64, features: 3, classes: 4, noise: 0.1, seed: 9 }
+        DataSpec {
+            source,
+            target: "label".into(),
+            task,
+            categorical: vec![],
+            samples: 64,
+            features: 3,
+            classes: 4,
+            noise: 0.1,
+            seed: 9,
+        }
     }
 
     #[test]

@@ -77,6 +77,8 @@ pub struct DataSpec {
     /// CSV column holding the target.
     pub target: String,
     pub task: Task,
+    /// CSV columns to one-hot encode.
+    pub categorical: Vec<String>,
     /// Synthetic sets only.
     pub samples: usize,
     pub features: usize,

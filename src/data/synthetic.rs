@@ -15,6 +15,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 
 use super::dataset::{Dataset, Task, MAX_CLASSES};
+use super::encoding::Encoding;
 use super::error::DataError;
 
 /// Generated arrays beyond this many values would be a typo, not a wish.
@@ -145,12 +146,14 @@ pub fn synthetic(
         }
     };
 
+    let feature_names: Vec<String> = (0..dims).map(|i| format!("x{i}")).collect();
     Ok(Dataset {
         features: x,
         targets: y,
         n_features: dims,
         n_classes,
-        feature_names: (0..dims).map(|i| format!("x{i}")).collect(),
+        encoding: Encoding::numeric("", &feature_names),
+        feature_names,
         source,
     })
 }

@@ -61,6 +61,9 @@ pub fn bias_name(l: usize) -> String {
 pub mod outputs {
     pub const LOSS: &str = "loss";
     pub const CORRECT: &str = "correct";
+    /// The eval graph's output layer: logits for classification, the value
+    /// for regression (`[batch, outputs]`).
+    pub const PREDICTION: &str = "prediction";
     /// Prefix of the scalars techniques report.
     pub const METRIC_PREFIX: &str = "metric.";
     pub fn grad_sq(param: &str) -> String {
@@ -147,6 +150,9 @@ impl MlpSpec {
                 Activation::Linear => n,
             };
             h = hooks.activation(&mut g, mode, l, a);
+        }
+        if mode == Mode::Eval {
+            g.output(outputs::PREDICTION, h);
         }
         let scored = match self.objective {
             Objective::Classification => softmax_cross_entropy(&mut g, h, y),

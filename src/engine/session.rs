@@ -177,6 +177,33 @@ impl Session {
         batch: usize,
         hooks: &mut dyn GraphHooks,
     ) -> Result<EvalStats, RunError> {
+        self.eval_pass(x, y, rows, batch, hooks, None)
+    }
+
+    /// [`Session::evaluate`], also returning the output layer for every row
+    /// (row-major, `rows x outputs`): logits or predicted values.
+    pub fn evaluate_with_outputs(
+        &mut self,
+        x: &[f32],
+        y: &[f32],
+        rows: usize,
+        batch: usize,
+        hooks: &mut dyn GraphHooks,
+    ) -> Result<(EvalStats, Vec<f32>), RunError> {
+        let mut outputs = Vec::with_capacity(rows * self.spec.outputs);
+        let stats = self.eval_pass(x, y, rows, batch, hooks, Some(&mut outputs))?;
+        Ok((stats, outputs))
+    }
+
+    fn eval_pass(
+        &mut self,
+        x: &[f32],
+        y: &[f32],
+        rows: usize,
+        batch: usize,
+        hooks: &mut dyn GraphHooks,
+        mut keep: Option<&mut Vec<f32>>,
+    ) -> Result<EvalStats, RunError> {
         let (d_in, d_out) = (self.spec.inputs, self.spec.outputs);
         let (mut loss, mut correct, mut seen) = (0.0f64, 0.0f64, 0usize);
         let mut has_correct = false;
@@ -195,6 +222,9 @@ impl Session {
             if let Some(c) = self.eval.output(outputs::CORRECT) {
                 correct += c[0] as f64;
                 has_correct = true;
+            }
+            if let (Some(keep), Some(out)) = (keep.as_deref_mut(), self.eval.output(outputs::PREDICTION)) {
+                keep.extend_from_slice(&out[..n * d_out]);
             }
             seen += n;
             start += n;

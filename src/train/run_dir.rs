@@ -1,5 +1,6 @@
 //! The run folder: `<out_dir>/<name>-<timestamp>/` with the resolved config,
-//! `metrics.jsonl`, `events.jsonl`, `summary.json` and `checkpoints/{last,best}`.
+//! `metrics.jsonl`, `events.jsonl`, `summary.json`, `encoding.json` (the data's
+//! columns and categories) and `checkpoints/{last,best}`.
 //!
 //! Both logs hold run protocol records, written by [`RunDir::record`] alone:
 //! steps and epochs to `metrics.jsonl`, everything else to `events.jsonl`.
@@ -20,6 +21,7 @@ pub const CONFIG_FILE: &str = "config.toml";
 pub const METRICS_FILE: &str = "metrics.jsonl";
 pub const EVENTS_FILE: &str = "events.jsonl";
 pub const SUMMARY_FILE: &str = "summary.json";
+pub const ENCODING_FILE: &str = "encoding.json";
 pub const LAST_CHECKPOINT: &str = "checkpoints/last.safetensors";
 pub const BEST_CHECKPOINT: &str = "checkpoints/best.safetensors";
 
@@ -128,6 +130,13 @@ impl RunDir {
         self.flush()?;
         let text = serde_json::to_string_pretty(summary)?;
         crate::train::checkpoint::write_atomically(&self.path.join(SUMMARY_FILE), text.as_bytes())
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    }
+
+    /// Writes `value` as pretty JSON to the file `name` of the folder, atomically.
+    pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> std::io::Result<()> {
+        let text = serde_json::to_string_pretty(value)?;
+        crate::train::checkpoint::write_atomically(&self.path.join(name), text.as_bytes())
             .map_err(|e| std::io::Error::other(e.to_string()))
     }
 

@@ -1,0 +1,19 @@
+//! `traintop diff RUN_A RUN_B`: config differences, technique changes made
+//! while training, and summary figures side by side.
+
+use std::path::Path;
+
+use super::ExitError;
+use crate::inspect::diff::{compare, RunFacts};
+
+pub fn diff(a: &Path, b: &Path, json: bool) -> Result<(), ExitError> {
+    let fa = RunFacts::read(a).map_err(ExitError::input)?;
+    let fb = RunFacts::read(b).map_err(ExitError::input)?;
+    let c = compare(&fa, &fb);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&c).expect("comparison serializes"));
+    } else {
+        print!("{}", c.to_text());
+    }
+    Ok(())
+}

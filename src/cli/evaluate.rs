@@ -1,0 +1,114 @@
+//! `traintop evaluate` and `traintop predict`: a trained run's model scored
+//! on its own split (read and split again exactly as the run did) or on a
+//! new CSV file with the run's columns.
+
+use std::path::{Path, PathBuf};
+
+use super::run::datasets;
+use super::ExitError;
+use crate::data::{load_csv_for_model, Dataset, Encoding, NewRows};
+use crate::inspect::evaluation::{class_labels, evaluate as score_report};
+use crate::inspect::{predictions, TrainedModel, Which};
+
+/// Which rows of the run's own data to score.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SplitChoice {
+    #[default]
+    Validation,
+    Train,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct EvaluateOptions {
+    pub run: PathBuf,
+    /// A new labelled CSV file instead of the run's split.
+    pub data: Option<PathBuf>,
+    pub split: SplitChoice,
+    pub checkpoint: Which,
+    pub json: bool,
+}
+
+/// `traintop evaluate`.
+pub fn evaluate(o: &EvaluateOptions) -> Result<(), ExitError> {
+    let mut model = TrainedModel::open(&o.run, o.checkpoint).map_err(ExitError::input)?;
+    let encoding = model.encoding().map_err(ExitError::input)?;
+    let labels = class_labels(encoding.class_names(), model.classes());
+    let (data, what) = match &o.data {
+        Some(file) => (new_file(&model, &encoding, file, true)?.dataset, file.display().to_string()),
+        None => own_split(&model, &encoding, o.split)?,
+    };
+    let report = score_report(&mut model, &data, what, labels).map_err(ExitError::input)?;
+    if o.json {
+        println!("{}", serde_json::to_string_pretty(&report).expect("report serializes"));
+    } else {
+        print!("{}", report.to_text());
+    }
+    Ok(())
+}
+
+/// A file for the model: the run's columns (any order), its categories.
+fn new_file(model: &TrainedModel, encoding: &Encoding, file: &Path, need_target: bool) -> Result<NewRows, ExitError> {
+    if encoding.target.is_empty() {
+        return Err(ExitError::input(format!(
+            "{}: the run was trained on {}, which has no named columns; --data takes runs trained on a CSV file",
+            model.dir.display(),
+            model.config.data.path
+        )));
+    }
+    load_csv_for_model(file, encoding, model.classes(), need_target).map_err(|e| ExitError::input(e.to_string()))
+}
+
+/// The run's data read and split again with its seed, as the trainer did.
+fn own_split(model: &TrainedModel, encoding: &Encoding, split: SplitChoice) -> Result<(Dataset, String), ExitError> {
+    let (train, validation) = datasets(&model.config)?;
+    if train.encoding != *encoding {
+        return Err(ExitError::input(format!(
+            "{}: its columns or categories are not the ones the run was trained on (was the file changed?)",
+            model.config.data.path
+        )));
+    }
+    match split {
+        SplitChoice::Train => Ok((train, format!("training split of {}", model.config.data.path))),
+        SplitChoice::Validation if validation.is_empty() => Err(ExitError::input(format!(
+            "{}: the run holds out no validation rows (data.validation = {}); use --split train or --data FILE",
+            model.dir.display(),
+            model.config.data.validation
+        ))),
+        SplitChoice::Validation => Ok((validation, format!("validation split of {}", model.config.data.path))),
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct PredictOptions {
+    pub run: PathBuf,
+    pub data: PathBuf,
+    /// `-` for standard output.
+    pub out: PathBuf,
+    pub checkpoint: Which,
+}
+
+/// `traintop predict`.
+pub fn predict(o: &PredictOptions) -> Result<(), ExitError> {
+    let mut model = TrainedModel::open(&o.run, o.checkpoint).map_err(ExitError::input)?;
+    let encoding = model.encoding().map_err(ExitError::input)?;
+    let rows = new_file(&model, &encoding, &o.data, false)?;
+    let scored = model.score(&rows.dataset).map_err(ExitError::input)?;
+    let labels = if model.classes() > 0 { class_labels(encoding.class_names(), model.classes()) } else { vec![] };
+    let to_stdout = o.out.as_os_str() == "-";
+    let written = if to_stdout {
+        predictions::write_csv(std::io::stdout().lock(), &scored.outputs, &labels)
+    } else {
+        std::fs::File::create(&o.out)
+            .map_err(csv::Error::from)
+            .and_then(|f| predictions::write_csv(std::io::BufWriter::new(f), &scored.outputs, &labels))
+    };
+    written.map_err(|e| ExitError::input(format!("{}: cannot write: {e}", o.out.display())))?;
+    if !to_stdout {
+        let mut line = format!("wrote {} predictions to {}", rows.dataset.len(), o.out.display());
+        if let (true, Some(acc)) = (rows.has_target, scored.stats.accuracy) {
+            line.push_str(&format!(" (accuracy on the file's labels: {acc:.4})"));
+        }
+        eprintln!("{line}");
+    }
+    Ok(())
+}
