@@ -290,10 +290,7 @@ mod tests {
                         Command::Toggle { technique: "batch_norm".into(), enabled: false },
                     ),
                 },
-                RunEvent::Accepted {
-                    step: 41,
-                    request: Request::new(ClientId::Dashboard, Command::Pause),
-                },
+                RunEvent::Accepted { step: 41, request: Request::new(ClientId::Dashboard, Command::Pause) },
             ]),
         );
         let c = compare(&a, &b);
