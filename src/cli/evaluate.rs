@@ -4,11 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use super::run::datasets;
 use super::ExitError;
 use crate::data::{load_csv_for_model, Dataset, Encoding, NewRows};
 use crate::inspect::evaluation::{class_labels, evaluate as score_report};
 use crate::inspect::{predictions, TrainedModel, Which};
+use crate::train::prepare::datasets;
 
 /// Which rows of the run's own data to score.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

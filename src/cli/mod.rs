@@ -27,6 +27,17 @@ impl ExitError {
         Self { code: e.exit_code(), message: e.to_string() }
     }
 
+    /// A run that could not be prepared: the exit code its kind of failure
+    /// calls for.
+    pub fn prepare(e: crate::train::PrepareError) -> Self {
+        use crate::train::PrepareError;
+        match e {
+            PrepareError::Config(e) => Self::config(e),
+            PrepareError::Input(message) => Self::input(message),
+            PrepareError::Runtime(e) => Self::runtime(e),
+        }
+    }
+
     /// A failure while running: exit code 1.
     pub fn runtime(e: anyhow::Error) -> Self {
         Self { code: 1, message: format!("{e:#}") }
@@ -36,5 +47,11 @@ impl ExitError {
 impl fmt::Display for ExitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
+    }
+}
+
+impl From<crate::train::PrepareError> for ExitError {
+    fn from(e: crate::train::PrepareError) -> Self {
+        Self::prepare(e)
     }
 }

@@ -5,19 +5,13 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use anyhow::Context;
-
 use super::headless::LinePrinter;
 use super::ExitError;
 use crate::config::{ConfigSource, RunConfig};
-use crate::data::{self, split};
-use crate::engine::memory;
-use crate::protocol::RunEvent;
-use crate::train::checkpoint;
-use crate::train::resume_rules;
-use crate::train::run_dir::{run_id, RunDir, CONFIG_FILE, ENCODING_FILE, LAST_CHECKPOINT};
-use crate::train::trainer::{self, Channels};
-use crate::train::{Summary, Trainer};
+use crate::protocol::{Command, Request, RunEvent};
+use crate::train::summary::write_panicked;
+use crate::train::trainer::Channels;
+use crate::train::{prepare, Launch, Prepared, Summary};
 
 /// The embedded default: the digits demo, so the binary alone shows what it does.
 pub const EMBEDDED_CONFIG: &str = include_str!("../../configs/digits.toml");
@@ -62,179 +56,26 @@ fn toml_string(p: &Path) -> String {
     toml::Value::String(p.display().to_string()).to_string()
 }
 
-/// Loads the data and splits it with the run's seed, after checking that a
-/// synthetic set fits in memory; then checks that the model does.
-pub(crate) fn datasets(config: &RunConfig) -> Result<(data::Dataset, data::Dataset), ExitError> {
-    check_synthetic_fits(config)?;
-    let full = data::load(&config.data_spec()).map_err(|e| ExitError::input(e.to_string()))?;
-    if full.is_empty() {
-        return Err(ExitError::input(format!("{}: no rows", full.source)));
-    }
-    let s = split(&full, config.data.validation, config.run.seed);
-    if s.train.is_empty() {
-        return Err(ExitError::input(format!("{}: data.validation leaves no training rows", full.source)));
-    }
-    let spec = trainer::model_spec(config, &s.train);
-    memory::check_fits(&spec, config.run.batch_size, trainer::optimizer(config))
-        .map_err(|m| ExitError::config(config.error_at("model.hidden", m)))?;
-    Ok((s.train, s.validation))
-}
-
-/// A synthetic set is generated in memory: rows times (features + target),
-/// held twice while it is split.
-fn check_synthetic_fits(config: &RunConfig) -> Result<(), ExitError> {
-    if !config.data.path.starts_with("synthetic:") {
-        return Ok(());
-    }
-    let need = 8.0 * config.data.samples as f64 * (config.data.features as f64 + 1.0);
-    match memory::available() {
-        Some(have) if need > have as f64 => Err(ExitError::config(config.error_at(
-            "data.samples",
-            format!(
-                "{} rows of {} features need about {} of memory, the machine has {} available",
-                config.data.samples,
-                config.data.features,
-                memory::human(need),
-                memory::human(have as f64)
-            ),
-        ))),
-        _ => Ok(()),
-    }
-}
-
-/// Loads the plugins and applies the config's technique settings.
-fn load_plugins(config: &RunConfig) -> Result<crate::plugin::PluginHost, ExitError> {
-    let (host, warnings) = crate::plugin::setup(config).map_err(|e| ExitError::input(e.to_string()))?;
-    for w in warnings {
-        eprintln!("{w}");
-    }
-    Ok(host)
-}
-
 /// `traintop run`.
 pub fn run(opts: &RunOptions) -> Result<Summary, ExitError> {
     let config = load_config(opts)?;
-    trainer::backend(&config).check_available().map_err(|e| ExitError::input(e.to_string()))?;
-    let (train, validation) = datasets(&config)?;
-    let plugins = load_plugins(&config)?;
     let out_dir = opts.out.clone().unwrap_or_else(|| config.resolve_path(&config.run.out_dir.display().to_string()));
-    let run_dir = RunDir::create(&out_dir, &config.run.name, &config.to_toml_string())
-        .with_context(|| format!("cannot create a run folder under {}", out_dir.display()))
-        .map_err(ExitError::runtime)?;
-    run_dir
-        .write_json(ENCODING_FILE, &train.encoding)
-        .with_context(|| format!("cannot write {}", run_dir.file(ENCODING_FILE).display()))
-        .map_err(ExitError::runtime)?;
-    drive(Prepared { config, train, validation, run_dir, plugins, resume: None }, opts)
+    let prepared = prepare(Launch::New { config: Box::new(config), out_dir }, &mut |w| eprintln!("{w}"))?;
+    drive(prepared, opts)
 }
 
 /// `traintop resume RUN_DIR`: continues from `checkpoints/last` with the run's
-/// own resolved config. `--set` may change what can change mid-run (see
-/// [`resume_rules`]); each change is recorded (an `override` event) at the resume step.
+/// own resolved config. `--set` may change what can change mid-run; each
+/// change is printed here and recorded (an `override` event) at the resume
+/// step.
 pub fn resume(dir: &Path, opts: &RunOptions) -> Result<Summary, ExitError> {
-    let config_path = dir.join(CONFIG_FILE);
-    if !config_path.exists() {
-        return Err(ExitError::input(format!("{}: not a run folder (no {CONFIG_FILE})", dir.display())));
+    let launch = Launch::Resume { dir: dir.to_path_buf(), overrides: opts.overrides.clone() };
+    let prepared = prepare(launch, &mut |w| eprintln!("{w}"))?;
+    let step = prepared.resume.as_ref().map_or(0, |l| l.position.step);
+    for c in &prepared.overrides {
+        eprintln!("resume: --set {} applies from step {step}", c.text);
     }
-    let base = RunConfig::from_file(&config_path, &[]).map_err(ExitError::config)?;
-    let config = RunConfig::from_file(&config_path, &opts.overrides).map_err(ExitError::config)?;
-    let changes = resume_rules::check(&base, &config).map_err(ExitError::config)?;
-    trainer::backend(&config).check_available().map_err(|e| ExitError::input(e.to_string()))?;
-    let last = dir.join(LAST_CHECKPOINT);
-    let mut loaded = checkpoint::load(&last).map_err(|e| ExitError::input(e.to_string()))?;
-    let refuse = |m: String| ExitError::input(format!("{}: {m}", last.display()));
-    if !loaded.verified {
-        eprintln!("warning: {}: written without checksums (an older traintop); not verified", last.display());
-    }
-    let id = std::fs::read_to_string(&config_path).map(|t| run_id(&t)).unwrap_or_default();
-    if !loaded.position.run_id.is_empty() && loaded.position.run_id != id {
-        return Err(refuse(format!(
-            "this checkpoint belongs to another run (run id {}, this folder's is {id})",
-            loaded.position.run_id
-        )));
-    }
-    let (train, validation) = datasets(&config)?;
-    check_position(&config, &train, &loaded.position)?;
-    check_encoding(dir, &train.encoding)?;
-    apply_changes(&config, &changes, &mut loaded.position);
-    let mut plugins = load_plugins(&config)?;
-    trainer::check_checkpoint(&config, &train, &mut plugins, &loaded).map_err(refuse)?;
-    let mut run_dir =
-        RunDir::open(dir).with_context(|| format!("cannot open {}", dir.display())).map_err(ExitError::runtime)?;
-    for c in &changes {
-        eprintln!("resume: --set {} applies from step {}", c.text, loaded.position.step);
-        let event = RunEvent::Override { step: loaded.position.step, key: c.key.clone(), set: c.text.clone() };
-        run_dir.record(&event).map_err(|e| ExitError::runtime(e.into()))?;
-    }
-    drive(Prepared { config, train, validation, run_dir, plugins, resume: Some(loaded) }, opts)
-}
-
-/// The checkpoint's place must lie inside the run the config describes.
-fn check_position(config: &RunConfig, train: &data::Dataset, p: &checkpoint::Position) -> Result<(), ExitError> {
-    let epochs = config.run.epochs;
-    if p.epoch > epochs || (p.epoch == epochs && p.batch_in_epoch > 0) {
-        return Err(ExitError::config(config.error_at(
-            "run.epochs",
-            format!("the checkpoint is at epoch {}, past the run's {epochs} epochs (damaged metadata?)", p.epoch),
-        )));
-    }
-    if p.epoch == epochs {
-        return Err(ExitError::config(config.error_at(
-            "run.epochs",
-            format!("the run has completed its {epochs} epochs; train longer with --set run.epochs=N (N > {epochs})"),
-        )));
-    }
-    let per_epoch = train.len().div_ceil(config.run.batch_size);
-    if p.batch_in_epoch >= per_epoch {
-        return Err(ExitError::input(format!(
-            "the checkpoint is at batch {} of an epoch of {per_epoch} batches (damaged metadata?)",
-            p.batch_in_epoch
-        )));
-    }
-    Ok(())
-}
-
-/// A resumed run must see its inputs as it did when it started: a data file
-/// whose categories changed would shift what each input means, unseen by the
-/// checkpoint's shapes when the count stays the same.
-fn check_encoding(dir: &Path, encoding: &data::Encoding) -> Result<(), ExitError> {
-    let path = dir.join(ENCODING_FILE);
-    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
-    let saved: data::Encoding = serde_json::from_str(&text)
-        .map_err(|e| ExitError::input(format!("{}: not a traintop encoding file: {e}", path.display())))?;
-    if saved != *encoding {
-        return Err(ExitError::input(format!(
-            "{}: the data's columns or categories are not the ones the run started with (was the data file changed?)",
-            path.display()
-        )));
-    }
-    Ok(())
-}
-
-/// The learning rate and technique settings given with `--set` replace the
-/// checkpoint's (which otherwise win: they hold changes made while training).
-fn apply_changes(config: &RunConfig, changes: &[resume_rules::Applied], p: &mut checkpoint::Position) {
-    if changes.iter().any(|c| c.key == "optimizer.lr") {
-        p.lr = config.optimizer.lr as f32;
-    }
-    resume_rules::patch_techniques(&mut p.techniques, config, changes);
-}
-
-/// Everything a run needs, checked; the trainer itself is built on the thread
-/// that runs it (the compiled graph stays on that thread).
-struct Prepared {
-    config: RunConfig,
-    train: data::Dataset,
-    validation: data::Dataset,
-    run_dir: RunDir,
-    plugins: crate::plugin::PluginHost,
-    resume: Option<checkpoint::Loaded>,
-}
-
-impl Prepared {
-    fn into_trainer(self) -> Trainer {
-        Trainer::new(self.config, self.train, self.validation, self.run_dir, self.plugins, self.resume)
-    }
+    drive(prepared, opts)
 }
 
 /// Installs the signal handlers: the first SIGINT/SIGTERM/SIGHUP asks for a
@@ -260,7 +101,7 @@ fn drive(prepared: Prepared, opts: &RunOptions) -> Result<Summary, ExitError> {
         let mut printer = LinePrinter::new(opts.quiet);
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut trainer = prepared.into_trainer();
-            let mut on_event = |e: crate::protocol::RunEvent| printer.handle(&e);
+            let mut on_event = |e: RunEvent| printer.handle(&e);
             let mut channels = Channels { events: &mut on_event, commands: None, stop };
             trainer.run(&mut channels)
         }));
@@ -276,7 +117,7 @@ fn drive(prepared: Prepared, opts: &RunOptions) -> Result<Summary, ExitError> {
         .name("trainer".into())
         .spawn(move || {
             let mut trainer = prepared.into_trainer();
-            let mut send = |e: crate::protocol::RunEvent| {
+            let mut send = |e: RunEvent| {
                 let _ = event_tx.send(e);
             };
             let mut channels = Channels { events: &mut send, commands: Some(command_rx), stop: trainer_stop };
@@ -293,7 +134,7 @@ fn drive(prepared: Prepared, opts: &RunOptions) -> Result<Summary, ExitError> {
     };
     let ui = crate::tui::run_dashboard(options, event_rx, command_tx.clone());
     // A quit from the dashboard has already asked for a stop; make sure of it.
-    let _ = command_tx.send(crate::protocol::Request::dashboard(crate::protocol::Command::Stop));
+    let _ = command_tx.send(Request::dashboard(Command::Stop));
     let result = worker.join();
     ui.map_err(|e| ExitError::runtime(anyhow::anyhow!("dashboard: {e}")))?;
     let summary = finish(result, &run_path)?;
@@ -312,13 +153,9 @@ fn finish(result: std::thread::Result<anyhow::Result<Summary>>, run_path: &Path)
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "panic".into());
-            let summary =
-                serde_json::json!({ "stop_reason": "error", "error": format!("the trainer panicked: {message}") });
-            let _ = crate::train::checkpoint::write_atomically(
-                &run_path.join(crate::train::run_dir::SUMMARY_FILE),
-                serde_json::to_string_pretty(&summary).unwrap_or_default().as_bytes(),
-            );
-            Err(ExitError::runtime(anyhow::anyhow!("the trainer panicked: {message}")))
+            let error = format!("the trainer panicked: {message}");
+            write_panicked(run_path, &error);
+            Err(ExitError::runtime(anyhow::anyhow!(error)))
         }
     }
 }

@@ -18,8 +18,9 @@ use crate::engine::mlp::weight_name;
 use crate::engine::{Dim, EvalStats, MlpSpec, Objective, Session};
 use crate::plugin::PluginHost;
 use crate::train::checkpoint::{self, Loaded, Position};
+use crate::train::model::{backend, model_spec, optimizer};
 use crate::train::run_dir::{BEST_CHECKPOINT, CONFIG_FILE, ENCODING_FILE, LAST_CHECKPOINT};
-use crate::train::{techniques, trainer};
+use crate::train::techniques;
 
 /// Which checkpoint of a run to open.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -90,8 +91,7 @@ impl TrainedModel {
         techniques::restore(&mut plugins, &loaded.position.techniques)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         let mut rng = ChaCha8Rng::seed_from_u64(config.run.seed);
-        let mut session =
-            Session::new(spec, trainer::optimizer(&config), trainer::backend(&config), &mut plugins, &mut rng);
+        let mut session = Session::new(spec, optimizer(&config), backend(&config), &mut plugins, &mut rng);
         check_states(&session, &loaded).map_err(|e| format!("{}: {e}", path.display()))?;
         let Loaded { states, position, .. } = loaded;
         for (name, shape, values) in states {
@@ -182,7 +182,7 @@ fn spec_from_checkpoint(config: &RunConfig, loaded: &Loaded) -> Result<MlpSpec, 
         encoding: Encoding::default(),
         source: String::new(),
     };
-    Ok(trainer::model_spec(config, &dataset_like))
+    Ok(model_spec(config, &dataset_like))
 }
 
 /// Every tensor the model needs is in the checkpoint, with its shape.

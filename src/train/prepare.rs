@@ -1,0 +1,167 @@
+//! Preparing a run: everything between a config and a trainer ready to
+//! train, checked before any training. One function, [`prepare`], that
+//! `traintop run`, `traintop resume` and a run server all call: backend,
+//! data (split with the run's seed), memory, plugins and their settings, the
+//! run folder and, for a resume, the checkpoint and what `--set` may change.
+//!
+//! The trainer itself is built later, on the thread that runs it
+//! ([`Prepared::into_trainer`]): the compiled graph stays on that thread.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use super::checkpoint::{self, Loaded};
+use super::model::{backend, model_spec, optimizer};
+use super::prepare_error::PrepareError;
+use super::resume_check::{apply_changes, check_checkpoint, check_encoding, check_position};
+use super::resume_rules::{self, Applied};
+use super::run_dir::{run_id, RunDir, CONFIG_FILE, ENCODING_FILE, LAST_CHECKPOINT};
+use super::trainer::Trainer;
+use crate::config::RunConfig;
+use crate::data::{self, split, Dataset};
+use crate::engine::memory;
+use crate::plugin::PluginHost;
+use crate::protocol::RunEvent;
+
+/// What to prepare.
+#[derive(Clone, Debug)]
+pub enum Launch {
+    /// A new run of `config`, in a fresh folder under `out_dir`.
+    New { config: Box<RunConfig>, out_dir: PathBuf },
+    /// The run in `dir`, from its last checkpoint, with `--set` overrides.
+    Resume { dir: PathBuf, overrides: Vec<String> },
+}
+
+/// Everything a run needs, checked.
+pub struct Prepared {
+    pub config: RunConfig,
+    pub train: Dataset,
+    pub validation: Dataset,
+    pub run_dir: RunDir,
+    pub plugins: PluginHost,
+    pub resume: Option<Loaded>,
+    /// The `--set`s a resume applies, announced when the run starts.
+    pub overrides: Vec<Applied>,
+}
+
+impl Prepared {
+    /// Builds the trainer (on the thread that will run it).
+    pub fn into_trainer(self) -> Trainer {
+        let step = self.resume.as_ref().map_or(0, |l| l.position.step);
+        let announce = self
+            .overrides
+            .iter()
+            .map(|c| RunEvent::Override { step, key: c.key.clone(), set: c.text.clone() })
+            .collect();
+        let mut trainer =
+            Trainer::new(self.config, self.train, self.validation, self.run_dir, self.plugins, self.resume);
+        trainer.announce(announce);
+        trainer
+    }
+}
+
+/// Prepares a run; `warn` hears what is worth saying but not fatal (plugins
+/// refused that the run does not need, a checkpoint without checksums).
+pub fn prepare(launch: Launch, warn: &mut dyn FnMut(String)) -> Result<Prepared, PrepareError> {
+    match launch {
+        Launch::New { config, out_dir } => prepare_new(*config, &out_dir, warn),
+        Launch::Resume { dir, overrides } => prepare_resume(&dir, &overrides, warn),
+    }
+}
+
+fn prepare_new(config: RunConfig, out_dir: &Path, warn: &mut dyn FnMut(String)) -> Result<Prepared, PrepareError> {
+    backend(&config).check_available().map_err(|e| PrepareError::Input(e.to_string()))?;
+    let (train, validation) = datasets(&config)?;
+    let plugins = load_plugins(&config, warn)?;
+    let run_dir = RunDir::create(out_dir, &config.run.name, &config.to_toml_string())
+        .with_context(|| format!("cannot create a run folder under {}", out_dir.display()))
+        .map_err(PrepareError::Runtime)?;
+    run_dir
+        .write_json(ENCODING_FILE, &train.encoding)
+        .with_context(|| format!("cannot write {}", run_dir.file(ENCODING_FILE).display()))
+        .map_err(PrepareError::Runtime)?;
+    Ok(Prepared { config, train, validation, run_dir, plugins, resume: None, overrides: vec![] })
+}
+
+/// A resume uses the folder's own resolved config; `--set` may change what
+/// can change mid-run (see [`resume_rules`]).
+fn prepare_resume(dir: &Path, overrides: &[String], warn: &mut dyn FnMut(String)) -> Result<Prepared, PrepareError> {
+    let config_path = dir.join(CONFIG_FILE);
+    if !config_path.exists() {
+        return Err(PrepareError::Input(format!("{}: not a run folder (no {CONFIG_FILE})", dir.display())));
+    }
+    let base = RunConfig::from_file(&config_path, &[]).map_err(PrepareError::Config)?;
+    let config = RunConfig::from_file(&config_path, overrides).map_err(PrepareError::Config)?;
+    let changes = resume_rules::check(&base, &config).map_err(PrepareError::Config)?;
+    backend(&config).check_available().map_err(|e| PrepareError::Input(e.to_string()))?;
+    let last = dir.join(LAST_CHECKPOINT);
+    let mut loaded = checkpoint::load(&last).map_err(|e| PrepareError::Input(e.to_string()))?;
+    let refuse = |m: String| PrepareError::Input(format!("{}: {m}", last.display()));
+    if !loaded.verified {
+        warn(format!("warning: {}: written without checksums (an older traintop); not verified", last.display()));
+    }
+    let id = std::fs::read_to_string(&config_path).map(|t| run_id(&t)).unwrap_or_default();
+    if !loaded.position.run_id.is_empty() && loaded.position.run_id != id {
+        return Err(refuse(format!(
+            "this checkpoint belongs to another run (run id {}, this folder's is {id})",
+            loaded.position.run_id
+        )));
+    }
+    let (train, validation) = datasets(&config)?;
+    check_position(&config, &train, &loaded.position)?;
+    check_encoding(dir, &train.encoding)?;
+    apply_changes(&config, &changes, &mut loaded.position);
+    let mut plugins = load_plugins(&config, warn)?;
+    check_checkpoint(&config, &train, &mut plugins, &loaded).map_err(refuse)?;
+    let run_dir =
+        RunDir::open(dir).with_context(|| format!("cannot open {}", dir.display())).map_err(PrepareError::Runtime)?;
+    Ok(Prepared { config, train, validation, run_dir, plugins, resume: Some(loaded), overrides: changes })
+}
+
+/// Loads the data and splits it with the run's seed, after checking that a
+/// synthetic set fits in memory; then checks that the model does.
+pub fn datasets(config: &RunConfig) -> Result<(Dataset, Dataset), PrepareError> {
+    check_synthetic_fits(config)?;
+    let full = data::load(&config.data_spec()).map_err(|e| PrepareError::Input(e.to_string()))?;
+    if full.is_empty() {
+        return Err(PrepareError::Input(format!("{}: no rows", full.source)));
+    }
+    let s = split(&full, config.data.validation, config.run.seed);
+    if s.train.is_empty() {
+        return Err(PrepareError::Input(format!("{}: data.validation leaves no training rows", full.source)));
+    }
+    let spec = model_spec(config, &s.train);
+    memory::check_fits(&spec, config.run.batch_size, optimizer(config))
+        .map_err(|m| PrepareError::Config(config.error_at("model.hidden", m)))?;
+    Ok((s.train, s.validation))
+}
+
+/// A synthetic set is generated in memory: rows times (features + target),
+/// held twice while it is split.
+fn check_synthetic_fits(config: &RunConfig) -> Result<(), PrepareError> {
+    if !config.data.path.starts_with("synthetic:") {
+        return Ok(());
+    }
+    let need = 8.0 * config.data.samples as f64 * (config.data.features as f64 + 1.0);
+    match memory::available() {
+        Some(have) if need > have as f64 => Err(PrepareError::Config(config.error_at(
+            "data.samples",
+            format!(
+                "{} rows of {} features need about {} of memory, the machine has {} available",
+                config.data.samples,
+                config.data.features,
+                memory::human(need),
+                memory::human(have as f64)
+            ),
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Loads the plugins and applies the config's technique settings.
+fn load_plugins(config: &RunConfig, warn: &mut dyn FnMut(String)) -> Result<PluginHost, PrepareError> {
+    let (host, warnings) = crate::plugin::setup(config).map_err(|e| PrepareError::Input(e.to_string()))?;
+    warnings.into_iter().for_each(warn);
+    Ok(host)
+}

@@ -1,0 +1,43 @@
+//! `summary.json`: how a run ended, in a few figures, written however it
+//! ended (a trainer that panicked still leaves one saying "error").
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::checkpoint::write_atomically;
+use super::run_dir::SUMMARY_FILE;
+use crate::protocol::StopReason;
+
+/// What `summary.json` holds.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    pub stop_reason: StopReason,
+    pub epochs_run: usize,
+    pub steps: u64,
+    pub best_epoch: Option<usize>,
+    pub best_val_loss: Option<f32>,
+    pub final_loss: Option<f32>,
+    pub final_val_loss: Option<f32>,
+    pub final_val_acc: Option<f32>,
+    pub samples_per_sec: f64,
+    pub wall_time: f64,
+    pub device: String,
+    pub run_dir: String,
+}
+
+/// The summary of a run whose trainer panicked: only the reason is known.
+#[derive(Serialize)]
+struct Panicked<'a> {
+    stop_reason: StopReason,
+    error: &'a str,
+}
+
+/// Writes the summary of a run whose trainer panicked (best effort: the run
+/// is already failing, and the error reaches the user anyway).
+pub fn write_panicked(run_dir: &Path, error: &str) {
+    let summary = Panicked { stop_reason: StopReason::Error, error };
+    if let Ok(text) = serde_json::to_string_pretty(&summary) {
+        let _ = write_atomically(&run_dir.join(SUMMARY_FILE), text.as_bytes());
+    }
+}

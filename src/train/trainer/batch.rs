@@ -1,0 +1,61 @@
+//! One batch: gather it, train one step, report it (every `log_every`
+//! steps and at the epoch's last batch), and notice divergence and stop
+//! requests from the techniques.
+
+use super::loop_state::LoopState;
+use super::{Channels, Flow, Trainer};
+use crate::data::{gather, Batches};
+use crate::protocol::{RunEvent, StepRecord, StopReason};
+use traintop_plugin_abi::EventKind;
+
+impl Trainer {
+    pub(super) fn train_batch(
+        &mut self,
+        ch: &mut Channels,
+        state: &mut LoopState,
+        order: &Batches,
+    ) -> anyhow::Result<Flow> {
+        let epoch = self.position.epoch + 1;
+        let idx = order.get(self.position.batch_in_epoch).expect("batch index in range");
+        let n = idx.len();
+        // Batches go into recycled buffers: no fresh allocation per step.
+        let mut x = self.session.buffer(n * self.train.n_features);
+        let mut y = self.session.buffer(n * self.session.spec.outputs);
+        gather(&self.train, idx, &mut x, &mut y);
+        // Logged steps also read back the gradient-health figures.
+        let logged = (self.position.step + 1).is_multiple_of(self.config.run.log_every as u64)
+            || self.position.batch_in_epoch + 1 == order.len();
+        self.plugins.step = self.position.step;
+        self.dispatch(EventKind::BatchStart, epoch as u64, f64::NAN, f64::NAN);
+        let stats = self.session.train_step(x, y, n, self.position.lr, logged, &mut self.plugins)?;
+        self.plugins.record_metrics(&stats.metrics);
+        self.dispatch(EventKind::BatchEnd, epoch as u64, stats.loss as f64, f64::NAN);
+        self.position.step += 1;
+        self.position.batch_in_epoch += 1;
+        state.samples += n;
+        state.epoch_loss += stats.loss as f64;
+        state.epoch_batches += 1;
+        state.last_loss = Some(stats.loss);
+        if !stats.loss.is_finite() {
+            self.note(ch, RunEvent::Diverged { step: self.position.step, loss: stats.loss });
+            return Ok(Flow::Stop(StopReason::Diverged));
+        }
+        if logged {
+            let record = StepRecord {
+                step: self.position.step,
+                epoch,
+                loss: stats.loss,
+                objective: stats.objective,
+                acc: stats.correct.map(|c| c / n as f32),
+                lr: self.position.lr,
+                samples_per_sec: state.samples_per_sec(),
+                wall_time: self.run_dir.elapsed_secs(),
+                grad_norms: stats.grad_norms,
+                saturation: stats.saturation,
+                metrics: stats.metrics,
+            };
+            self.emit(ch, RunEvent::Step(record))?;
+        }
+        Ok(self.stop_requested(ch).map_or(Flow::Continue, Flow::Stop))
+    }
+}

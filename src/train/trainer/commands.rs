@@ -1,0 +1,145 @@
+//! The batch boundary: the stop signal and the clients' commands. Each
+//! command is answered (accepted or rejected, naming its sender) and takes
+//! effect here, between two batches. While paused the trainer waits here,
+//! looking for commands a few times a second.
+
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::Duration;
+
+use super::loop_state::LoopState;
+use super::{Channels, Flow, Trainer};
+use crate::protocol::{Command, Request, RunEvent, RunState, StopReason, ToggleClass};
+use crate::train::run_dir::LAST_CHECKPOINT;
+use traintop_plugin_abi::EventKind;
+
+/// How long a paused trainer waits for a command before looking at the stop
+/// signal again.
+const PAUSED_POLL: Duration = Duration::from_millis(100);
+
+impl Trainer {
+    /// Handles what is waiting; returns when the next batch may train (or
+    /// the run must stop).
+    pub(super) fn at_batch_boundary(&mut self, ch: &mut Channels, state: &mut LoopState) -> anyhow::Result<Flow> {
+        loop {
+            if ch.stop.load(Ordering::SeqCst) {
+                return Ok(Flow::Stop(StopReason::User));
+            }
+            match next_request(ch, state) {
+                Some(request) => {
+                    if let Flow::Stop(reason) = self.handle(ch, state, request)? {
+                        return Ok(Flow::Stop(reason));
+                    }
+                }
+                None if !state.paused || state.step_once => {
+                    state.step_once = false;
+                    return Ok(Flow::Continue);
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// Carries out one request.
+    fn handle(&mut self, ch: &mut Channels, state: &mut LoopState, request: Request) -> anyhow::Result<Flow> {
+        let step = self.position.step;
+        let epoch = self.position.epoch as u64 + 1;
+        let accepted = RunEvent::Accepted { step, request: request.clone() };
+        match request.command {
+            Command::Pause => {
+                state.pause();
+                self.dispatch(EventKind::Paused, epoch, f64::NAN, f64::NAN);
+                self.note(ch, accepted);
+                self.note(ch, RunEvent::State { step, state: RunState::Paused });
+            }
+            Command::Resume => {
+                state.resume();
+                self.dispatch(EventKind::Resumed, epoch, f64::NAN, f64::NAN);
+                self.note(ch, accepted);
+                self.note(ch, RunEvent::State { step, state: RunState::Running });
+            }
+            Command::StepOnce => {
+                state.step_once = true;
+                self.note(ch, accepted);
+            }
+            Command::Stop => {
+                self.note(ch, accepted);
+                return Ok(Flow::Stop(StopReason::User));
+            }
+            Command::Checkpoint => {
+                self.save(LAST_CHECKPOINT)?;
+                self.note(ch, accepted);
+                self.note(ch, RunEvent::log(format!("checkpoint written at step {step}")));
+            }
+            Command::Toggle { .. } | Command::SetParam { .. } => self.apply_technique_command(ch, request),
+            Command::SetLearningRate { lr } if lr.is_finite() && lr > 0.0 => {
+                self.position.lr = lr;
+                self.note(ch, accepted);
+                self.note(ch, RunEvent::log(format!("learning rate set to {lr}")));
+                self.note(ch, RunEvent::Marker { step, label: format!("lr={lr}") });
+            }
+            Command::SetLearningRate { lr } => {
+                let reason = format!("learning rate {lr}: expected a finite number above 0");
+                self.note(ch, RunEvent::Rejected { step, request, reason });
+            }
+            Command::Unknown => {
+                let reason = "unknown command (sent by a newer traintop?)".to_string();
+                self.note(ch, RunEvent::Rejected { step, request, reason });
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// Applies a toggle or parameter change.
+    fn apply_technique_command(&mut self, ch: &mut Channels, request: Request) {
+        let step = self.position.step;
+        let (technique, result) = match &request.command {
+            Command::Toggle { technique, enabled } => {
+                (technique.clone(), self.plugins.set_enabled(technique, *enabled, &mut self.session.store))
+            }
+            Command::SetParam { technique, param, value } => {
+                (technique.clone(), self.plugins.set_param(technique, param, value))
+            }
+            _ => return,
+        };
+        match result {
+            Ok(needs_rebuild) => {
+                let label = request.command.label();
+                self.note(ch, RunEvent::Accepted { step, request });
+                if needs_rebuild {
+                    self.rebuild(ch, &label);
+                }
+                // A data technique computes its statistics from the training
+                // split: again when it is switched on or its settings change.
+                let data_technique = self.plugins.find(&technique).is_some_and(|i| {
+                    self.plugins.plugins[i].active() && self.plugins.plugins[i].class() == ToggleClass::Data
+                });
+                if data_technique {
+                    self.send_train_data();
+                }
+                self.note(ch, RunEvent::Marker { step, label });
+            }
+            Err(e) => self.note(ch, RunEvent::Rejected { step, request, reason: e.to_string() }),
+        }
+        self.plugin_logs(ch);
+        self.publish_techniques(ch);
+    }
+}
+
+/// The next request, if any: waited for while paused, taken if queued
+/// otherwise. A paused run whose clients are all gone carries on, since
+/// nobody could resume it.
+fn next_request(ch: &Channels, state: &mut LoopState) -> Option<Request> {
+    let rx = ch.commands.as_ref()?;
+    if !state.paused || state.step_once {
+        return rx.try_recv().ok();
+    }
+    match rx.recv_timeout(PAUSED_POLL) {
+        Ok(request) => Some(request),
+        Err(RecvTimeoutError::Timeout) => None,
+        Err(RecvTimeoutError::Disconnected) => {
+            state.resume();
+            None
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! The end of an epoch: validate, keep `best` and `last` checkpoints,
+//! report the epoch (with the ETA), and run the techniques' epoch hooks
+//! (early stopping decides here).
+
+use super::loop_state::LoopState;
+use super::{Channels, Flow, Trainer};
+use crate::protocol::{EpochRecord, RunEvent};
+use crate::train::run_dir::{BEST_CHECKPOINT, LAST_CHECKPOINT};
+use traintop_plugin_abi::EventKind;
+
+impl Trainer {
+    pub(super) fn end_epoch(&mut self, ch: &mut Channels, state: &mut LoopState) -> anyhow::Result<Flow> {
+        let val = if self.validation.is_empty() { None } else { Some(self.validate()?) };
+        self.position.epoch += 1;
+        self.position.batch_in_epoch = 0;
+        if let Some((val_loss, _)) = val {
+            if self.position.best_val_loss.is_none_or(|b| val_loss < b) {
+                self.position.best_val_loss = Some(val_loss);
+                self.position.best_epoch = Some(self.position.epoch);
+                self.save(BEST_CHECKPOINT)?;
+            }
+        }
+        self.save(LAST_CHECKPOINT)?;
+        state.last_val = val;
+        let record = self.epoch_record(state, val);
+        self.emit(ch, RunEvent::Epoch(record))?;
+        let epoch = self.position.epoch as u64;
+        if let Some((val_loss, val_acc)) = val {
+            self.dispatch(EventKind::ValidationEnd, epoch, val_loss as f64, val_acc.map_or(f64::NAN, f64::from));
+        }
+        self.dispatch(EventKind::EpochEnd, epoch, f64::NAN, f64::NAN);
+        self.plugin_logs(ch);
+        self.note(ch, RunEvent::Techniques { techniques: self.plugins.views() });
+        Ok(self.stop_requested(ch).map_or(Flow::Continue, Flow::Stop))
+    }
+
+    /// The epoch's figures; the ETA extrapolates this run's epochs so far.
+    fn epoch_record(&self, state: &LoopState, val: Option<(f32, Option<f32>)>) -> EpochRecord {
+        let elapsed = state.clock.active_secs();
+        let done = (self.position.epoch - state.start_epoch) as f64;
+        let remaining = self.config.run.epochs.saturating_sub(self.position.epoch) as f64;
+        EpochRecord {
+            step: self.position.step,
+            epoch: self.position.epoch,
+            loss: (state.epoch_loss / state.epoch_batches.max(1) as f64) as f32,
+            val_loss: val.map(|v| v.0).unwrap_or(f32::NAN),
+            val_acc: val.and_then(|v| v.1),
+            lr: self.position.lr,
+            samples_per_sec: state.samples as f64 / elapsed.max(1e-9),
+            wall_time: self.run_dir.elapsed_secs(),
+            eta_secs: elapsed / done.max(1.0) * remaining,
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! The end of a run, however it came: the techniques' stopping and run-end
+//! hooks, the `last` checkpoint, final validation, `summary.json` and the
+//! `finished` event.
+
+use super::loop_state::LoopState;
+use super::{Channels, Trainer};
+use crate::protocol::{RunEvent, StopReason};
+use crate::train::run_dir::LAST_CHECKPOINT;
+use crate::train::summary::Summary;
+use traintop_plugin_abi::EventKind;
+
+impl Trainer {
+    /// `ended` is how the loop ended: a stop reason, or the error that
+    /// ended it (the first error wins; the summary says "error").
+    pub(super) fn finish(
+        &mut self,
+        ch: &mut Channels,
+        mut state: LoopState,
+        ended: anyhow::Result<StopReason>,
+    ) -> anyhow::Result<Summary> {
+        let (mut reason, mut failure) = match ended {
+            Ok(reason) => (reason, None),
+            Err(e) => (StopReason::Error, Some(e)),
+        };
+        let epoch = self.position.epoch as u64;
+        if reason != StopReason::Completed {
+            self.dispatch(EventKind::Stopping, epoch, f64::NAN, f64::NAN);
+        }
+        // `last` is where a resume continues: written before the techniques'
+        // end (early stopping then puts back its best weights, which `best`
+        // holds), and not over a good one with diverged (NaN) weights.
+        // Mid-epoch stops keep their batch position.
+        let saved = if reason == StopReason::Diverged { Ok(()) } else { self.save(LAST_CHECKPOINT) };
+        self.dispatch(EventKind::RunEnd, epoch, f64::NAN, f64::NAN);
+        self.plugin_logs(ch);
+        // The final figures describe the model the run ends with, which a
+        // technique may just have replaced (early stopping's best weights).
+        let healthy = !matches!(reason, StopReason::Error | StopReason::Diverged);
+        if healthy && !self.validation.is_empty() && self.position.step > 0 {
+            match self.validate() {
+                Ok(v) => state.last_val = Some(v),
+                Err(e) => failure = failure.or(Some(e)),
+            }
+        }
+        if let (None, Err(e)) = (&failure, saved) {
+            failure = Some(e.into());
+        }
+        if failure.is_some() {
+            reason = StopReason::Error;
+        }
+        let summary = self.summary(&state, reason);
+        let summary_written = self.run_dir.write_summary(&summary);
+        let finished = RunEvent::Finished {
+            step: self.position.step,
+            epoch: self.position.epoch,
+            reason,
+            run_dir: self.run_dir.path.display().to_string(),
+            error: failure.as_ref().map(|e| format!("{e:#}")),
+        };
+        self.note(ch, finished);
+        match failure {
+            Some(e) => Err(e),
+            None => summary_written.map(|_| summary).map_err(Into::into),
+        }
+    }
+
+    fn summary(&self, state: &LoopState, reason: StopReason) -> Summary {
+        Summary {
+            stop_reason: reason,
+            epochs_run: self.position.epoch,
+            steps: self.position.step,
+            best_epoch: self.position.best_epoch,
+            best_val_loss: self.position.best_val_loss,
+            final_loss: state.last_loss,
+            final_val_loss: state.last_val.map(|v| v.0),
+            final_val_acc: state.last_val.and_then(|v| v.1),
+            samples_per_sec: state.samples_per_sec(),
+            wall_time: self.run_dir.elapsed_secs(),
+            device: self.session.backend.to_string(),
+            run_dir: self.run_dir.path.display().to_string(),
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! The start of a run (or a resume): what it is, the techniques as they
+//! are, and the plugins' run-start hook.
+
+use super::loop_state::LoopState;
+use super::{Channels, Trainer};
+use crate::protocol::{RunEvent, Started};
+use traintop_plugin_abi::EventKind;
+
+impl Trainer {
+    pub(super) fn start(&mut self, ch: &mut Channels) -> LoopState {
+        let run = &self.config.run;
+        let started = Started {
+            run_dir: self.run_dir.path.display().to_string(),
+            device: self.session.backend.to_string(),
+            epochs: run.epochs,
+            steps_per_epoch: self.train.len().div_ceil(run.batch_size),
+            parameters: self.parameter_count(),
+            epoch: self.position.epoch,
+            step: self.position.step,
+            resumed: self.position.step > 0,
+            train_rows: self.train.len(),
+            validation_rows: self.validation.len(),
+        };
+        self.note(ch, RunEvent::Started(started));
+        for event in std::mem::take(&mut self.opening) {
+            self.note(ch, event);
+        }
+        self.send_train_data();
+        self.dispatch(EventKind::RunStart, self.position.epoch as u64, f64::NAN, f64::NAN);
+        self.plugin_logs(ch);
+        self.publish_techniques(ch);
+        LoopState::new(self.position.epoch)
+    }
+
+    /// Trainable values in the model.
+    fn parameter_count(&self) -> usize {
+        let names = self.session.parameter_names().iter();
+        let shapes = names.filter_map(|n| self.session.store.shape(n));
+        shapes.map(|s| s.iter().map(|d| d.resolve(0)).product::<usize>()).sum()
+    }
+}
