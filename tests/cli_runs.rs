@@ -27,7 +27,9 @@ fn every_shipped_config_runs_and_writes_a_complete_summary() {
             continue;
         }
         let name = path.file_name().unwrap().to_str().unwrap().to_string();
-        let (_tmp, dir, _) = train(&name, &[]);
+        // The demo is long by design (tests/demo.rs checks its story).
+        let extra: &[&str] = if name == "demo.toml" { &["--set", "run.epochs=2"] } else { &[] };
+        let (_tmp, dir, _) = train(&name, extra);
         let s = summary(&dir);
         for key in [
             "stop_reason",

@@ -13,8 +13,9 @@ use crate::train::summary::write_panicked;
 use crate::train::trainer::Channels;
 use crate::train::{prepare, Launch, Prepared, Summary};
 
-/// The embedded default: the digits demo, so the binary alone shows what it does.
-pub const EMBEDDED_CONFIG: &str = include_str!("../../configs/digits.toml");
+/// The embedded default: the vanishing-gradient demo on the digits, so the
+/// binary alone tells the story (and runs long enough to press keys).
+pub const EMBEDDED_CONFIG: &str = include_str!("../../configs/demo.toml");
 pub const EMBEDDED_DATA: &str = include_str!("../../data/digits.csv");
 const EMBEDDED_DATA_NAME: &str = "digits.csv";
 

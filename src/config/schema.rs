@@ -157,6 +157,10 @@ pub struct RunSection {
     pub out_dir: PathBuf,
     /// Training steps between metric lines.
     pub log_every: usize,
+    /// One line the dashboard shows until the run is first steered (the
+    /// demo says which key to try).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub hint: String,
 }
 
 impl Default for RunSection {
@@ -169,6 +173,7 @@ impl Default for RunSection {
             device: Device::Cpu,
             out_dir: "runs".into(),
             log_every: 10,
+            hint: String::new(),
         }
     }
 }

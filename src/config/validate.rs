@@ -16,6 +16,9 @@ pub(crate) fn finish(raw: RawConfig, source: ConfigSource, r: &Reporter) -> Resu
     in_range(r, "run.epochs", run.epochs, limits::MAX_EPOCHS)?;
     in_range(r, "run.batch_size", run.batch_size, limits::MAX_BATCH)?;
     in_range(r, "run.log_every", run.log_every, limits::MAX_LOG_EVERY)?;
+    if run.hint.contains(['\n', '\r']) {
+        return Err(r.error("run.hint", "must be one line"));
+    }
 
     let data = data(raw.data, &source, r)?;
 
@@ -233,6 +236,7 @@ mod tests {
         check("[run]\nepochs = 0\n", "<embedded>:4:10: run.epochs: must be at least 1, got 0");
         check("[run]\nbatch_size = 0\n", "<embedded>:4:14: run.batch_size: must be at least 1, got 0");
         check("[run]\nlog_every = 0\n", "<embedded>:4:13: run.log_every: must be at least 1, got 0");
+        check("[run]\nhint = \"a\\nb\"\n", "<embedded>:4:8: run.hint: must be one line");
     }
 
     #[test]

@@ -92,6 +92,9 @@ pub struct Started {
     pub train_rows: usize,
     #[serde(default)]
     pub validation_rows: usize,
+    /// The config's `run.hint`: a line for the dashboard ("" for none).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub hint: String,
 }
 
 /// One logged training step.

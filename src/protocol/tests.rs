@@ -70,6 +70,7 @@ fn every_event() -> Vec<RunEvent> {
         resumed: true,
         train_rows: 600,
         validation_rows: 150,
+        hint: "press space".into(),
     };
     let mut events = vec![
         RunEvent::Hello(Hello::ours()),

@@ -35,6 +35,8 @@ pub struct RunInfo {
     pub epochs: usize,
     pub steps_per_epoch: usize,
     pub parameters: usize,
+    /// The config's hint, shown in the footer until the first marker.
+    pub hint: String,
 }
 
 /// The latest figures, for the header.
@@ -176,6 +178,10 @@ impl App {
             RunEvent::Started(started) => self.start(started),
             RunEvent::Techniques { techniques } => self.set_techniques(techniques),
             RunEvent::Marker { step, label } => {
+                // The run has been steered: the hint has done its job.
+                if let Some(info) = &mut self.info {
+                    info.hint.clear();
+                }
                 if self.charts.markers.len() >= MARKER_CAP {
                     self.charts.markers.pop_front();
                 }
@@ -212,7 +218,7 @@ impl App {
     }
 
     fn start(&mut self, s: Started) {
-        let Started { run_dir, device, epochs, steps_per_epoch, parameters, resumed, step, .. } = s;
+        let Started { run_dir, device, epochs, steps_per_epoch, parameters, resumed, step, hint, .. } = s;
         let what = if resumed { format!("resumed at step {step}") } else { "started".into() };
         self.push_log(
             None,
@@ -222,7 +228,7 @@ impl App {
             ),
             LogKind::State,
         );
-        self.info = Some(RunInfo { run_dir, device, epochs, steps_per_epoch, parameters });
+        self.info = Some(RunInfo { run_dir, device, epochs, steps_per_epoch, parameters, hint });
         self.state = Some(RunState::Running);
         self.finished = None;
     }

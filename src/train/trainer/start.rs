@@ -20,6 +20,7 @@ impl Trainer {
             resumed: self.position.step > 0,
             train_rows: self.train.len(),
             validation_rows: self.validation.len(),
+            hint: self.config.run.hint.clone(),
         };
         self.note(ch, RunEvent::Started(started));
         for event in std::mem::take(&mut self.opening) {

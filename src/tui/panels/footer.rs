@@ -46,6 +46,16 @@ impl Widget for Footer<'_> {
             Line::styled(truncate(q, w), t.bad())
         } else if let Some(n) = &app.notice {
             Line::styled(truncate(&format!(" {n}"), w), t.warn())
+        } else if let Some(hint) = app.info.as_ref().map(|i| i.hint.as_str()).filter(|h| !h.is_empty()) {
+            // The hint first, then the keys that always show.
+            let keys: usize = ALWAYS.iter().map(|(k, d)| hint_width(k, d)).sum();
+            let room = w.saturating_sub(keys);
+            let mut spans = vec![Span::styled(truncate(&format!(" ▸ {hint} "), room), t.warn())];
+            for (k, d) in ALWAYS {
+                spans.push(Span::styled(format!(" {k}"), t.key()));
+                spans.push(Span::styled(format!(" {d} "), t.dim()));
+            }
+            Line::from(spans)
         } else {
             let mut spans = Vec::new();
             let mut used: usize = ALWAYS.iter().map(|(k, d)| hint_width(k, d)).sum();
