@@ -157,3 +157,36 @@ fn switching_batch_norm_or_dropout_on_does_not_make_the_loss_jump() {
     let dropout = loss_jump("dropout", 20, &["technique.dropout.rate=0.1"]);
     assert!(dropout < 0.10, "dropout: loss changed by {:.1}%", dropout * 100.0);
 }
+
+/// Switching a technique back on reuses the programs compiled the first time
+/// (nothing is compiled again), and they train exactly as freshly compiled ones.
+#[test]
+fn toggling_back_reuses_the_compiled_programs() {
+    let spec = MlpSpec {
+        inputs: 8,
+        hidden: vec![16, 16],
+        outputs: 3,
+        activation: Activation::Sigmoid,
+        objective: Objective::Classification,
+    };
+    let x: Vec<f32> = (0..32 * 8).map(|i| (i as f32 * 0.37).sin()).collect();
+    let y: Vec<f32> = (0..32 * 3).map(|i| ((i % 3) == (i / 3) % 3) as u8 as f32).collect();
+    let mut host = host_with("batch_norm", &[], 3);
+    let mut cached =
+        Session::new(spec.clone(), Optimizer::Sgd, Backend::Cpu, &mut host, &mut ChaCha8Rng::seed_from_u64(1));
+    assert_eq!(cached.reused_programs, 0, "a new session compiles its programs");
+    for on in [false, true] {
+        host.set_enabled("batch_norm", on, &mut cached.store).unwrap();
+        cached.rebuild(&mut host);
+        let expected = if on { 3 } else { 0 };
+        assert_eq!(cached.reused_programs, expected, "batch norm {on}: programs reused");
+    }
+    // A session with the same state whose programs were compiled for it.
+    let mut fresh = Session::new(spec, Optimizer::Sgd, Backend::Cpu, &mut host, &mut ChaCha8Rng::seed_from_u64(1));
+    fresh.store = cached.store.clone();
+    for _ in 0..3 {
+        let a = cached.train_step(x.clone(), y.clone(), 32, 0.1, true, &mut host).unwrap();
+        let b = fresh.train_step(x.clone(), y.clone(), 32, 0.1, true, &mut host).unwrap();
+        assert_eq!(a, b, "cached and fresh programs train alike");
+    }
+}

@@ -5,6 +5,7 @@ pub mod autograd;
 pub mod backend;
 pub mod cpu;
 pub mod executor;
+pub mod fingerprint;
 pub mod graph;
 pub mod hooks;
 pub mod loss;
@@ -13,6 +14,7 @@ pub mod mlp;
 pub mod ops;
 pub mod optimizer;
 pub mod program;
+pub mod program_cache;
 pub mod session;
 pub mod shape;
 

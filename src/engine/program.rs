@@ -14,6 +14,7 @@ use luminal::prelude::{NodeIndex, Tensor as LTensor};
 use super::backend::Backend;
 use super::cpu::pool::BufferPool;
 use super::executor::Executor;
+use super::fingerprint::fingerprint;
 use super::graph::GraphBuilder;
 use super::ops::INV_BATCH_INPUT;
 use super::shape::{describe, element_count, Shape, BATCH_DIM};
@@ -84,6 +85,8 @@ pub struct Program {
     states: Vec<StateBinding>,
     outputs: Vec<(String, NodeIndex)>,
     results: HashMap<String, Vec<f32>>,
+    /// The fingerprint of the graph this was compiled from.
+    fingerprint: u64,
 }
 
 /// A problem found before execution: a missing feed or state, a wrong length.
@@ -123,6 +126,7 @@ impl Program {
     /// Compiles with a choice of the CPU backend's optional passes (to compare
     /// them with the plain lowering).
     pub fn compile_with(mut builder: GraphBuilder, backend: Backend, options: CompileOptions) -> Self {
+        let fingerprint = fingerprint(&builder, &(backend, options));
         backend.compile(&mut builder);
         let cpu = backend == Backend::Cpu;
         if cpu && options.fuse_updates {
@@ -161,7 +165,10 @@ impl Program {
             })
             .collect();
         let outputs = builder.outputs.iter().map(|(n, t)| (n.clone(), builder.tape[t.0].id)).collect();
-        Self { builder, executor, inputs, unused_inputs, states, outputs, results: HashMap::new() }
+        // Only the graph is needed from here on; the tape (kilobytes of shape
+        // tracker per entry) would only weigh on a cached program.
+        builder.tape = Vec::new();
+        Self { builder, executor, inputs, unused_inputs, states, outputs, results: HashMap::new(), fingerprint }
     }
 
     /// Runs once on a batch of `batch` rows. `feeds` gives every input but the
@@ -247,6 +254,11 @@ impl Program {
     /// The first value of a scalar output of the last run (NaN if absent).
     pub fn scalar(&self, name: &str) -> f32 {
         self.output(name).and_then(|v| v.first().copied()).unwrap_or(f32::NAN)
+    }
+
+    /// The fingerprint of the graph this program was compiled from.
+    pub fn fingerprint(&self) -> u64 {
+        self.fingerprint
     }
 
     /// Number of luminal nodes after compilation (for logs and benchmarks).

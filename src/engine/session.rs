@@ -11,6 +11,7 @@ use super::hooks::{GraphHooks, Mode};
 use super::mlp::{outputs, MlpSpec, X_INPUT, Y_INPUT};
 use super::optimizer::{Optimizer, ADAM_STEP, LR_INPUT};
 use super::program::{Program, RunError, StateStore};
+use super::program_cache::ProgramCache;
 
 /// What one training step reports.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -51,6 +52,10 @@ pub struct Session {
     pub build_time: Duration,
     /// Tensor buffers shared by the programs (and lent out for input batches).
     pool: BufferPool,
+    /// Programs of earlier structures, so toggling a technique back compiles nothing.
+    cache: ProgramCache,
+    /// How many of the last rebuild's three programs came from the cache.
+    pub reused_programs: usize,
 }
 
 impl Session {
@@ -78,6 +83,8 @@ impl Session {
             param_names: vec![],
             build_time: Duration::ZERO,
             pool: BufferPool::default(),
+            cache: ProgramCache::default(),
+            reused_programs: 0,
         };
         s.rebuild(hooks);
         s
@@ -110,9 +117,16 @@ impl Session {
             self.store.insert(&slot.name, shape, vec![fill; n]);
         }
         self.param_names = train.states().iter().filter(|s| s.trainable).map(|s| s.name.clone()).collect();
-        self.train = Program::compile(train, self.backend);
-        self.train_monitored = Program::compile(monitored, self.backend);
-        self.eval = Program::compile(eval, self.backend);
+        let mut reused = 0;
+        let mut program = |cache: &mut ProgramCache, old: &mut Program, builder| {
+            let (new, hit) = cache.get_or_compile(builder, self.backend);
+            reused += hit as usize;
+            cache.put(std::mem::replace(old, new));
+        };
+        program(&mut self.cache, &mut self.train, train);
+        program(&mut self.cache, &mut self.train_monitored, monitored);
+        program(&mut self.cache, &mut self.eval, eval);
+        self.reused_programs = reused;
         self.build_time = start.elapsed();
     }
 

@@ -219,12 +219,19 @@ fn constant_value(graph: &Graph, n: NodeIndex) -> Option<f32> {
     }
 }
 
-/// Incoming data edges of `n`, by operand order.
-fn operands(graph: &Graph, n: NodeIndex) -> Vec<(NodeIndex, u8, u8, ShapeTracker)> {
+/// Incoming data edges of `n`, by operand order. The trackers are borrowed:
+/// each is some kilobytes (luminal keeps its symbolic dimensions inline), and
+/// copying them was most of this pass's time.
+fn operands(graph: &Graph, n: NodeIndex) -> Vec<(NodeIndex, u8, u8, &ShapeTracker)> {
     let mut v: Vec<_> = graph
         .graph
         .edges_directed(n, Direction::Incoming)
-        .filter_map(|e| e.weight().as_data().map(|(i, o, t)| (e.source(), i, o, t)))
+        .filter_map(|e| match e.weight() {
+            Dependency::Data { input_order, output_order, shape } => {
+                Some((e.source(), *input_order, *output_order, shape))
+            }
+            Dependency::Schedule => None,
+        })
         .collect();
     v.sort_by_key(|x| x.1);
     v
@@ -268,8 +275,8 @@ pub fn fuse(graph: &mut Graph) {
                     && single_consumer
                     && !graph.no_delete.contains(&src)
                     && !assigned.contains(&src)
-                    && same_layout(&tracker)
-                    && same_shape(graph, src, &tracker)
+                    && same_layout(tracker)
+                    && same_shape(graph, src, tracker)
                 {
                     members.push(src);
                     frontier.push(src);
@@ -295,7 +302,7 @@ pub fn fuse(graph: &mut Graph) {
                     program.push(Instr::Const(v));
                     program.len() - 1
                 } else {
-                    inputs.push((src, out, tracker));
+                    inputs.push((src, out, *tracker));
                     program.push(Instr::Load(inputs.len() - 1));
                     program.len() - 1
                 };

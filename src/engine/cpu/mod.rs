@@ -24,19 +24,21 @@ pub use matmul::FastMatMul;
 
 /// Rewrites the builder's graph in place for CPU execution.
 pub fn compile(builder: &mut GraphBuilder) {
-    let tape = builder.tape.clone();
-    let graph = &mut builder.graph.graph;
-    for node in &tape {
+    // By index, not over a clone of the tape: each entry holds a shape
+    // tracker of some kilobytes.
+    for i in 0..builder.tape.len() {
+        let node = &builder.tape[i];
         let id = node.id;
+        let graph = &mut builder.graph.graph;
         match &node.op {
             Op::Unary(u) => graph[id] = Box::new(FastUnary(*u)),
             Op::Binary(b) => graph[id] = Box::new(FastBinary(*b)),
             Op::Reduce(r, axis) => graph[id] = Box::new(FastReduce(*r, *axis)),
             Op::Contiguous => graph[id] = Box::new(FastContiguous),
             Op::MatMul { mul } => {
-                let (a, b) = (&tape[node.inputs[0].0], &tape[node.inputs[1].0]);
                 graph.remove_node(*mul);
-                for (order, operand) in [a, b].into_iter().enumerate() {
+                for (order, operand) in node.inputs.iter().enumerate() {
+                    let operand = &builder.tape[operand.0];
                     graph.add_edge(
                         operand.id,
                         id,
