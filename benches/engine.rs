@@ -38,6 +38,8 @@ fn throughput() {
                 optimizer,
                 backend: Backend::Cpu,
                 seed: 1,
+                activation: Activation::Relu,
+                roofline: false,
             })
             .expect("bench runs");
             let label = layers.iter().map(|w| w.to_string()).collect::<Vec<_>>().join("-");

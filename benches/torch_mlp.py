@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The PyTorch side of the throughput comparison: the same MLP training step as
-`traintop bench` (ReLU hidden layers, softmax cross-entropy, SGD/momentum/Adam,
+`traintop bench` (ReLU, sigmoid or tanh hidden layers, softmax cross-entropy, SGD/momentum/Adam,
 forward + backward + update) on random data, timed the same way. Prints one
 JSON object like `traintop bench --json`."""
 import argparse
@@ -17,6 +17,7 @@ def main():
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--warmup", type=int, default=20)
     p.add_argument("--optimizer", default="sgd", choices=["sgd", "momentum", "adam"])
+    p.add_argument("--activation", default="relu", choices=["relu", "sigmoid", "tanh"])
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=2, help="CPU threads (the CI machine has 2 cores)")
     a = p.parse_args()
@@ -27,7 +28,7 @@ def main():
     for i in range(len(widths) - 1):
         mods.append(torch.nn.Linear(widths[i], widths[i + 1]))
         if i + 2 < len(widths):
-            mods.append(torch.nn.ReLU())
+            mods.append({"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh}[a.activation]())
     model = torch.nn.Sequential(*mods).to(a.device)
     if a.optimizer == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=0.01)

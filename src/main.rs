@@ -9,7 +9,7 @@ use traintop::cli::evaluate::{self, EvaluateOptions, PredictOptions, SplitChoice
 use traintop::cli::run::{self, RunOptions};
 use traintop::cli::ExitError;
 use traintop::cli::{diff, plugins};
-use traintop::engine::{Backend, Optimizer};
+use traintop::engine::{Activation, Backend, Optimizer};
 use traintop::inspect::Which;
 use traintop::tui::DashboardOptions;
 
@@ -128,6 +128,13 @@ enum Command {
         optimizer: BenchOptimizer,
         #[arg(long, value_enum, default_value_t = BenchDevice::Cpu)]
         device: BenchDevice,
+        /// Hidden-layer activation.
+        #[arg(long, value_enum, default_value_t = BenchActivation::Relu)]
+        activation: BenchActivation,
+        /// Also time a 2048 x 2048 SGEMM with the engine's GEMM (same threads)
+        /// and print the step's share of that rate.
+        #[arg(long)]
+        roofline: bool,
         /// Print one JSON object instead of a sentence.
         #[arg(long)]
         json: bool,
@@ -208,6 +215,13 @@ enum BenchOptimizer {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
+enum BenchActivation {
+    Relu,
+    Sigmoid,
+    Tanh,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
 enum BenchDevice {
     Cpu,
     Cuda,
@@ -256,7 +270,7 @@ fn main() -> ExitCode {
         Some(Command::Plugins { command: PluginsCommand::Check { path, settings, json } }) => {
             plugins::check(&path, &settings, json)
         }
-        Some(Command::Bench { layers, batch, steps, warmup, optimizer, device, json }) => {
+        Some(Command::Bench { layers, batch, steps, warmup, optimizer, device, activation, roofline, json }) => {
             let optimizer = match optimizer {
                 BenchOptimizer::Sgd => Optimizer::Sgd,
                 BenchOptimizer::Momentum => Optimizer::Momentum { momentum: 0.9 },
@@ -266,7 +280,12 @@ fn main() -> ExitCode {
                 BenchDevice::Cpu => Backend::Cpu,
                 BenchDevice::Cuda => Backend::Cuda,
             };
-            let opts = BenchOptions { layers, batch, steps, warmup, optimizer, backend, seed: 1 };
+            let activation = match activation {
+                BenchActivation::Relu => Activation::Relu,
+                BenchActivation::Sigmoid => Activation::Sigmoid,
+                BenchActivation::Tanh => Activation::Tanh,
+            };
+            let opts = BenchOptions { layers, batch, steps, warmup, optimizer, backend, seed: 1, activation, roofline };
             bench::run(&opts).map_err(|e| ExitError::input(format!("{e:#}"))).map(|r| {
                 if json {
                     println!("{}", serde_json::to_string(&r).expect("report serializes"));
@@ -275,6 +294,15 @@ fn main() -> ExitCode {
                         "{:?} batch {} {}: {:.0} samples/s ({:.3} ms/step, {} graph nodes)",
                         r.layers, r.batch, r.optimizer, r.samples_per_sec, r.ms_per_step, r.graph_nodes
                     );
+                    if let Some(f) = &r.roofline {
+                        println!(
+                            "roofline: SGEMM {n}x{n} {:.1} GFLOP/s; the step's matmuls {:.1} GFLOP/s = {:.0}% of it",
+                            f.sgemm_gflops,
+                            f.step_gflops,
+                            100.0 * f.share,
+                            n = f.sgemm_n
+                        );
+                    }
                 }
             })
         }

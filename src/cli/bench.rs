@@ -8,6 +8,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use super::roofline::{self, Roofline};
 use crate::config::limits::{MAX_BATCH, MAX_LAYERS, MAX_WIDTH};
 use crate::engine::memory;
 use crate::engine::{Activation, Backend, MlpSpec, NoHooks, Objective, Optimizer, Session};
@@ -22,6 +23,10 @@ pub struct BenchOptions {
     pub optimizer: Optimizer,
     pub backend: Backend,
     pub seed: u64,
+    /// Hidden-layer activation (ReLU by default, as in benches/torch_mlp.py).
+    pub activation: Activation,
+    /// Also time the machine's SGEMM and report the step's share of it.
+    pub roofline: bool,
 }
 
 /// The figures `--json` prints.
@@ -37,6 +42,14 @@ pub struct BenchReport {
     pub build_ms: f64,
     pub graph_nodes: usize,
     pub final_loss: f32,
+    /// Bytes fed to the backend per step (the batch and a few scalars).
+    pub h2d_bytes_per_step: f64,
+    /// Bytes read back per step (the loss and the step's other scalars).
+    pub d2h_bytes_per_step: f64,
+    /// Parameters, moments or other states copied to the host per step.
+    pub state_copies_per_step: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roofline: Option<Roofline>,
 }
 
 /// Longest timed run, in steps.
@@ -58,7 +71,7 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
         inputs: opts.layers[0],
         hidden: opts.layers[1..opts.layers.len() - 1].to_vec(),
         outputs: *opts.layers.last().unwrap(),
-        activation: Activation::Relu,
+        activation: opts.activation,
         objective: Objective::Classification,
     };
     memory::check_fits(&spec, opts.batch, opts.optimizer).map_err(|m| anyhow::anyhow!("--layers and --batch: {m}"))?;
@@ -94,11 +107,15 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
     for i in 0..opts.warmup {
         last = step(&mut session, i)?;
     }
+    let (before, copies) = (session.transfers().0, session.store.copies());
     let start = Instant::now();
     for i in 0..opts.steps {
         last = step(&mut session, i)?;
     }
     let secs = start.elapsed().as_secs_f64();
+    let moved = session.transfers().0;
+    let per_step = |bytes: u64| bytes as f64 / opts.steps as f64;
+    let ms_per_step = secs * 1e3 / opts.steps as f64;
     Ok(BenchReport {
         layers: opts.layers.clone(),
         batch: opts.batch,
@@ -106,9 +123,13 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
         optimizer: format!("{:?}", opts.optimizer),
         device: opts.backend.to_string(),
         samples_per_sec: (opts.steps * opts.batch) as f64 / secs,
-        ms_per_step: secs * 1e3 / opts.steps as f64,
+        ms_per_step,
         build_ms,
         graph_nodes: session.node_counts().0,
         final_loss: last,
+        h2d_bytes_per_step: per_step(moved.to_device_bytes - before.to_device_bytes),
+        d2h_bytes_per_step: per_step(moved.to_host_bytes - before.to_host_bytes),
+        state_copies_per_step: per_step(session.store.copies() - copies),
+        roofline: opts.roofline.then(|| roofline::measure(&opts.layers, opts.batch, ms_per_step)),
     })
 }

@@ -6,6 +6,7 @@ pub mod diff;
 pub mod evaluate;
 pub mod headless;
 pub mod plugins;
+pub mod roofline;
 pub mod run;
 
 use std::fmt;

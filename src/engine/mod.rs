@@ -23,6 +23,6 @@ pub use graph::{GraphBuilder, Tensor};
 pub use hooks::{GraphHooks, Mode, NoHooks};
 pub use mlp::{Activation, MlpSpec, Objective};
 pub use optimizer::Optimizer;
-pub use program::{CompileOptions, Program, StateStore};
+pub use program::{CompileOptions, Program, StateStore, Transfers};
 pub use session::{EvalStats, Session, StepStats};
 pub use shape::Dim;

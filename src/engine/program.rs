@@ -23,6 +23,9 @@ use super::shape::{describe, element_count, Shape, BATCH_DIM};
 #[derive(Debug, Default, Clone)]
 pub struct StateStore {
     values: HashMap<String, (Shape, LTensor)>,
+    /// States copied out to the host so far (checkpoints, plugins, tests):
+    /// training itself copies none.
+    copies: std::cell::Cell<u64>,
 }
 
 impl StateStore {
@@ -47,7 +50,13 @@ impl StateStore {
     /// A copy of a state's values on the host (checkpoints, tests).
     pub fn read(&self, name: &str) -> Option<Vec<f32>> {
         let (_, t) = self.values.get(name)?;
+        self.copies.set(self.copies.get() + 1);
         t.data.as_any().downcast_ref::<Vec<f32>>().cloned()
+    }
+
+    /// How many times a state was copied out with [`StateStore::read`].
+    pub fn copies(&self) -> u64 {
+        self.copies.get()
     }
 
     pub fn shape(&self, name: &str) -> Option<&Shape> {
@@ -87,6 +96,28 @@ pub struct Program {
     results: HashMap<String, Vec<f32>>,
     /// The fingerprint of the graph this was compiled from.
     fingerprint: u64,
+    transfers: Transfers,
+}
+
+/// What crossed between the host and the backend's memory, over all runs of
+/// a program: inputs fed in, outputs read back. States are not in it: they stay
+/// where the backend keeps them between runs (see [`StateStore::copies`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Transfers {
+    pub runs: u64,
+    pub to_device_bytes: u64,
+    pub to_host_bytes: u64,
+}
+
+impl std::ops::Add for Transfers {
+    type Output = Transfers;
+    fn add(self, o: Transfers) -> Transfers {
+        Transfers {
+            runs: self.runs + o.runs,
+            to_device_bytes: self.to_device_bytes + o.to_device_bytes,
+            to_host_bytes: self.to_host_bytes + o.to_host_bytes,
+        }
+    }
 }
 
 /// A problem found before execution: a missing feed or state, a wrong length.
@@ -168,7 +199,17 @@ impl Program {
         // Only the graph is needed from here on; the tape (kilobytes of shape
         // tracker per entry) would only weigh on a cached program.
         builder.tape = Vec::new();
-        Self { builder, executor, inputs, unused_inputs, states, outputs, results: HashMap::new(), fingerprint }
+        Self {
+            builder,
+            executor,
+            inputs,
+            unused_inputs,
+            states,
+            outputs,
+            results: HashMap::new(),
+            fingerprint,
+            transfers: Transfers::default(),
+        }
     }
 
     /// Runs once on a batch of `batch` rows. `feeds` gives every input but the
@@ -191,11 +232,13 @@ impl Program {
                     got: values.len(),
                 });
             }
+            self.transfers.to_device_bytes += 4 * values.len() as u64;
             exec.set(*node, LTensor::new(values));
             fed += 1;
         }
         if let Some((node, _)) = self.inputs.get(INV_BATCH_INPUT) {
             exec.set(*node, LTensor::new(vec![1.0 / batch.max(1) as f32]));
+            self.transfers.to_device_bytes += 4;
             fed += 1;
         }
         if fed < self.inputs.len() {
@@ -212,12 +255,14 @@ impl Program {
         // luminal's Constant ops read the batch size from the graph's map.
         self.builder.graph.set_dyn_dim(BATCH_DIM, batch);
         exec.run(&mut self.builder.graph, batch);
+        self.transfers.runs += 1;
         self.results.clear();
         // Outputs stay in their slots (each run recomputes them), so an output
         // that is also a state's new value is still there for the state.
         for (name, node) in &self.outputs {
             if let Some(t) = exec.get(*node) {
                 let v = t.data.as_any().downcast_ref::<Vec<f32>>().cloned().unwrap_or_default();
+                self.transfers.to_host_bytes += 4 * v.len() as u64;
                 self.results.insert(name.clone(), v);
             }
         }
@@ -254,6 +299,11 @@ impl Program {
     /// The first value of a scalar output of the last run (NaN if absent).
     pub fn scalar(&self, name: &str) -> f32 {
         self.output(name).and_then(|v| v.first().copied()).unwrap_or(f32::NAN)
+    }
+
+    /// Bytes fed in and read back over all runs so far.
+    pub fn transfers(&self) -> Transfers {
+        self.transfers
     }
 
     /// The fingerprint of the graph this program was compiled from.

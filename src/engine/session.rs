@@ -10,7 +10,7 @@ use super::cpu::pool::BufferPool;
 use super::hooks::{GraphHooks, Mode};
 use super::mlp::{outputs, MlpSpec, X_INPUT, Y_INPUT};
 use super::optimizer::{Optimizer, ADAM_STEP, LR_INPUT};
-use super::program::{Program, RunError, StateStore};
+use super::program::{Program, RunError, StateStore, Transfers};
 use super::program_cache::ProgramCache;
 
 /// What one training step reports.
@@ -247,6 +247,11 @@ impl Session {
         Ok(EvalStats { loss: (loss / seen) as f32, accuracy: has_correct.then_some((correct / seen) as f32) })
     }
 
+    /// Host-backend traffic of the train programs (both) and the eval program so far.
+    pub fn transfers(&self) -> (Transfers, Transfers) {
+        (self.train.transfers() + self.train_monitored.transfers(), self.eval.transfers())
+    }
+
     /// Number of optimizer steps taken so far (Adam's counter when present).
     pub fn adam_steps(&self) -> Option<f32> {
         self.store.read(ADAM_STEP).map(|v| v[0])
@@ -255,5 +260,46 @@ impl Session {
     /// Luminal node counts of the train and eval programs.
     pub fn node_counts(&self) -> (usize, usize) {
         (self.train.node_count(), self.eval.node_count())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+    use crate::engine::{Activation, NoHooks, Objective};
+
+    /// Parameters, moments and the step counter stay in the backend's memory:
+    /// a step feeds the batch and two scalars and reads back a few scalars;
+    /// no state is copied out (the store counts every copy).
+    #[test]
+    fn training_copies_no_state_to_the_host() {
+        let spec = MlpSpec {
+            inputs: 6,
+            hidden: vec![8, 8],
+            outputs: 3,
+            activation: Activation::Sigmoid,
+            objective: Objective::Classification,
+        };
+        let adam = Optimizer::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+        let mut s = Session::new(spec, adam, Backend::Cpu, &mut NoHooks, &mut ChaCha8Rng::seed_from_u64(1));
+        let batch = 4;
+        let (x, y) = (vec![0.5; batch * 6], [0.0, 1.0, 0.0].repeat(batch));
+        for step in 0..6 {
+            s.train_step(x.clone(), y.clone(), batch, 0.01, step % 3 == 0, &mut NoHooks).unwrap();
+        }
+        s.evaluate(&x, &y, batch, batch, &mut NoHooks).unwrap();
+        assert_eq!(s.store.copies(), 0, "no state was copied to the host");
+        let (train, eval) = s.transfers();
+        assert_eq!((train.runs, eval.runs), (6, 1));
+        // x, y, the learning rate and the batch scale, 4 bytes each.
+        assert_eq!(train.to_device_bytes, 6 * 4 * (batch as u64 * 9 + 2));
+        // Scalars only: loss and correct count, plus on monitored steps the six
+        // gradient norms and two saturation shares.
+        assert_eq!(train.to_host_bytes, 4 * (6 * 2 + 2 * 8));
+        // Evaluation also reads the predictions (for `traintop predict`).
+        assert_eq!(eval.to_host_bytes, 4 * (2 + batch as u64 * 3));
     }
 }

@@ -47,20 +47,25 @@ impl Kernel for FastMatMul {
         let b = view2(data(&inp[1]), vb, &mut sb, pool);
         // beta = 0: the GEMM writes every element without reading it.
         let mut out = pool.overwritable(m * n);
-        {
-            let mut c = ArrayViewMut2::from_shape((m, n), &mut out).expect("output matrix");
-            if n > m {
-                // matrixmultiply splits work over the output's rows: with few
-                // rows (a batch of 128 against 256 units) the second thread idles.
-                // C^T = B^T A^T is the same product with the long side as rows;
-                // all three are only views with swapped strides.
-                let mut ct = c.view_mut().reversed_axes();
-                general_mat_mul(1.0, &b.t(), &a.t(), 0.0, &mut ct);
-            } else {
-                general_mat_mul(1.0, &a, &b, 0.0, &mut c);
-            }
-        }
+        gemm(&a, &b, &mut out);
         out
+    }
+}
+
+/// `out = a b` (row-major `out`, every element overwritten): the GEMM every
+/// matmul node runs, also timed by `traintop bench --roofline`.
+pub fn gemm(a: &ArrayView2<f32>, b: &ArrayView2<f32>, out: &mut [f32]) {
+    let (m, n) = (a.nrows(), b.ncols());
+    let mut c = ArrayViewMut2::from_shape((m, n), out).expect("output matrix");
+    if n > m {
+        // matrixmultiply splits work over the output's rows: with few
+        // rows (a batch of 128 against 256 units) the second thread idles.
+        // C^T = B^T A^T is the same product with the long side as rows;
+        // all three are only views with swapped strides.
+        let mut ct = c.view_mut().reversed_axes();
+        general_mat_mul(1.0, &b.t(), &a.t(), 0.0, &mut ct);
+    } else {
+        general_mat_mul(1.0, a, b, 0.0, &mut c);
     }
 }
 

@@ -20,7 +20,7 @@ use luminal::prelude::{Dependency, NodeIndex};
 
 use super::graph::{GraphBuilder, Op};
 pub use kernels::{FastBinary, FastContiguous, FastReduce, FastUnary};
-pub use matmul::FastMatMul;
+pub use matmul::{gemm, FastMatMul};
 
 /// Rewrites the builder's graph in place for CPU execution.
 pub fn compile(builder: &mut GraphBuilder) {
