@@ -4,6 +4,8 @@ pub mod cli;
 pub mod config;
 pub mod data;
 pub mod engine;
+pub mod format;
+pub mod grad_health;
 pub mod inspect;
 pub mod plugin;
 pub mod protocol;

@@ -139,8 +139,8 @@ fn batch_norm_train_eval_and_gradients_match_reference() {
 fn batch_norm_switched_on_mid_run_leaves_the_batch_unchanged() {
     let (rows, cols) = (16, 6);
     let mut host = host_with("batch_norm", &[], 2);
-    host.plugins[0].enabled = false;
-    host.step = 500;
+    host.preset_enabled("batch_norm", false);
+    host.set_step(500);
     let mut store = StateStore::new();
     host.set_enabled("batch_norm", true, &mut store).unwrap();
     let mut g = GraphBuilder::new();

@@ -119,7 +119,7 @@ fn rebuild_keeps_weights_and_optimizer_state() {
     let before: Vec<(String, Vec<f32>)> =
         session.store.names().map(|n| (n.to_string(), session.store.read(n).unwrap())).collect();
     let mut host = host_with("dropout", &[], 3);
-    host.plugins[0].enabled = false;
+    host.preset_enabled("dropout", false);
     host.set_enabled("dropout", true, &mut session.store).unwrap();
     session.rebuild(&mut host);
     for (name, values) in &before {

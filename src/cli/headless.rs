@@ -1,58 +1,84 @@
 //! The headless line log: one line per logged step and per epoch, with the same
 //! field names as `metrics.jsonl`, for pipes, CI logs and `--headless`.
+//! Progress goes to stdout, warnings (plugin messages, refusals, gradient
+//! health) to stderr.
 
 use std::io::Write;
 
+use crate::format::duration;
+use crate::grad_health::{assess, worth_warning, GradFlag};
 use crate::protocol::RunEvent;
 
-/// Formats seconds as `1h02m`, `3m05s` or `12s`.
-pub fn duration(secs: f64) -> String {
-    if !secs.is_finite() {
-        return "?".into();
-    }
-    let s = secs.round() as u64;
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
-        _ => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
-    }
+/// Where a line goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    Out,
+    Err,
 }
 
-/// Prints events as lines on stdout (progress) and stderr (warnings).
+/// Turns events into lines.
 pub struct LinePrinter {
     epochs: usize,
     quiet_steps: bool,
+    /// The gradients' last flag, so that each is warned about once.
+    grad_flag: Option<GradFlag>,
 }
 
 impl LinePrinter {
     pub fn new(quiet_steps: bool) -> Self {
-        Self { epochs: 0, quiet_steps }
+        Self { epochs: 0, quiet_steps, grad_flag: None }
     }
 
+    /// Prints the event's lines.
     pub fn handle(&mut self, event: &RunEvent) {
-        let mut out = std::io::stdout().lock();
-        let _ = match event {
+        for (stream, line) in self.lines(event) {
+            let _ = match stream {
+                Stream::Out => writeln!(std::io::stdout().lock(), "{line}"),
+                Stream::Err => writeln!(std::io::stderr().lock(), "{line}"),
+            };
+        }
+        let _ = std::io::stdout().flush();
+    }
+
+    /// The lines an event gives, and where each goes.
+    pub fn lines(&mut self, event: &RunEvent) -> Vec<(Stream, String)> {
+        let out = |s: String| vec![(Stream::Out, s)];
+        let err = |s: String| vec![(Stream::Err, s)];
+        match event {
             RunEvent::Started(s) => {
                 self.epochs = s.epochs;
-                writeln!(
-                    out,
+                out(format!(
                     "run {} on {}: {} parameters, {} epochs of {} steps",
                     s.run_dir, s.device, s.parameters, s.epochs, s.steps_per_epoch
-                )
+                ))
             }
-            RunEvent::Step(r) if !self.quiet_steps => writeln!(
-                out,
-                "epoch {}/{} step {} loss={:.4}{} lr={} samples/s={:.0}",
-                r.epoch,
-                self.epochs,
-                r.step,
-                r.loss,
-                r.acc.map(|a| format!(" acc={a:.4}")).unwrap_or_default(),
-                r.lr,
-                r.samples_per_sec
-            ),
-            RunEvent::Epoch(r) => writeln!(
-                out,
+            RunEvent::Step(r) => {
+                let mut lines = vec![];
+                if !self.quiet_steps {
+                    lines.push((
+                        Stream::Out,
+                        format!(
+                            "epoch {}/{} step {} loss={:.4}{} lr={} samples/s={:.0}",
+                            r.epoch,
+                            self.epochs,
+                            r.step,
+                            r.loss,
+                            r.acc.map(|a| format!(" acc={a:.4}")).unwrap_or_default(),
+                            r.lr,
+                            r.samples_per_sec
+                        ),
+                    ));
+                }
+                if !r.grad_norms.is_empty() {
+                    let now = assess(&r.grad_norms);
+                    if let Some(flag) = worth_warning(self.grad_flag.as_ref(), now.as_ref()) {
+                        lines.push((Stream::Err, format!("warning: step {}: gradients {flag}", r.step)));
+                    }
+                    self.grad_flag = now;
+                }
+                lines
+            }
+            RunEvent::Epoch(r) => out(format!(
                 "epoch {}/{} step {} loss={:.4} val_loss={:.4}{} samples/s={:.0} eta={}",
                 r.epoch,
                 self.epochs,
@@ -62,29 +88,69 @@ impl LinePrinter {
                 r.val_acc.map(|a| format!(" val_acc={a:.4}")).unwrap_or_default(),
                 r.samples_per_sec,
                 duration(r.eta_secs)
-            ),
-            RunEvent::State { state, .. } => writeln!(out, "{}", state.as_str()),
-            RunEvent::Log { message, .. } => writeln!(std::io::stderr(), "{message}"),
+            )),
+            RunEvent::State { state, .. } => out(state.as_str().to_string()),
+            RunEvent::Log { message, .. } => err(message.clone()),
             RunEvent::Rebuild { reason, rebuild_ms, .. } => {
-                writeln!(std::io::stderr(), "graph rebuilt in {rebuild_ms:.1} ms ({reason})")
+                err(format!("graph rebuilt in {rebuild_ms:.1} ms ({reason})"))
             }
-            RunEvent::Rejected { reason, .. } => writeln!(std::io::stderr(), "rejected: {reason}"),
-            RunEvent::Marker { step, label } => writeln!(out, "step {step}: {label}"),
+            RunEvent::Rejected { reason, .. } => err(format!("rejected: {reason}")),
+            RunEvent::Marker { step, label } => out(format!("step {step}: {label}")),
             RunEvent::Techniques { techniques } => {
                 let on: Vec<&str> = techniques.iter().filter(|t| t.enabled).map(|t| t.name.as_str()).collect();
-                writeln!(out, "techniques on: {}", if on.is_empty() { "none".to_string() } else { on.join(", ") })
+                out(format!("techniques on: {}", if on.is_empty() { "none".to_string() } else { on.join(", ") }))
             }
-            RunEvent::Finished { reason, run_dir, .. } => writeln!(out, "finished ({}): {run_dir}", reason.as_str()),
+            RunEvent::Finished { reason, run_dir, .. } => out(format!("finished ({}): {run_dir}", reason.as_str())),
             // Said otherwise already (a marker, a state, the finish), or
             // nothing a line log needs.
-            RunEvent::Step(_)
-            | RunEvent::Hello(_)
+            RunEvent::Hello(_)
             | RunEvent::Accepted { .. }
             | RunEvent::StopRequested { .. }
             | RunEvent::Override { .. }
             | RunEvent::Diverged { .. }
-            | RunEvent::Unknown => Ok(()),
-        };
-        let _ = out.flush();
+            | RunEvent::Unknown => vec![],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::StepRecord;
+
+    fn step(step: u64, first_weight: f32) -> RunEvent {
+        RunEvent::Step(StepRecord {
+            step,
+            epoch: 1,
+            loss: 0.5,
+            objective: None,
+            acc: Some(0.75),
+            lr: 0.01,
+            samples_per_sec: 1000.0,
+            wall_time: 1.0,
+            grad_norms: vec![("layer0.weight".into(), first_weight), ("layer1.weight".into(), 0.1)],
+            saturation: vec![],
+            metrics: vec![],
+        })
+    }
+
+    #[test]
+    fn gradient_health_is_warned_about_once_per_flag() {
+        let mut p = LinePrinter::new(true);
+        assert!(p.lines(&step(1, 0.05)).is_empty(), "quiet and healthy: nothing");
+        let vanishing = p.lines(&step(2, 1e-9));
+        assert_eq!(vanishing.len(), 1);
+        assert_eq!(vanishing[0].0, Stream::Err);
+        assert!(vanishing[0].1.starts_with("warning: step 2: gradients VANISHING"), "{vanishing:?}");
+        assert!(p.lines(&step(3, 1e-9)).is_empty(), "the same flag is said once");
+        let exploding = p.lines(&step(4, f32::NAN));
+        assert!(exploding[0].1.contains("EXPLODING"), "{exploding:?}");
+    }
+
+    #[test]
+    fn steps_print_their_figures_unless_quiet() {
+        let mut p = LinePrinter::new(false);
+        let lines = p.lines(&step(1, 0.05));
+        assert_eq!(lines, vec![(Stream::Out, "epoch 1/0 step 1 loss=0.5000 acc=0.7500 lr=0.01 samples/s=1000".into())]);
     }
 }

@@ -86,8 +86,8 @@ impl TrainedModel {
         let loaded = checkpoint::load(&path).map_err(|e| e.to_string())?;
         let spec = spec_from_checkpoint(&config, &loaded).map_err(|e| format!("{}: {e}", path.display()))?;
         let (mut plugins, _warnings) = crate::plugin::setup(&config).map_err(|e| e.to_string())?;
-        plugins.layers = spec.layer_count();
-        plugins.step = loaded.position.step;
+        plugins.set_layers(spec.layer_count());
+        plugins.set_step(loaded.position.step);
         techniques::restore(&mut plugins, &loaded.position.techniques)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         let mut rng = ChaCha8Rng::seed_from_u64(config.run.seed);

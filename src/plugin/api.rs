@@ -7,15 +7,15 @@ use std::ffi::c_void;
 
 use traintop_plugin_abi as abi;
 
-use super::host::{FeedKind, PluginHost};
+use super::call_state::{Caller, FeedKind, HostState};
 use crate::engine::graph::{BinaryOp, GraphBuilder, ReduceOp, Tensor, UnaryOp};
 use crate::engine::shape::Dim;
 use crate::engine::{Mode, StateStore};
 
 /// What a plugin call may touch. Lives on the host's stack for one call.
-pub struct CallCtx<'a> {
-    pub host: &'a mut PluginHost,
-    pub plugin: usize,
+pub(crate) struct CallCtx<'a> {
+    pub state: &'a mut HostState,
+    pub caller: Caller<'a>,
     pub builder: Option<&'a mut GraphBuilder>,
     pub store: Option<&'a mut StateStore>,
     pub mode: Mode,
@@ -23,12 +23,12 @@ pub struct CallCtx<'a> {
 
 impl CallCtx<'_> {
     fn prefix(&self) -> String {
-        format!("{}.", self.host.plugins[self.plugin].name())
+        format!("{}.", self.caller.name)
     }
 
     fn complain(&mut self, msg: String) {
-        let name = self.host.plugins[self.plugin].name().to_string();
-        self.host.log(format!("plugin {name}: {msg}"));
+        let name = self.caller.name;
+        self.state.log(format!("plugin {name}: {msg}"));
     }
 
     fn tensor(&mut self, h: abi::Handle) -> Option<Tensor> {
@@ -57,7 +57,7 @@ impl CallCtx<'_> {
 }
 
 /// Builds the table for one call.
-pub fn table(ctx: &mut CallCtx) -> abi::HostApi {
+pub(crate) fn table(ctx: &mut CallCtx) -> abi::HostApi {
     abi::HostApi {
         size: std::mem::size_of::<abi::HostApi>(),
         ctx: ctx as *mut CallCtx as *mut c_void,
@@ -165,23 +165,23 @@ unsafe extern "C" fn log(ctx: *mut c_void, level: u32, msg: abi::Str) {
     let (c, msg) = unsafe { (cx(ctx), text(msg)) };
     let level = abi::Level::try_from(level).unwrap_or(abi::Level::Warn);
     let tag = if level == abi::Level::Warn { "warning: " } else { "" };
-    let name = c.host.plugins[c.plugin].name().to_string();
-    c.host.log(format!("{tag}{name}: {msg}"));
+    let name = c.caller.name;
+    c.state.log(format!("{tag}{name}: {msg}"));
     if level == abi::Level::Warn && msg.starts_with("panicked") {
-        c.host.plugins[c.plugin].failed = true;
+        *c.caller.failed = true;
     }
 }
 
 unsafe extern "C" fn set_status(ctx: *mut c_void, msg: abi::Str) {
     // SAFETY: table contract.
     let (c, msg) = unsafe { (cx(ctx), text(msg)) };
-    c.host.plugins[c.plugin].status = msg;
+    *c.caller.status = msg;
 }
 
 unsafe extern "C" fn request_stop(ctx: *mut c_void, reason: abi::Str, restore_best: u32) {
     // SAFETY: table contract.
     let (c, reason) = unsafe { (cx(ctx), text(reason)) };
-    c.host.stop_request = Some((reason, restore_best != 0));
+    c.state.stop_request = Some((reason, restore_best != 0));
 }
 
 unsafe extern "C" fn shape(ctx: *mut c_void, t: abi::Handle, out: *mut i64, cap: usize) -> i64 {
@@ -293,7 +293,7 @@ unsafe extern "C" fn state(
         return abi::INVALID;
     }
     let full = format!("{}{name}", c.prefix());
-    c.host.inits.insert(full.clone(), init);
+    c.state.inits.insert(full.clone(), init);
     let Some(b) = c.builder.as_deref_mut() else { return abi::INVALID };
     let shape: Vec<Dim> = dims.iter().map(|&d| Dim::Fixed(d as usize)).collect();
     if let Some(existing) = b.states().iter().find(|s| s.name == full) {
@@ -332,23 +332,23 @@ unsafe extern "C" fn random_like(ctx: *mut c_void, like: abi::Handle) -> abi::Ha
     // SAFETY: table contract.
     let c = unsafe { cx(ctx) };
     let Some(t) = c.tensor(like) else { return abi::INVALID };
-    let (mode, plugin) = (c.mode, c.plugin);
+    let (mode, plugin) = (c.mode, c.caller.index);
     let Some(b) = c.builder.as_deref_mut() else { return abi::INVALID };
     let shape = b.shape(t).to_vec();
-    let name = c.host.add_feed(plugin, mode, FeedKind::Random(shape.clone()));
+    let name = c.state.add_feed(plugin, c.caller.name, mode, FeedKind::Random(shape.clone()));
     b.input(&name, &shape).0 as abi::Handle
 }
 
 unsafe extern "C" fn param_input(ctx: *mut c_void, name: abi::Str) -> abi::Handle {
     // SAFETY: table contract.
     let (c, param) = unsafe { (cx(ctx), text(name)) };
-    if !c.host.plugins[c.plugin].lib.params.iter().any(|p| p.name == param) {
+    if !c.caller.params.iter().any(|p| p.name == param) {
         c.complain(format!("param_input: no parameter `{param}`"));
         return abi::INVALID;
     }
-    let (mode, plugin) = (c.mode, c.plugin);
+    let (mode, plugin) = (c.mode, c.caller.index);
     let Some(b) = c.builder.as_deref_mut() else { return abi::INVALID };
-    let input = c.host.add_feed(plugin, mode, FeedKind::Param(param));
+    let input = c.state.add_feed(plugin, c.caller.name, mode, FeedKind::Param(param));
     b.input(&input, &[]).0 as abi::Handle
 }
 
@@ -412,13 +412,13 @@ unsafe extern "C" fn state_shape(ctx: *mut c_void, name: abi::Str, out: *mut i64
 
 unsafe extern "C" fn layer_count(ctx: *mut c_void) -> u32 {
     // SAFETY: table contract.
-    unsafe { cx(ctx) }.host.layers as u32
+    unsafe { cx(ctx) }.state.layers as u32
 }
 
 unsafe extern "C" fn model_params(ctx: *mut c_void, out: *mut abi::ParamGrad, cap: usize) -> i64 {
     // SAFETY: table contract.
     let c = unsafe { cx(ctx) };
-    let params = &c.host.current_params;
+    let params = &c.state.current_params;
     for (i, (name, t, is_weight)) in params.iter().take(cap).enumerate() {
         let p = abi::ParamGrad {
             name: abi::Str::new(name),

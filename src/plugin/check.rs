@@ -174,10 +174,10 @@ pub fn check_point(host: &mut PluginHost, point: Point, seed: u64) -> PointRepor
 pub fn check_library(lib: LoadedLibrary, settings: &[(String, String)]) -> Result<Vec<PointReport>, String> {
     let name = lib.name.clone();
     let mut host = PluginHost::new(vec![lib], std::slice::from_ref(&name), 1);
-    host.layers = 2;
+    host.set_layers(2);
     for (k, v) in settings {
         host.set_param(&name, k, v).map_err(|e| e.to_string())?;
     }
-    host.plugins[0].enabled = true;
+    host.preset_enabled(&name, true);
     Ok(Point::ALL.iter().map(|&p| check_point(&mut host, p, 11)).collect())
 }

@@ -14,29 +14,29 @@ use rand_chacha::ChaCha8Rng;
 use traintop_plugin_abi as abi;
 
 use super::api::{table, CallCtx};
+use super::call_state::{Caller, Feed, FeedKind, HostState};
 use super::loader::LoadedLibrary;
 use crate::engine::graph::{GraphBuilder, Tensor};
 use crate::engine::hooks::{GraphHooks, Mode, ParamGrad};
-use crate::engine::shape::Dim;
 use crate::engine::StateStore;
 use crate::protocol::{ParamView, TechniqueView, ToggleClass};
 
 /// One loaded technique.
-pub struct Plugin {
-    pub lib: LoadedLibrary,
+struct Plugin {
+    lib: LoadedLibrary,
     state: *mut c_void,
-    pub enabled: bool,
+    enabled: bool,
     /// Disabled after a failure; the user may switch it on again.
-    pub failed: bool,
-    pub status: String,
+    failed: bool,
+    status: String,
 }
 
 impl Plugin {
-    pub fn name(&self) -> &str {
+    fn name(&self) -> &str {
         &self.lib.name
     }
 
-    pub fn class(&self) -> ToggleClass {
+    fn class(&self) -> ToggleClass {
         match self.lib.class {
             abi::ToggleClass::Live => ToggleClass::Live,
             abi::ToggleClass::Structural => ToggleClass::Structural,
@@ -45,12 +45,12 @@ impl Plugin {
         }
     }
 
-    pub fn active(&self) -> bool {
+    fn active(&self) -> bool {
         self.enabled && !self.failed
     }
 
     /// A parameter's current value as text.
-    pub fn param(&self, name: &str) -> Option<String> {
+    fn param(&self, name: &str) -> Option<String> {
         let mut buf = vec![0u8; 256];
         // SAFETY: `state` came from this plugin's `create`; `buf` has 256 bytes.
         let n =
@@ -59,26 +59,11 @@ impl Plugin {
     }
 }
 
-/// Host-fed inputs a plugin declared.
-#[derive(Clone, Debug)]
-pub enum FeedKind {
-    Random(Vec<Dim>),
-    Param(String),
-}
-
 /// The plugins of a run and everything they asked of the host.
 pub struct PluginHost {
-    pub plugins: Vec<Plugin>,
-    /// Number of layers (hidden + output) of the model.
-    pub layers: usize,
-    pub seed: u64,
-    pub step: u64,
-    pub(crate) stop_request: Option<(String, bool)>,
-    pub(crate) inits: HashMap<String, f32>,
-    /// The model's parameters while the loss hook runs.
-    pub(crate) current_params: Vec<(String, Tensor, bool)>,
-    feeds: Vec<(String, Mode, usize, FeedKind)>,
-    logs: Vec<String>,
+    plugins: Vec<Plugin>,
+    /// What plugin calls may change (see `call_state.rs`).
+    state: HostState,
     /// Running (sum, count, last) of each reported metric, for status lines.
     metric_tally: HashMap<String, (f64, u64, f32)>,
 }
@@ -118,42 +103,73 @@ impl PluginHost {
                 Plugin { failed: state.is_null(), lib, state, enabled: false, status: String::new() }
             })
             .collect();
-        Self {
-            plugins,
-            layers: 0,
-            seed,
-            step: 0,
-            stop_request: None,
-            inits: HashMap::new(),
-            current_params: vec![],
-            feeds: vec![],
-            logs: vec![],
-            metric_tally: HashMap::new(),
-        }
+        Self { plugins, state: HostState { seed, ..HostState::default() }, metric_tally: HashMap::new() }
     }
 
-    pub fn find(&self, name: &str) -> Option<usize> {
+    /// The number of layers (hidden + output) of the model the plugins build on.
+    pub fn set_layers(&mut self, layers: usize) {
+        self.state.layers = layers;
+    }
+
+    pub fn layers(&self) -> usize {
+        self.state.layers
+    }
+
+    /// The step about to be trained (random feeds are drawn from it).
+    pub fn set_step(&mut self, step: u64) {
+        self.state.step = step;
+    }
+
+    /// The techniques' names, in pipeline order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.plugins.iter().map(Plugin::name)
+    }
+
+    /// Sets a technique's switch without telling it: before the run starts
+    /// (config, checkpoint). Returns false when no such technique is loaded.
+    pub fn preset_enabled(&mut self, technique: &str, enabled: bool) -> bool {
+        let Some(i) = self.find(technique) else { return false };
+        self.plugins[i].enabled = enabled;
+        true
+    }
+
+    /// Whether a technique of this name is loaded.
+    pub fn has(&self, technique: &str) -> bool {
+        self.find(technique).is_some()
+    }
+
+    /// On and not failed.
+    pub fn is_active(&self, technique: &str) -> bool {
+        self.find(technique).is_some_and(|i| self.plugins[i].active())
+    }
+
+    pub fn class_of(&self, technique: &str) -> Option<ToggleClass> {
+        self.find(technique).map(|i| self.plugins[i].class())
+    }
+
+    /// A parameter's current value, as text.
+    pub fn param(&self, technique: &str, param: &str) -> Option<String> {
+        self.plugins[self.find(technique)?].param(param)
+    }
+
+    /// Every parameter's current value, in declaration order.
+    pub fn param_values(&self, technique: &str) -> Vec<(String, String)> {
+        let Some(p) = self.find(technique).map(|i| &self.plugins[i]) else { return vec![] };
+        p.lib.params.iter().filter_map(|s| p.param(&s.name).map(|v| (s.name.clone(), v))).collect()
+    }
+
+    fn find(&self, name: &str) -> Option<usize> {
         self.plugins.iter().position(|p| p.name() == name)
-    }
-
-    pub(crate) fn log(&mut self, line: String) {
-        self.logs.push(line);
     }
 
     /// Messages since the last call (for the event log).
     pub fn take_logs(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.logs)
+        std::mem::take(&mut self.state.logs)
     }
 
     /// A stop a plugin asked for: (reason, restore best weights).
     pub fn take_stop_request(&mut self) -> Option<(String, bool)> {
-        self.stop_request.take()
-    }
-
-    pub(crate) fn add_feed(&mut self, plugin: usize, mode: Mode, kind: FeedKind) -> String {
-        let name = format!("{}.feed{}", self.plugins[plugin].name(), self.feeds.iter().filter(|f| f.1 == mode).count());
-        self.feeds.push((name.clone(), mode, plugin, kind));
-        name
+        self.state.stop_request.take()
     }
 
     fn call<R>(
@@ -164,18 +180,18 @@ impl PluginHost {
         mode: Mode,
         f: impl FnOnce(&abi::Descriptor, *mut c_void, &abi::HostApi) -> R,
     ) -> R {
-        let descriptor = self.plugins[index].lib.descriptor;
-        let state = self.plugins[index].state;
-        let mut ctx = CallCtx { host: self, plugin: index, builder, store, mode };
+        let Plugin { lib, state, status, failed, .. } = &mut self.plugins[index];
+        let caller = Caller { index, name: &lib.name, params: &lib.params, status, failed };
+        let mut ctx = CallCtx { state: &mut self.state, caller, builder, store, mode };
         let api = table(&mut ctx);
-        f(descriptor, state, &api)
+        f(lib.descriptor, *state, &api)
     }
 
     fn fail(&mut self, index: usize, what: &str) {
         let p = &mut self.plugins[index];
         p.failed = true;
         let line = format!("plugin {} failed in {what} and was disabled; the run goes on", p.name());
-        self.logs.push(line);
+        self.state.logs.push(line);
     }
 
     /// Sets a parameter from text (config or dashboard). Returns whether the
@@ -187,14 +203,14 @@ impl PluginHost {
             let names: Vec<&str> = self.plugins[index].lib.params.iter().map(|p| p.name.as_str()).collect();
             err(format!("unknown parameter `{param}`; valid: {}", names.join(", ")))
         })?;
-        let before = self.logs.len();
+        let before = self.state.logs.len();
         let rc = self.call(index, None, None, Mode::Train, |d, s, api| {
             // SAFETY: `s` is this plugin's state and `api` valid for the call.
             unsafe { (d.set_param)(s, api, abi::Str::new(param), abi::Str::new(value)) }
         });
         if rc != abi::OK {
             // The SDK logged the reason; hand it back as the error.
-            let reason = self.logs.drain(before..).next_back().unwrap_or_else(|| "invalid value".into());
+            let reason = self.state.logs.drain(before..).next_back().unwrap_or_else(|| "invalid value".into());
             let reason = reason.split_once(": ").map(|(_, r)| r.to_string()).unwrap_or(reason);
             return Err(err(format!("{reason} (allowed: {})", spec.range_text())));
         }
@@ -234,10 +250,10 @@ impl PluginHost {
         abi::Event {
             kind: abi::EventKind::RunStart,
             epoch: 0,
-            step: self.step,
+            step: self.state.step,
             value: f64::NAN,
             value2: f64::NAN,
-            seed: self.seed,
+            seed: self.state.seed,
             data: std::ptr::null(),
             rows: 0,
             cols: 0,
@@ -375,7 +391,7 @@ impl PluginHost {
 impl GraphHooks for PluginHost {
     fn input(&mut self, g: &mut GraphBuilder, mode: Mode, x: Tensor) -> Tensor {
         // A new graph is being built: forget this mode's feeds of the last build.
-        self.feeds.retain(|f| f.1 != mode);
+        self.state.feeds.retain(|f| f.mode != mode);
         self.build_point(g, abi::BuildPoint::Input, mode, 0, x)
     }
 
@@ -388,9 +404,9 @@ impl GraphHooks for PluginHost {
     }
 
     fn loss(&mut self, g: &mut GraphBuilder, mode: Mode, loss: Tensor, params: &[(String, Tensor, bool)]) -> Tensor {
-        self.current_params = params.to_vec();
+        self.state.current_params = params.to_vec();
         let out = self.build_point(g, abi::BuildPoint::Loss, mode, 0, loss);
-        self.current_params.clear();
+        self.state.current_params.clear();
         out
     }
 
@@ -437,20 +453,20 @@ impl GraphHooks for PluginHost {
     }
 
     fn state_init(&mut self, name: &str) -> Option<f32> {
-        self.inits.get(name).copied()
+        self.state.inits.get(name).copied()
     }
 
     fn feeds(&mut self, mode: Mode, batch: usize) -> Vec<(String, Vec<f32>)> {
-        let feeds: Vec<_> = self.feeds.iter().filter(|f| f.1 == mode).cloned().collect();
+        let feeds: Vec<Feed> = self.state.feeds.iter().filter(|f| f.mode == mode).cloned().collect();
         feeds
             .into_iter()
             .enumerate()
-            .map(|(k, (name, _, plugin, kind))| {
+            .map(|(k, Feed { name, plugin, kind, .. })| {
                 let values = match kind {
                     FeedKind::Random(shape) => {
                         // Derived from (seed, step, feed), so a resumed run draws the same masks.
                         let mut rng = ChaCha8Rng::seed_from_u64(
-                            self.seed ^ self.step.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (k as u64) << 56,
+                            self.state.seed ^ self.state.step.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (k as u64) << 56,
                         );
                         let n = shape.iter().map(|d| d.resolve(batch)).product();
                         (0..n).map(|_| rng.gen::<f32>()).collect()

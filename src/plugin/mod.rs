@@ -3,6 +3,7 @@
 //! (`host`).
 
 pub mod api;
+mod call_state;
 pub mod check;
 pub mod host;
 pub mod loader;
@@ -70,9 +71,7 @@ pub fn setup(config: &RunConfig) -> Result<(PluginHost, Vec<String>), SetupError
                 source,
             })?;
         }
-        if let Some(i) = host.find(&t.name) {
-            host.plugins[i].enabled = t.enabled;
-        }
+        host.preset_enabled(&t.name, t.enabled);
     }
     Ok((host, warnings))
 }

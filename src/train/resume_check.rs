@@ -36,7 +36,7 @@ pub fn check_checkpoint(
         ));
     }
     let spec = model_spec(config, train);
-    plugins.layers = spec.layer_count();
+    plugins.set_layers(spec.layer_count());
     techniques::restore(plugins, &loaded.position.techniques)?;
     let mut rng = ChaCha8Rng::seed_from_u64(config.run.seed);
     let session = Session::new(spec, optimizer(config), backend(config), plugins, &mut rng);
@@ -66,7 +66,7 @@ pub fn check_checkpoint(
     // was trained with another optimizer or set of techniques.
     for (name, _, _) in &loaded.states {
         let owner = name.split('.').next().unwrap_or("");
-        if session.store.shape(name).is_none() && plugins.find(owner).is_none() {
+        if session.store.shape(name).is_none() && !plugins.has(owner) {
             return Err(format!(
                 "tensor `{name}` is not part of this model or its techniques (trained with another optimizer or techniques?)"
             ));

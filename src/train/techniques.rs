@@ -6,16 +6,11 @@ use crate::plugin::PluginHost;
 /// The techniques' settings as JSON, stored in checkpoints.
 pub fn snapshot(host: &PluginHost) -> serde_json::Value {
     let list: Vec<serde_json::Value> = host
-        .plugins
-        .iter()
-        .map(|p| {
-            let params: serde_json::Map<String, serde_json::Value> = p
-                .lib
-                .params
-                .iter()
-                .filter_map(|s| p.param(&s.name).map(|v| (s.name.clone(), serde_json::Value::String(v))))
-                .collect();
-            serde_json::json!({ "name": p.name(), "enabled": p.enabled && !p.failed, "params": params })
+        .names()
+        .map(|name| {
+            let params: serde_json::Map<String, serde_json::Value> =
+                host.param_values(name).into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect();
+            serde_json::json!({ "name": name, "enabled": host.is_active(name), "params": params })
         })
         .collect();
     serde_json::Value::Array(list)
@@ -30,14 +25,14 @@ pub fn restore(host: &mut PluginHost, snapshot: &serde_json::Value) -> Result<()
     for entry in list {
         let Some(name) = entry["name"].as_str() else { continue };
         let enabled = entry["enabled"].as_bool().unwrap_or(false);
-        let Some(i) = host.find(name) else {
+        if !host.has(name) {
             if enabled {
                 return Err(format!(
                     "technique `{name}` is on in the checkpoint but this run does not load it (name it in a [[technique]] entry)"
                 ));
             }
             continue;
-        };
+        }
         if let Some(params) = entry["params"].as_object() {
             for (k, v) in params {
                 if let Some(v) = v.as_str() {
@@ -45,7 +40,7 @@ pub fn restore(host: &mut PluginHost, snapshot: &serde_json::Value) -> Result<()
                 }
             }
         }
-        host.plugins[i].enabled = enabled;
+        host.preset_enabled(name, enabled);
     }
     Ok(())
 }
@@ -54,14 +49,13 @@ pub fn restore(host: &mut PluginHost, snapshot: &serde_json::Value) -> Result<()
 /// never uses dropout together with batch normalization on a layer.
 pub fn conflicts(host: &PluginHost) -> Vec<String> {
     let layers_of = |name: &str| -> Option<Vec<usize>> {
-        let p = &host.plugins[host.find(name)?];
-        if !p.active() {
+        if !host.is_active(name) {
             return None;
         }
-        let text = p.param("layers").unwrap_or_default();
+        let text = host.param(name, "layers").unwrap_or_default();
         let listed: Vec<usize> =
             text.trim_matches(|c| c == '[' || c == ']').split(',').filter_map(|s| s.trim().parse().ok()).collect();
-        Some(if listed.is_empty() { (0..host.layers.saturating_sub(1)).collect() } else { listed })
+        Some(if listed.is_empty() { (0..host.layers().saturating_sub(1)).collect() } else { listed })
     };
     match (layers_of("dropout"), layers_of("batch_norm")) {
         (Some(d), Some(b)) => {

@@ -81,7 +81,7 @@ impl Trainer {
         resume: Option<Loaded>,
     ) -> Self {
         let spec = model_spec(&config, &train);
-        plugins.layers = spec.layer_count();
+        plugins.set_layers(spec.layer_count());
         let mut position = Position { lr: config.optimizer.lr as f32, seed: config.run.seed, ..Default::default() };
         if let Some(loaded) = &resume {
             position = loaded.position.clone();
@@ -98,7 +98,7 @@ impl Trainer {
             }
             None => plugins.dispatch(EventKind::InitParameters, 0, f64::NAN, f64::NAN, &mut session.store),
         }
-        plugins.step = position.step;
+        plugins.set_step(position.step);
         Self { config, train, validation, session, run_dir, position, plugins, opening: vec![] }
     }
 

@@ -9,106 +9,23 @@ use crossterm::event::KeyEvent;
 use ratatui::Frame;
 
 use super::editor::Editor;
-use super::history::{Ema, History};
 use super::input::{map_key, Action, EditKey, InputMode};
-use super::layout;
-use super::panels::gradients::{GradFlag, GradHealth};
+use super::layout::{self, Screen};
+use super::panels::footer::Footer;
+use super::panels::gradients::GradHealth;
+use super::panels::header::Header;
+use super::state::{Charts, LogEntry, LogKind, Overlay, Progress, RunInfo};
 use super::theme::Theme;
+use crate::format::thousands;
+use crate::grad_health::worth_warning;
 use crate::protocol::{
     Command, EpochRecord, LogLevel, RunEvent, RunState, Started, StepRecord, StopReason, TechniqueView,
 };
 
-/// Points kept per chart series (downsampled beyond).
-const SERIES_CAP: usize = 2000;
 /// Event log lines kept.
 const LOG_CAP: usize = 500;
 /// Command markers kept for the loss chart.
 const MARKER_CAP: usize = 200;
-/// Weight of the newest value in the smoothed curves.
-const EMA_ALPHA: f64 = 0.1;
-
-/// What `Started` said about the run.
-#[derive(Clone, Debug, Default)]
-pub struct RunInfo {
-    pub run_dir: String,
-    pub device: String,
-    pub epochs: usize,
-    pub steps_per_epoch: usize,
-    pub parameters: usize,
-    /// The config's hint, shown in the footer until the first marker.
-    pub hint: String,
-}
-
-/// The latest figures, for the header.
-#[derive(Clone, Debug, Default)]
-pub struct Progress {
-    pub step: u64,
-    pub epoch: usize,
-    pub loss: Option<f32>,
-    pub lr: Option<f32>,
-    pub samples_per_sec: f64,
-    pub wall_time: f64,
-    /// The last epoch's ETA and the wall time it was computed at, so the
-    /// header can count it down between epochs.
-    pub eta_at: Option<(f64, f64)>,
-    pub val_loss: Option<f32>,
-    pub val_acc: Option<f32>,
-}
-
-/// Chart series, all indexed by step.
-#[derive(Clone, Debug)]
-pub struct Charts {
-    pub train_loss: History,
-    pub loss_ema: History,
-    pub train_acc: History,
-    pub acc_ema: History,
-    pub val_loss: History,
-    pub val_acc: History,
-    pub markers: VecDeque<(u64, String)>,
-    loss_ema_state: Ema,
-    acc_ema_state: Ema,
-}
-
-impl Charts {
-    fn new() -> Self {
-        Self {
-            train_loss: History::new(SERIES_CAP),
-            loss_ema: History::new(SERIES_CAP),
-            train_acc: History::new(SERIES_CAP),
-            acc_ema: History::new(SERIES_CAP),
-            val_loss: History::new(SERIES_CAP),
-            val_acc: History::new(SERIES_CAP),
-            markers: VecDeque::new(),
-            loss_ema_state: Ema::new(EMA_ALPHA),
-            acc_ema_state: Ema::new(EMA_ALPHA),
-        }
-    }
-}
-
-/// How an event log line is drawn.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogKind {
-    Info,
-    Warn,
-    Marker,
-    State,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct LogEntry {
-    pub step: Option<u64>,
-    pub text: String,
-    pub kind: LogKind,
-}
-
-/// What has the keyboard on top of the panels.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Overlay {
-    None,
-    Help,
-    Editor(Editor),
-    ConfirmQuit,
-}
 
 /// The dashboard state. Feed it events with [`App::apply`] and keys with
 /// [`App::on_key`]; draw it with [`App::draw`] when [`App::is_dirty`].
@@ -224,7 +141,7 @@ impl App {
             None,
             format!(
                 "{what} on {device}: {} parameters, {epochs} epochs of {steps_per_epoch} steps",
-                super::panels::thousands(parameters as u64)
+                thousands(parameters as u64)
             ),
             LogKind::State,
         );
@@ -256,11 +173,9 @@ impl App {
         self.technique_metrics = r.metrics.clone();
         let before = self.grads.flag.clone();
         self.grads.apply(&r);
-        match (&before, &self.grads.flag) {
-            (None, Some(flag)) | (Some(GradFlag::Vanishing(_)), Some(flag @ GradFlag::Exploding(_))) => {
-                self.push_log(Some(r.step), format!("gradients {flag}"), LogKind::Warn)
-            }
-            _ => {}
+        if let Some(flag) = worth_warning(before.as_ref(), self.grads.flag.as_ref()) {
+            let text = format!("gradients {flag}");
+            self.push_log(Some(r.step), text, LogKind::Warn);
         }
     }
 
@@ -534,7 +449,41 @@ impl App {
 
     /// Draws the whole dashboard onto the frame.
     pub fn draw(&self, frame: &mut Frame) {
-        layout::draw(self, frame);
+        layout::draw(self.screen(), frame);
+    }
+
+    /// What a frame shows, borrowed from the state.
+    fn screen(&self) -> Screen<'_> {
+        let header = Header {
+            title: &self.title,
+            info: self.info.as_ref(),
+            state: self.state,
+            finished: self.finished,
+            progress: &self.progress,
+            eta: self.eta(),
+            theme: self.theme,
+        };
+        let footer = Footer {
+            state: self.state,
+            confirm_quit: self.overlay == Overlay::ConfirmQuit,
+            notice: self.notice.as_deref(),
+            hint: self.info.as_ref().map(|i| i.hint.as_str()),
+            theme: self.theme,
+        };
+        Screen {
+            header,
+            footer,
+            charts: &self.charts,
+            log_scale: self.log_scale,
+            smoothing: self.smoothing,
+            grads: &self.grads,
+            techniques: &self.techniques,
+            technique_metrics: &self.technique_metrics,
+            selected: self.selected,
+            log: &self.log,
+            overlay: &self.overlay,
+            theme: self.theme,
+        }
     }
 
     pub fn should_quit(&self) -> bool {

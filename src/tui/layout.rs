@@ -9,16 +9,36 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 use ratatui::Frame;
 
-use super::app::{App, Overlay};
+use std::collections::VecDeque;
+
 use super::panels::accuracy_chart::AccuracyChart;
 use super::panels::editor::EditorPopup;
 use super::panels::events_log::EventsLog;
 use super::panels::footer::Footer;
-use super::panels::gradients::GradientsPanel;
+use super::panels::gradients::{GradHealth, GradientsPanel};
 use super::panels::header::{state_word, Header};
 use super::panels::help::Help;
 use super::panels::loss_chart::LossChart;
 use super::panels::techniques::TechniquesPanel;
+use super::state::{Charts, LogEntry, Overlay};
+use super::theme::Theme;
+use crate::protocol::TechniqueView;
+
+/// Everything one frame shows, borrowed from the dashboard's state.
+pub struct Screen<'a> {
+    pub header: Header<'a>,
+    pub footer: Footer<'a>,
+    pub charts: &'a Charts,
+    pub log_scale: bool,
+    pub smoothing: bool,
+    pub grads: &'a GradHealth,
+    pub techniques: &'a [TechniqueView],
+    pub technique_metrics: &'a [(String, f32)],
+    pub selected: usize,
+    pub log: &'a VecDeque<LogEntry>,
+    pub overlay: &'a Overlay,
+    pub theme: Theme,
+}
 
 pub const MIN_WIDTH: u16 = 40;
 pub const MIN_HEIGHT: u16 = 12;
@@ -94,12 +114,12 @@ pub fn areas(area: Rect, has_accuracy: bool, n_techniques: usize) -> Option<Area
 }
 
 /// Draws the whole frame for `app`.
-pub fn draw(app: &App, frame: &mut Frame) {
+pub fn draw(screen: Screen, frame: &mut Frame) {
     let area = frame.area();
-    render(app, area, frame.buffer_mut());
+    render(screen, area, frame.buffer_mut());
 }
 
-fn render(app: &App, area: Rect, buf: &mut Buffer) {
+fn render(app: Screen, area: Rect, buf: &mut Buffer) {
     if area.is_empty() {
         return;
     }
@@ -109,28 +129,28 @@ fn render(app: &App, area: Rect, buf: &mut Buffer) {
             "terminal too small ({}x{}); need {MIN_WIDTH}x{MIN_HEIGHT}. {} · q quits",
             area.width,
             area.height,
-            state_word(app)
+            state_word(app.header.state, app.header.finished)
         );
         Paragraph::new(note).style(app.theme.warn()).wrap(Wrap { trim: true }).render(area, buf);
         return;
     };
     let t = app.theme;
-    Header { app }.render(a.header, buf);
-    LossChart { charts: &app.charts, log_scale: app.log_scale, smoothing: app.smoothing, theme: t }.render(a.loss, buf);
+    app.header.render(a.header, buf);
+    LossChart { charts: app.charts, log_scale: app.log_scale, smoothing: app.smoothing, theme: t }.render(a.loss, buf);
     if let Some(r) = a.accuracy {
-        AccuracyChart { charts: &app.charts, smoothing: app.smoothing, theme: t }.render(r, buf);
+        AccuracyChart { charts: app.charts, smoothing: app.smoothing, theme: t }.render(r, buf);
     }
     if let Some(r) = a.gradients {
-        GradientsPanel { health: &app.grads, theme: t }.render(r, buf);
+        GradientsPanel { health: app.grads, theme: t }.render(r, buf);
     }
-    TechniquesPanel { techniques: &app.techniques, metrics: &app.technique_metrics, selected: app.selected, theme: t }
+    TechniquesPanel { techniques: app.techniques, metrics: app.technique_metrics, selected: app.selected, theme: t }
         .render(a.techniques, buf);
     if let Some(r) = a.log {
-        EventsLog { entries: &app.log, theme: t }.render(r, buf);
+        EventsLog { entries: app.log, theme: t }.render(r, buf);
     }
-    Footer { app }.render(a.footer, buf);
+    app.footer.render(a.footer, buf);
     let body = Rect { y: area.y + 2, height: area.height.saturating_sub(3), ..area };
-    match &app.overlay {
+    match app.overlay {
         Overlay::Help => Help { theme: t }.render(body, buf),
         Overlay::Editor(ed) => EditorPopup { editor: ed, theme: t }.render(body, buf),
         Overlay::None | Overlay::ConfirmQuit => {}

@@ -13,6 +13,7 @@ mod layout;
 mod panels;
 mod replay;
 mod run_loop;
+mod state;
 mod terminal;
 mod theme;
 

@@ -8,7 +8,8 @@
 //! never fatal, because the last line of a run that died may be cut short.
 //! A file from another protocol major version is refused.
 
-use super::app::{App, LogKind};
+use super::app::App;
+use super::state::LogKind;
 use crate::protocol::{EventReader, FrameError, Record, RunEvent, RunState, Started};
 
 /// The records of one file, in order; bad lines are counted in `bad`.

@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{self, Event as TermEvent};
 
-use super::app::{App, LogKind};
+use super::app::App;
 use super::replay;
+use super::state::LogKind;
 use super::terminal::{self, TerminalGuard};
 use super::theme::Theme;
 use super::DashboardOptions;

@@ -29,11 +29,11 @@ pub fn plugin_path(name: &str) -> PathBuf {
 pub fn host_with(name: &str, settings: &[(&str, &str)], layers: usize) -> PluginHost {
     let lib = loader::load(&plugin_path(name)).expect("plugin loads");
     let mut host = PluginHost::new(vec![lib], &[name.to_string()], 5);
-    host.layers = layers;
+    host.set_layers(layers);
     for (k, v) in settings {
         host.set_param(name, k, v).expect("valid setting");
     }
-    host.plugins[0].enabled = true;
+    host.preset_enabled(name, true);
     host
 }
 

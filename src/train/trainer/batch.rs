@@ -25,7 +25,7 @@ impl Trainer {
         // Logged steps also read back the gradient-health figures.
         let logged = (self.position.step + 1).is_multiple_of(self.config.run.log_every as u64)
             || self.position.batch_in_epoch + 1 == order.len();
-        self.plugins.step = self.position.step;
+        self.plugins.set_step(self.position.step);
         self.dispatch(EventKind::BatchStart, epoch as u64, f64::NAN, f64::NAN);
         let stats = self.session.train_step(x, y, n, self.position.lr, logged, &mut self.plugins)?;
         self.plugins.record_metrics(&stats.metrics);

@@ -111,9 +111,8 @@ impl Trainer {
                 }
                 // A data technique computes its statistics from the training
                 // split: again when it is switched on or its settings change.
-                let data_technique = self.plugins.find(&technique).is_some_and(|i| {
-                    self.plugins.plugins[i].active() && self.plugins.plugins[i].class() == ToggleClass::Data
-                });
+                let data_technique =
+                    self.plugins.is_active(&technique) && self.plugins.class_of(&technique) == Some(ToggleClass::Data);
                 if data_technique {
                     self.send_train_data();
                 }

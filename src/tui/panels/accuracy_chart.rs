@@ -9,7 +9,7 @@ use ratatui::symbols::Marker;
 use ratatui::widgets::Widget;
 
 use super::plot::{Kind, Plot, Series};
-use crate::tui::app::Charts;
+use crate::tui::state::Charts;
 use crate::tui::theme::Theme;
 
 pub struct AccuracyChart<'a> {

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget};
 
 use super::truncate;
-use crate::tui::app::{LogEntry, LogKind};
+use crate::tui::state::{LogEntry, LogKind};
 use crate::tui::theme::Theme;
 
 pub struct EventsLog<'a> {

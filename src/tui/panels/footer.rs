@@ -8,10 +8,18 @@ use ratatui::widgets::{Paragraph, Widget};
 
 use super::truncate;
 use crate::protocol::RunState;
-use crate::tui::app::{App, Overlay};
+use crate::tui::theme::Theme;
 
+/// What the footer shows.
 pub struct Footer<'a> {
-    pub app: &'a App,
+    pub state: Option<RunState>,
+    /// The quit question is open.
+    pub confirm_quit: bool,
+    /// The answer to the last key.
+    pub notice: Option<&'a str>,
+    /// The config's hint, until the run has been steered.
+    pub hint: Option<&'a str>,
+    pub theme: Theme,
 }
 
 /// Shown left to right as far as they fit, after the two that always are.
@@ -34,19 +42,19 @@ fn hint_width(k: &str, d: &str) -> usize {
 
 impl Widget for Footer<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let app = self.app;
+        let app = &self;
         let t = app.theme;
         let w = area.width as usize;
-        let line = if app.overlay == Overlay::ConfirmQuit {
+        let line = if app.confirm_quit {
             let q = match app.state {
                 Some(RunState::Stopping) => " The run is still stopping. Quit anyway? y/n ",
                 Some(RunState::Finished) => " The run has finished. Quit? y/n ",
                 _ => " Stop the run and quit? y/n ",
             };
             Line::styled(truncate(q, w), t.bad())
-        } else if let Some(n) = &app.notice {
+        } else if let Some(n) = app.notice {
             Line::styled(truncate(&format!(" {n}"), w), t.warn())
-        } else if let Some(hint) = app.info.as_ref().map(|i| i.hint.as_str()).filter(|h| !h.is_empty()) {
+        } else if let Some(hint) = app.hint.filter(|h| !h.is_empty()) {
             // The hint first, then the keys that always show.
             let keys: usize = ALWAYS.iter().map(|(k, d)| hint_width(k, d)).sum();
             let room = w.saturating_sub(keys);

@@ -8,17 +8,26 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::{fmt_sci, thousands, truncate};
-use crate::cli::headless::duration;
+use crate::format::duration;
 use crate::protocol::{RunState, StopReason};
-use crate::tui::app::App;
+use crate::tui::state::{Progress, RunInfo};
+use crate::tui::theme::Theme;
 
+/// What the header shows.
 pub struct Header<'a> {
-    pub app: &'a App,
+    pub title: &'a str,
+    /// `None` until the run started.
+    pub info: Option<&'a RunInfo>,
+    pub state: Option<RunState>,
+    pub finished: Option<StopReason>,
+    pub progress: &'a Progress,
+    pub eta: Option<f64>,
+    pub theme: Theme,
 }
 
 /// The state word, as the header and the tests read it.
-pub fn state_word(app: &App) -> String {
-    match (app.state, app.finished) {
+pub fn state_word(state: Option<RunState>, finished: Option<StopReason>) -> String {
+    match (state, finished) {
         (None, _) => "starting".into(),
         (Some(RunState::Running), _) => "running".into(),
         (Some(RunState::Paused), _) => "paused".into(),
@@ -30,13 +39,13 @@ pub fn state_word(app: &App) -> String {
 
 impl Widget for Header<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let app = self.app;
+        let app = &self;
         let t = app.theme;
         let w = area.width as usize;
         if w == 0 || area.height == 0 {
             return;
         }
-        let state = format!(" [{}] ", state_word(app));
+        let state = format!(" [{}] ", state_word(app.state, app.finished));
         let state_style = match app.state {
             Some(RunState::Running) => t.good(),
             Some(RunState::Paused) | Some(RunState::Stopping) => t.warn(),
@@ -47,7 +56,7 @@ impl Widget for Header<'_> {
             None => t.dim(),
         };
         let title = format!(" {} · ", app.title);
-        let details = match &app.info {
+        let details = match app.info {
             Some(i) => format!("{} · {} params · {}", i.device, thousands(i.parameters as u64), i.run_dir),
             None => "waiting for the trainer".into(),
         };
@@ -60,7 +69,7 @@ impl Widget for Header<'_> {
             Span::styled(state, state_style),
         ]);
 
-        let p = &app.progress;
+        let p = app.progress;
         let (epochs, total) =
             app.info.as_ref().map(|i| (i.epochs, (i.epochs * i.steps_per_epoch) as u64)).unwrap_or((0, 0));
         let left = if total > 0 {
@@ -71,7 +80,7 @@ impl Widget for Header<'_> {
         let frac = if total > 0 { (p.step as f64 / total as f64).clamp(0.0, 1.0) } else { 0.0 };
         let mut extras = vec![format!(" {:>3.0}%", frac * 100.0)];
         extras.push(format!("  {} elapsed", duration(p.wall_time)));
-        if let Some(eta) = app.eta() {
+        if let Some(eta) = app.eta {
             extras.push(format!("  ETA {}", duration(eta)));
         }
         if p.samples_per_sec > 0.0 {

@@ -10,7 +10,7 @@ use ratatui::widgets::Widget;
 
 use super::fmt_sci;
 use super::plot::{Kind, Plot, Series};
-use crate::tui::app::Charts;
+use crate::tui::state::Charts;
 use crate::tui::theme::Theme;
 
 pub struct LossChart<'a> {

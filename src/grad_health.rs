@@ -1,0 +1,111 @@
+//! Gradient health: whether a step's gradient norms say the gradients are
+//! vanishing or exploding, with the figures that show it. Judged the same
+//! way by the dashboard (a flag on the gradients panel) and the headless
+//! line log (a warning line); imports only the formatting.
+
+use std::fmt;
+
+use crate::format::fmt_sci;
+
+/// What is wrong with the gradients, with the figures that show it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum GradFlag {
+    Vanishing(String),
+    Exploding(String),
+}
+
+impl fmt::Display for GradFlag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GradFlag::Vanishing(why) => write!(f, "VANISHING: {why}"),
+            GradFlag::Exploding(why) => write!(f, "EXPLODING: {why}"),
+        }
+    }
+}
+
+/// `layer<N>.weight`: a weight matrix of the MLP itself (not a technique's).
+fn is_model_weight(name: &str) -> bool {
+    name.strip_prefix("layer")
+        .and_then(|rest| rest.strip_suffix(".weight"))
+        .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// Judges one step's norms. Exploding wins over vanishing: it ends runs.
+pub fn assess(norms: &[(String, f32)]) -> Option<GradFlag> {
+    if let Some((n, v)) = norms.iter().find(|(_, v)| !v.is_finite() || *v > 1e3) {
+        return Some(GradFlag::Exploding(format!("{n} = {}", fmt_sci(*v as f64))));
+    }
+    // Only the model's weight matrices count for vanishing: a bias in front of
+    // batch norm has an exactly zero gradient by design.
+    let model_weights: Vec<&(String, f32)> = norms.iter().filter(|(n, _)| is_model_weight(n)).collect();
+    if let Some((n, v)) = model_weights.iter().find(|(_, v)| *v < 1e-7) {
+        return Some(GradFlag::Vanishing(format!("{n} = {}", fmt_sci(*v as f64))));
+    }
+    // The first and last layers' weights; other parameter names (plugins)
+    // only count when no name says "weight".
+    let weights: Vec<&(String, f32)> = if model_weights.len() >= 2 {
+        model_weights
+    } else {
+        norms.iter().filter(|(n, _)| n.contains("weight")).collect()
+    };
+    let pool: Vec<&(String, f32)> = if weights.len() >= 2 { weights } else { norms.iter().collect() };
+    if let (Some(first), Some(last)) = (pool.first(), pool.last()) {
+        if pool.len() >= 2 && first.1 < 1e-3 * last.1 {
+            return Some(GradFlag::Vanishing(format!(
+                "{} {} < 1e-3 × {} {}",
+                first.0,
+                fmt_sci(first.1 as f64),
+                last.0,
+                fmt_sci(last.1 as f64)
+            )));
+        }
+    }
+    None
+}
+
+/// Whether going from `before` to `now` deserves a warning: a new flag, or
+/// vanishing turning into exploding (which ends runs). A flag that stays is
+/// said once.
+pub fn worth_warning<'a>(before: Option<&GradFlag>, now: Option<&'a GradFlag>) -> Option<&'a GradFlag> {
+    match (before, now) {
+        (None, Some(flag)) | (Some(GradFlag::Vanishing(_)), Some(flag @ GradFlag::Exploding(_))) => Some(flag),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norms(v: &[(&str, f32)]) -> Vec<(String, f32)> {
+        v.iter().map(|(n, x)| (n.to_string(), *x)).collect()
+    }
+
+    #[test]
+    fn flags() {
+        let healthy = norms(&[("layer0.weight", 0.01), ("layer0.bias", 0.001), ("layer1.weight", 0.1)]);
+        assert_eq!(assess(&healthy), None);
+        let ratio = norms(&[("layer0.weight", 1e-5), ("layer1.weight", 0.1)]);
+        assert!(matches!(assess(&ratio), Some(GradFlag::Vanishing(_))));
+        let tiny = norms(&[("layer0.weight", 1e-8), ("layer0.bias", 1.0)]);
+        assert!(matches!(assess(&tiny), Some(GradFlag::Vanishing(_))));
+        // A bias in front of batch norm gets no gradient by design.
+        let bias_before_bn = norms(&[("layer0.weight", 1.0), ("layer0.bias", 1e-9), ("batch_norm.layer0.bias", 0.1)]);
+        assert_eq!(assess(&bias_before_bn), None);
+        let big = norms(&[("layer0.weight", 1e-9), ("layer1.weight", 2e3)]);
+        assert!(matches!(assess(&big), Some(GradFlag::Exploding(_))));
+        let nan = norms(&[("layer0.weight", f32::NAN)]);
+        assert!(matches!(assess(&nan), Some(GradFlag::Exploding(_))));
+    }
+
+    #[test]
+    fn warnings_once_per_flag_and_when_it_gets_worse() {
+        let vanishing = GradFlag::Vanishing("a".into());
+        let exploding = GradFlag::Exploding("b".into());
+        assert_eq!(worth_warning(None, Some(&vanishing)), Some(&vanishing));
+        assert_eq!(worth_warning(Some(&vanishing), Some(&vanishing)), None);
+        assert_eq!(worth_warning(Some(&vanishing), Some(&exploding)), Some(&exploding));
+        assert_eq!(worth_warning(Some(&exploding), Some(&vanishing)), None);
+        assert_eq!(worth_warning(Some(&exploding), None), None);
+    }
+}

@@ -1,0 +1,97 @@
+//! The dashboard's data, as the panels read it: what the run is, how far it
+//! got, the chart series, the event log and what overlay is open. `App`
+//! (app.rs) owns and updates it; the panels only borrow pieces of it, so they
+//! need neither `App` nor each other.
+
+use std::collections::VecDeque;
+
+use super::editor::Editor;
+use super::history::{Ema, History};
+
+/// Points kept per chart series (downsampled beyond).
+const SERIES_CAP: usize = 2000;
+/// Weight of the newest value in the smoothed curves.
+const EMA_ALPHA: f64 = 0.1;
+
+/// What `Started` said about the run.
+#[derive(Clone, Debug, Default)]
+pub struct RunInfo {
+    pub run_dir: String,
+    pub device: String,
+    pub epochs: usize,
+    pub steps_per_epoch: usize,
+    pub parameters: usize,
+    /// The config's hint, shown in the footer until the first marker.
+    pub hint: String,
+}
+
+/// The latest figures, for the header.
+#[derive(Clone, Debug, Default)]
+pub struct Progress {
+    pub step: u64,
+    pub epoch: usize,
+    pub loss: Option<f32>,
+    pub lr: Option<f32>,
+    pub samples_per_sec: f64,
+    pub wall_time: f64,
+    /// The last epoch's ETA and the wall time it was computed at, so the
+    /// header can count it down between epochs.
+    pub eta_at: Option<(f64, f64)>,
+    pub val_loss: Option<f32>,
+    pub val_acc: Option<f32>,
+}
+
+/// Chart series, all indexed by step.
+#[derive(Clone, Debug)]
+pub struct Charts {
+    pub train_loss: History,
+    pub loss_ema: History,
+    pub train_acc: History,
+    pub acc_ema: History,
+    pub val_loss: History,
+    pub val_acc: History,
+    pub markers: VecDeque<(u64, String)>,
+    pub(super) loss_ema_state: Ema,
+    pub(super) acc_ema_state: Ema,
+}
+
+impl Charts {
+    pub(super) fn new() -> Self {
+        Self {
+            train_loss: History::new(SERIES_CAP),
+            loss_ema: History::new(SERIES_CAP),
+            train_acc: History::new(SERIES_CAP),
+            acc_ema: History::new(SERIES_CAP),
+            val_loss: History::new(SERIES_CAP),
+            val_acc: History::new(SERIES_CAP),
+            markers: VecDeque::new(),
+            loss_ema_state: Ema::new(EMA_ALPHA),
+            acc_ema_state: Ema::new(EMA_ALPHA),
+        }
+    }
+}
+
+/// How an event log line is drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogKind {
+    Info,
+    Warn,
+    Marker,
+    State,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogEntry {
+    pub step: Option<u64>,
+    pub text: String,
+    pub kind: LogKind,
+}
+
+/// What has the keyboard on top of the panels.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Overlay {
+    None,
+    Help,
+    Editor(Editor),
+    ConfirmQuit,
+}
