@@ -68,7 +68,7 @@ fn toggle_costs() {
     };
     let lib = loader::load(&path).expect("batch norm plugin loads");
     let mut host = PluginHost::new(vec![lib], &["batch_norm".to_string()], 42);
-    host.layers = spec.layer_count();
+    host.set_layers(spec.layer_count());
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let mut session = Session::new(spec, Optimizer::Sgd, Backend::Cpu, &mut host, &mut rng);
     let mut toggle = |on: bool| {
