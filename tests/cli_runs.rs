@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::cli::{bin, config, repo, run, run_dir, stderr, stdout, summary, train};
+use common::cli::{bin, config, repo, run, run_dir, sets, stderr, stdout, summary, train};
 use traintop::train::checkpoint;
 
 #[test]
@@ -203,6 +203,9 @@ fn long_run(out: &Path) -> std::process::Child {
             out.to_str().unwrap(),
             "--set",
             "run.epochs=100000",
+            // A checkpoint at every epoch end, as the tests below need.
+            "--set",
+            "run.checkpoint_secs=0",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -271,4 +274,18 @@ fn early_stopping_counts_patience_across_a_resume() {
             assert!((u - v).abs() <= 1e-5 * u.abs().max(1.0) || (u.is_nan() && v.is_nan()), "{name}: {u} vs {v}");
         }
     }
+}
+
+/// With checkpoints on a long interval, none is written while training, and
+/// the stop at the end writes both: `last` at the end, `best` as it was at
+/// the best epoch (kept in memory until then).
+#[test]
+fn checkpoints_on_an_interval_are_written_at_the_stop() {
+    let (_t, dir, _) = train("digits.toml", &sets(&["run.epochs=4", "run.checkpoint_secs=3600"]));
+    let s = summary(&dir);
+    let last = checkpoint::load(&dir.join("checkpoints/last.safetensors")).unwrap();
+    assert_eq!(last.position.epoch, 4);
+    let best = checkpoint::load(&dir.join("checkpoints/best.safetensors")).unwrap();
+    assert_eq!(best.position.best_epoch.map(|e| e as u64), s["best_epoch"].as_u64());
+    assert_eq!(Some(best.position.epoch), best.position.best_epoch, "best holds its own epoch's weights");
 }

@@ -13,6 +13,8 @@ pub const MAX_LAYERS: usize = 1024;
 pub const MAX_BATCH: usize = 1 << 24;
 pub const MAX_EPOCHS: usize = 1_000_000_000;
 pub const MAX_LOG_EVERY: usize = 1_000_000_000;
+/// Longest interval between checkpoints: a day.
+pub const MAX_CHECKPOINT_SECS: f64 = 86_400.0;
 /// Synthetic sets: rows, features and classes.
 pub const MAX_SAMPLES: usize = 1 << 30;
 pub const MAX_FEATURES: usize = MAX_WIDTH;

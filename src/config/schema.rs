@@ -157,6 +157,10 @@ pub struct RunSection {
     pub out_dir: PathBuf,
     /// Training steps between metric lines.
     pub log_every: usize,
+    /// Seconds between writes of the `last` (and a pending `best`)
+    /// checkpoint while training; every stop writes them too. 0 writes them
+    /// at every epoch end.
+    pub checkpoint_secs: f64,
     /// One line the dashboard shows until the run is first steered (the
     /// demo says which key to try).
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -173,6 +177,7 @@ impl Default for RunSection {
             device: Device::Cpu,
             out_dir: "runs".into(),
             log_every: 10,
+            checkpoint_secs: 30.0,
             hint: String::new(),
         }
     }

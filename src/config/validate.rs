@@ -16,6 +16,11 @@ pub(crate) fn finish(raw: RawConfig, source: ConfigSource, r: &Reporter) -> Resu
     in_range(r, "run.epochs", run.epochs, limits::MAX_EPOCHS)?;
     in_range(r, "run.batch_size", run.batch_size, limits::MAX_BATCH)?;
     in_range(r, "run.log_every", run.log_every, limits::MAX_LOG_EVERY)?;
+    if !(run.checkpoint_secs.is_finite() && (0.0..=limits::MAX_CHECKPOINT_SECS).contains(&run.checkpoint_secs)) {
+        let message =
+            format!("must be between 0 and {} seconds, got {}", limits::MAX_CHECKPOINT_SECS, run.checkpoint_secs);
+        return Err(r.error("run.checkpoint_secs", message));
+    }
     if run.hint.contains(['\n', '\r']) {
         return Err(r.error("run.hint", "must be one line"));
     }

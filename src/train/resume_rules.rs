@@ -1,7 +1,7 @@
 //! What `traintop resume RUN --set KEY=VALUE` may change. The run goes on
 //! from its checkpoint, so only settings that can change mid-run may differ
-//! from the run folder's config: the epoch count, the logging interval, the
-//! learning rate, the device, and the techniques (switches and parameters).
+//! from the run folder's config: the epoch count, the logging and checkpoint
+//! intervals, the learning rate, the device, and the techniques (switches and parameters).
 //! Each is applied at the resume step and recorded there (an `override` event).
 //! Everything else is refused, naming the key: the optimizer's kind and
 //! constants (the checkpoint holds that optimizer's state), the model's
@@ -21,7 +21,8 @@ pub struct Applied {
 }
 
 /// Keys that may change on resume, by prefix.
-const CHANGEABLE: [&str; 5] = ["run.epochs", "run.log_every", "run.device", "optimizer.lr", "technique"];
+const CHANGEABLE: [&str; 6] =
+    ["run.epochs", "run.log_every", "run.checkpoint_secs", "run.device", "optimizer.lr", "technique"];
 
 /// Why a key may not change.
 fn reason(key: &str) -> &'static str {

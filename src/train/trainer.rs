@@ -1,5 +1,5 @@
 //! The training loop: epochs of shuffled mini-batches, validation at each epoch
-//! end, `last` and `best` checkpoints, metrics and events, commands applied at
+//! end, `last` and `best` checkpoints (`trainer/checkpoints.rs` says when), metrics and events, commands applied at
 //! batch boundaries, and a summary however the run ends.
 //!
 //! The data order of epoch e is a pure function of (seed, e) and checkpoints
@@ -15,6 +15,7 @@
 //! and, where possible, a checkpoint.
 
 mod batch;
+mod checkpoints;
 mod commands;
 mod epoch_end;
 mod finish;
@@ -137,6 +138,7 @@ impl Trainer {
             if let Flow::Stop(reason) = self.train_batch(ch, state, &order)? {
                 return Ok(Flow::Stop(reason));
             }
+            self.checkpoint_if_due(state, false)?;
         }
         self.end_epoch(ch, state)
     }

@@ -1,11 +1,11 @@
-//! The end of an epoch: validate, keep `best` and `last` checkpoints,
+//! The end of an epoch: validate, keep `best` and `last` checkpoints (when
+//! due, see `checkpoints.rs`),
 //! report the epoch (with the ETA), and run the techniques' epoch hooks
 //! (early stopping decides here).
 
 use super::loop_state::LoopState;
 use super::{Channels, Flow, Trainer};
 use crate::protocol::{EpochRecord, RunEvent};
-use crate::train::run_dir::{BEST_CHECKPOINT, LAST_CHECKPOINT};
 use traintop_plugin_abi::EventKind;
 
 impl Trainer {
@@ -17,10 +17,10 @@ impl Trainer {
             if self.position.best_val_loss.is_none_or(|b| val_loss < b) {
                 self.position.best_val_loss = Some(val_loss);
                 self.position.best_epoch = Some(self.position.epoch);
-                self.save(BEST_CHECKPOINT)?;
+                self.keep_best(state)?;
             }
         }
-        self.save(LAST_CHECKPOINT)?;
+        self.checkpoint_if_due(state, true)?;
         state.last_val = val;
         let record = self.epoch_record(state, val);
         self.emit(ch, RunEvent::Epoch(record))?;

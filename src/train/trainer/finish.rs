@@ -5,7 +5,6 @@
 use super::loop_state::LoopState;
 use super::{Channels, Trainer};
 use crate::protocol::{RunEvent, StopReason};
-use crate::train::run_dir::LAST_CHECKPOINT;
 use crate::train::summary::Summary;
 use traintop_plugin_abi::EventKind;
 
@@ -30,7 +29,7 @@ impl Trainer {
         // end (early stopping then puts back its best weights, which `best`
         // holds), and not over a good one with diverged (NaN) weights.
         // Mid-epoch stops keep their batch position.
-        let saved = if reason == StopReason::Diverged { Ok(()) } else { self.save(LAST_CHECKPOINT) };
+        let saved = self.write_checkpoints(&mut state, reason != StopReason::Diverged);
         self.dispatch(EventKind::RunEnd, epoch, f64::NAN, f64::NAN);
         self.plugin_logs(ch);
         // The final figures describe the model the run ends with, which a

@@ -2,6 +2,10 @@
 //! checkpointed [`Position`](crate::train::checkpoint::Position): the
 //! training clock, the pause, and the latest figures for the summary.
 
+use std::time::Instant;
+
+use crate::engine::StateStore;
+use crate::train::checkpoint::Position;
 use crate::train::clock::TrainingClock;
 
 pub(super) struct LoopState {
@@ -20,6 +24,10 @@ pub(super) struct LoopState {
     pub last_loss: Option<f32>,
     /// The last validation loss and accuracy.
     pub last_val: Option<(f32, Option<f32>)>,
+    /// When the checkpoints were last written.
+    pub last_checkpoint: Instant,
+    /// The best weights so far and their position, not yet written.
+    pub pending_best: Option<(StateStore, Position)>,
 }
 
 impl LoopState {
@@ -34,6 +42,8 @@ impl LoopState {
             epoch_batches: 0,
             last_loss: None,
             last_val: None,
+            last_checkpoint: Instant::now(),
+            pending_best: None,
         }
     }
 
