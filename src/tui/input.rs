@@ -1,7 +1,7 @@
 //! Keys to actions. The mapping depends only on the key and on which
 //! overlay has the keyboard, so it is a pure function; `App` turns actions
-//! into state changes and commands. `KEYS` is what the help overlay lists,
-//! kept next to the mapping so the two cannot drift apart.
+//! into state changes and commands. [`KEYS`] is the one table of the normal
+//! view's keys: the mapping, the help overlay and the footer all read it.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
@@ -49,22 +49,102 @@ pub enum Action {
     Edit(EditKey),
 }
 
-/// The keys of the normal view, as the help overlay shows them.
-pub const KEYS: &[(&str, &str)] = &[
-    ("p", "pause / resume"),
-    ("n", "train one step (while paused)"),
-    ("s", "stop gracefully (checkpoint, summary)"),
-    ("c", "write a checkpoint now"),
-    ("j k ↓ ↑", "select a technique"),
-    ("space t", "switch the selected technique on/off"),
-    ("e Enter", "edit the selected technique's parameters"),
-    ("L", "set the learning rate"),
-    ("l", "loss chart: log scale on/off"),
-    ("m", "charts: smoothing (EMA) on/off"),
-    ("?", "this help"),
-    ("q", "quit (asks while the run trains)"),
-    ("Ctrl+C", "stop the run gracefully; q quits after"),
+/// A footer hint: the key as shown and its word.
+pub type Hint = (&'static str, &'static str);
+
+/// One key of the normal view: the codes that press it, what it does,
+/// and how the help overlay and the footer name it.
+pub struct Binding {
+    pub codes: &'static [KeyCode],
+    /// Pressed with Ctrl.
+    pub ctrl: bool,
+    pub action: Action,
+    /// As the help overlay shows the keys, e.g. "j k ↓ ↑".
+    pub keys: &'static str,
+    pub help: &'static str,
+    /// The footer's hint, `(key, word)`, for the keys it shows.
+    pub hint: Option<Hint>,
+    /// Shown in the footer whatever its width (help and quit).
+    pub always: bool,
+}
+
+const fn key(codes: &'static [KeyCode], action: Action, keys: &'static str, help: &'static str) -> Binding {
+    Binding { codes, ctrl: false, action, keys, help, hint: None, always: false }
+}
+
+const fn hinted(b: Binding, key: &'static str, word: &'static str) -> Binding {
+    Binding { hint: Some((key, word)), ..b }
+}
+
+const fn always(b: Binding, key: &'static str, word: &'static str) -> Binding {
+    Binding { hint: Some((key, word)), always: true, ..b }
+}
+
+use KeyCode::{Char, Down, Enter, Up};
+
+/// The normal view's keys: the one table the key handler, the help overlay
+/// and the footer read, so the three cannot drift apart. Help lists them in
+/// this order; the footer shows the `always` ones, then the others' hints
+/// as far as they fit, in [`FOOTER_ORDER`].
+pub const KEYS: &[Binding] = &[
+    hinted(key(&[Char('p')], Action::TogglePause, "p", "pause / resume"), "p", "pause"),
+    hinted(key(&[Char('n')], Action::StepOnce, "n", "train one step (while paused)"), "n", "step"),
+    hinted(key(&[Char('s')], Action::Stop, "s", "stop gracefully (checkpoint, summary)"), "s", "stop"),
+    hinted(key(&[Char('c')], Action::Checkpoint, "c", "write a checkpoint now"), "c", "ckpt"),
+    key(&[Char('j'), Down], Action::SelectNext, "j k ↓ ↑", "select a technique"),
+    key(&[Char('k'), Up], Action::SelectPrev, "", ""),
+    hinted(
+        key(&[Char(' '), Char('t')], Action::ToggleTechnique, "space t", "switch the selected technique on/off"),
+        "space",
+        "toggle",
+    ),
+    hinted(
+        key(&[Char('e'), Enter], Action::EditTechnique, "e Enter", "edit the selected technique's parameters"),
+        "e",
+        "edit",
+    ),
+    hinted(key(&[Char('L')], Action::EditLearningRate, "L", "set the learning rate"), "L", "lr"),
+    hinted(key(&[Char('l')], Action::ToggleLogScale, "l", "loss chart: log scale on/off"), "l", "log"),
+    hinted(key(&[Char('m')], Action::ToggleSmoothing, "m", "charts: smoothing (EMA) on/off"), "m", "smooth"),
+    always(key(&[Char('?')], Action::ToggleHelp, "?", "this help"), "?", "help"),
+    always(key(&[Char('q')], Action::Quit, "q", "quit (asks while the run trains)"), "q", "quit"),
+    Binding {
+        ctrl: true,
+        ..key(&[Char('c'), Char('C')], Action::Interrupt, "Ctrl+C", "stop the run gracefully; q quits after")
+    },
 ];
+
+/// The footer's hints, most useful first (the table's order is the help's).
+pub const FOOTER_ORDER: &[Action] = &[
+    Action::TogglePause,
+    Action::Stop,
+    Action::ToggleTechnique,
+    Action::EditTechnique,
+    Action::StepOnce,
+    Action::EditLearningRate,
+    Action::ToggleLogScale,
+    Action::ToggleSmoothing,
+    Action::Checkpoint,
+];
+
+/// The help overlay's rows: every key with a description.
+pub fn help_rows() -> impl Iterator<Item = (&'static str, &'static str)> {
+    KEYS.iter().filter(|b| !b.help.is_empty()).map(|b| (b.keys, b.help)).chain(EDITOR_KEYS.iter().copied())
+}
+
+/// The footer's hints: those always shown, then the rest in footer order.
+pub fn footer_hints() -> (Vec<Hint>, Vec<Hint>) {
+    let always = KEYS.iter().filter(|b| b.always).filter_map(|b| b.hint).collect();
+    let rest = FOOTER_ORDER
+        .iter()
+        .filter_map(|a| KEYS.iter().find(|b| b.action == *a && !b.always).and_then(|b| b.hint))
+        .collect();
+    (always, rest)
+}
+
+fn binding(code: KeyCode, ctrl: bool) -> Option<Action> {
+    KEYS.iter().find(|b| b.ctrl == ctrl && b.codes.contains(&code)).map(|b| b.action)
+}
 
 /// The keys of the value editor, as the help overlay shows them.
 pub const EDITOR_KEYS: &[(&str, &str)] = &[
@@ -81,12 +161,13 @@ pub fn map_key(mode: InputMode, key: KeyEvent) -> Option<Action> {
         return None;
     }
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-    if ctrl && matches!(key.code, KeyCode::Char('c') | KeyCode::Char('C')) {
-        return Some(Action::Interrupt);
+    // Ctrl bindings (Ctrl+C) work whatever has the keyboard.
+    if let Some(action) = binding(key.code, true).filter(|_| ctrl) {
+        return Some(action);
     }
     match mode {
         InputMode::Normal if ctrl => None,
-        InputMode::Normal => normal(key.code),
+        InputMode::Normal => binding(key.code, false),
         InputMode::Help => match key.code {
             KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Esc | KeyCode::Enter => Some(Action::ToggleHelp),
             _ => None,
@@ -98,25 +179,6 @@ pub fn map_key(mode: InputMode, key: KeyEvent) -> Option<Action> {
         },
         InputMode::Editor => editor(key.code, ctrl).map(Action::Edit),
     }
-}
-
-fn normal(code: KeyCode) -> Option<Action> {
-    Some(match code {
-        KeyCode::Char('p') => Action::TogglePause,
-        KeyCode::Char('n') => Action::StepOnce,
-        KeyCode::Char('s') => Action::Stop,
-        KeyCode::Char('c') => Action::Checkpoint,
-        KeyCode::Char('j') | KeyCode::Down => Action::SelectNext,
-        KeyCode::Char('k') | KeyCode::Up => Action::SelectPrev,
-        KeyCode::Char(' ') | KeyCode::Char('t') => Action::ToggleTechnique,
-        KeyCode::Char('e') | KeyCode::Enter => Action::EditTechnique,
-        KeyCode::Char('L') => Action::EditLearningRate,
-        KeyCode::Char('l') => Action::ToggleLogScale,
-        KeyCode::Char('m') => Action::ToggleSmoothing,
-        KeyCode::Char('?') => Action::ToggleHelp,
-        KeyCode::Char('q') => Action::Quit,
-        _ => return None,
-    })
 }
 
 fn editor(code: KeyCode, ctrl: bool) -> Option<EditKey> {
@@ -169,5 +231,26 @@ mod tests {
     fn editor_takes_letters() {
         assert_eq!(map_key(InputMode::Editor, key(KeyCode::Char('q'))), Some(Action::Edit(EditKey::Char('q'))));
         assert_eq!(map_key(InputMode::Editor, key(KeyCode::Esc)), Some(Action::Edit(EditKey::Cancel)));
+    }
+
+    #[test]
+    fn one_table_drives_keys_help_and_footer() {
+        for b in KEYS {
+            let mods = if b.ctrl { KeyModifiers::CONTROL } else { KeyModifiers::NONE };
+            for &code in b.codes {
+                assert_eq!(map_key(InputMode::Normal, KeyEvent::new(code, mods)), Some(b.action), "{}", b.keys);
+            }
+            if let Some((k, _)) = b.hint {
+                assert!(b.keys.split(' ').any(|x| x == k), "hint key {k} is not one of `{}`", b.keys);
+            }
+        }
+        let rows: Vec<(&str, &str)> = help_rows().collect();
+        for b in KEYS.iter().filter(|b| !b.help.is_empty()) {
+            assert!(rows.contains(&(b.keys, b.help)), "help lacks {}", b.keys);
+        }
+        let (always, rest) = footer_hints();
+        assert_eq!(always, [("?", "help"), ("q", "quit")]);
+        assert_eq!(rest.len(), FOOTER_ORDER.len(), "every footer action has a hinted key");
+        assert_eq!(rest[0], ("p", "pause"));
     }
 }

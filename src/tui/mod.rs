@@ -13,6 +13,8 @@ mod layout;
 mod panels;
 mod replay;
 mod run_loop;
+#[cfg(test)]
+mod snapshot_tests;
 mod state;
 mod terminal;
 mod theme;

@@ -8,6 +8,7 @@ use ratatui::widgets::{Paragraph, Widget};
 
 use super::truncate;
 use crate::protocol::RunState;
+use crate::tui::input::footer_hints;
 use crate::tui::theme::Theme;
 
 /// What the footer shows.
@@ -22,20 +23,6 @@ pub struct Footer<'a> {
     pub theme: Theme,
 }
 
-/// Shown left to right as far as they fit, after the two that always are.
-const HINTS: &[(&str, &str)] = &[
-    ("p", "pause"),
-    ("s", "stop"),
-    ("space", "toggle"),
-    ("e", "edit"),
-    ("n", "step"),
-    ("L", "lr"),
-    ("l", "log"),
-    ("m", "smooth"),
-    ("c", "ckpt"),
-];
-const ALWAYS: &[(&str, &str)] = &[("?", "help"), ("q", "quit")];
-
 fn hint_width(k: &str, d: &str) -> usize {
     k.chars().count() + d.chars().count() + 3
 }
@@ -45,6 +32,7 @@ impl Widget for Footer<'_> {
         let app = &self;
         let t = app.theme;
         let w = area.width as usize;
+        let (always, hints) = footer_hints();
         let line = if app.confirm_quit {
             let q = match app.state {
                 Some(RunState::Stopping) => " The run is still stopping. Quit anyway? y/n ",
@@ -56,25 +44,25 @@ impl Widget for Footer<'_> {
             Line::styled(truncate(&format!(" {n}"), w), t.warn())
         } else if let Some(hint) = app.hint.filter(|h| !h.is_empty()) {
             // The hint first, then the keys that always show.
-            let keys: usize = ALWAYS.iter().map(|(k, d)| hint_width(k, d)).sum();
+            let keys: usize = always.iter().map(|(k, d)| hint_width(k, d)).sum();
             let room = w.saturating_sub(keys);
             let mut spans = vec![Span::styled(truncate(&format!(" ▸ {hint} "), room), t.warn())];
-            for (k, d) in ALWAYS {
+            for (k, d) in &always {
                 spans.push(Span::styled(format!(" {k}"), t.key()));
                 spans.push(Span::styled(format!(" {d} "), t.dim()));
             }
             Line::from(spans)
         } else {
             let mut spans = Vec::new();
-            let mut used: usize = ALWAYS.iter().map(|(k, d)| hint_width(k, d)).sum();
+            let mut used: usize = always.iter().map(|(k, d)| hint_width(k, d)).sum();
             let mut push = |k: &str, d: &str| {
                 spans.push(Span::styled(format!(" {k}"), t.key()));
                 spans.push(Span::styled(format!(" {d} "), t.dim()));
             };
-            for (k, d) in ALWAYS {
+            for (k, d) in &always {
                 push(k, d);
             }
-            for (k, d) in HINTS {
+            for (k, d) in &hints {
                 let len = hint_width(k, d);
                 if used + len > w {
                     break;

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget};
 
 use super::{centered, truncate};
-use crate::tui::input::{EDITOR_KEYS, KEYS};
+use crate::tui::input::help_rows;
 use crate::tui::theme::Theme;
 
 pub struct Help {
@@ -17,7 +17,7 @@ pub struct Help {
 impl Widget for Help {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let t = self.theme;
-        let rows: Vec<&(&str, &str)> = KEYS.iter().chain(EDITOR_KEYS).collect();
+        let rows: Vec<(&str, &str)> = help_rows().collect();
         let key_w = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
         let text_w = rows.iter().map(|(_, d)| d.chars().count()).max().unwrap_or(0);
         let popup = centered(area, (key_w + text_w + 6) as u16, rows.len() as u16 + 2);

@@ -1,0 +1,374 @@
+//! The dashboard state driven by scripted events and keys, drawn on
+//! ratatui's `TestBackend`; the helpers here serve the other tui tests too.
+
+use super::*;
+use crate::protocol::{ParamView, ToggleClass};
+use crossterm::event::{KeyCode, KeyModifiers};
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::{Color, Modifier};
+use ratatui::Terminal;
+
+pub fn techniques(dropout_on: bool) -> Vec<TechniqueView> {
+    vec![
+        TechniqueView {
+            name: "dropout".into(),
+            enabled: dropout_on,
+            class: ToggleClass::Structural,
+            params: vec![ParamView {
+                name: "rate".into(),
+                value: "0.5".into(),
+                range: "0 ..= 0.95".into(),
+                help: "share of hidden units dropped".into(),
+            }],
+            status: "rate 0.5".into(),
+        },
+        TechniqueView {
+            name: "early_stopping".into(),
+            enabled: true,
+            class: ToggleClass::Live,
+            params: vec![
+                ParamView {
+                    name: "patience".into(),
+                    value: "5".into(),
+                    range: "1 ..= 100".into(),
+                    help: "epochs without improvement".into(),
+                },
+                ParamView { name: "mode".into(), value: "min".into(), range: "min | max".into(), help: String::new() },
+            ],
+            status: "patience 0/5, best epoch 3".into(),
+        },
+    ]
+}
+
+pub fn step(step: u64) -> StepRecord {
+    let loss = 2.0 * (-(step as f32) / 20.0).exp() + 0.05;
+    StepRecord {
+        step,
+        epoch: (step as usize - 1) / 10 + 1,
+        loss,
+        objective: None,
+        acc: Some(1.0 - loss / 2.1),
+        lr: 0.01,
+        samples_per_sec: 12345.0,
+        wall_time: step as f64 * 0.1,
+        grad_norms: vec![
+            ("layer0.weight".into(), 0.05 / step as f32),
+            ("layer0.bias".into(), 0.01),
+            ("layer1.weight".into(), 0.2),
+            ("layer1.bias".into(), 0.02),
+        ],
+        saturation: vec![(0, 0.12)],
+        metrics: vec![("dropout.kept".into(), 0.5)],
+    }
+}
+
+/// The scripted run of the tests: started, two techniques, 50 steps, 5
+/// epochs, a marker and a log line.
+pub fn scripted() -> App {
+    let mut app = App::new("digits-mlp", true);
+    app.apply(RunEvent::Started(Started {
+        run_dir: "runs/digits-mlp-20240101-000000".into(),
+        device: "cpu".into(),
+        epochs: 5,
+        steps_per_epoch: 10,
+        parameters: 12_345,
+        ..Started::default()
+    }));
+    app.apply(RunEvent::Techniques { techniques: techniques(true) });
+    for s in 1..=50u64 {
+        app.apply(RunEvent::Step(step(s)));
+        if s == 30 {
+            app.apply(RunEvent::Marker { step: 30, label: "dropout off".into() });
+        }
+        if s % 10 == 0 {
+            let e = s as usize / 10;
+            app.apply(RunEvent::Epoch(EpochRecord {
+                step: s,
+                epoch: e,
+                loss: step(s).loss,
+                val_loss: step(s).loss * 1.1,
+                val_acc: Some(0.5 + 0.08 * e as f32),
+                lr: 0.01,
+                samples_per_sec: 12000.0,
+                wall_time: s as f64 * 0.1,
+                eta_secs: (50 - s) as f64 * 0.1,
+            }));
+        }
+    }
+    app.apply(RunEvent::log("checkpoint written at step 50"));
+    app
+}
+
+pub fn render(app: &App, w: u16, h: u16) -> Buffer {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| app.draw(f)).unwrap();
+    t.backend().buffer().clone()
+}
+
+pub fn text(buf: &Buffer) -> String {
+    let a = buf.area;
+    let mut s = String::new();
+    for y in a.top()..a.bottom() {
+        for x in a.left()..a.right() {
+            s.push_str(buf[(x, y)].symbol());
+        }
+        s.push('\n');
+    }
+    s
+}
+
+fn key(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+}
+
+fn code(c: KeyCode) -> KeyEvent {
+    KeyEvent::new(c, KeyModifiers::NONE)
+}
+
+#[test]
+fn renders_the_scripted_run_at_80x24_and_120x40() {
+    let app = scripted();
+    for (w, h) in [(80, 24), (120, 40)] {
+        let s = text(&render(&app, w, h));
+        for needle in [
+            "digits-mlp",
+            "running",
+            "cpu",
+            "dropout",
+            "early_stopping",
+            "[on ]",
+            "dropout off",
+            "loss",
+            "acc",
+            "epoch 5/5",
+        ] {
+            assert!(s.contains(needle), "{w}x{h}: no `{needle}` in\n{s}");
+        }
+    }
+    let big = text(&render(&app, 120, 40));
+    for needle in ["grad", "layer1.weight", "checkpoint written", "12,345"] {
+        assert!(big.contains(needle), "no `{needle}` in\n{big}");
+    }
+}
+
+#[test]
+fn shows_paused_and_off() {
+    let mut app = scripted();
+    app.apply(RunEvent::State { step: 0, state: RunState::Paused });
+    app.apply(RunEvent::Techniques { techniques: techniques(false) });
+    let s = text(&render(&app, 80, 24));
+    assert!(s.contains("PAUSED") || s.contains("paused"), "{s}");
+    assert!(s.contains("[off]"), "{s}");
+}
+
+#[test]
+fn marker_label_on_the_loss_chart() {
+    let app = scripted();
+    let buf = render(&app, 120, 40);
+    let s = text(&buf);
+    // The chart's top rows, not just the log, carry the label.
+    let chart_rows: String = s.lines().skip(2).take(6).collect();
+    assert!(chart_rows.contains("dropout off"), "{s}");
+}
+
+#[test]
+fn help_overlay_lists_every_key() {
+    let mut app = scripted();
+    assert_eq!(app.on_key(key('?')), None);
+    for (w, h) in [(80, 24), (120, 40)] {
+        let s = text(&render(&app, w, h));
+        for needle in ["pause / resume", "Ctrl+C", "log scale", "learning rate"] {
+            assert!(s.contains(needle), "{w}x{h}: no `{needle}` in\n{s}");
+        }
+    }
+    app.on_key(code(KeyCode::Esc));
+    assert_eq!(app.overlay, Overlay::None);
+}
+
+#[test]
+fn no_color_render_has_only_default_styles() {
+    let mut app = scripted();
+    app.on_key(key('j'));
+    for (w, h) in [(80, 24), (120, 40)] {
+        for overlay in [Overlay::None, Overlay::Help, Overlay::ConfirmQuit] {
+            app.overlay = overlay;
+            let buf = render(&app, w, h);
+            for cell in buf.content() {
+                assert_eq!(cell.fg, Color::Reset);
+                assert_eq!(cell.bg, Color::Reset);
+                assert_eq!(cell.modifier, Modifier::empty());
+            }
+        }
+    }
+}
+
+#[test]
+fn colored_render_shows_the_same_panels() {
+    let mut app = scripted();
+    app.theme = Theme::new(false);
+    let buf = render(&app, 80, 24);
+    let s = text(&buf);
+    for needle in ["digits-mlp", "[on ]", "dropout off", "gradients", "events"] {
+        assert!(s.contains(needle), "no `{needle}` in\n{s}");
+    }
+    // NO_COLOR in the test environment makes this theme plain too.
+    if app.theme.is_colored() {
+        assert!(buf.content().iter().any(|c| c.fg != Color::Reset));
+    }
+}
+
+#[test]
+fn tiny_terminals_do_not_panic() {
+    let mut app = scripted();
+    for (w, h) in [(20, 5), (1, 1), (0, 0), (39, 11), (40, 12), (60, 15), (79, 23)] {
+        let s = text(&render(&app, w, h));
+        if (w, h) == (20, 5) {
+            assert!(s.contains("too small"), "{s}");
+        }
+    }
+    app.on_key(key('e'));
+    app.on_key(key('?'));
+    for (w, h) in [(20, 5), (45, 13)] {
+        render(&app, w, h);
+    }
+}
+
+#[test]
+fn pause_resume_follows_state() {
+    let mut app = scripted();
+    assert_eq!(app.on_key(key('p')), Some(Command::Pause));
+    app.apply(RunEvent::State { step: 0, state: RunState::Paused });
+    assert_eq!(app.on_key(key('n')), Some(Command::StepOnce));
+    assert_eq!(app.on_key(key('p')), Some(Command::Resume));
+    app.apply(RunEvent::State { step: 0, state: RunState::Running });
+    assert_eq!(app.on_key(key('n')), None);
+    assert_eq!(app.on_key(key('c')), Some(Command::Checkpoint));
+}
+
+#[test]
+fn space_toggles_with_negated_flag() {
+    let mut app = scripted();
+    assert_eq!(app.on_key(key(' ')), Some(Command::Toggle { technique: "dropout".into(), enabled: false }));
+    app.on_key(code(KeyCode::Down));
+    assert_eq!(app.on_key(key('t')), Some(Command::Toggle { technique: "early_stopping".into(), enabled: false }));
+    app.apply(RunEvent::Techniques { techniques: techniques(false) });
+    app.on_key(key('k'));
+    assert_eq!(app.on_key(key(' ')), Some(Command::Toggle { technique: "dropout".into(), enabled: true }));
+}
+
+#[test]
+fn editor_rejects_out_of_range_and_sends_valid() {
+    let mut app = scripted();
+    assert_eq!(app.on_key(key('e')), None);
+    assert_eq!(app.input_mode(), InputMode::Editor);
+    for c in "1.5".chars() {
+        assert_eq!(app.on_key(key(c)), None);
+    }
+    assert_eq!(app.on_key(code(KeyCode::Enter)), None);
+    assert_eq!(app.input_mode(), InputMode::Editor);
+    let s = text(&render(&app, 80, 24));
+    assert!(s.contains("outside"), "{s}");
+    app.on_key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+    for c in "0.25".chars() {
+        app.on_key(key(c));
+    }
+    assert_eq!(
+        app.on_key(code(KeyCode::Enter)),
+        Some(Command::SetParam { technique: "dropout".into(), param: "rate".into(), value: "0.25".into() })
+    );
+    assert_eq!(app.overlay, Overlay::None);
+    // Esc cancels without a command.
+    app.on_key(key('e'));
+    app.on_key(key('9'));
+    assert_eq!(app.on_key(code(KeyCode::Esc)), None);
+    assert_eq!(app.overlay, Overlay::None);
+}
+
+#[test]
+fn learning_rate_editor() {
+    let mut app = scripted();
+    app.on_key(KeyEvent::new(KeyCode::Char('L'), KeyModifiers::SHIFT));
+    let s = text(&render(&app, 80, 24));
+    assert!(s.contains("learning rate"), "{s}");
+    for c in "0.001".chars() {
+        app.on_key(key(c));
+    }
+    assert_eq!(app.on_key(code(KeyCode::Enter)), Some(Command::SetLearningRate { lr: 0.001 }));
+}
+
+#[test]
+fn quit_asks_while_training_and_not_after() {
+    let mut app = scripted();
+    assert_eq!(app.on_key(key('q')), None);
+    assert!(!app.should_quit());
+    assert!(text(&render(&app, 80, 24)).contains("y/n"));
+    assert_eq!(app.on_key(key('n')), None);
+    assert!(!app.should_quit());
+    app.on_key(key('q'));
+    assert_eq!(app.on_key(key('y')), Some(Command::Stop));
+    assert!(app.should_quit());
+
+    let mut done = scripted();
+    done.apply(RunEvent::Finished {
+        step: 50,
+        epoch: 5,
+        reason: StopReason::Completed,
+        run_dir: "runs/x".into(),
+        error: None,
+    });
+    assert_eq!(done.on_key(key('q')), None);
+    assert!(done.should_quit());
+}
+
+#[test]
+fn ctrl_c_stops_and_stays_open() {
+    let mut app = scripted();
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert_eq!(app.on_key(ctrl_c), Some(Command::Stop));
+    assert!(!app.should_quit());
+    assert!(text(&render(&app, 80, 24)).contains("stopping"));
+    app.apply(RunEvent::Finished {
+        step: 50,
+        epoch: 5,
+        reason: StopReason::User,
+        run_dir: "runs/x".into(),
+        error: None,
+    });
+    assert!(!app.should_quit());
+    let s = text(&render(&app, 80, 24));
+    assert!(s.contains("finished"), "{s}");
+    assert_eq!(app.on_key(key('p')), None);
+    assert_eq!(app.on_key(key('q')), None);
+    assert!(app.should_quit());
+}
+
+#[test]
+fn dirty_flag_tracks_changes() {
+    let mut app = scripted();
+    assert!(app.is_dirty());
+    app.mark_drawn();
+    assert!(!app.is_dirty());
+    app.on_key(key('x'));
+    assert!(!app.is_dirty(), "an unmapped key changes nothing");
+    app.on_key(key('l'));
+    assert!(app.is_dirty());
+    app.mark_drawn();
+    app.apply(RunEvent::log("hello"));
+    assert!(app.is_dirty());
+}
+
+#[test]
+fn vanishing_gradients_are_flagged() {
+    let mut app = scripted();
+    let mut r = step(51);
+    r.grad_norms[0].1 = 1e-6;
+    app.apply(RunEvent::Step(r));
+    let s = text(&render(&app, 120, 40));
+    assert!(s.contains("VANISHING"), "{s}");
+    let mut r = step(52);
+    r.grad_norms[2].1 = f32::NAN;
+    app.apply(RunEvent::Step(r));
+    let s = text(&render(&app, 120, 40));
+    assert!(s.contains("EXPLODING"), "{s}");
+}
