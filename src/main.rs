@@ -61,9 +61,15 @@ enum Command {
         #[command(flatten)]
         screen: ScreenArgs,
     },
-    /// Open a run folder (finished or not) in the dashboard.
+    /// Open a run folder (finished or not) in the dashboard; with several,
+    /// overlay their loss and accuracy curves to compare them.
+    ///
+    /// Comparing: one color and marker (and letter) per run, a legend with
+    /// each run's figures and the config keys that differ; x switches steps
+    /// and epochs, v validation and training curves, l a log-scale loss.
     View {
-        run_dir: PathBuf,
+        #[arg(required = true, num_args = 1.., value_name = "RUN_DIR")]
+        run_dirs: Vec<PathBuf>,
         #[command(flatten)]
         screen: ScreenArgs,
     },
@@ -243,7 +249,11 @@ fn main() -> ExitCode {
             run::resume(&run_dir, &screen(s, RunOptions { overrides, headless, quiet, ..Default::default() }))
                 .map(|_| ())
         }
-        Some(Command::View { run_dir, screen: s }) => {
+        Some(Command::View { run_dirs, screen: s }) if run_dirs.len() > 1 => {
+            traintop::cli::view::compare(&run_dirs, s.no_color, s.mouse)
+        }
+        Some(Command::View { mut run_dirs, screen: s }) => {
+            let run_dir = run_dirs.remove(0);
             let title = run_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             let options = DashboardOptions {
                 refresh_ms: s.refresh_ms,

@@ -8,6 +8,7 @@ pub mod headless;
 pub mod plugins;
 pub mod roofline;
 pub mod run;
+pub mod view;
 
 use std::fmt;
 

@@ -6,6 +6,7 @@
 //! only `terminal.rs` and `run_loop.rs` touch the real terminal.
 
 mod app;
+mod compare;
 mod editor;
 mod history;
 mod input;
@@ -20,6 +21,7 @@ mod terminal;
 mod theme;
 
 pub use app::App;
+pub use compare::{view_runs, RunToCompare, MAX_RUNS};
 pub use replay::app_from_metrics;
 pub use run_loop::{run_dashboard, view_run};
 pub use theme::{no_color_env, Theme};

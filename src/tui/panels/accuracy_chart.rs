@@ -50,6 +50,7 @@ impl Widget for AccuracyChart<'_> {
             log_y: false,
             clamp: Some((0.0, 1.0)),
             fmt_y: percent,
+            x_label: "step",
             empty: "no accuracy figures",
             theme: t,
         }

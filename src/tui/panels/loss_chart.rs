@@ -63,6 +63,7 @@ impl Widget for LossChart<'_> {
             // Losses are never negative: no padding below zero.
             clamp: if self.log_scale { None } else { Some((0.0, f64::INFINITY)) },
             fmt_y: fmt_sci,
+            x_label: "step",
             empty: "waiting for the first step",
             theme: t,
         }

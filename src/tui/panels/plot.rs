@@ -41,6 +41,8 @@ pub struct Plot<'a> {
     /// Limits the y range is never padded beyond (accuracy: 0 and 1).
     pub clamp: Option<(f64, f64)>,
     pub fmt_y: fn(f64) -> String,
+    /// What x counts ("step", or "epoch" when comparing runs).
+    pub x_label: &'a str,
     /// Shown when there is nothing to plot yet.
     pub empty: &'a str,
     pub theme: Theme,
@@ -78,7 +80,15 @@ impl Widget for Plot<'_> {
             .iter()
             .filter(|s| !s.points.is_empty())
             .map(|s| {
-                let sym = if s.kind == Kind::Scatter { "•" } else { "━" };
+                // The symbol the canvas draws with, so that the legend
+                // tells series apart without color too.
+                let sym = match (s.kind, s.marker) {
+                    (Kind::Scatter, _) | (_, Marker::Dot) => "•",
+                    (_, Marker::Block) => "█",
+                    (_, Marker::HalfBlock) => "▀",
+                    (_, Marker::Bar) => "▄",
+                    _ => "━",
+                };
                 Span::styled(format!(" {sym} {} ", s.name), ratatui::style::Style::default().fg(s.color))
             })
             .collect();
@@ -169,7 +179,7 @@ impl Widget for Plot<'_> {
             buf.set_string(plot.x, axis_y, &lx, t.dim());
             buf.set_string(plot.right() - rx_w, axis_y, &rx, t.dim());
         }
-        let axis = "step";
+        let axis = self.x_label;
         if plot.width > rx_w + 2 * (axis.len() as u16 + 8) {
             let x = plot.x + (plot.width - axis.len() as u16) / 2;
             buf.set_string(x, axis_y, axis, t.dim());
@@ -243,6 +253,7 @@ mod tests {
             log_y,
             clamp: None,
             fmt_y: fmt_sci,
+            x_label: "step",
             empty: "waiting",
             theme: Theme::plain(),
         }
@@ -286,6 +297,7 @@ mod tests {
                 log_y: false,
                 clamp: None,
                 fmt_y: fmt_sci,
+                x_label: "step",
                 empty: "waiting for data",
                 theme: Theme::plain(),
             }

@@ -1,0 +1,83 @@
+//! In a real terminal (tmux): the no-argument demo's hint and the key it
+//! names, and `traintop view A B` overlaying two runs. Skipped (with a
+//! notice) only where tmux is not installed.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::cli::{repo, run_dir, train};
+use common::tmux::{self, shell_quote, Tmux};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+fn q(p: &Path) -> String {
+    shell_quote(p.to_str().unwrap())
+}
+
+#[test]
+fn the_demo_hints_at_batch_norm_and_space_switches_it_on() {
+    if !tmux::available() {
+        eprintln!("skipping: tmux is not installed");
+        return;
+    }
+    common::plugins::plugin_path("batch_norm");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let exit_file = tmp.path().join("exit_code");
+    let command = format!(
+        "cd {repo} && env -u TRAINTOP_PLUGIN_PATH NO_COLOR=1 {bin} run --out {out} --set run.log_every=1; echo $? >{exit}",
+        repo = q(&repo()),
+        bin = q(Path::new(env!("CARGO_BIN_EXE_traintop"))),
+        out = q(&out),
+        exit = q(&exit_file),
+    );
+    let term = Tmux::start(100, 30, &command);
+    let screen = term.wait_until("the hint in the footer", TIMEOUT, |s| {
+        s.lines().last().is_some_and(|l| l.contains("press space to switch batch_norm on"))
+    });
+    assert!(screen.contains("> [off] batch_norm"), "batch_norm is selected when the dashboard opens:\n{screen}");
+    term.send_keys(&["Space"]);
+    let screen = term.wait_until("batch_norm on and the hint gone", TIMEOUT, |s| {
+        s.contains("> [on ] batch_norm") && !s.contains("press space to switch")
+    });
+    assert!(screen.contains("batch_norm on"), "the toggle is marked:\n{screen}");
+    term.send_keys(&["q"]);
+    term.wait_until("the quit question", TIMEOUT, |s| s.contains("Stop the run and quit? y/n"));
+    term.send_keys(&["y"]);
+    let code = tmux::poll("the exit code", TIMEOUT, || std::fs::read_to_string(&exit_file).ok());
+    assert_eq!(code.trim(), "0");
+    let events = std::fs::read_to_string(run_dir(&out).join("events.jsonl")).unwrap();
+    assert!(events.contains("\"technique\":\"batch_norm\",\"enabled\":true"), "{events}");
+}
+
+#[test]
+fn view_overlays_two_runs_and_switches_to_epochs() {
+    if !tmux::available() {
+        eprintln!("skipping: tmux is not installed");
+        return;
+    }
+    let (_a, a, _) = train("iris.toml", &["--set", "run.epochs=6"]);
+    let (_b, b, _) = train("iris.toml", &["--set", "run.epochs=6", "--set", "technique.input_norm.enabled=false"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let exit_file = tmp.path().join("exit_code");
+    let command = format!(
+        "NO_COLOR=1 {bin} view {a} {b}; echo $? >{exit}",
+        bin = q(Path::new(env!("CARGO_BIN_EXE_traintop"))),
+        a = q(&a),
+        b = q(&b),
+        exit = q(&exit_file),
+    );
+    let term = Tmux::start(80, 24, &command);
+    let screen = term.wait_until("the legend", TIMEOUT, |s| s.contains("runs (what differs)"));
+    let (na, nb) = (a.file_name().unwrap().to_str().unwrap(), b.file_name().unwrap().to_str().unwrap());
+    assert!(screen.contains(&format!("━ A {na}")) && screen.contains(&format!("• B {nb}")), "{screen}");
+    assert!(screen.contains("input_norm.enabled=true") && screen.contains("input_norm.enabled=false"), "{screen}");
+    assert!(screen.contains("validation loss") && screen.contains("validation accuracy"), "{screen}");
+    term.send_keys(&["x"]);
+    term.wait_until("epochs on the x axis", TIMEOUT, |s| s.contains("curves by epoch") && s.contains("epoch"));
+    term.send_keys(&["q"]);
+    let code = tmux::poll("the exit code", TIMEOUT, || std::fs::read_to_string(&exit_file).ok());
+    assert_eq!(code.trim(), "0");
+}
