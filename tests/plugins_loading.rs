@@ -52,14 +52,14 @@ fn broken_plugins_are_refused_with_clear_errors() {
 }
 
 #[test]
-fn duplicate_plugin_names_are_refused() {
+fn a_plugin_file_that_declares_another_technique_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     install(&plugin_path("dropout"), tmp.path(), "dropout_copy");
     let cfg = tmp.path().join("dup.toml");
     std::fs::write(
         &cfg,
         format!(
-            "[data]\npath = {:?}\n[plugins]\ndirs = [{:?}]\n[[technique]]\nname = \"dropout\"\n",
+            "[data]\npath = {:?}\n[plugins]\ndirs = [{:?}]\n[[technique]]\nname = \"dropout_copy\"\n",
             config("../data/iris.csv").display().to_string(),
             tmp.path().display().to_string()
         ),
@@ -67,7 +67,143 @@ fn duplicate_plugin_names_are_refused() {
     .unwrap();
     let o = run(&["run", cfg.to_str().unwrap(), "--headless", "--out", tmp.path().to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("found twice"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("dup.toml:6:8: technique[0].name:"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("declares technique `dropout`, not `dropout_copy`"), "{}", stderr(&o));
+}
+
+#[test]
+fn descriptors_with_wild_pointers_or_null_functions_are_refused_without_crashing() {
+    let cases = [
+        ("wild_string", "description (0xdead00000000, 12 bytes) points outside mapped memory"),
+        ("null_fn", "function `create` is null"),
+    ];
+    for (name, message) in cases {
+        let path = fixture(name);
+        let err = loader::load(&path).err().unwrap_or_else(|| panic!("{name} was accepted"));
+        assert!(err.to_string().contains(message), "{name}: {err}");
+        // `plugins check` and `plugins list` report it and exit normally.
+        let o = run(&["plugins", "check", path.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
+        assert!(stderr(&o).contains(message), "{name}: {}", stderr(&o));
+        let dir = tempfile::tempdir().unwrap();
+        install(&path, dir.path(), &format!("fixture_{name}"));
+        let o = run(&["plugins", "list", "--dir", dir.path().to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
+        assert!(stderr(&o).contains(message), "{name}: {}", stderr(&o));
+        // A run that names it is refused; one that does not never loads it.
+        let dirs = format!("plugins.dirs=[{:?}]", dir.path().display().to_string());
+        let named = format!("technique.fixture_{name}.enabled=true");
+        let o = run_iris(dir.path(), &[&dirs, &named, "run.epochs=1"]);
+        assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
+        assert!(stderr(&o).contains(message), "{name}: {}", stderr(&o));
+        let o = run_iris(dir.path(), &[&dirs, "run.epochs=1"]);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        assert!(!stderr(&o).contains(message), "{name} was loaded: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn only_the_techniques_a_config_names_are_loaded_from_its_folders() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plugins = tmp.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    install(&fixture("marker"), &plugins, "fixture_marker");
+    let mark = tmp.path().join("loaded");
+    let dirs = format!("plugins.dirs=[{:?}]", plugins.display().to_string());
+    let iris = config("iris.toml");
+    let go = |extra: &[&str]| {
+        let mut args =
+            vec!["run", iris.to_str().unwrap(), "--headless", "--quiet", "--out", tmp.path().to_str().unwrap()];
+        args.extend(sets(&[&dirs, "run.epochs=1"]));
+        args.extend(sets(extra));
+        common::cli::bin().args(&args).env("TRAINTOP_FIXTURE_MARKER", &mark).output().unwrap()
+    };
+    let o = go(&[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!mark.exists(), "a plugin the config does not name was loaded (its constructor ran)");
+    let o = go(&["technique.fixture_marker.enabled=false"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(mark.exists(), "the named plugin was not loaded");
+    // `plugins list` loads to describe, but runs no technique.
+    let o = run(&["plugins", "list", "--dir", plugins.to_str().unwrap()]);
+    assert!(stdout(&o).contains("fixture_marker"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_fifo_named_like_a_plugin_does_not_hang_anything() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fifo = tmp.path().join(format!(
+        "{}traintop_plugin_dropout{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ));
+    let status = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(status.success());
+    let dirs = format!("plugins.dirs=[{:?}]", tmp.path().display().to_string());
+    let mut child = common::cli::bin()
+        .args(["run", config("iris.toml").to_str().unwrap(), "--headless", "--quiet"])
+        .args(["--out", tmp.path().to_str().unwrap()])
+        .args(sets(&[&dirs, "technique.dropout.enabled=true", "run.epochs=1"]))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("traintop hung on a FIFO named like a plugin");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // The FIFO was skipped; dropout came from the binary's own folder.
+    assert!(child.wait().unwrap().success());
+    let o = run(&["plugins", "check", fifo.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
+}
+
+#[test]
+fn technique_settings_the_model_cannot_use_are_config_errors_at_their_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("t.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[data]\npath = {:?}\n[model]\nhidden = [8, 8]\n\n[[technique]]\nname = \"dropout\"\nlayers = [5]\n",
+            config("../data/iris.csv").display().to_string()
+        ),
+    )
+    .unwrap();
+    let o = run(&["run", cfg.to_str().unwrap(), "--headless", "--out", tmp.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "t.toml:8:10: technique[0].layers: layer 5 does not exist: the model has 2 hidden layers (indices 0 to 1)"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    let o = run_iris(tmp.path(), &["technique.dropout.layers=[1]", "technique.dropout.enabled=true"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--set technique.dropout.layers=[1]"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("layer 1 does not exist: the model has 1 hidden layer (index 0)"), "{}", stderr(&o));
+
+    std::fs::write(
+        &cfg,
+        format!(
+            "[data]\npath = {:?}\n\n[[technique]]\nname = \"dropot\"\n",
+            config("../data/iris.csv").display().to_string()
+        ),
+    )
+    .unwrap();
+    let o = run(&["run", cfg.to_str().unwrap(), "--headless", "--out", tmp.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("t.toml:5:8: technique[0].name: unknown technique \"dropot\"; did you mean \"dropout\"?"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 /// `traintop run configs/iris.toml --headless --out OUT` with `--set` for each of `keys`.
@@ -85,6 +221,7 @@ fn missing_plugin_says_where_it_looked_and_how_to_build() {
     assert_eq!(o.status.code(), Some(2));
     let e = stderr(&o);
     assert!(e.contains("no_such_technique") && e.contains("cargo build --release") && e.contains("release"), "{e}");
+    assert!(e.contains("--set technique.no_such_technique.enabled=true: technique[1]: unknown technique"), "{e}");
 }
 
 fn panicky_run(when: &str) -> (serde_json::Value, String) {

@@ -203,6 +203,15 @@ impl PluginHost {
             let names: Vec<&str> = self.plugins[index].lib.params.iter().map(|p| p.name.as_str()).collect();
             err(format!("unknown parameter `{param}`; valid: {}", names.join(", ")))
         })?;
+        if spec.kind == abi::ParamKind::Layers && self.state.layers > 0 {
+            let hidden = self.state.layers - 1;
+            let listed = value.trim_matches(|c: char| c == '[' || c == ']' || c.is_whitespace());
+            for part in listed.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                if part.parse::<usize>().is_ok_and(|l| l >= hidden) {
+                    return Err(err(format!("layer {part} does not exist: the model has {hidden} hidden layer(s)")));
+                }
+            }
+        }
         let before = self.state.logs.len();
         let rc = self.call(index, None, None, Mode::Train, |d, s, api| {
             // SAFETY: `s` is this plugin's state and `api` valid for the call.

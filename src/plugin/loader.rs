@@ -8,11 +8,21 @@
 //! `libtraintop_plugin_<name>.so` (`.dylib` on macOS, `traintop_plugin_<name>.dll`
 //! on Windows). Libraries are never unloaded: they may hold thread-local
 //! destructors, and a toggle is only the host's flag.
+//!
+//! Nothing is loaded just because it was found: a run loads the techniques
+//! its config names (from any searched folder) and, to offer them in the
+//! dashboard, the plugins in the binary's own folders; `plugins list` loads
+//! what it lists but runs no technique (no state is created). A file reaches
+//! the dynamic loader only if it is a regular file, checked on a descriptor
+//! opened without blocking, and its descriptor is checked by
+//! [`super::descriptor`] before use.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use traintop_plugin_abi as abi;
+
+use super::descriptor::{self, Memory, Refusal};
 
 /// Environment variable with extra plugin folders.
 pub const PLUGIN_PATH_ENV: &str = "TRAINTOP_PLUGIN_PATH";
@@ -33,30 +43,7 @@ pub enum LoadError {
     Duplicate { name: String, first: PathBuf, second: PathBuf },
 }
 
-/// A parameter as declared by a loaded plugin, checked and copied to the host.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ParamInfo {
-    pub name: String,
-    pub kind: abi::ParamKind,
-    pub default_value: f64,
-    pub min: f64,
-    pub max: f64,
-    pub choices: Vec<String>,
-    pub help: String,
-    pub structural: bool,
-}
-
-impl ParamInfo {
-    /// The allowed values as the dashboard shows them.
-    pub fn range_text(&self) -> String {
-        match self.kind {
-            abi::ParamKind::Float | abi::ParamKind::Int => format!("{} ..= {}", self.min, self.max),
-            abi::ParamKind::Bool => "true | false".into(),
-            abi::ParamKind::Choice => self.choices.join(" | "),
-            abi::ParamKind::Layers => "[layer, ...] (empty: default)".into(),
-        }
-    }
-}
+pub use super::descriptor::ParamInfo;
 
 /// A library that passed every check.
 pub struct LoadedLibrary {
@@ -75,6 +62,16 @@ pub fn search_dirs(config_dirs: &[PathBuf]) -> Vec<PathBuf> {
     if let Ok(extra) = std::env::var(PLUGIN_PATH_ENV) {
         dirs.extend(std::env::split_paths(&extra));
     }
+    dirs.extend(own_dirs());
+    let mut seen = HashSet::new();
+    dirs.retain(|d| seen.insert(d.clone()));
+    dirs
+}
+
+/// The binary's own folders: where `cargo build` puts the workspace's plugins.
+/// Plugins found here are as trusted as the binary itself.
+pub fn own_dirs() -> Vec<PathBuf> {
+    let mut dirs = vec![];
     if let Some(exe_dir) = std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf)) {
         dirs.push(exe_dir.clone());
         // `cargo run` compiles the plugins as build-dependencies into deps/.
@@ -86,8 +83,6 @@ pub fn search_dirs(config_dirs: &[PathBuf]) -> Vec<PathBuf> {
             }
         }
     }
-    let mut seen = HashSet::new();
-    dirs.retain(|d| seen.insert(d.clone()));
     dirs
 }
 
@@ -99,7 +94,9 @@ pub fn plugin_file_name(path: &Path) -> Option<String> {
     stem.strip_prefix(FILE_PREFIX).map(str::to_string)
 }
 
-/// Plugin files in `dirs`, first occurrence of each file name only.
+/// Plugin files in `dirs`, first occurrence of each file name only. Only
+/// regular files (or links to them) count: a FIFO or device named like a
+/// plugin is skipped (`stat` never blocks; opening a FIFO would).
 pub fn discover(dirs: &[PathBuf]) -> Vec<PathBuf> {
     let mut found = vec![];
     let mut names = HashSet::new();
@@ -109,7 +106,7 @@ pub fn discover(dirs: &[PathBuf]) -> Vec<PathBuf> {
         files.sort();
         for f in files {
             if let Some(name) = plugin_file_name(&f) {
-                if names.insert(name) {
+                if std::fs::metadata(&f).is_ok_and(|m| m.is_file()) && names.insert(name) {
                     found.push(f);
                 }
             }
@@ -118,111 +115,64 @@ pub fn discover(dirs: &[PathBuf]) -> Vec<PathBuf> {
     found
 }
 
+/// Where the plugin providing technique `name` would be found: its file in
+/// the first folder of `dirs` that has one.
+pub fn find(files: &[PathBuf], name: &str) -> Option<PathBuf> {
+    files.iter().find(|f| plugin_file_name(f).as_deref() == Some(name)).cloned()
+}
+
+/// Opens `path` without blocking and checks it is a regular file, so that
+/// nothing but a plain file ever reaches the dynamic loader.
+fn check_regular_file(path: &Path) -> Result<(), String> {
+    use std::fs::OpenOptions;
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC);
+    }
+    let file = options.open(path).map_err(|e| e.to_string())?;
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    Ok(())
+}
+
 /// Loads a library and checks its descriptor.
 pub fn load(path: &Path) -> Result<LoadedLibrary, LoadError> {
     let library_error = |reason: String| LoadError::Library { path: path.to_path_buf(), reason };
+    check_regular_file(path).map_err(library_error)?;
     // SAFETY: loading runs the library's initializers; traintop loads only files
-    // named as plugins from folders the user configured or its own folder.
+    // named as plugins from folders the user configured or its own folder (the
+    // trust model in the README).
     let library = unsafe { libloading::Library::new(path) }.map_err(|e| library_error(e.to_string()))?;
     // Never unloaded (see the module header): leak the handle.
     let library: &'static libloading::Library = Box::leak(Box::new(library));
     // SAFETY: the symbol's type is fixed by the ABI crate both sides build with.
     let entry: libloading::Symbol<abi::EntryFn> =
         unsafe { library.get(abi::ENTRY_SYMBOL) }.map_err(|_| LoadError::NoEntry { path: path.to_path_buf() })?;
-    // SAFETY: calling the entry is the ABI's contract; it returns a static.
+    let entry: abi::EntryFn = *entry;
+    // SAFETY: calling the entry is the ABI's contract; it returns a pointer
+    // that `descriptor::check` verifies before anything else reads it.
     let descriptor = unsafe { entry() };
-    let bad = |reason: &str| LoadError::Descriptor { path: path.to_path_buf(), reason: reason.to_string() };
-    if descriptor.is_null() {
-        return Err(bad("the entry returned no descriptor"));
-    }
-    // Read the version fields first: they are at the same place in every ABI.
-    // SAFETY: non-null pointer to the plugin's static descriptor.
-    let (major, size) = unsafe { ((*descriptor).abi_major, (*descriptor).size) };
-    if major != abi::ABI_MAJOR {
-        return Err(LoadError::AbiMajor { path: path.to_path_buf(), found: major, expected: abi::ABI_MAJOR });
-    }
-    if size < std::mem::size_of::<abi::Descriptor>() {
-        return Err(bad(&format!(
-            "descriptor size {size} is smaller than ABI {}.{}'s",
-            abi::ABI_MAJOR,
-            abi::ABI_MINOR
-        )));
-    }
-    // SAFETY: same major and a size covering every field we read.
-    let d: &'static abi::Descriptor = unsafe { &*descriptor };
-    // SAFETY: descriptor strings live as long as the library, which is never unloaded.
-    let text = |s: abi::Str, what: &str| {
-        unsafe { s.as_str() }.map(str::to_string).ok_or_else(|| bad(&format!("{what} is not UTF-8")))
-    };
-    let name = text(d.name, "name")?;
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
-        return Err(bad(&format!("name {name:?} must be non-empty lowercase letters, digits and _")));
-    }
-    let version = text(d.version, "version")?;
-    let class = abi::ToggleClass::try_from(d.class).map_err(|v| bad(&format!("unknown toggle class {v}")))?;
-    let description = text(d.description, "description")?;
-    let specs: &[abi::ParamSpec] = if d.n_params == 0 {
-        &[]
-    } else if d.params.is_null() {
-        return Err(bad("parameter table is null"));
-    } else {
-        // SAFETY: the descriptor promises `n_params` specs at `params`.
-        unsafe { std::slice::from_raw_parts(d.params, d.n_params) }
-    };
-    let mut params = vec![];
-    for spec in specs {
-        let name = text(spec.name, "parameter name")?;
-        let kind =
-            abi::ParamKind::try_from(spec.kind).map_err(|v| bad(&format!("parameter `{name}`: unknown kind {v}")))?;
-        let p = ParamInfo {
-            name,
-            kind,
-            default_value: spec.default_value,
-            min: spec.min,
-            max: spec.max,
-            choices: text(spec.choices, "parameter choices")?
-                .split(',')
-                .map(|c| c.trim().to_string())
-                .filter(|c| !c.is_empty())
-                .collect(),
-            help: text(spec.help, "parameter help")?,
-            structural: spec.structural != 0,
-        };
-        check_param(&p, &params).map_err(|r| bad(&format!("parameter `{}`: {r}", p.name)))?;
-        params.push(p);
-    }
-    Ok(LoadedLibrary { path: path.to_path_buf(), descriptor: d, class, name, version, description, params })
-}
-
-/// An invalid schema is refused at load time, before the config is checked
-/// against it.
-fn check_param(p: &ParamInfo, earlier: &[ParamInfo]) -> Result<(), String> {
-    if p.name.is_empty() || p.name == "name" || p.name == "enabled" {
-        return Err("name must be non-empty and not `name` or `enabled`".into());
-    }
-    if earlier.iter().any(|e| e.name == p.name) {
-        return Err("declared twice".into());
-    }
-    if p.help.is_empty() {
-        return Err("has no help text".into());
-    }
-    match p.kind {
-        abi::ParamKind::Float | abi::ParamKind::Int => {
-            if p.min.is_nan() || p.max.is_nan() || p.min > p.max {
-                return Err(format!("range {} ..= {} is empty", p.min, p.max));
-            }
-            if !(p.min..=p.max).contains(&p.default_value) {
-                return Err(format!("default {} is outside {} ..= {}", p.default_value, p.min, p.max));
-            }
-        }
-        abi::ParamKind::Choice => {
-            if p.choices.is_empty() || p.default_value as usize >= p.choices.len() {
-                return Err("a choice needs choices and a default among them".into());
-            }
-        }
-        abi::ParamKind::Bool | abi::ParamKind::Layers => {}
-    }
-    Ok(())
+    let memory = Memory::current(descriptor::object_base(entry as usize));
+    // SAFETY: on Linux every read is checked against the process's memory map;
+    // elsewhere the plugin's pointers are trusted as its code is.
+    let checked = unsafe { descriptor::check(descriptor, &memory) }.map_err(|r| match r {
+        Refusal::Major(found) => LoadError::AbiMajor { path: path.to_path_buf(), found, expected: abi::ABI_MAJOR },
+        Refusal::Invalid(reason) => LoadError::Descriptor { path: path.to_path_buf(), reason },
+    })?;
+    Ok(LoadedLibrary {
+        path: path.to_path_buf(),
+        descriptor: checked.descriptor,
+        class: checked.class,
+        name: checked.name,
+        version: checked.version,
+        description: checked.description,
+        params: checked.params,
+    })
 }
 
 /// Loads every plugin found, refusing two with the same name.

@@ -71,7 +71,9 @@ pub fn prepare(launch: Launch, warn: &mut dyn FnMut(String)) -> Result<Prepared,
 }
 
 fn prepare_new(config: RunConfig, out_dir: &Path, warn: &mut dyn FnMut(String)) -> Result<Prepared, PrepareError> {
-    backend(&config).check_available().map_err(|e| PrepareError::Input(e.to_string()))?;
+    backend(&config)
+        .check_available()
+        .map_err(|e| PrepareError::Config(config.error_at("run.device", e.to_string())))?;
     let (train, validation) = datasets(&config)?;
     let plugins = load_plugins(&config, warn)?;
     let run_dir = RunDir::create(out_dir, &config.run.name, &config.to_toml_string())
@@ -94,7 +96,9 @@ fn prepare_resume(dir: &Path, overrides: &[String], warn: &mut dyn FnMut(String)
     let base = RunConfig::from_file(&config_path, &[]).map_err(PrepareError::Config)?;
     let config = RunConfig::from_file(&config_path, overrides).map_err(PrepareError::Config)?;
     let changes = resume_rules::check(&base, &config).map_err(PrepareError::Config)?;
-    backend(&config).check_available().map_err(|e| PrepareError::Input(e.to_string()))?;
+    backend(&config)
+        .check_available()
+        .map_err(|e| PrepareError::Config(config.error_at("run.device", e.to_string())))?;
     let last = dir.join(LAST_CHECKPOINT);
     let mut loaded = checkpoint::load(&last).map_err(|e| PrepareError::Input(e.to_string()))?;
     let refuse = |m: String| PrepareError::Input(format!("{}: {m}", last.display()));
@@ -161,7 +165,10 @@ fn check_synthetic_fits(config: &RunConfig) -> Result<(), PrepareError> {
 
 /// Loads the plugins and applies the config's technique settings.
 fn load_plugins(config: &RunConfig, warn: &mut dyn FnMut(String)) -> Result<PluginHost, PrepareError> {
-    let (host, warnings) = crate::plugin::setup(config).map_err(|e| PrepareError::Input(e.to_string()))?;
+    let (host, warnings) = crate::plugin::setup(config).map_err(|e| match e {
+        crate::plugin::SetupError::Config(e) => PrepareError::Config(e),
+        other => PrepareError::Input(other.to_string()),
+    })?;
     warnings.into_iter().for_each(warn);
     Ok(host)
 }
