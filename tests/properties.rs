@@ -190,7 +190,7 @@ proptest! {
         std::fs::write(&lp, &labels).unwrap();
         if let Ok(d) = traintop::data::load_idx(&ip, &lp) {
             prop_assert_eq!(d.features.len(), d.len() * d.n_features);
-            prop_assert!(d.len() > 0 && d.n_features > 0);
+            prop_assert!(!d.is_empty() && d.n_features > 0);
         }
     }
 
@@ -224,10 +224,12 @@ proptest! {
     }
 }
 
+type States = Vec<(String, Vec<Dim>, Vec<f32>)>;
+
 /// A small real checkpoint and what loading it gives.
 fn checkpoint_bytes() -> (Vec<u8>, checkpoint::Loaded) {
     thread_local! {
-        static CACHE: (Vec<u8>, Vec<(String, Vec<Dim>, Vec<f32>)>, Position) = {
+        static CACHE: (Vec<u8>, States, Position) = {
             let mut store = StateStore::new();
             store.insert("layer0.weight", vec![Dim::Fixed(3), Dim::Fixed(4)], (0..12).map(|i| i as f32 * 0.25 - 1.0).collect());
             store.insert("layer0.bias", vec![Dim::Fixed(4)], vec![0.5, -0.5, 0.0, 1.0]);
