@@ -8,7 +8,7 @@
 //! holds the CRC-32 (zlib's, so `zlib.crc32(tensor_bytes)` in Python gives
 //! the same number) of each tensor's bytes and of the `traintop` metadata
 //! text. [`load`] recomputes them all and refuses a damaged file naming the
-//! tensor, then checks the position itself (a finite positive learning rate,
+//! tensor (or shape), then checks the position itself (a finite positive learning rate,
 //! counters that agree) and that every value is finite. The file stays plain
 //! safetensors: the checksums are one more string in the metadata.
 
@@ -70,6 +70,9 @@ struct Checksums {
     metadata: String,
     /// Tensor name to the checksum of its little-endian bytes.
     tensors: std::collections::BTreeMap<String, String>,
+    /// Tensor name to its shape (the header's shapes are not covered by the
+    /// tensor checksums, and a changed shape would reshape the same bytes).
+    shapes: std::collections::BTreeMap<String, Vec<usize>>,
 }
 
 fn crc(bytes: &[u8]) -> String {
@@ -107,6 +110,7 @@ pub fn save(path: &Path, store: &StateStore, position: &Position) -> Result<(), 
         algorithm: "crc32".into(),
         metadata: crc(meta.as_bytes()),
         tensors: buffers.iter().map(|(n, _, bytes)| (n.clone(), crc(bytes))).collect(),
+        shapes: buffers.iter().map(|(n, shape, _)| (n.clone(), shape.clone())).collect(),
     };
     let sums = serde_json::to_string(&sums).expect("checksums serialize");
     let info = Some(HashMap::from([(METADATA_KEY.to_string(), meta), (CHECKSUMS_KEY.to_string(), sums)]));
@@ -138,9 +142,6 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError
 pub struct Loaded {
     pub states: Vec<(String, Vec<Dim>, Vec<f32>)>,
     pub position: Position,
-    /// False for a checkpoint written before checksums existed, whose bytes
-    /// could not be verified.
-    pub verified: bool,
 }
 
 /// Reads a checkpoint and verifies its checksums, its metadata and its values.
@@ -157,19 +158,18 @@ pub fn parse(bytes: &[u8]) -> Result<Loaded, String> {
     let meta_json = info
         .and_then(|m| m.get(METADATA_KEY))
         .ok_or_else(|| "no traintop metadata (was it written by traintop?)".to_string())?;
-    let sums = match info.and_then(|m| m.get(CHECKSUMS_KEY)) {
-        Some(text) => Some(
-            serde_json::from_str::<Checksums>(text).map_err(|e| format!("metadata {CHECKSUMS_KEY}: {e} (damaged?)"))?,
-        ),
-        None => None,
-    };
-    if let Some(sums) = &sums {
-        if sums.algorithm != "crc32" {
-            return Err(format!("unknown checksum algorithm {:?}", sums.algorithm));
-        }
-        if crc(meta_json.as_bytes()) != sums.metadata {
-            return Err(format!("the {METADATA_KEY} metadata does not match its checksum: the file is damaged"));
-        }
+    // A checkpoint without checksums cannot prove itself: refused, since a
+    // damaged key name would otherwise turn every check off.
+    let sums_text = info
+        .and_then(|m| m.get(CHECKSUMS_KEY))
+        .ok_or_else(|| format!("no {CHECKSUMS_KEY} metadata: damaged, or written by a traintop without checksums"))?;
+    let sums: Checksums =
+        serde_json::from_str(sums_text).map_err(|e| format!("metadata {CHECKSUMS_KEY}: {e} (damaged?)"))?;
+    if sums.algorithm != "crc32" {
+        return Err(format!("unknown checksum algorithm {:?}", sums.algorithm));
+    }
+    if crc(meta_json.as_bytes()) != sums.metadata {
+        return Err(format!("the {METADATA_KEY} metadata does not match its checksum: the file is damaged"));
     }
     let position: Position = serde_json::from_str(meta_json).map_err(|e| format!("metadata: {e}"))?;
     check_position(&position)?;
@@ -178,14 +178,15 @@ pub fn parse(bytes: &[u8]) -> Result<Loaded, String> {
         if view.dtype() != Dtype::F32 {
             return Err(format!("tensor {name}: expected F32, found {:?}", view.dtype()));
         }
-        if let Some(sums) = &sums {
-            let stored = sums.tensors.get(&name).ok_or_else(|| format!("tensor {name} has no checksum"))?;
-            let actual = crc(view.data());
-            if *stored != actual {
-                return Err(format!(
-                    "tensor {name}: checksum mismatch (stored {stored}, computed {actual}): the file is damaged"
-                ));
-            }
+        let stored = sums.tensors.get(&name).ok_or_else(|| format!("tensor {name} has no checksum"))?;
+        let actual = crc(view.data());
+        if *stored != actual {
+            return Err(format!(
+                "tensor {name}: checksum mismatch (stored {stored}, computed {actual}): the file is damaged"
+            ));
+        }
+        if sums.shapes.get(&name).map(Vec::as_slice) != Some(view.shape()) {
+            return Err(format!("tensor {name}: its shape {:?} does not match the checksummed one", view.shape()));
         }
         let values: Vec<f32> =
             view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
@@ -195,13 +196,11 @@ pub fn parse(bytes: &[u8]) -> Result<Loaded, String> {
         let shape = view.shape().iter().map(|&n| Dim::Fixed(n)).collect();
         states.push((name, shape, values));
     }
-    if let Some(sums) = &sums {
-        if let Some(missing) = sums.tensors.keys().find(|n| !states.iter().any(|(s, _, _)| s == *n)) {
-            return Err(format!("tensor {missing} is listed in the checksums but missing from the file"));
-        }
+    if let Some(missing) = sums.tensors.keys().find(|n| !states.iter().any(|(s, _, _)| s == *n)) {
+        return Err(format!("tensor {missing} is listed in the checksums but missing from the file"));
     }
     states.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(Loaded { states, position, verified: sums.is_some() })
+    Ok(Loaded { states, position })
 }
 
 /// What a position must satisfy on its own, whatever the run.

@@ -62,7 +62,7 @@ impl Prepared {
 }
 
 /// Prepares a run; `warn` hears what is worth saying but not fatal (plugins
-/// refused that the run does not need, a checkpoint without checksums).
+/// refused that the run does not need).
 pub fn prepare(launch: Launch, warn: &mut dyn FnMut(String)) -> Result<Prepared, PrepareError> {
     match launch {
         Launch::New { config, out_dir } => prepare_new(*config, &out_dir, warn),
@@ -102,9 +102,6 @@ fn prepare_resume(dir: &Path, overrides: &[String], warn: &mut dyn FnMut(String)
     let last = dir.join(LAST_CHECKPOINT);
     let mut loaded = checkpoint::load(&last).map_err(|e| PrepareError::Input(e.to_string()))?;
     let refuse = |m: String| PrepareError::Input(format!("{}: {m}", last.display()));
-    if !loaded.verified {
-        warn(format!("warning: {}: written without checksums (an older traintop); not verified", last.display()));
-    }
     let id = std::fs::read_to_string(&config_path).map(|t| run_id(&t)).unwrap_or_default();
     if !loaded.position.run_id.is_empty() && loaded.position.run_id != id {
         return Err(refuse(format!(
