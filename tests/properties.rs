@@ -158,13 +158,15 @@ proptest! {
     }
 
     #[test]
-    fn csv_loader_never_panics(edits in prop::collection::vec(edit(), 1..8), regression in any::<bool>()) {
+    fn csv_loader_never_panics(edits in prop::collection::vec(edit(), 1..8), regression in any::<bool>(), categorical in any::<bool>()) {
         let mut bytes = std::fs::read(repo().join("data/iris.csv")).unwrap();
         bytes.truncate(600);
         apply(&mut bytes, &edits);
         let text = String::from_utf8_lossy(&bytes);
         let task = if regression { Task::Regression } else { Task::Classification };
-        if let Ok(d) = traintop::data::load_csv_str(&text, "x.csv", "label", task) {
+        let columns = if categorical { vec!["label".to_string(), "sepal_length".to_string()] } else { vec![] };
+        let options = traintop::data::CsvOptions { target: "label", task, categorical: &columns };
+        if let Ok(d) = traintop::data::load_csv_str(&text, "x.csv", &options) {
             prop_assert_eq!(d.features.len(), d.len() * d.n_features);
             prop_assert!(d.features.iter().chain(&d.targets).all(|v| v.is_finite()));
         }
