@@ -21,8 +21,8 @@ pub struct Applied {
 }
 
 /// Keys that may change on resume, by prefix.
-const CHANGEABLE: [&str; 6] =
-    ["run.epochs", "run.log_every", "run.checkpoint_secs", "run.device", "optimizer.lr", "technique"];
+const CHANGEABLE: [&str; 7] =
+    ["run.epochs", "run.log_every", "run.checkpoint_secs", "run.device", "run.hint", "optimizer.lr", "technique"];
 
 /// Why a key may not change.
 fn reason(key: &str) -> &'static str {
