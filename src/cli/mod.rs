@@ -40,9 +40,13 @@ impl ExitError {
         }
     }
 
-    /// A failure while running: exit code 1.
+    /// A failure while running: exit code 1, or 2 when the backend failed (a
+    /// GPU out of memory, a kernel that did not compile), which is the
+    /// machine's or the model's size's fault, not the program's.
     pub fn runtime(e: anyhow::Error) -> Self {
-        Self { code: 1, message: format!("{e:#}") }
+        use crate::engine::program::RunError;
+        let backend = e.chain().any(|c| matches!(c.downcast_ref::<RunError>(), Some(RunError::Backend { .. })));
+        Self { code: if backend { 2 } else { 1 }, message: format!("{e:#}") }
     }
 }
 
@@ -55,5 +59,21 @@ impl fmt::Display for ExitError {
 impl From<crate::train::PrepareError> for ExitError {
     fn from(e: crate::train::PrepareError) -> Self {
         Self::prepare(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::program::RunError;
+    use crate::engine::Backend;
+
+    #[test]
+    fn a_backend_failure_exits_with_2() {
+        let failed = RunError::Backend { backend: Backend::Cuda, during: "running a step", message: "oom".into() };
+        let e = ExitError::runtime(anyhow::Error::new(failed).context("step 3"));
+        assert_eq!(e.code, 2);
+        assert!(e.message.contains("the cuda backend failed while running a step: oom"), "{}", e.message);
+        assert_eq!(ExitError::runtime(anyhow::anyhow!("disk full")).code, 1);
     }
 }

@@ -7,6 +7,7 @@ pub mod cpu;
 pub mod executor;
 pub mod fingerprint;
 pub mod graph;
+pub mod guard;
 pub mod hooks;
 pub mod loss;
 pub mod memory;

@@ -97,6 +97,10 @@ pub struct Program {
     /// The fingerprint of the graph this was compiled from.
     fingerprint: u64,
     transfers: Transfers,
+    backend: Backend,
+    /// Why the backend cannot run this program (its compilation failed, or
+    /// an earlier run did): every run reports it.
+    failed: Option<RunError>,
 }
 
 /// What crossed between the host and the backend's memory, over all runs of
@@ -131,6 +135,10 @@ pub enum RunError {
     UnknownInput(String),
     #[error("state `{0}` has no value (not initialized or not loaded)")]
     MissingState(String),
+    /// The backend failed (a kernel that did not compile, device memory
+    /// exhausted, a library call that failed): what it said.
+    #[error("the {backend} backend failed while {during}: {message}")]
+    Backend { backend: Backend, during: &'static str, message: String },
 }
 
 /// Which of the CPU backend's optional passes run (all, by default).
@@ -158,7 +166,18 @@ impl Program {
     /// them with the plain lowering).
     pub fn compile_with(mut builder: GraphBuilder, backend: Backend, options: CompileOptions) -> Self {
         let fingerprint = fingerprint(&builder, &(backend, options));
-        backend.compile(&mut builder);
+        if backend != Backend::Cpu {
+            // luminal's own compilers (CUDA) unwrap their failures.
+            if let Err(message) = super::guard::quietly(|| backend.compile(&mut builder)) {
+                let mut p = Self::compile_with(GraphBuilder::new(), Backend::Cpu, options);
+                p.backend = backend;
+                p.fingerprint = fingerprint;
+                p.failed = Some(RunError::Backend { backend, during: "compiling the graph", message });
+                return p;
+            }
+        } else {
+            backend.compile(&mut builder);
+        }
         let cpu = backend == Backend::Cpu;
         if cpu && options.fuse_updates {
             super::cpu::update::fuse_updates(&mut builder);
@@ -209,12 +228,17 @@ impl Program {
             results: HashMap::new(),
             fingerprint,
             transfers: Transfers::default(),
+            backend,
+            failed: None,
         }
     }
 
     /// Runs once on a batch of `batch` rows. `feeds` gives every input but the
     /// batch scale, which is fed here.
     pub fn run(&mut self, store: &mut StateStore, feeds: Vec<(&str, Vec<f32>)>, batch: usize) -> Result<(), RunError> {
+        if let Some(RunError::Backend { backend, during, message }) = &self.failed {
+            return Err(RunError::Backend { backend: *backend, during, message: message.clone() });
+        }
         let exec = &mut self.executor;
         let mut fed = 0;
         for (name, values) in feeds {
@@ -254,7 +278,20 @@ impl Program {
         }
         // luminal's Constant ops read the batch size from the graph's map.
         self.builder.graph.set_dyn_dim(BATCH_DIM, batch);
-        exec.run(&mut self.builder.graph, batch);
+        if self.backend == Backend::Cpu {
+            exec.run(&mut self.builder.graph, batch);
+        } else if let Err(message) = super::guard::quietly(|| exec.run(&mut self.builder.graph, batch)) {
+            // The states are still in their slots, as they were before this
+            // run (luminal's ops write new tensors): back to the store.
+            for s in &self.states {
+                if let Some(t) = exec.take(s.node) {
+                    store.put(&s.name, s.shape.clone(), t);
+                }
+            }
+            let backend = self.backend;
+            self.failed = Some(RunError::Backend { backend, during: "running a step", message: message.clone() });
+            return Err(RunError::Backend { backend, during: "running a step", message });
+        }
         self.transfers.runs += 1;
         self.results.clear();
         // Outputs stay in their slots (each run recomputes them), so an output
@@ -314,5 +351,47 @@ impl Program {
     /// Number of luminal nodes after compilation (for logs and benchmarks).
     pub fn node_count(&self) -> usize {
         self.builder.graph.graph.node_count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use luminal::op::{InputTensor, Operator};
+    use luminal::prelude::{ShapeTracker, Tensor};
+
+    use super::*;
+    use crate::engine::Dim;
+
+    /// Stands for a luminal_cuda kernel whose device allocation fails.
+    #[derive(Debug, PartialEq)]
+    struct OutOfMemory;
+
+    impl Operator for OutOfMemory {
+        fn process(&mut self, _: Vec<(InputTensor, ShapeTracker)>) -> Vec<Tensor> {
+            panic!("CUDA_ERROR_OUT_OF_MEMORY")
+        }
+    }
+
+    /// A backend op that panics mid-step is an error naming the backend and
+    /// what it said; the states are as they were before the step, and the
+    /// program keeps reporting the failure.
+    #[test]
+    fn a_failing_backend_is_an_error_and_keeps_the_states() {
+        let mut b = GraphBuilder::new();
+        let p = b.state("p", &[Dim::Fixed(2)], false);
+        let next = b.add_scalar(p, 1.0);
+        b.output("next", next);
+        b.assign(p, next);
+        let node = b.tape[next.0].id;
+        b.graph.graph[node] = Box::new(OutOfMemory);
+        let mut program = Program::compile(b, Backend::Reference);
+        let mut store = StateStore::new();
+        store.insert("p", vec![Dim::Fixed(2)], vec![1.0, 2.0]);
+        for _ in 0..2 {
+            let err = program.run(&mut store, vec![], 1).unwrap_err();
+            let text = err.to_string();
+            assert!(text.contains("reference backend failed") && text.contains("CUDA_ERROR_OUT_OF_MEMORY"), "{text}");
+            assert_eq!(store.read("p"), Some(vec![1.0, 2.0]));
+        }
     }
 }

@@ -1,0 +1,36 @@
+//! Backend code that may panic, turned into errors. luminal_cuda unwraps the
+//! results of kernel compilation (NVRTC), module loading and device
+//! allocation, so a kernel that does not compile or a GPU out of memory would
+//! end the process with a panic and a backtrace. Run through [`quietly`],
+//! such a failure becomes a message naming what failed: the run stops with an
+//! error, its states put back where they were before the failed step.
+
+use std::panic::{self, AssertUnwindSafe};
+
+/// Runs `f`; a panic inside it comes back as its message, and the panic hook
+/// (which would print over the dashboard) stays silent meanwhile.
+pub fn quietly<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    let previous = panic::take_hook();
+    panic::set_hook(Box::new(|_| {}));
+    let result = panic::catch_unwind(AssertUnwindSafe(f));
+    panic::set_hook(previous);
+    result.map_err(|payload| {
+        payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "unknown failure".into())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_its_message() {
+        assert_eq!(quietly(|| 3), Ok(3));
+        let failed: Result<(), String> = quietly(|| panic!("CUDA_ERROR_OUT_OF_MEMORY"));
+        assert_eq!(failed, Err("CUDA_ERROR_OUT_OF_MEMORY".to_string()));
+    }
+}
