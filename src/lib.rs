@@ -1,6 +1,7 @@
 //! traintop: train neural networks in a terminal dashboard and steer the run.
 
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod data;
 pub mod engine;
@@ -9,6 +10,7 @@ pub mod grad_health;
 pub mod inspect;
 pub mod plugin;
 pub mod protocol;
+pub mod serve;
 pub mod train;
 pub mod tui;
 

@@ -4,9 +4,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use traintop::cli::attach::{self, AttachOptions};
 use traintop::cli::bench::{self, BenchOptions};
 use traintop::cli::evaluate::{self, EvaluateOptions, PredictOptions, SplitChoice};
+use traintop::cli::ls;
 use traintop::cli::run::{self, RunOptions};
+use traintop::cli::top::{self, TopOptions};
 use traintop::cli::ExitError;
 use traintop::cli::{diff, plugins};
 use traintop::engine::{Activation, Backend, Optimizer};
@@ -46,6 +49,8 @@ enum Command {
         #[arg(long)]
         quiet: bool,
         #[command(flatten)]
+        background: BackgroundArgs,
+        #[command(flatten)]
         screen: ScreenArgs,
     },
     /// Continue a stopped run from its folder's last checkpoint.
@@ -58,6 +63,55 @@ enum Command {
         overrides: Vec<String>,
         #[arg(long)]
         quiet: bool,
+        #[command(flatten)]
+        background: BackgroundArgs,
+        #[command(flatten)]
+        screen: ScreenArgs,
+    },
+    /// A dashboard on a live run, here or on another machine (over ssh).
+    ///
+    /// RUN is a run folder, a run folder's name, or a run name (the newest
+    /// live run of that name); without it, the only live run (or a list to
+    /// pick from). The whole history shows, then the live stream; every key
+    /// works. `d` detaches (the run goes on), `q` asks: detach or stop.
+    Attach {
+        run: Option<String>,
+        /// Watch without steering: keys that would change the run say so.
+        #[arg(long)]
+        read_only: bool,
+        /// A run on another machine: runs `ssh HOST traintop attach --stdio RUN`
+        /// and speaks the run protocol over ssh's pipe (no port is opened).
+        /// TRAINTOP_SSH replaces the ssh command line, TRAINTOP_REMOTE the
+        /// remote traintop.
+        #[arg(long, value_name = "[USER@]HOST")]
+        ssh: Option<String>,
+        /// Relay the run protocol between stdin/stdout and the run's socket
+        /// (what `attach --ssh` runs on the far side).
+        #[arg(long, conflicts_with = "ssh")]
+        stdio: bool,
+        #[command(flatten)]
+        screen: ScreenArgs,
+    },
+    /// List this user's runs on this machine, live and dead (or on other
+    /// machines, with --ssh): state, epoch and step, loss, validation
+    /// accuracy, samples/s, ETA, clients; a dead run with its resume command.
+    Ls {
+        /// One JSON array (with --ssh: an object per host).
+        #[arg(long)]
+        json: bool,
+        /// List the runs on HOST instead (`ssh HOST traintop ls --json`); repeatable.
+        #[arg(long, value_name = "[USER@]HOST")]
+        ssh: Vec<String>,
+    },
+    /// One screen over the runs of this machine and of other hosts, live;
+    /// Enter opens a run's dashboard (d or q comes back).
+    ///
+    /// Hosts come from --ssh and from `hosts = ["gpu1", "me@gpu2"]` in
+    /// $XDG_CONFIG_HOME/traintop/hosts.toml (else ~/.config/traintop/hosts.toml).
+    Top {
+        /// Also show the runs on HOST; repeatable.
+        #[arg(long, value_name = "[USER@]HOST")]
+        ssh: Vec<String>,
         #[command(flatten)]
         screen: ScreenArgs,
     },
@@ -147,6 +201,23 @@ enum Command {
     },
 }
 
+/// Where a run lives.
+#[derive(clap::Args, Debug, Clone, Default)]
+struct BackgroundArgs {
+    /// Start the run in the background, print its folder and how to attach,
+    /// and return.
+    #[arg(long, conflicts_with_all = ["foreground", "headless"])]
+    detach: bool,
+    /// Keep the dashboard and the run in this one process (today's single
+    /// process, for batch jobs); otherwise the dashboard is a client of a
+    /// background run server, and closing the terminal detaches.
+    #[arg(long)]
+    foreground: bool,
+    /// Internal: this process is the background server `run` starts.
+    #[arg(long, hide = true)]
+    server: bool,
+}
+
 /// How the dashboard draws.
 #[derive(clap::Args, Debug, Clone)]
 struct ScreenArgs {
@@ -233,21 +304,40 @@ enum BenchDevice {
     Cuda,
 }
 
-fn screen(s: ScreenArgs, opts: RunOptions) -> RunOptions {
-    RunOptions { no_color: s.no_color, mouse: s.mouse, refresh_ms: s.refresh_ms, ..opts }
+fn screen(s: ScreenArgs, b: BackgroundArgs, opts: RunOptions) -> RunOptions {
+    RunOptions {
+        no_color: s.no_color,
+        mouse: s.mouse,
+        refresh_ms: s.refresh_ms,
+        detach: b.detach,
+        foreground: b.foreground,
+        server: b.server,
+        ..opts
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        None => run::run(&screen(ScreenArgs::default(), RunOptions::default())).map(|_| ()),
-        Some(Command::Run { config, headless, overrides, out, quiet, screen: s }) => {
-            run::run(&screen(s, RunOptions { config, overrides, out, headless, quiet, ..Default::default() }))
-                .map(|_| ())
+        None => run::run(&screen(ScreenArgs::default(), BackgroundArgs::default(), RunOptions::default())),
+        Some(Command::Run { config, headless, overrides, out, quiet, background: b, screen: s }) => {
+            run::run(&screen(s, b, RunOptions { config, overrides, out, headless, quiet, ..Default::default() }))
         }
-        Some(Command::Resume { run_dir, headless, overrides, quiet, screen: s }) => {
-            run::resume(&run_dir, &screen(s, RunOptions { overrides, headless, quiet, ..Default::default() }))
-                .map(|_| ())
+        Some(Command::Resume { run_dir, headless, overrides, quiet, background: b, screen: s }) => {
+            run::resume(&run_dir, &screen(s, b, RunOptions { overrides, headless, quiet, ..Default::default() }))
+        }
+        Some(Command::Attach { run, read_only, ssh, stdio, screen: s }) => attach::attach(&AttachOptions {
+            run,
+            read_only,
+            stdio,
+            ssh,
+            no_color: s.no_color,
+            mouse: s.mouse,
+            refresh_ms: s.refresh_ms,
+        }),
+        Some(Command::Ls { json, ssh }) => ls::ls(json, &ssh),
+        Some(Command::Top { ssh, screen: s }) => {
+            top::top(&TopOptions { hosts: ssh, no_color: s.no_color, mouse: s.mouse, refresh_ms: s.refresh_ms })
         }
         Some(Command::View { run_dirs, screen: s }) if run_dirs.len() > 1 => {
             traintop::cli::view::compare(&run_dirs, s.no_color, s.mouse)
@@ -320,7 +410,10 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            // An empty message: said already (a background server's own error).
+            if !e.message.is_empty() {
+                eprintln!("error: {e}");
+            }
             ExitCode::from(e.code as u8)
         }
     }

@@ -26,6 +26,10 @@ const FLOORS: &[(&str, &[&str])] = &[
     ("train", &["config", "data", "engine", "plugin", "protocol", "format"]),
     ("inspect", &["config", "data", "engine", "plugin", "protocol", "train", "format"]),
     ("tui", &["protocol", "format", "grad_health"]),
+    // The run server speaks the protocol and knows nothing of the trainer;
+    // its clients find runs through the server's records.
+    ("serve", &["protocol"]),
+    ("client", &["protocol", "serve"]),
 ];
 
 type Module = Vec<String>;

@@ -108,6 +108,11 @@ impl LinePrinter {
             | RunEvent::StopRequested { .. }
             | RunEvent::Override { .. }
             | RunEvent::Diverged { .. }
+            | RunEvent::Status(_)
+            | RunEvent::Attached { .. }
+            | RunEvent::Detached { .. }
+            | RunEvent::Refused { .. }
+            | RunEvent::Error { .. }
             | RunEvent::Unknown => vec![],
         }
     }

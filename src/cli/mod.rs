@@ -1,13 +1,18 @@
 //! Command-line subcommands and how their failures map to exit codes:
 //! 2 for bad input (config, data, checkpoint, usage), 1 for failures at run time.
 
+pub mod attach;
+pub mod background;
 pub mod bench;
 pub mod diff;
 pub mod evaluate;
 pub mod headless;
+pub mod ls;
 pub mod plugins;
 pub mod roofline;
 pub mod run;
+pub mod signals;
+pub mod top;
 pub mod view;
 
 use std::fmt;
@@ -38,6 +43,11 @@ impl ExitError {
             PrepareError::Input(message) => Self::input(message),
             PrepareError::Runtime(e) => Self::runtime(e),
         }
+    }
+
+    /// A failure while running, in words: exit code 1.
+    pub fn runtime_msg(message: impl Into<String>) -> Self {
+        Self { code: 1, message: message.into() }
     }
 
     /// A failure while running: exit code 1, or 2 when the backend failed (a

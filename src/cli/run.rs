@@ -2,16 +2,17 @@
 //! embedded default) to a finished run folder.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use super::headless::LinePrinter;
-use super::ExitError;
+use super::{background, signals, ExitError};
 use crate::config::{ConfigSource, RunConfig};
-use crate::protocol::{Command, Request, RunEvent};
+use crate::protocol::{ClientId, Command, Request, RunEvent};
+use crate::serve::server::Server;
 use crate::train::summary::write_panicked;
 use crate::train::trainer::Channels;
 use crate::train::{prepare, Launch, Prepared, Summary};
+use crate::tui::Exit;
 
 /// The embedded default: the vanishing-gradient demo on the digits, so the
 /// binary alone tells the story (and runs long enough to press keys).
@@ -31,6 +32,12 @@ pub struct RunOptions {
     pub no_color: bool,
     pub mouse: bool,
     pub refresh_ms: u64,
+    /// The dashboard in this process, as one process (batch jobs).
+    pub foreground: bool,
+    /// Start in the background, print where, and return.
+    pub detach: bool,
+    /// This process is a run's background server (started by `run`).
+    pub server: bool,
 }
 
 /// Reads the config, or the embedded default when none is given. The embedded
@@ -58,7 +65,13 @@ fn toml_string(p: &Path) -> String {
 }
 
 /// `traintop run`.
-pub fn run(opts: &RunOptions) -> Result<Summary, ExitError> {
+pub fn run(opts: &RunOptions) -> Result<(), ExitError> {
+    if wants_background(opts) {
+        return in_background(server_args("run", opts.config.as_deref(), opts), opts);
+    }
+    if opts.server {
+        background::leave_session();
+    }
     let config = load_config(opts)?;
     let out_dir = opts.out.clone().unwrap_or_else(|| config.resolve_path(&config.run.out_dir.display().to_string()));
     let prepared = prepare(Launch::New { config: Box::new(config), out_dir }, &mut |w| eprintln!("{w}"))?;
@@ -69,7 +82,13 @@ pub fn run(opts: &RunOptions) -> Result<Summary, ExitError> {
 /// own resolved config. `--set` may change what can change mid-run; each
 /// change is printed here and recorded (an `override` event) at the resume
 /// step.
-pub fn resume(dir: &Path, opts: &RunOptions) -> Result<Summary, ExitError> {
+pub fn resume(dir: &Path, opts: &RunOptions) -> Result<(), ExitError> {
+    if wants_background(opts) {
+        return in_background(server_args("resume", Some(dir), opts), opts);
+    }
+    if opts.server {
+        background::leave_session();
+    }
     let launch = Launch::Resume { dir: dir.to_path_buf(), overrides: opts.overrides.clone() };
     let prepared = prepare(launch, &mut |w| eprintln!("{w}"))?;
     let step = prepared.resume.as_ref().map_or(0, |l| l.position.step);
@@ -79,68 +98,200 @@ pub fn resume(dir: &Path, opts: &RunOptions) -> Result<Summary, ExitError> {
     drive(prepared, opts)
 }
 
-/// Installs the signal handlers: the first SIGINT/SIGTERM/SIGHUP asks for a
-/// graceful stop (finish the step, checkpoint, summary); a second one exits at
-/// once, leaving the last complete checkpoint.
-fn signal_flag() -> Result<Arc<AtomicBool>, ExitError> {
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
-        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop))
-            .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)))
-            .map_err(|e| ExitError::runtime(anyhow::anyhow!("cannot install signal handlers: {e}")))?;
-    }
-    Ok(stop)
+/// Where a run's events go besides its clients.
+enum Watcher {
+    /// The dashboard in this process (`--foreground`).
+    Dashboard(std::sync::mpsc::Sender<RunEvent>),
+    /// The line log (stdout, or the run folder once detached).
+    Lines(LinePrinter),
 }
 
-/// Runs the trainer with the dashboard when stdout is a terminal (and
-/// `--headless` was not given), with the line log otherwise.
-fn drive(prepared: Prepared, opts: &RunOptions) -> Result<Summary, ExitError> {
+/// Runs the trainer on its own thread, serving it on the run's socket, and
+/// watches it here: with the dashboard in this terminal (`--foreground`), or
+/// with the line log (headless, and the background server, whose output
+/// goes to the run folder). A hang-up detaches; SIGINT/SIGTERM stop.
+fn drive(prepared: Prepared, opts: &RunOptions) -> Result<(), ExitError> {
     use std::io::IsTerminal;
-    let stop = signal_flag()?;
-    let run_path = prepared.run_dir.path.clone();
-    if opts.headless || !std::io::stdout().is_terminal() {
-        let mut printer = LinePrinter::new(opts.quiet);
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let mut trainer = prepared.into_trainer();
-            let mut on_event = |e: RunEvent| printer.handle(&e);
-            let mut channels = Channels { events: &mut on_event, commands: None, stop };
-            trainer.run(&mut channels)
-        }));
-        return finish(result, &run_path);
-    }
-    let title = prepared.config.run.name.clone();
-    let (event_tx, event_rx) = std::sync::mpsc::channel();
+    let flags = signals::install()?;
+    let run_path = std::path::absolute(&prepared.run_dir.path).unwrap_or_else(|_| prepared.run_dir.path.clone());
+    let name = prepared.config.run.name.clone();
     let (command_tx, command_rx) = std::sync::mpsc::channel();
-    let trainer_stop = Arc::clone(&stop);
-    // Unbounded: the trainer never waits for the screen; the dashboard drains
-    // the queue every tick and coalesces, so a slow link costs frames only.
+    // A run that cannot be served still trains (only a background server
+    // exists to be served).
+    let server = match Server::start(&run_path, &name, command_tx.clone()) {
+        Ok(s) => Some(Arc::new(s)),
+        Err(e) if opts.server => return Err(ExitError::runtime(anyhow::anyhow!("cannot serve the run: {e}"))),
+        Err(e) => {
+            eprintln!("warning: the run is not served, `traintop attach` cannot reach it: {e}");
+            None
+        }
+    };
+    let mut detached = false;
+    if let (true, Some(server)) = (opts.server, &server) {
+        background::announce(&server.record);
+        // Born without a terminal: nothing to detach from, only output to keep.
+        detached = true;
+        if let Err(e) = crate::serve::detach::redirect_output(&run_path) {
+            server.note(RunEvent::log(format!("warning: output is lost: {e}")));
+        }
+    }
+    let foreground = !opts.server && !opts.headless && std::io::stdout().is_terminal();
+    let (event_tx, event_rx) = std::sync::mpsc::channel();
+    let watcher = match foreground {
+        true => Watcher::Dashboard(event_tx),
+        false => Watcher::Lines(LinePrinter::new(opts.quiet || opts.server)),
+    };
+    let publisher = server.clone();
+    let stop = Arc::clone(&flags.stop);
     let worker = std::thread::Builder::new()
         .name("trainer".into())
         .spawn(move || {
-            let mut trainer = prepared.into_trainer();
-            let mut send = |e: RunEvent| {
-                let _ = event_tx.send(e);
-            };
-            let mut channels = Channels { events: &mut send, commands: Some(command_rx), stop: trainer_stop };
-            trainer.run(&mut channels)
+            let mut watcher = watcher;
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                let mut trainer = prepared.into_trainer();
+                let mut on_event = |e: RunEvent| {
+                    if let Some(p) = &publisher {
+                        p.publish(&e);
+                    }
+                    match &mut watcher {
+                        Watcher::Dashboard(tx) => {
+                            let _ = tx.send(e);
+                        }
+                        Watcher::Lines(printer) => printer.handle(&e),
+                    }
+                };
+                let mut channels = Channels { events: &mut on_event, commands: Some(command_rx), stop };
+                trainer.run(&mut channels)
+            }))
         })
         .map_err(|e| ExitError::runtime(anyhow::anyhow!("cannot start the trainer thread: {e}")))?;
+    if foreground {
+        let options = crate::tui::DashboardOptions {
+            refresh_ms: opts.refresh_ms.max(16),
+            mouse: opts.mouse,
+            no_color: opts.no_color,
+            title: name,
+            quit_signal: Some(Arc::clone(&flags.any)),
+            ..Default::default()
+        };
+        let ui = crate::tui::run_dashboard(options, event_rx, command_tx.clone());
+        match ui {
+            // The terminal is gone (or a hang-up): the run goes on.
+            Ok(Exit::TerminalGone) if !flags.stopped() => {
+                detach_output(server.as_deref(), &run_path, "the terminal hung up", &mut detached)
+            }
+            // A quit has asked for a stop already; make sure of it.
+            Ok(_) => {
+                let _ = command_tx.send(Request::dashboard(Command::Stop));
+            }
+            Err(e) => {
+                let _ = command_tx.send(Request::dashboard(Command::Stop));
+                return Err(ExitError::runtime(anyhow::anyhow!("dashboard: {e}")));
+            }
+        }
+    }
+    while !worker.is_finished() {
+        if flags.hung_up() {
+            detach_output(server.as_deref(), &run_path, "the terminal hung up", &mut detached);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let result = worker.join().unwrap_or_else(Err);
+    let summary = finish(result, &run_path)?;
+    if foreground && !detached {
+        println!("finished ({}): {}", summary.stop_reason.as_str(), summary.run_dir);
+    }
+    Ok(())
+}
+
+/// The run goes on without its terminal: output to the run folder, and
+/// `detached` in its event log (once).
+fn detach_output(server: Option<&Server>, run_path: &Path, why: &str, detached: &mut bool) {
+    if *detached {
+        return;
+    }
+    *detached = true;
+    let reason = match crate::serve::detach::redirect_output(run_path) {
+        Ok(log) => format!("{why}; output goes to {}", log.display()),
+        Err(e) => format!("{why}; output is lost ({e})"),
+    };
+    if let Some(server) = server {
+        server.note(RunEvent::Detached { client: None, reason });
+    }
+}
+
+/// `traintop run` and `resume` with a dashboard (or `--detach`): the run in
+/// a background server of its own, this process its first client.
+fn in_background(args: Vec<std::ffi::OsString>, opts: &RunOptions) -> Result<(), ExitError> {
+    let mut started = background::start(args)?;
+    let record = started.record.clone();
+    let dir = record.run_dir.display().to_string();
+    if opts.detach {
+        println!("{dir}");
+        println!("training in the background (pid {}); watch it with:", record.pid);
+        println!("  traintop attach {dir}");
+        println!("  traintop ls");
+        return Ok(());
+    }
+    let flags = signals::install()?;
+    let (events, requests, status) = super::attach::here(&record.socket, &record.run_dir, ClientId::Dashboard, false)?;
     let options = crate::tui::DashboardOptions {
         refresh_ms: opts.refresh_ms.max(16),
         mouse: opts.mouse,
         no_color: opts.no_color,
-        title,
-        exit_when_finished: false,
-        quit_signal: Some(Arc::clone(&stop)),
+        title: status.name.clone(),
+        quit_signal: Some(Arc::clone(&flags.any)),
+        attached: true,
+        ..Default::default()
     };
-    let ui = crate::tui::run_dashboard(options, event_rx, command_tx.clone());
-    // A quit from the dashboard has already asked for a stop; make sure of it.
-    let _ = command_tx.send(Request::dashboard(Command::Stop));
-    let result = worker.join();
-    ui.map_err(|e| ExitError::runtime(anyhow::anyhow!("dashboard: {e}")))?;
-    let summary = finish(result, &run_path)?;
-    println!("finished ({}): {}", summary.stop_reason.as_str(), summary.run_dir);
-    Ok(summary)
+    let exit = crate::tui::run_dashboard(options, events, requests.clone())
+        .map_err(|e| ExitError::runtime(anyhow::anyhow!("dashboard: {e}")))?;
+    match exit {
+        Exit::Detached => {
+            println!("detached; the run goes on in the background (pid {})", record.pid);
+            println!("  traintop attach {dir}");
+            return Ok(());
+        }
+        Exit::TerminalGone if !flags.stopped() => return Ok(()),
+        // SIGINT or SIGTERM to `traintop run` stops the run, as it always did.
+        Exit::TerminalGone => {
+            let _ = requests.send(Request::dashboard(Command::Stop));
+        }
+        Exit::Quit => {}
+    }
+    let status = started.child.wait().map_err(|e| ExitError::runtime(e.into()))?;
+    let summary = std::fs::read_to_string(record.run_dir.join(crate::train::run_dir::SUMMARY_FILE)).unwrap_or_default();
+    let reason = serde_json::from_str::<serde_json::Value>(&summary)
+        .ok()
+        .and_then(|v| v["stop_reason"].as_str().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into());
+    println!("finished ({reason}): {dir}");
+    match status.code() {
+        Some(0) => Ok(()),
+        code => Err(ExitError { code: code.unwrap_or(1), message: String::new() }),
+    }
+}
+
+/// Whether this `run`/`resume` goes to a background server (a dashboard in
+/// a terminal, or `--detach`) rather than staying in this process.
+fn wants_background(opts: &RunOptions) -> bool {
+    use std::io::IsTerminal;
+    !opts.server && (opts.detach || (!opts.headless && !opts.foreground && std::io::stdout().is_terminal()))
+}
+
+/// The server's command line: the same run, as `--server`.
+fn server_args(command: &str, target: Option<&Path>, opts: &RunOptions) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = vec![command.into()];
+    args.extend(target.map(|t| t.as_os_str().to_owned()));
+    for o in &opts.overrides {
+        args.push("--set".into());
+        args.push(o.into());
+    }
+    if let Some(out) = &opts.out {
+        args.push("--out".into());
+        args.push(out.as_os_str().to_owned());
+    }
+    args
 }
 
 /// The trainer's result; a panic still leaves a summary saying "error" (the

@@ -104,6 +104,16 @@ impl Request {
         Self { from, command }
     }
 
+    /// A chart marker's label for what this request did: `what`, and who
+    /// asked unless it was the run's own dashboard, e.g.
+    /// `dropout on · ssh from 10.0.0.7`.
+    pub fn marker(&self, what: String) -> String {
+        match &self.from {
+            ClientId::Dashboard => what,
+            from => format!("{what} · {from}"),
+        }
+    }
+
     /// A command from the run's own dashboard.
     pub fn dashboard(command: Command) -> Self {
         Self::new(ClientId::Dashboard, command)

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::command::Request;
+use super::command::{ClientId, Request};
 use super::float::{nan_if_null, pairs_nan_if_null};
 use super::technique::TechniqueView;
 use super::version::Hello;
@@ -215,6 +215,30 @@ pub enum RunEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// What a run server says about its run to a client that connects
+    /// (never in the run folder).
+    Status(RunStatus),
+    /// A client connected to the run's socket.
+    Attached {
+        client: ClientId,
+        read_only: bool,
+    },
+    /// A client left, or the run lost its own terminal (`client` is then
+    /// absent) and went on without it.
+    Detached {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client: Option<ClientId>,
+        reason: String,
+    },
+    /// A connection was refused (another user, a bad hello).
+    Refused {
+        peer: String,
+        reason: String,
+    },
+    /// A line the server could not take; the connection is closed after it.
+    Error {
+        message: String,
+    },
     /// An event from a newer protocol minor version: skipped by readers.
     #[serde(other)]
     Unknown,
@@ -257,4 +281,42 @@ impl<'a> RecordRef<'a> {
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
         Self { time, event }
     }
+}
+
+/// Where a run is and how it goes, as `traintop ls` and `top` show it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunStatus {
+    pub name: String,
+    pub run_dir: String,
+    pub pid: u32,
+    pub host: String,
+    /// `None` until the trainer started.
+    #[serde(default)]
+    pub state: Option<RunState>,
+    #[serde(default)]
+    pub finished: Option<StopReason>,
+    #[serde(default)]
+    pub epoch: usize,
+    #[serde(default)]
+    pub epochs: usize,
+    #[serde(default)]
+    pub step: u64,
+    #[serde(default)]
+    pub steps_per_epoch: usize,
+    #[serde(default)]
+    pub loss: Option<f32>,
+    #[serde(default)]
+    pub val_loss: Option<f32>,
+    #[serde(default)]
+    pub val_acc: Option<f32>,
+    #[serde(default)]
+    pub samples_per_sec: f64,
+    #[serde(default)]
+    pub eta_secs: Option<f64>,
+    /// Clients watching now.
+    #[serde(default)]
+    pub clients: usize,
+    /// The last few training losses, oldest first (a sparkline's worth).
+    #[serde(default)]
+    pub recent_loss: Vec<f32>,
 }

@@ -17,12 +17,16 @@ pub mod command;
 pub mod event;
 mod float;
 pub mod framing;
+pub mod session;
 pub mod technique;
 pub mod version;
 
 pub use command::{ClientId, Command, Request};
-pub use event::{EpochRecord, LogLevel, Record, RecordRef, RunEvent, RunState, Started, StepRecord, StopReason};
+pub use event::{
+    EpochRecord, LogLevel, Record, RecordRef, RunEvent, RunState, RunStatus, Started, StepRecord, StopReason,
+};
 pub use framing::{EventReader, FrameError, LineReader, LineWriter};
+pub use session::{ClientHello, Want};
 pub use technique::{ParamView, TechniqueView, ToggleClass};
 pub use version::{Hello, Version, VersionError, PROTOCOL};
 

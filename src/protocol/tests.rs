@@ -92,6 +92,30 @@ fn every_event() -> Vec<RunEvent> {
             run_dir: "runs/x".into(),
             error: Some("boom".into()),
         },
+        RunEvent::Status(RunStatus {
+            name: "digits".into(),
+            run_dir: "runs/digits-1".into(),
+            pid: 4242,
+            host: "gpu1".into(),
+            state: Some(RunState::Paused),
+            finished: None,
+            epoch: 2,
+            epochs: 10,
+            step: 90,
+            steps_per_epoch: 45,
+            loss: Some(0.25),
+            val_loss: Some(0.5),
+            val_acc: Some(0.875),
+            samples_per_sec: 1234.5,
+            eta_secs: Some(60.0),
+            clients: 2,
+            recent_loss: vec![1.0, 0.5, 0.25],
+        }),
+        RunEvent::Attached { client: ClientId::Ssh { host: "10.0.0.7".into() }, read_only: true },
+        RunEvent::Detached { client: Some(ClientId::Local { pid: 7, tty: None }), reason: "left".into() },
+        RunEvent::Detached { client: None, reason: "the terminal hung up".into() },
+        RunEvent::Refused { peer: "pid 9, uid 65534".into(), reason: "not the owner".into() },
+        RunEvent::Error { message: "expected a client hello".into() },
         RunEvent::Unknown,
     ];
     for command in every_command() {
@@ -243,4 +267,19 @@ fn writer_and_reader_work_over_any_io() {
         back.push(x.unwrap().command);
     }
     assert_eq!(back, every_command());
+}
+
+#[test]
+fn a_client_hello_round_trips_and_defaults_to_watching() {
+    let hello = ClientHello {
+        hello: Hello::ours(),
+        client: ClientId::Local { pid: 3, tty: Some("/dev/pts/1".into()) },
+        read_only: true,
+        want: Want::Status,
+    };
+    let line = encode(&hello);
+    assert_eq!(decode::<ClientHello>(std::str::from_utf8(&line).unwrap()).unwrap(), hello);
+    let minimal: ClientHello =
+        decode(r#"{"protocol": {"major": 1, "minor": 0}, "program": "x", "client": {"kind": "dashboard"}}"#).unwrap();
+    assert_eq!((minimal.read_only, minimal.want), (false, Want::Watch));
 }

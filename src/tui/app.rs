@@ -53,6 +53,11 @@ pub struct App {
     pub(super) notice: Option<String>,
     /// Showing a finished run from its files: no trainer listens.
     pub(super) replay: bool,
+    /// A client of a run server: `d` detaches, `q` asks detach or stop.
+    pub(super) attached: bool,
+    /// Watching only: nothing is sent.
+    pub(super) read_only: bool,
+    detached: bool,
     disconnected: bool,
     quit: bool,
     dirty: bool,
@@ -80,6 +85,9 @@ impl App {
             overlay: Overlay::None,
             notice: None,
             replay: false,
+            attached: false,
+            read_only: false,
+            detached: false,
             disconnected: false,
             quit: false,
             dirty: true,
@@ -91,7 +99,24 @@ impl App {
     pub fn apply(&mut self, e: RunEvent) {
         self.dirty = true;
         match e {
-            RunEvent::Hello(_) | RunEvent::Unknown | RunEvent::Accepted { .. } => {}
+            // A stream that starts over (a client reconnected after the
+            // server cut it off): the history follows, so start afresh.
+            RunEvent::Hello(_) if self.attached => self.resync(),
+            RunEvent::Hello(_) | RunEvent::Unknown | RunEvent::Accepted { .. } | RunEvent::Status(_) => {}
+            RunEvent::Attached { client, read_only } => {
+                let how = if read_only { " (read-only)" } else { "" };
+                self.push_log(None, format!("{client} attached{how}"), LogKind::State)
+            }
+            RunEvent::Detached { client: Some(client), reason } => {
+                self.push_log(None, format!("{client} detached ({reason})"), LogKind::State)
+            }
+            RunEvent::Detached { client: None, reason } => {
+                self.push_log(None, format!("the run's terminal is gone ({reason}); it goes on"), LogKind::State)
+            }
+            RunEvent::Refused { peer, reason } => {
+                self.push_log(None, format!("refused {peer}: {reason}"), LogKind::Warn)
+            }
+            RunEvent::Error { message } => self.push_log(None, format!("the run says: {message}"), LogKind::Warn),
             RunEvent::Started(started) => self.start(started),
             RunEvent::Techniques { techniques } => self.set_techniques(techniques),
             RunEvent::Marker { step, label } => {
@@ -259,6 +284,31 @@ impl App {
         self.dirty = true;
     }
 
+    /// Makes this a run server's client (see [`App::attached`]).
+    pub fn set_attached(&mut self, attached: bool, read_only: bool) {
+        self.attached = attached;
+        self.read_only = read_only;
+    }
+
+    /// The user detached (rather than quit).
+    pub fn detached(&self) -> bool {
+        self.detached
+    }
+
+    /// Forgets the run's state (not the view's settings) before a fresh
+    /// history.
+    fn resync(&mut self) {
+        let mut fresh = App::new(&self.title, false);
+        fresh.theme = self.theme;
+        fresh.log_scale = self.log_scale;
+        fresh.smoothing = self.smoothing;
+        fresh.selected = self.selected;
+        fresh.attached = self.attached;
+        fresh.read_only = self.read_only;
+        *self = fresh;
+        self.push_log(None, "reconnected: caught up with the run".into(), LogKind::State);
+    }
+
     /// The event channel closed: the trainer is gone, with or without a
     /// `Finished` event.
     pub fn on_disconnected(&mut self) {
@@ -307,12 +357,34 @@ impl App {
     }
 
     fn send(&mut self, notice: String, command: Command) -> Option<Command> {
+        if self.read_only {
+            self.notice = Some("read-only: attach without --read-only to steer the run".into());
+            return None;
+        }
         self.notice = Some(notice);
         Some(command)
     }
 
     fn act(&mut self, action: Action) -> Option<Command> {
         match action {
+            Action::Detach if self.attached => {
+                self.overlay = Overlay::None;
+                self.detached = true;
+                self.quit = true;
+                None
+            }
+            Action::Detach => {
+                self.notice = Some(match self.replay {
+                    true => "viewing a run folder: q quits".into(),
+                    false => "this run lives in this process (--foreground): q quits".into(),
+                });
+                None
+            }
+            Action::Stop | Action::Interrupt if self.read_only => {
+                self.overlay = Overlay::None;
+                self.quit = action == Action::Interrupt;
+                self.send(String::new(), Command::Stop)
+            }
             Action::TogglePause if !self.live() => self.refuse(),
             Action::TogglePause => match self.state {
                 Some(RunState::Paused) => self.send("resume requested".into(), Command::Resume),
@@ -395,6 +467,11 @@ impl App {
                 };
                 None
             }
+            Action::Quit if self.read_only => {
+                self.detached = self.live();
+                self.quit = true;
+                None
+            }
             Action::Quit => {
                 if self.live() || (self.state == Some(RunState::Stopping) && !self.disconnected) {
                     self.overlay = Overlay::ConfirmQuit;
@@ -468,6 +545,7 @@ impl App {
             confirm_quit: self.overlay == Overlay::ConfirmQuit,
             notice: self.notice.as_deref(),
             hint: self.info.as_ref().map(|i| i.hint.as_str()),
+            attached: self.attached,
             theme: self.theme,
         };
         Screen {

@@ -31,6 +31,8 @@ pub enum EditKey {
 pub enum Action {
     TogglePause,
     StepOnce,
+    /// Leave the dashboard; the run goes on (a run server's client only).
+    Detach,
     Stop,
     Checkpoint,
     SelectNext,
@@ -91,6 +93,7 @@ pub const KEYS: &[Binding] = &[
     hinted(key(&[Char('n')], Action::StepOnce, "n", "train one step (while paused)"), "n", "step"),
     hinted(key(&[Char('s')], Action::Stop, "s", "stop gracefully (checkpoint, summary)"), "s", "stop"),
     hinted(key(&[Char('c')], Action::Checkpoint, "c", "write a checkpoint now"), "c", "ckpt"),
+    key(&[Char('d')], Action::Detach, "d", "detach: close this screen, the run goes on"),
     key(&[Char('j'), Down], Action::SelectNext, "j k ↓ ↑", "select a technique"),
     key(&[Char('k'), Up], Action::SelectPrev, "", ""),
     hinted(
@@ -107,7 +110,7 @@ pub const KEYS: &[Binding] = &[
     hinted(key(&[Char('l')], Action::ToggleLogScale, "l", "loss chart: log scale on/off"), "l", "log"),
     hinted(key(&[Char('m')], Action::ToggleSmoothing, "m", "charts: smoothing (EMA) on/off"), "m", "smooth"),
     always(key(&[Char('?')], Action::ToggleHelp, "?", "this help"), "?", "help"),
-    always(key(&[Char('q')], Action::Quit, "q", "quit (asks while the run trains)"), "q", "quit"),
+    always(key(&[Char('q')], Action::Quit, "q", "quit (asks while the run trains: detach or stop)"), "q", "quit"),
     Binding {
         ctrl: true,
         ..key(&[Char('c'), Char('C')], Action::Interrupt, "Ctrl+C", "stop the run gracefully; q quits after")
@@ -174,6 +177,8 @@ pub fn map_key(mode: InputMode, key: KeyEvent) -> Option<Action> {
         },
         InputMode::ConfirmQuit => match key.code {
             KeyCode::Char('y') | KeyCode::Char('Y') => Some(Action::Confirm(true)),
+            KeyCode::Char('d') | KeyCode::Char('D') => Some(Action::Detach),
+            KeyCode::Char('s') | KeyCode::Char('S') => Some(Action::Stop),
             KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => Some(Action::Confirm(false)),
             _ => None,
         },

@@ -19,6 +19,8 @@ mod snapshot_tests;
 mod state;
 mod terminal;
 mod theme;
+pub mod top;
+mod tty_watch;
 
 pub use app::App;
 pub use compare::{view_runs, RunToCompare, MAX_RUNS};
@@ -45,6 +47,22 @@ pub struct DashboardOptions {
     /// Set by a signal handler (SIGTERM, SIGHUP): leave at once, restoring the
     /// terminal; the trainer stops on the same signal.
     pub quit_signal: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// A client of a run server (`attach`, or the dashboard `run` starts):
+    /// `d` detaches, and `q` asks whether to detach or stop.
+    pub attached: bool,
+    /// Watch only: keys that would steer the run say so instead.
+    pub read_only: bool,
+}
+
+/// How the dashboard ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// The user quit (after the run ended, or by stopping it).
+    Quit,
+    /// The user detached (`d`): the run goes on without this screen.
+    Detached,
+    /// The terminal hung up, or a signal asked the dashboard to leave.
+    TerminalGone,
 }
 
 impl Default for DashboardOptions {
@@ -56,6 +74,8 @@ impl Default for DashboardOptions {
             title: "traintop".into(),
             exit_when_finished: false,
             quit_signal: None,
+            attached: false,
+            read_only: false,
         }
     }
 }

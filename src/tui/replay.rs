@@ -282,7 +282,8 @@ mod tests {
         assert_eq!(replayed.charts.val_loss.points(), live.charts.val_loss.points());
         assert_eq!(replayed.charts.val_acc.points(), live.charts.val_acc.points());
         let markers: Vec<_> = live.charts.markers.iter().map(|(s, l)| (*s, l.as_str())).collect();
-        assert_eq!(markers, [(5, "dropout on"), (15, "lr=0.02")]);
+        // Markers name the client that asked (here a script).
+        assert_eq!(markers, [(5, "dropout on · test"), (15, "lr=0.02 · test")]);
         assert_eq!(replayed.charts.markers, live.charts.markers);
         assert_eq!(replayed.techniques, live.techniques);
         assert_eq!(replayed.log, live.log);

@@ -16,7 +16,8 @@ use super::replay;
 use super::state::LogKind;
 use super::terminal::{self, TerminalGuard};
 use super::theme::Theme;
-use super::DashboardOptions;
+use super::tty_watch::{TtyState, TtyWatch};
+use super::{DashboardOptions, Exit};
 use crate::protocol::{Request, RunEvent};
 
 /// Longest time spent folding in events before the screen gets a frame, so
@@ -31,8 +32,9 @@ pub fn run_dashboard(
     options: DashboardOptions,
     events: Receiver<RunEvent>,
     commands: Sender<Request>,
-) -> io::Result<()> {
-    let app = App::new(&options.title, options.no_color);
+) -> io::Result<Exit> {
+    let mut app = App::new(&options.title, options.no_color);
+    app.set_attached(options.attached, options.read_only);
     run(app, Some(&events), Some(&commands), &options)
 }
 
@@ -56,7 +58,7 @@ pub fn view_run(dir: &Path, options: DashboardOptions) -> io::Result<()> {
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}/{e}", dir.display())))?;
     app.theme = Theme::new(options.no_color);
     let options = DashboardOptions { exit_when_finished: false, ..options };
-    run(app, None, None, &options)
+    run(app, None, None, &options).map(|_| ())
 }
 
 fn run(
@@ -64,7 +66,7 @@ fn run(
     events: Option<&Receiver<RunEvent>>,
     commands: Option<&Sender<Request>>,
     options: &DashboardOptions,
-) -> io::Result<()> {
+) -> io::Result<Exit> {
     let mut guard = terminal::enter(options.mouse)?;
     let mut panics = Vec::new();
     let result = event_loop(&mut guard, &mut app, events, commands, options, &mut panics);
@@ -83,8 +85,9 @@ fn event_loop(
     commands: Option<&Sender<Request>>,
     options: &DashboardOptions,
     panics: &mut Vec<String>,
-) -> io::Result<()> {
+) -> io::Result<Exit> {
     let tick = Duration::from_millis(options.refresh_ms.max(1));
+    let tty = TtyWatch::open()?;
     loop {
         if let Some(rx) = events {
             drain(app, rx);
@@ -111,14 +114,19 @@ fn event_loop(
         // A terminal that hung up without a SIGHUP reaching us (a killed tmux
         // pane, a non-interactive parent) reads as endless empty input: leave
         // instead of spinning.
-        if crossterm::terminal::size().is_err() {
-            return Ok(());
+        if crossterm::terminal::size().is_err() || signalled {
+            return Ok(Exit::TerminalGone);
         }
-        if app.should_quit() || signalled || (options.exit_when_finished && app.is_finished()) {
-            return Ok(());
+        if app.should_quit() || (options.exit_when_finished && app.is_finished()) {
+            return Ok(if app.detached() { Exit::Detached } else { Exit::Quit });
         }
-        if !event::poll(tick)? {
-            continue;
+        match tty.wait(tick)? {
+            // Gone: leave within this tick instead of letting crossterm spin
+            // on a dead terminal; the run is not ours to stop.
+            TtyState::Gone => return Ok(Exit::TerminalGone),
+            // Resizes arrive as signals, not bytes: look for them too.
+            TtyState::Idle if !event::poll(Duration::ZERO)? => continue,
+            _ => {}
         }
         // Take every queued input before drawing again, so held keys and
         // pastes do not lag one frame per key.

@@ -4,4 +4,8 @@
 pub mod cli;
 pub mod gradcheck;
 pub mod plugins;
+pub mod procs;
+pub mod screen;
+pub mod served;
+pub mod sshd;
 pub mod tmux;

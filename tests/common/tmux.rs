@@ -179,6 +179,22 @@ impl Tmux {
     }
 }
 
+impl Tmux {
+    /// The pane's first process (the `sh` running the command).
+    pub fn pane_pid(&self) -> Option<u32> {
+        *self.pane_pid.borrow()
+    }
+
+    /// Kills only the tmux server, as a dropped connection does: the pane's
+    /// terminal goes away, no signal is sent by the test itself.
+    pub fn kill_server(&self) {
+        let _ = self.command().arg("kill-server").stdout(Stdio::null()).stderr(Stdio::null()).status();
+        if let Some(path) = self.socket_path.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
 impl Drop for Tmux {
     fn drop(&mut self) {
         if std::thread::panicking() {

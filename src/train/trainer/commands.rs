@@ -76,7 +76,7 @@ impl Trainer {
                 self.position.lr = lr;
                 self.note(ch, accepted);
                 self.note(ch, RunEvent::log(format!("learning rate set to {lr}")));
-                self.note(ch, RunEvent::Marker { step, label: format!("lr={lr}") });
+                self.note(ch, RunEvent::Marker { step, label: request.marker(format!("lr={lr}")) });
             }
             Command::SetLearningRate { lr } => {
                 let reason = format!("learning rate {lr}: expected a finite number above 0");
@@ -105,6 +105,7 @@ impl Trainer {
         match result {
             Ok(needs_rebuild) => {
                 let label = request.command.label();
+                let marker = request.marker(label.clone());
                 self.note(ch, RunEvent::Accepted { step, request });
                 if needs_rebuild {
                     self.rebuild(ch, &label);
@@ -116,7 +117,7 @@ impl Trainer {
                 if data_technique {
                     self.send_train_data();
                 }
-                self.note(ch, RunEvent::Marker { step, label });
+                self.note(ch, RunEvent::Marker { step, label: marker });
             }
             Err(e) => self.note(ch, RunEvent::Rejected { step, request, reason: e.to_string() }),
         }

@@ -20,6 +20,8 @@ pub struct Footer<'a> {
     pub notice: Option<&'a str>,
     /// The config's hint, until the run has been steered.
     pub hint: Option<&'a str>,
+    /// A run server's client: the quit question is "detach or stop?".
+    pub attached: bool,
     pub theme: Theme,
 }
 
@@ -35,8 +37,10 @@ impl Widget for Footer<'_> {
         let (always, hints) = footer_hints();
         let line = if app.confirm_quit {
             let q = match app.state {
+                Some(RunState::Stopping) if app.attached => " The run is stopping. d detach now · Esc wait ",
                 Some(RunState::Stopping) => " The run is still stopping. Quit anyway? y/n ",
                 Some(RunState::Finished) => " The run has finished. Quit? y/n ",
+                _ if app.attached => " Detach (the run goes on) or stop it? d detach · s stop · Esc stay ",
                 _ => " Stop the run and quit? y/n ",
             };
             Line::styled(truncate(q, w), t.bad())

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# What watching a run costs its training: the same config trained headless,
+# and as a background run (`run --detach`) with 0, 1 and 3 dashboards
+# attached (`traintop attach`, each in its own 120x40 tmux pane, reading the
+# run's socket). The four kinds alternate, REPS times each, in rotating
+# order. Throughput is each run's samples_per_sec from its summary.json; the
+# cost is each kind's median against the headless median, and the median of
+# the per-repetition ratios (steadier while the machine's load drifts).
+#
+#   benches/attach_overhead.sh [--set KEY=VALUE ...]
+#
+# Environment: REPS (3), CONFIG (configs/digits.toml), EPOCHS (300: about 2-4 s
+# a run), TRAINTOP (target/release/traintop). Builds nothing: run
+# `cargo build --release` first. Needs tmux.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+BIN=${TRAINTOP:-target/release/traintop}
+REPS=${REPS:-3}
+CONFIG=${CONFIG:-configs/digits.toml}
+EPOCHS=${EPOCHS:-300}
+TIMEOUT_S=${TIMEOUT_S:-600}
+
+if [ ! -x "$BIN" ]; then
+    echo "no traintop binary at $BIN; build it (and the plugins) first: cargo build --release" >&2
+    exit 1
+fi
+if ! command -v tmux >/dev/null; then
+    echo "tmux is not installed; the attached dashboards need it" >&2
+    exit 1
+fi
+BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/traintop-attach.XXXXXX")
+export TRAINTOP_SOCKET_DIR="$WORK/sockets"
+SOCKET="traintop-attach-$$"
+tmx() { tmux -L "$SOCKET" -f /dev/null "$@"; }
+cleanup() {
+    tmx kill-server 2>/dev/null || true
+    rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$SOCKET"
+    # Any run server still going (an interrupted bench) stops with its folder.
+    for record in "$TRAINTOP_SOCKET_DIR"/*.json; do
+        [ -e "$record" ] || continue
+        pid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$record")
+        [ -n "$pid" ] && kill -s KILL "$pid" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ARGS=(run "$CONFIG" --set "run.epochs=$EPOCHS" "$@")
+
+throughput() {
+    sed -n 's/.*"samples_per_sec": *\([0-9.eE+-]*\).*/\1/p' "$(ls "$1"/*/summary.json)"
+}
+
+wait_for() {
+    local tries=0
+    until "$@" >/dev/null 2>&1; do
+        sleep 0.05
+        tries=$((tries + 1))
+        if [ "$tries" -gt $((TIMEOUT_S * 20)) ]; then
+            echo "timed out after ${TIMEOUT_S}s waiting for: $*" >&2
+            return 1
+        fi
+    done
+}
+
+headless() {
+    local out="$WORK/headless-$1"
+    "$BIN" "${ARGS[@]}" --headless --quiet --out "$out" >"$out.log" 2>&1 || {
+        echo "headless run $1 failed:" >&2
+        cat "$out.log" >&2
+        return 1
+    }
+    throughput "$out"
+}
+
+# A background run with $2 dashboards attached from the start.
+attached() {
+    local out="$WORK/attached$2-$1" run n cmd
+    "$BIN" "${ARGS[@]}" --detach --out "$out" >"$out.log" 2>&1 || {
+        echo "run --detach $1 failed:" >&2
+        cat "$out.log" >&2
+        return 1
+    }
+    run=$(ls -d "$out"/*/)
+    for n in $(seq 1 "$2"); do
+        cmd=$(printf '%q ' "$BIN" attach "$run")
+        tmx start-server \; set-option -g status off \; set-option -g default-shell /bin/sh \; \
+            new-session -d -s "a$1-$2-$n" -x 120 -y 40 "$cmd 2>>'$out.err'"
+    done
+    wait_for test -e "$run/summary.json"
+    for n in $(seq 1 "$2"); do
+        tmx kill-session -t "=a$1-$2-$n:" 2>/dev/null || true
+    done
+    throughput "$out"
+}
+
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+pct() { awk -v h="$1" -v d="$2" 'BEGIN { printf "%.2f", (h - d) / h * 100 }'; }
+
+echo "$BIN ${ARGS[*]}"
+echo "$REPS rotating repetitions on $(nproc) CPUs (load average now: $(cut -d' ' -f1-3 /proc/loadavg))"
+printf '%-5s %12s %12s %12s %12s\n' rep headless "0 clients" "1 client" "3 clients"
+KINDS=(h 0 1 3)
+declare -A ALL RATIO
+for i in $(seq 1 "$REPS"); do
+    declare -A got=()
+    # Rotate the order, so warm-up and drift hit every kind alike.
+    for k in $(seq 0 3); do
+        kind=${KINDS[$(((k + i) % 4))]}
+        if [ "$kind" = h ]; then got[h]=$(headless "$i"); else got[$kind]=$(attached "$i" "$kind"); fi
+    done
+    for kind in "${KINDS[@]}"; do
+        ALL[$kind]+="${got[$kind]} "
+        [ "$kind" = h ] || RATIO[$kind]+="$(pct "${got[h]}" "${got[$kind]}") "
+    done
+    printf '%-5s %12.0f %12.0f %12.0f %12.0f\n' "$i" "${got[h]}" "${got[0]}" "${got[1]}" "${got[3]}"
+done
+declare -A MED
+for kind in "${KINDS[@]}"; do MED[$kind]=$(printf '%s\n' ${ALL[$kind]} | median); done
+printf '%-5s %12.0f %12.0f %12.0f %12.0f\n' median "${MED[h]}" "${MED[0]}" "${MED[1]}" "${MED[3]}"
+for kind in 0 1 3; do
+    paired=$(printf '%s\n' ${RATIO[$kind]} | median)
+    echo "$kind attached: $(pct "${MED[h]}" "${MED[$kind]}")% slower than headless (medians); paired median ${paired}%  (goal < 1%; negative = faster)"
+done

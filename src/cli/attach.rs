@@ -1,0 +1,148 @@
+//! `traintop attach`: a dashboard on a run that is already going, on this
+//! machine (through its socket) or on another one (`--ssh HOST`, through
+//! `ssh HOST traintop attach --stdio`). `--stdio` is that far end.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::sync::mpsc::{Receiver, Sender};
+
+use super::signals;
+use super::ExitError;
+use crate::client::find::{self, FindError, RunEntry};
+use crate::client::session::{self, local_client, Session, SessionError};
+use crate::client::ssh::SshLink;
+use crate::client::{stdio, stream};
+use crate::protocol::{ClientId, Request, RunEvent, RunStatus, Want};
+use crate::tui::{DashboardOptions, Exit};
+
+/// `traintop attach`'s options.
+#[derive(Clone, Debug, Default)]
+pub struct AttachOptions {
+    pub run: Option<String>,
+    pub read_only: bool,
+    pub stdio: bool,
+    pub ssh: Option<String>,
+    pub no_color: bool,
+    pub mouse: bool,
+    pub refresh_ms: u64,
+}
+
+pub fn attach(opts: &AttachOptions) -> Result<(), ExitError> {
+    if opts.stdio {
+        return stdio::relay(opts.run.as_deref()).map_err(ExitError::input);
+    }
+    let flags = signals::install()?;
+    dashboard(opts, &flags)
+}
+
+/// The dashboard on the run `opts` names, until it is left.
+pub fn dashboard(opts: &AttachOptions, flags: &signals::Flags) -> Result<(), ExitError> {
+    let (link, events, requests, status) = match &opts.ssh {
+        Some(host) => over_ssh(host, opts)?,
+        None => {
+            let entry = pick(opts.run.as_deref())?;
+            let (events, requests, status) = here(&entry.socket, &entry.run_dir, local_client(), opts.read_only)?;
+            (None, events, requests, status)
+        }
+    };
+    let options = DashboardOptions {
+        refresh_ms: opts.refresh_ms.max(16),
+        mouse: opts.mouse,
+        no_color: opts.no_color,
+        title: status.name.clone(),
+        attached: true,
+        read_only: opts.read_only,
+        quit_signal: Some(flags.any.clone()),
+        ..Default::default()
+    };
+    let exit = crate::tui::run_dashboard(options, events, requests)
+        .map_err(|e| ExitError::runtime(anyhow::anyhow!("dashboard: {e}")))?;
+    drop(link);
+    report(exit, &status, opts.ssh.as_deref());
+    Ok(())
+}
+
+/// What the user sees after the dashboard closed.
+pub fn report(exit: Exit, status: &RunStatus, host: Option<&str>) {
+    let again = match host {
+        Some(h) => format!("traintop attach --ssh {h} {}", status.run_dir),
+        None => format!("traintop attach {}", status.run_dir),
+    };
+    if exit == Exit::Detached {
+        println!("detached; the run goes on ({again})");
+    }
+}
+
+type Stream = (Receiver<RunEvent>, Sender<Request>, RunStatus);
+/// A dashboard's link over ssh: the ssh process (kept for its lifetime) and the stream.
+type SshStream = (Option<SshLink>, Receiver<RunEvent>, Sender<Request>, RunStatus);
+
+/// Connects a dashboard to the run served on `socket`; reconnects after a
+/// cut.
+pub fn here(socket: &Path, run_dir: &Path, client: ClientId, read_only: bool) -> Result<Stream, ExitError> {
+    let first = open_local(socket, run_dir, &client, read_only).map_err(ExitError::runtime_msg)?;
+    let status = first.status.clone();
+    let (socket, run_dir) = (socket.to_path_buf(), run_dir.to_path_buf());
+    let reconnect = Box::new(move || open_local(&socket, &run_dir, &client, read_only).ok());
+    let (events, requests) = stream::spawn(first, reconnect);
+    Ok((events, requests, status))
+}
+
+fn open_local(
+    socket: &Path,
+    run_dir: &Path,
+    client: &ClientId,
+    read_only: bool,
+) -> Result<Session<UnixStream, UnixStream>, String> {
+    let stream = UnixStream::connect(socket).map_err(|e| format!("{}: {e}", socket.display()))?;
+    let write = stream.try_clone().map_err(|e| e.to_string())?;
+    session::open(stream, write, client.clone(), read_only, Want::Watch).map_err(|e| match e {
+        SessionError::Closed => format!("{}: the run closed the connection", run_dir.display()),
+        e => e.to_string(),
+    })
+}
+
+fn over_ssh(host: &str, opts: &AttachOptions) -> Result<SshStream, ExitError> {
+    let mut args = vec!["attach", "--stdio"];
+    if let Some(run) = &opts.run {
+        args.push(run);
+    }
+    let (mut link, out, inp) = SshLink::open(host, &args).map_err(ExitError::runtime_msg)?;
+    let session = match session::open(out, inp, local_client(), opts.read_only, Want::Watch) {
+        Ok(s) => s,
+        Err(SessionError::Refused(m)) => return Err(ExitError::input(format!("{host}: {m}"))),
+        Err(SessionError::Protocol(m)) => return Err(ExitError::input(format!("{host}: {m}"))),
+        Err(e) => return Err(ExitError::runtime_msg(link.failure(&e.to_string()))),
+    };
+    let status = session.status.clone();
+    let (events, requests) = stream::spawn(session, stream::never());
+    Ok((Some(link), events, requests, status))
+}
+
+/// The run to attach to; with several live and none named, the user picks
+/// from a list (when there is a terminal to ask on).
+fn pick(what: Option<&str>) -> Result<RunEntry, ExitError> {
+    match find::find(what) {
+        Ok(e) => Ok(e),
+        Err(FindError::Several(list)) if std::io::stdin().is_terminal() => choose(list),
+        Err(e) => Err(ExitError::input(e.to_string().trim_end().to_string())),
+    }
+}
+
+fn choose(list: Vec<RunEntry>) -> Result<RunEntry, ExitError> {
+    let mut err = std::io::stderr();
+    let _ = writeln!(err, "{} live runs:", list.len());
+    for (i, e) in list.iter().enumerate() {
+        let step = e.status.as_ref().map(|s| format!("step {}", s.step)).unwrap_or_default();
+        let _ = writeln!(err, "  {}) {}  {}  {}  {}", i + 1, e.folder_name(), e.state, step, e.run_dir.display());
+    }
+    let _ = write!(err, "attach to which (1-{})? ", list.len());
+    let _ = err.flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    match answer.trim().parse::<usize>() {
+        Ok(n) if (1..=list.len()).contains(&n) => Ok(list.into_iter().nth(n - 1).expect("in range")),
+        _ => Err(ExitError::input(format!("no run chosen (answer a number from 1 to {})", list.len()))),
+    }
+}

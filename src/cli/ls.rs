@@ -1,0 +1,87 @@
+//! `traintop ls`: this user's runs on this machine (or, with `--ssh`, on
+//! other machines), live and dead, one line each; `--json` for scripts.
+
+use super::ExitError;
+use crate::client::find::{self, RunEntry};
+use crate::client::ssh;
+use crate::format::duration;
+
+/// Prints the runs here, or on each of `hosts`.
+pub fn ls(json: bool, hosts: &[String]) -> Result<(), ExitError> {
+    if hosts.is_empty() {
+        let runs = find::list();
+        if json {
+            println!("{}", serde_json::to_string_pretty(&runs).unwrap_or_default());
+        } else {
+            print!("{}", table(&runs, None));
+        }
+        return Ok(());
+    }
+    let mut failed = Vec::new();
+    let mut all = Vec::new();
+    for host in hosts {
+        match remote(host) {
+            Ok(runs) => all.push((host.clone(), runs)),
+            Err(e) => failed.push(e),
+        }
+    }
+    if json {
+        let by_host: serde_json::Map<String, serde_json::Value> =
+            all.iter().map(|(h, r)| (h.clone(), serde_json::to_value(r).unwrap_or_default())).collect();
+        println!("{}", serde_json::to_string_pretty(&by_host).unwrap_or_default());
+    } else {
+        for (host, runs) in &all {
+            print!("{}", table(runs, Some(host)));
+        }
+    }
+    match failed.is_empty() {
+        true => Ok(()),
+        false => Err(ExitError { code: 1, message: failed.join("\n") }),
+    }
+}
+
+/// The runs of `host`, as its `traintop ls --json` says.
+pub fn remote(host: &str) -> Result<Vec<RunEntry>, String> {
+    let text = ssh::output(host, &["ls", "--json"])?;
+    serde_json::from_str(&text).map_err(|e| format!("{host}: `traintop ls --json` answered something else ({e})"))
+}
+
+fn opt<T>(v: Option<T>, f: impl Fn(T) -> String) -> String {
+    v.map(f).unwrap_or_else(|| "-".into())
+}
+
+/// One line per run under a header line; a dead run's resume command below it.
+pub fn table(runs: &[RunEntry], host: Option<&str>) -> String {
+    if runs.is_empty() {
+        return match host {
+            Some(h) => format!("{h}: no runs\n"),
+            None => "no runs (traintop run CONFIG --detach starts one in the background)\n".into(),
+        };
+    }
+    let mut out = String::new();
+    let prefix = host.map(|h| format!("{h}  ")).unwrap_or_default();
+    out.push_str(&format!(
+        "{prefix}{:<28} {:<9} {:>11} {:>9} {:>8} {:>7} {:>10} {:>7} {:>7}  {}\n",
+        "NAME", "STATE", "EPOCH", "STEP", "LOSS", "VAL_ACC", "SAMPLES/S", "ETA", "CLIENTS", "FOLDER"
+    ));
+    for run in runs {
+        let s = run.status.as_ref();
+        out.push_str(&format!(
+            "{prefix}{:<28} {:<9} {:>11} {:>9} {:>8} {:>7} {:>10} {:>7} {:>7}  {}\n",
+            run.folder_name(),
+            run.state,
+            opt(s, |s| format!("{}/{}", s.epoch, s.epochs)),
+            opt(s, |s| s.step.to_string()),
+            opt(s.and_then(|s| s.loss), |l| format!("{l:.4}")),
+            opt(s.and_then(|s| s.val_acc), |a| format!("{a:.4}")),
+            opt(s, |s| format!("{:.0}", s.samples_per_sec)),
+            opt(s.and_then(|s| s.eta_secs), duration),
+            opt(s, |s| s.clients.to_string()),
+            run.run_dir.display()
+        ));
+        if let Some(resume) = &run.resume {
+            out.push_str(&format!("{prefix}  its process died; continue it with: {resume}\n"));
+        }
+    }
+    out
+}

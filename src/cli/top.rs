@@ -1,0 +1,152 @@
+//! `traintop top`: the runs of this machine and of other hosts on one
+//! screen. Hosts come from `--ssh HOST` (repeatable) and from
+//! `hosts = ["gpu1", "me@gpu2"]` in `$XDG_CONFIG_HOME/traintop/hosts.toml`
+//! (else `~/.config/traintop/hosts.toml`). Each host is asked on its own
+//! thread (`ssh HOST traintop ls --json`), so a slow or dead host only
+//! leaves its rows stale, with its error shown.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::attach::{self, AttachOptions};
+use super::signals;
+use super::ExitError;
+use crate::client::find::{self, RunEntry};
+use crate::tui::top::{run_top, TopChoice, TopRow, TopSnapshot};
+
+/// How often this machine's runs are asked.
+const LOCAL_EVERY: Duration = Duration::from_millis(1000);
+/// How often each other host is asked (an ssh connection each time).
+const REMOTE_EVERY: Duration = Duration::from_secs(3);
+
+#[derive(Clone, Debug, Default)]
+pub struct TopOptions {
+    pub hosts: Vec<String>,
+    pub no_color: bool,
+    pub mouse: bool,
+    pub refresh_ms: u64,
+}
+
+/// The hosts file's shape.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HostsFile {
+    #[serde(default)]
+    hosts: Vec<String>,
+}
+
+/// Where the hosts file lives.
+pub fn hosts_file() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    Some(base.join("traintop").join("hosts.toml"))
+}
+
+/// The hosts of the hosts file (none when it does not exist).
+fn configured_hosts() -> Result<Vec<String>, ExitError> {
+    let Some(path) = hosts_file() else { return Ok(Vec::new()) };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(ExitError::input(format!("{}: {e}", path.display()))),
+    };
+    toml::from_str::<HostsFile>(&text)
+        .map(|f| f.hosts)
+        .map_err(|e| ExitError::input(format!("{}: {e}(expected: hosts = [\"gpu1\", \"me@gpu2\"])", path.display())))
+}
+
+type Latest = Arc<Mutex<BTreeMap<Option<String>, Result<Vec<RunEntry>, String>>>>;
+
+pub fn top(opts: &TopOptions) -> Result<(), ExitError> {
+    let mut hosts = opts.hosts.clone();
+    for h in configured_hosts()? {
+        if !hosts.contains(&h) {
+            hosts.push(h);
+        }
+    }
+    let flags = signals::install()?;
+    let latest: Latest = Arc::default();
+    latest.lock().unwrap_or_else(|e| e.into_inner()).insert(None, Ok(find::list()));
+    poll(&latest, None, LOCAL_EVERY);
+    for host in &hosts {
+        poll(&latest, Some(host.clone()), REMOTE_EVERY);
+    }
+    // Why the last run opened from the list could not be shown.
+    let notice: Mutex<Option<String>> = Mutex::default();
+    let snapshot = || {
+        let mut s = snapshot(&latest);
+        if let Some(n) = notice.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            s.errors.insert(0, n);
+        }
+        s
+    };
+    let mut selected = 0;
+    let refresh = Duration::from_millis(opts.refresh_ms.clamp(100, 1000));
+    loop {
+        let choice = run_top(&snapshot, &mut selected, refresh, opts.no_color, &flags.any)
+            .map_err(|e| ExitError::runtime(anyhow::anyhow!("top: {e}")))?;
+        let TopChoice::Open(row) = choice else { return Ok(()) };
+        let attach = AttachOptions {
+            run: Some(row.run_dir.clone()),
+            ssh: row.host.clone(),
+            no_color: opts.no_color,
+            mouse: opts.mouse,
+            refresh_ms: opts.refresh_ms,
+            ..Default::default()
+        };
+        let result = attach::dashboard(&attach, &flags).err().map(|e| e.message);
+        *notice.lock().unwrap_or_else(|e| e.into_inner()) = result;
+        if flags.hung_up() || flags.stopped() {
+            return Ok(());
+        }
+    }
+}
+
+/// Asks `host` (None: this machine) every `every`, on a thread of its own.
+fn poll(latest: &Latest, host: Option<String>, every: Duration) {
+    let latest = Arc::clone(latest);
+    let _ = std::thread::Builder::new().name("top-poll".into()).spawn(move || loop {
+        let result = match &host {
+            None => Ok(find::list()),
+            Some(h) => super::ls::remote(h),
+        };
+        latest.lock().unwrap_or_else(|e| e.into_inner()).insert(host.clone(), result);
+        std::thread::sleep(every);
+    });
+}
+
+fn snapshot(latest: &Latest) -> TopSnapshot {
+    let l = latest.lock().unwrap_or_else(|e| e.into_inner());
+    let mut out = TopSnapshot::default();
+    for (host, result) in l.iter() {
+        match result {
+            Ok(runs) => out.rows.extend(runs.iter().map(|r| row(host.clone(), r))),
+            Err(e) => out.errors.push(e.clone()),
+        }
+    }
+    out
+}
+
+fn row(host: Option<String>, r: &RunEntry) -> TopRow {
+    let s = r.status.clone().unwrap_or_default();
+    TopRow {
+        host,
+        name: r.folder_name(),
+        state: r.state.clone(),
+        epoch: s.epoch,
+        epochs: s.epochs,
+        step: s.step,
+        loss: s.loss,
+        recent_loss: s.recent_loss,
+        samples_per_sec: s.samples_per_sec,
+        eta_secs: s.eta_secs,
+        clients: s.clients,
+        run_dir: r.run_dir.display().to_string(),
+    }
+}

@@ -1,0 +1,93 @@
+//! A client's connection to a run, over any pair of byte streams (the run's
+//! Unix socket, or ssh's pipe to `traintop attach --stdio` on another
+//! machine): the hello exchange, then events in and requests out.
+
+use std::fmt;
+use std::io::{Read, Write};
+
+use crate::protocol::{ClientHello, ClientId, EventReader, FrameError, Hello, LineWriter, RunEvent, RunStatus, Want};
+
+/// Why a connection did not come up or ended.
+#[derive(Debug)]
+pub enum SessionError {
+    /// The other side closed before saying hello.
+    Closed,
+    /// The server refused us or sent an error, in its words.
+    Refused(String),
+    /// Not the run protocol, or another major version of it.
+    Protocol(String),
+    Io(std::io::Error),
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionError::Closed => f.write_str("the run closed the connection before its hello"),
+            SessionError::Refused(m) => write!(f, "the run refused: {m}"),
+            SessionError::Protocol(m) => write!(f, "not a traintop run on the other end: {m}"),
+            SessionError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for SessionError {}
+
+/// An open connection after the hello exchange.
+pub struct Session<R: Read, W: Write> {
+    /// The run's status when we connected.
+    pub status: RunStatus,
+    /// The server's hello (its protocol version and program).
+    pub hello: Hello,
+    pub events: EventReader<R>,
+    pub requests: LineWriter<W>,
+}
+
+/// This process as a client: its pid and terminal.
+pub fn local_client() -> ClientId {
+    let tty = std::fs::read_link("/proc/self/fd/0")
+        .ok()
+        .map(|p| p.display().to_string())
+        .filter(|p| p.starts_with("/dev/pts/") || p.starts_with("/dev/tty"));
+    ClientId::Local { pid: std::process::id(), tty }
+}
+
+/// Reads the server's hello and status, then sends ours.
+pub fn open<R: Read, W: Write>(
+    read: R,
+    write: W,
+    client: ClientId,
+    read_only: bool,
+    want: Want,
+) -> Result<Session<R, W>, SessionError> {
+    let mut events = EventReader::new(read);
+    let hello = match next(&mut events)? {
+        RunEvent::Hello(h) => h,
+        RunEvent::Error { message } => return Err(SessionError::Refused(message)),
+        other => return Err(SessionError::Protocol(format!("expected a hello, got {}", describe(&other)))),
+    };
+    let status = match next(&mut events)? {
+        RunEvent::Status(s) => s,
+        RunEvent::Error { message } => return Err(SessionError::Refused(message)),
+        other => return Err(SessionError::Protocol(format!("expected the run's status, got {}", describe(&other)))),
+    };
+    let mut requests = LineWriter::new(write);
+    let ours = ClientHello { hello: Hello::ours(), client, read_only, want };
+    requests.send(&ours).and_then(|_| requests.flush()).map_err(SessionError::Io)?;
+    Ok(Session { status, hello, events, requests })
+}
+
+fn next<R: Read>(events: &mut EventReader<R>) -> Result<RunEvent, SessionError> {
+    match events.next() {
+        None => Err(SessionError::Closed),
+        Some(Ok(record)) => Ok(record.event),
+        Some(Err(FrameError::Io(e))) => Err(SessionError::Io(e)),
+        Some(Err(e)) => Err(SessionError::Protocol(e.to_string())),
+    }
+}
+
+fn describe(event: &RunEvent) -> String {
+    serde_json::to_value(event)
+        .ok()
+        .and_then(|v| v.get("event").and_then(|e| e.as_str()).map(|s| format!("a `{s}` event")))
+        .unwrap_or_else(|| "something else".into())
+}

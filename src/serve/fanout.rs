@@ -1,0 +1,309 @@
+//! One run's records, sent to any number of clients without the trainer ever
+//! waiting for one (zellij's rule).
+//!
+//! The trainer hands each record to a [`Publisher`], which only queues it for
+//! the fan-out thread (steps are dropped there, never waited for, if that
+//! thread falls behind). The fan-out thread encodes each record once, keeps a
+//! bounded history for clients that attach later, and offers the line to
+//! every client's bounded queue. A client whose queue is full is cut off (its
+//! socket shut down); the attach client then reconnects and starts again
+//! from a fresh history: drop and resync. History and subscription share one
+//! lock, so a new client gets every record exactly once: in its history or
+//! in its queue.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+
+/// An encoded record: one JSON object and its newline.
+pub type Line = Arc<str>;
+
+/// Lines a client may have waiting before it counts as stopped.
+pub const CLIENT_QUEUE: usize = 4096;
+/// Records the trainer may have waiting for the fan-out thread before steps
+/// are dropped.
+const PUBLISH_QUEUE: usize = 8192;
+/// Points kept per series in the history (the dashboard's charts keep 2000).
+const SERIES_CAP: usize = 2000;
+/// Log lines kept in the history (the dashboard shows the last 500).
+const LOG_CAP: usize = 1000;
+
+/// How a record lives in the history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keep {
+    /// Always (the run's start).
+    Always,
+    /// Only the latest of this key (the techniques' state, the run state).
+    Latest(&'static str),
+    /// A series (steps, epochs): thinned to every 2nd, 4th... point when
+    /// long, the latest point always sent.
+    Series(&'static str),
+    /// Log lines and markers: the last [`LOG_CAP`].
+    Log,
+    /// Not at all (live only).
+    Never,
+}
+
+struct Entry {
+    seq: u64,
+    line: Line,
+    keep: Keep,
+}
+
+#[derive(Default)]
+struct SeriesState {
+    stride: u64,
+    seen: u64,
+    kept: usize,
+    latest: Option<(u64, Line)>,
+}
+
+#[derive(Default)]
+struct History {
+    entries: Vec<Entry>,
+    series: HashMap<&'static str, SeriesState>,
+    logs: usize,
+    seq: u64,
+}
+
+impl History {
+    fn push(&mut self, line: &Line, keep: Keep) {
+        self.seq += 1;
+        let seq = self.seq;
+        match keep {
+            Keep::Never => return,
+            Keep::Always => {}
+            Keep::Latest(key) => self.entries.retain(|e| e.keep != Keep::Latest(key)),
+            Keep::Log => {
+                self.logs += 1;
+                if self.logs > LOG_CAP {
+                    if let Some(i) = self.entries.iter().position(|e| e.keep == Keep::Log) {
+                        self.entries.remove(i);
+                        self.logs -= 1;
+                    }
+                }
+            }
+            Keep::Series(key) => {
+                let s = self.series.entry(key).or_insert_with(|| SeriesState { stride: 1, ..Default::default() });
+                s.latest = Some((seq, Arc::clone(line)));
+                s.seen += 1;
+                if !s.seen.is_multiple_of(s.stride) {
+                    return;
+                }
+                s.kept += 1;
+                if s.kept > SERIES_CAP {
+                    let mut n = 0usize;
+                    self.entries.retain(|e| {
+                        if e.keep != Keep::Series(key) {
+                            return true;
+                        }
+                        n += 1;
+                        n.is_multiple_of(2)
+                    });
+                    s.kept = n / 2 + 1;
+                    s.stride *= 2;
+                }
+            }
+        }
+        self.entries.push(Entry { seq, line: Arc::clone(line), keep });
+    }
+
+    /// Every kept line in order, each series ending on its latest point.
+    fn snapshot(&self) -> Vec<Line> {
+        let mut lines: Vec<(u64, Line)> = self.entries.iter().map(|e| (e.seq, Arc::clone(&e.line))).collect();
+        for s in self.series.values() {
+            if let Some((seq, line)) = &s.latest {
+                if !self.entries.iter().any(|e| e.seq == *seq) {
+                    lines.push((*seq, Arc::clone(line)));
+                }
+            }
+        }
+        lines.sort_by_key(|(seq, _)| *seq);
+        lines.into_iter().map(|(_, l)| l).collect()
+    }
+}
+
+struct Slot {
+    id: u64,
+    tx: SyncSender<Line>,
+    /// Cuts the client off (shuts its socket down).
+    kick: Box<dyn Fn() + Send>,
+}
+
+#[derive(Default)]
+struct Inner {
+    history: History,
+    clients: Vec<Slot>,
+    next_id: u64,
+}
+
+/// The history and the clients of one run.
+#[derive(Default)]
+pub struct Fanout {
+    inner: Mutex<Inner>,
+}
+
+/// A new client's start: what happened so far, then the live lines.
+pub struct Subscription {
+    pub id: u64,
+    pub history: Vec<Line>,
+    pub live: Receiver<Line>,
+}
+
+impl Fanout {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records `line` and offers it to every client; a client whose queue is
+    /// full is cut off, never waited for.
+    pub fn publish(&self, line: Line, keep: Keep) {
+        let mut inner = self.lock();
+        inner.history.push(&line, keep);
+        inner.clients.retain(|c| match c.tx.try_send(Arc::clone(&line)) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                (c.kick)();
+                false
+            }
+            Err(TrySendError::Disconnected(_)) => false,
+        });
+    }
+
+    /// Adds a client; `kick` cuts it off when it falls behind.
+    pub fn subscribe(&self, kick: Box<dyn Fn() + Send>) -> Subscription {
+        let mut inner = self.lock();
+        let (tx, live) = mpsc::sync_channel(CLIENT_QUEUE);
+        inner.next_id += 1;
+        let id = inner.next_id;
+        inner.clients.push(Slot { id, tx, kick });
+        Subscription { id, history: inner.history.snapshot(), live }
+    }
+
+    pub fn unsubscribe(&self, id: u64) {
+        self.lock().clients.retain(|c| c.id != id);
+    }
+
+    pub fn client_count(&self) -> usize {
+        self.lock().clients.len()
+    }
+}
+
+/// The trainer's side: queues records for the fan-out thread.
+pub struct Publisher<E> {
+    tx: Sender<E>,
+    pending: Arc<AtomicUsize>,
+}
+
+impl<E> Clone for Publisher<E> {
+    fn clone(&self) -> Self {
+        Self { tx: self.tx.clone(), pending: Arc::clone(&self.pending) }
+    }
+}
+
+impl<E: Send + 'static> Publisher<E> {
+    /// Starts the fan-out thread; `encode` turns a record into its line and
+    /// history rule (on that thread, not the trainer's).
+    pub fn start(fanout: Arc<Fanout>, encode: impl Fn(&E) -> (Line, Keep) + Send + 'static) -> std::io::Result<Self> {
+        let (tx, rx) = mpsc::channel::<E>();
+        let pending = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&pending);
+        std::thread::Builder::new().name("fanout".into()).spawn(move || {
+            for record in rx {
+                count.fetch_sub(1, Ordering::Relaxed);
+                let (line, keep) = encode(&record);
+                fanout.publish(line, keep);
+            }
+        })?;
+        Ok(Self { tx, pending })
+    }
+
+    /// Queues a record. A `droppable` one (a step) is dropped when the
+    /// fan-out thread is far behind; others always queue (they are few).
+    pub fn send(&self, record: E, droppable: bool) {
+        if droppable && self.pending.load(Ordering::Relaxed) >= PUBLISH_QUEUE {
+            return;
+        }
+        self.pending.fetch_add(1, Ordering::Relaxed);
+        if self.tx.send(record).is_err() {
+            self.pending.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(s: &str) -> Line {
+        Arc::from(s)
+    }
+
+    #[test]
+    fn a_late_client_gets_the_history_then_the_live_lines_once() {
+        let f = Fanout::default();
+        f.publish(line("start"), Keep::Always);
+        f.publish(line("tech 1"), Keep::Latest("tech"));
+        f.publish(line("step 1"), Keep::Series("step"));
+        f.publish(line("tech 2"), Keep::Latest("tech"));
+        let sub = f.subscribe(Box::new(|| {}));
+        assert_eq!(sub.history, vec![line("start"), line("step 1"), line("tech 2")]);
+        f.publish(line("step 2"), Keep::Series("step"));
+        assert_eq!(sub.live.try_recv().unwrap(), line("step 2"));
+        assert!(sub.live.try_recv().is_err());
+    }
+
+    #[test]
+    fn long_series_are_thinned_and_end_on_the_latest_point() {
+        let f = Fanout::default();
+        for i in 1..=10 * SERIES_CAP {
+            f.publish(line(&format!("{i}")), Keep::Series("step"));
+        }
+        let history = f.subscribe(Box::new(|| {})).history;
+        assert!(history.len() <= SERIES_CAP + 2, "{}", history.len());
+        assert!(history.len() >= SERIES_CAP / 2, "{}", history.len());
+        assert_eq!(history.last().unwrap().as_ref(), format!("{}", 10 * SERIES_CAP));
+        let values: Vec<usize> = history.iter().map(|l| l.parse().unwrap()).collect();
+        assert!(values.windows(2).all(|w| w[0] < w[1]), "in order");
+    }
+
+    #[test]
+    fn a_client_that_stops_reading_is_cut_off_and_the_others_go_on() {
+        let f = Fanout::default();
+        let kicked = Arc::new(AtomicUsize::new(0));
+        let k = Arc::clone(&kicked);
+        let stuck = f.subscribe(Box::new(move || {
+            k.fetch_add(1, Ordering::SeqCst);
+        }));
+        let reader = f.subscribe(Box::new(|| {}));
+        for i in 0..CLIENT_QUEUE + 10 {
+            f.publish(line(&format!("{i}")), Keep::Never);
+            assert!(reader.live.try_recv().is_ok());
+        }
+        assert_eq!(kicked.load(Ordering::SeqCst), 1);
+        assert_eq!(f.client_count(), 1);
+        drop(stuck);
+    }
+
+    #[test]
+    fn the_publisher_never_blocks_and_keeps_the_rare_records() {
+        let f = Arc::new(Fanout::default());
+        let keep = |s: &String| if s == "kept" { Keep::Always } else { Keep::Log };
+        let p = Publisher::start(Arc::clone(&f), move |s: &String| (Arc::from(s.as_str()), keep(s))).unwrap();
+        p.send("kept".to_string(), false);
+        let started = std::time::Instant::now();
+        for i in 0..100_000 {
+            p.send(format!("{i}"), true);
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        drop(p);
+        for _ in 0..100 {
+            if f.subscribe(Box::new(|| {})).history.first().map(|l| l.as_ref() == "kept") == Some(true) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!("the record never arrived");
+    }
+}

@@ -1,0 +1,208 @@
+//! One run's server: the socket in the owner-only directory, the records
+//! that say where it is, the fan-out of the run's events to its clients, and
+//! the requests they send back to the trainer. Every run has one, with a
+//! dashboard or without; it goes away with the run (socket and records
+//! removed), or stays behind as a dead run if the process is killed.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
+
+use super::fanout::{Fanout, Keep, Line, Publisher};
+use super::listener::{self, Handler, Listener, Peer};
+use super::record::{host_name, ServerRecord};
+use super::socket_dir;
+use crate::protocol::framing::encode;
+use crate::protocol::{EventReader, Record, RecordRef, Request, RunEvent, RunState, RunStatus};
+
+/// Training losses kept for the status's sparkline.
+const RECENT_LOSSES: usize = 60;
+
+/// A run's socket and clients, for as long as it lives.
+pub struct Server {
+    pub record: ServerRecord,
+    fanout: Arc<Fanout>,
+    publisher: Publisher<RunEvent>,
+    notes: Arc<Notes>,
+    _listener: Listener,
+}
+
+impl Server {
+    /// Serves the run in `run_dir` (absolute), sending clients' requests to
+    /// `commands`. The folder's earlier records (a resumed run's) become the
+    /// start of the history new clients see.
+    pub fn start(run_dir: &Path, name: &str, commands: Sender<Request>) -> io::Result<Self> {
+        let dir = socket_dir::ensure()?;
+        let pid = std::process::id();
+        let record = ServerRecord {
+            pid,
+            host: host_name(),
+            socket: dir.join(format!("{pid}.sock")),
+            run_dir: run_dir.to_path_buf(),
+            name: name.to_string(),
+            started: now(),
+        };
+        let status = Arc::new(Mutex::new(RunStatus {
+            name: name.to_string(),
+            run_dir: run_dir.display().to_string(),
+            pid,
+            host: record.host.clone(),
+            ..Default::default()
+        }));
+        let fanout = Arc::new(Fanout::default());
+        for event in earlier_records(run_dir) {
+            update(&mut lock(&status), &event);
+            fanout.publish(line(&event), keep(&event));
+        }
+        let encoder_status = Arc::clone(&status);
+        let publisher = Publisher::start(Arc::clone(&fanout), move |event: &RunEvent| {
+            update(&mut lock(&encoder_status), event);
+            (line(event), keep(event))
+        })?;
+        let events_file = OpenOptions::new().create(true).append(true).open(run_dir.join("events.jsonl"))?;
+        let notes = Arc::new(Notes { file: Mutex::new(events_file), publisher: publisher.clone() });
+        let handler = RunHandler { status, commands: Mutex::new(commands), notes: Arc::clone(&notes) };
+        let listener = listener::serve(&record.socket, Arc::clone(&fanout), Arc::new(handler))?;
+        record.write()?;
+        Ok(Self { record, fanout, publisher, notes, _listener: listener })
+    }
+
+    /// Hands one of the trainer's events to the clients (never waits).
+    pub fn publish(&self, event: &RunEvent) {
+        self.publisher.send(event.clone(), matches!(event, RunEvent::Step(_)));
+    }
+
+    /// Records an event of the server's own (e.g. the run lost its
+    /// terminal) in `events.jsonl` and sends it to the clients.
+    pub fn note(&self, event: RunEvent) {
+        self.notes.note(event);
+    }
+
+    /// Clients watching now.
+    pub fn clients(&self) -> usize {
+        self.fanout.client_count()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.record.remove();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn now() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+fn line(event: &RunEvent) -> Line {
+    let bytes = encode(&RecordRef::now(event));
+    Arc::from(String::from_utf8_lossy(&bytes).as_ref())
+}
+
+/// How long an event stays in the history new clients get.
+fn keep(event: &RunEvent) -> Keep {
+    match event {
+        RunEvent::Started(_) | RunEvent::Finished { .. } => Keep::Always,
+        RunEvent::Techniques { .. } => Keep::Latest("techniques"),
+        RunEvent::State { .. } => Keep::Latest("state"),
+        RunEvent::Step(_) => Keep::Series("step"),
+        RunEvent::Epoch(_) => Keep::Series("epoch"),
+        RunEvent::Hello(_) | RunEvent::Status(_) | RunEvent::Error { .. } | RunEvent::Unknown => Keep::Never,
+        _ => Keep::Log,
+    }
+}
+
+/// Folds an event into the run's status.
+fn update(status: &mut RunStatus, event: &RunEvent) {
+    match event {
+        RunEvent::Started(s) => {
+            status.state = Some(RunState::Running);
+            status.finished = None;
+            status.epochs = s.epochs;
+            status.steps_per_epoch = s.steps_per_epoch;
+            status.step = s.step;
+            status.epoch = s.epoch;
+        }
+        RunEvent::Step(r) => {
+            status.step = r.step;
+            status.epoch = r.epoch;
+            status.loss = Some(r.loss);
+            status.samples_per_sec = r.samples_per_sec;
+            if status.recent_loss.len() >= RECENT_LOSSES {
+                status.recent_loss.remove(0);
+            }
+            status.recent_loss.push(r.loss);
+        }
+        RunEvent::Epoch(r) => {
+            status.step = r.step;
+            status.epoch = r.epoch;
+            status.val_loss = r.val_loss.is_finite().then_some(r.val_loss);
+            status.val_acc = r.val_acc;
+            status.samples_per_sec = r.samples_per_sec;
+            status.eta_secs = r.eta_secs.is_finite().then_some(r.eta_secs);
+        }
+        RunEvent::State { state, .. } => status.state = Some(*state),
+        RunEvent::Finished { reason, step, .. } => {
+            status.state = Some(RunState::Finished);
+            status.finished = Some(*reason);
+            status.step = *step;
+            status.eta_secs = None;
+        }
+        _ => {}
+    }
+}
+
+/// The run folder's records so far, in time order (a resumed run's past).
+fn earlier_records(run_dir: &Path) -> Vec<RunEvent> {
+    let mut records: Vec<Record> = Vec::new();
+    for name in ["metrics.jsonl", "events.jsonl"] {
+        if let Ok(file) = File::open(run_dir.join(name)) {
+            records.extend(EventReader::new(io::BufReader::new(file)).filter_map(Result::ok));
+        }
+    }
+    records.sort_by(|a, b| a.time.total_cmp(&b.time));
+    records.into_iter().map(|r| r.event).filter(|e| !matches!(e, RunEvent::Hello(_))).collect()
+}
+
+/// The server's own records: appended to `events.jsonl` (one write per
+/// line, so they never split a line the trainer writes) and sent out.
+struct Notes {
+    file: Mutex<File>,
+    publisher: Publisher<RunEvent>,
+}
+
+impl Notes {
+    fn note(&self, event: RunEvent) {
+        let _ = lock(&self.file).write_all(&encode(&RecordRef::now(&event)));
+        self.publisher.send(event, false);
+    }
+}
+
+struct RunHandler {
+    status: Arc<Mutex<RunStatus>>,
+    commands: Mutex<Sender<Request>>,
+    notes: Arc<Notes>,
+}
+
+impl Handler for RunHandler {
+    fn status(&self) -> RunStatus {
+        lock(&self.status).clone()
+    }
+
+    fn request(&self, peer: &Peer, request: Request) {
+        // The server knows who is on the other end; the request says only
+        // what it wants.
+        let request = Request::new(peer.client.clone(), request.command);
+        let _ = lock(&self.commands).send(request);
+    }
+
+    fn note(&self, event: RunEvent) {
+        self.notes.note(event);
+    }
+}

@@ -1,0 +1,236 @@
+//! `traintop top`: one screen over many runs, on this machine and on other
+//! hosts, each row live (state, progress, a loss sparkline, samples/s, ETA,
+//! clients). Enter opens a run's dashboard; leaving it (`d`, or `q`) comes
+//! back here. The rows come from the caller (which asks the hosts on its
+//! own threads); this module only shows them and picks one.
+
+use std::io;
+use std::time::Duration;
+
+use crossterm::event::{self, Event as TermEvent, KeyCode, KeyEventKind, KeyModifiers};
+use ratatui::layout::{Constraint, Layout};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
+use ratatui::Frame;
+
+use super::terminal;
+use super::theme::Theme;
+use super::tty_watch::{TtyState, TtyWatch};
+
+/// One run as `top` shows it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TopRow {
+    /// `None` for this machine.
+    pub host: Option<String>,
+    pub name: String,
+    pub state: String,
+    pub epoch: usize,
+    pub epochs: usize,
+    pub step: u64,
+    pub loss: Option<f32>,
+    pub recent_loss: Vec<f32>,
+    pub samples_per_sec: f64,
+    pub eta_secs: Option<f64>,
+    pub clients: usize,
+    pub run_dir: String,
+}
+
+/// What the screen shows: the rows, and the hosts that could not be asked.
+#[derive(Clone, Debug, Default)]
+pub struct TopSnapshot {
+    pub rows: Vec<TopRow>,
+    pub errors: Vec<String>,
+}
+
+/// What the user chose.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TopChoice {
+    Open(TopRow),
+    Quit,
+}
+
+/// The blocks of a sparkline, lowest first.
+const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// `values` as one character each, scaled between their min and max.
+pub fn sparkline(values: &[f32], width: usize) -> String {
+    let values: Vec<f32> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    let tail = &values[values.len().saturating_sub(width)..];
+    let (lo, hi) = tail.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
+    tail.iter()
+        .map(|&v| {
+            let t = if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
+            BARS[((t * 7.0).round() as usize).min(7)]
+        })
+        .collect()
+}
+
+fn eta(secs: Option<f64>) -> String {
+    match secs {
+        None => "-".into(),
+        Some(s) if !s.is_finite() => "-".into(),
+        Some(s) => {
+            let s = s.round() as u64;
+            match s {
+                0..=59 => format!("{s}s"),
+                60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+                _ => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+            }
+        }
+    }
+}
+
+/// Draws the list with `selected` highlighted.
+pub fn draw(frame: &mut Frame, snapshot: &TopSnapshot, selected: usize, theme: &Theme) {
+    let [body, errors, footer] = Layout::vertical([
+        Constraint::Min(3),
+        Constraint::Length(snapshot.errors.len().min(4) as u16),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    let header =
+        Row::new(["host", "run", "state", "progress", "loss", "recent", "samples/s", "ETA", "cl"]).style(theme.title());
+    let rows = snapshot.rows.iter().map(|r| {
+        let progress = if r.epochs > 0 {
+            format!("{}/{} {:.0}%", r.epoch, r.epochs, 100.0 * r.epoch as f64 / r.epochs as f64)
+        } else {
+            "-".into()
+        };
+        Row::new(vec![
+            Cell::from(r.host.clone().unwrap_or_else(|| "here".into())),
+            Cell::from(r.name.clone()),
+            Cell::from(r.state.clone()),
+            Cell::from(progress),
+            Cell::from(r.loss.map(|l| format!("{l:.4}")).unwrap_or_else(|| "-".into())),
+            Cell::from(sparkline(&r.recent_loss, 8)),
+            Cell::from(format!("{:.0}", r.samples_per_sec)),
+            Cell::from(eta(r.eta_secs)),
+            Cell::from(r.clients.to_string()),
+        ])
+    });
+    // 80 columns hold every column; more room goes to the run's name.
+    let widths = [
+        Constraint::Length(7),
+        Constraint::Min(10),
+        Constraint::Length(8),
+        Constraint::Length(11),
+        Constraint::Length(7),
+        Constraint::Length(8),
+        Constraint::Length(9),
+        Constraint::Length(6),
+        Constraint::Length(3),
+    ];
+    let title = format!(" traintop top · {} runs ", snapshot.rows.len());
+    let table = Table::new(rows, widths)
+        .header(header)
+        .block(Block::default().borders(Borders::ALL).title(title))
+        .row_highlight_style(theme.selected())
+        .highlight_symbol("> ");
+    let mut state = TableState::default().with_selected((!snapshot.rows.is_empty()).then_some(selected));
+    frame.render_stateful_widget(table, body, &mut state);
+    let lines: Vec<Line> = snapshot.errors.iter().take(4).map(|e| Line::styled(e.clone(), theme.warn())).collect();
+    frame.render_widget(Paragraph::new(lines), errors);
+    let keys = Line::from(vec![
+        Span::styled("j k ↓ ↑", theme.key()),
+        Span::raw(" select · "),
+        Span::styled("Enter", theme.key()),
+        Span::raw(" open the dashboard (d or q comes back) · "),
+        Span::styled("q", theme.key()),
+        Span::raw(" quit"),
+    ]);
+    frame.render_widget(Paragraph::new(keys), footer);
+}
+
+/// Shows the rows `snapshot` gives (asked again every `refresh`) until the
+/// user opens one or quits. `selected` carries the cursor across calls.
+pub fn run_top(
+    snapshot: &dyn Fn() -> TopSnapshot,
+    selected: &mut usize,
+    refresh: Duration,
+    no_color: bool,
+    quit: &std::sync::atomic::AtomicBool,
+) -> io::Result<TopChoice> {
+    let theme = Theme::new(no_color);
+    let mut guard = terminal::enter(false)?;
+    let tty = TtyWatch::open()?;
+    loop {
+        let current = snapshot();
+        *selected = (*selected).min(current.rows.len().saturating_sub(1));
+        guard.terminal.draw(|f| draw(f, &current, *selected, &theme))?;
+        if quit.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(TopChoice::Quit);
+        }
+        match tty.wait(refresh)? {
+            TtyState::Gone => return Ok(TopChoice::Quit),
+            TtyState::Idle if !event::poll(Duration::ZERO)? => continue,
+            _ => {}
+        }
+        while event::poll(Duration::ZERO)? {
+            let TermEvent::Key(key) = event::read()? else { continue };
+            if key.kind != KeyEventKind::Press {
+                continue;
+            }
+            let ctrl_c = key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c');
+            match key.code {
+                _ if ctrl_c => return Ok(TopChoice::Quit),
+                KeyCode::Char('q') | KeyCode::Esc => return Ok(TopChoice::Quit),
+                KeyCode::Char('j') | KeyCode::Down => {
+                    *selected = (*selected + 1).min(current.rows.len().saturating_sub(1))
+                }
+                KeyCode::Char('k') | KeyCode::Up => *selected = selected.saturating_sub(1),
+                KeyCode::Enter => {
+                    if let Some(row) = current.rows.get(*selected) {
+                        return Ok(TopChoice::Open(row.clone()));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+
+    #[test]
+    fn sparkline_scales_between_min_and_max() {
+        assert_eq!(sparkline(&[1.0, 0.5, 0.0], 10), "█▅▁");
+        assert_eq!(sparkline(&[2.0, 2.0], 10), "▅▅");
+        assert_eq!(sparkline(&[3.0, 2.0, 1.0, 0.0], 2), "█▁");
+        assert_eq!(sparkline(&[], 4), "");
+    }
+
+    #[test]
+    fn rows_and_host_errors_fit_80_columns() {
+        let snapshot = TopSnapshot {
+            rows: vec![
+                TopRow {
+                    name: "digits-20261202-060000".into(),
+                    state: "running".into(),
+                    epoch: 3,
+                    epochs: 10,
+                    step: 120,
+                    loss: Some(0.25),
+                    recent_loss: vec![1.0, 0.5, 0.25],
+                    samples_per_sec: 12345.0,
+                    eta_secs: Some(75.0),
+                    clients: 2,
+                    ..Default::default()
+                },
+                TopRow { host: Some("gpu1".into()), name: "wine".into(), state: "dead".into(), ..Default::default() },
+            ],
+            errors: vec!["gpu2: ssh could not connect".into()],
+        };
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        terminal.draw(|f| draw(f, &snapshot, 1, &Theme::plain())).unwrap();
+        let text: String = terminal.backend().buffer().content().iter().map(|c| c.symbol()).collect();
+        assert!(text.contains("digits-202"), "{text}");
+        assert!(text.contains("running"));
+        assert!(text.contains("1m15s"));
+        assert!(text.contains("> gpu1"));
+        assert!(text.contains("gpu2: ssh could not connect"));
+    }
+}

@@ -1,0 +1,143 @@
+//! `attach --ssh` and `ls --ssh` through a real OpenSSH server on
+//! 127.0.0.1 (a throwaway host key and user key; see common/sshd.rs), with
+//! the protocol over ssh's pipe and nothing listening but sshd itself; and
+//! the errors a user meets (no traintop there, no such run, another protocol
+//! version) as sentences. Skipped (with a notice) where openssh-server or
+//! tmux is missing; `.ci/run` installs both.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::cli::{config, repo, summary};
+use common::procs;
+use common::screen::header_step;
+use common::served::{self, poll, records, Place};
+use common::sshd::{Sshd, HOST};
+use common::tmux::{self, shell_quote, Tmux};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+fn q(p: &Path) -> String {
+    shell_quote(p.to_str().unwrap())
+}
+
+/// A remote `traintop` for this place: the test binary with the place's
+/// socket folder (sshd gives sessions a clean environment).
+fn remote_traintop(place: &Place) -> PathBuf {
+    let path = place.tmp.path().join("remote-traintop");
+    let script = format!(
+        "#!/bin/sh\nexport TRAINTOP_SOCKET_DIR={}\nexec {} \"$@\"\n",
+        q(&place.sock_dir()),
+        q(Path::new(env!("CARGO_BIN_EXE_traintop")))
+    );
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// Local traintop reaching the test's sshd, with `remote` as the far side.
+fn local(sshd: &Sshd, remote: &Path) -> Command {
+    let mut c = common::cli::bin();
+    // The local side has no runs of its own.
+    c.env("TRAINTOP_SOCKET_DIR", "/nonexistent-traintop-sockets")
+        .env("TRAINTOP_SSH", sshd.ssh_command())
+        .env("TRAINTOP_REMOTE", remote)
+        .current_dir(repo());
+    c
+}
+
+fn run_detached(place: &Place) -> PathBuf {
+    let cfg = config("digits.toml");
+    let out = place.out();
+    let o = place
+        .bin()
+        .args(["run", cfg.to_str().unwrap(), "--detach", "--out", out.to_str().unwrap(), "--set", "run.epochs=100000"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    place.wait_run()
+}
+
+#[test]
+fn attach_and_ls_over_a_real_ssh_connection() {
+    let Some(sshd) = Sshd::start() else {
+        eprintln!("skipping: openssh-server is not installed");
+        return;
+    };
+    if !tmux::available() {
+        eprintln!("skipping: tmux is not installed");
+        return;
+    }
+    common::plugins::plugin_path("dropout");
+    let place = Place::new();
+    let run = run_detached(&place);
+    let remote = remote_traintop(&place);
+
+    // ls --ssh: the remote run, live.
+    let o = local(&sshd, &remote).args(["ls", "--ssh", HOST]).output().unwrap();
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "ls --ssh: {table}{}", String::from_utf8_lossy(&o.stderr));
+    let folder = run.file_name().unwrap().to_str().unwrap();
+    assert!(table.contains(folder) && table.contains("running") && table.contains(HOST), "{table}");
+    let o = local(&sshd, &remote).args(["ls", "--json", "--ssh", HOST]).output().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(json[HOST][0]["state"], "running", "{json}");
+
+    // attach --ssh in a terminal: the live run, steerable, named by ssh.
+    let command = format!(
+        "cd {repo} && env -u TRAINTOP_PLUGIN_PATH NO_COLOR=1 TRAINTOP_SOCKET_DIR=/nonexistent-traintop-sockets \
+         TRAINTOP_SSH={ssh} TRAINTOP_REMOTE={remote} {bin} attach --ssh {HOST} {run} 2>>{err}; sleep 60",
+        repo = q(&repo()),
+        ssh = shell_quote(&sshd.ssh_command()),
+        remote = q(&remote),
+        bin = q(Path::new(env!("CARGO_BIN_EXE_traintop"))),
+        run = q(&run),
+        err = q(&place.tmp.path().join("stderr.txt")),
+    );
+    let term = Tmux::start(120, 40, &command);
+    term.wait_until("the live step over ssh", TIMEOUT, |s| header_step(s).is_some_and(|n| n > 0));
+    term.send_keys(&["t"]);
+    let accepted = poll("the toggle in events.jsonl", || {
+        records(&run, "events.jsonl").into_iter().find(|e| e["event"] == "accepted" && e["command"] == "toggle")
+    });
+    assert_eq!(accepted["from"]["kind"], "ssh", "{accepted}");
+    assert_eq!(accepted["from"]["host"], "127.0.0.1", "{accepted}");
+    term.send_keys(&["d"]);
+    term.wait_until("the detach message", TIMEOUT, |s| s.contains("detached; the run goes on"));
+    let server = served::record(&run)["pid"].as_u64().unwrap() as u32;
+    assert!(procs::alive(server), "the run goes on");
+    drop(term);
+
+    // Errors as sentences.
+    let o = local(&sshd, Path::new("/nonexistent/traintop")).args(["attach", "--ssh", HOST]).output().unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && e.contains("was not found there"), "{e}");
+    let o = local(&sshd, &remote).args(["attach", "--ssh", HOST, "no-such-run"]).output().unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && e.contains("no run named") && e.contains("no-such-run"), "{e}");
+    let future = place.tmp.path().join("future-traintop");
+    std::fs::write(
+        &future,
+        "#!/bin/sh\necho '{\"time\":0,\"event\":\"hello\",\"protocol\":{\"major\":99,\"minor\":0},\"program\":\"traintop 99.0.0\"}'\ncat >/dev/null\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&future, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let o = local(&sshd, &future).args(["attach", "--ssh", HOST]).output().unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && e.contains("99.0") && e.contains("traintop 99.0.0"), "{e}");
+    let o = local(&sshd, &remote)
+        .args(["ls", "--ssh", "127.0.0.1", "--ssh", HOST])
+        .env("TRAINTOP_SSH", "ssh -o BatchMode=yes -o ConnectTimeout=3 -p 1")
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && e.contains("ssh could not connect"), "{e}");
+
+    procs::signal(server, "TERM");
+    poll("the run to stop", || (!procs::alive(server)).then_some(()));
+    assert_eq!(summary(&run)["stop_reason"], "user");
+}
