@@ -43,10 +43,12 @@ fn the_demo_hints_at_batch_norm_and_space_switches_it_on() {
         s.contains("> [on ] batch_norm") && !s.contains("press space to switch")
     });
     assert!(screen.contains("batch_norm on"), "the toggle is marked:\n{screen}");
+    // Stop the run, then quit the finished dashboard.
+    term.send_keys(&["s"]);
+    term.wait_until("the run to finish", TIMEOUT, |s| s.contains("[finished: user]"));
     term.send_keys(&["q"]);
-    term.wait_until("the quit question", TIMEOUT, |s| s.contains("Stop the run and quit? y/n"));
-    term.send_keys(&["y"]);
-    let code = tmux::poll("the exit code", TIMEOUT, || std::fs::read_to_string(&exit_file).ok());
+    let code =
+        tmux::poll("the exit code", TIMEOUT, || std::fs::read_to_string(&exit_file).ok().filter(|s| s.ends_with('\n')));
     assert_eq!(code.trim(), "0");
     let events = std::fs::read_to_string(run_dir(&out).join("events.jsonl")).unwrap();
     assert!(events.contains("\"technique\":\"batch_norm\",\"enabled\":true"), "{events}");
