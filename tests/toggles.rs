@@ -76,13 +76,13 @@ fn toggles_apply_at_the_next_batch_boundary_and_are_logged() {
     assert_eq!(
         markers,
         vec![
-            (20, "dropout on".to_string()),
-            (40, "dropout.rate=0.2".into()),
-            (50, "dropout off".into()),
-            (60, "batch_norm on".into()),
-            (80, "batch_norm off".into())
+            (20, "dropout on · toggles".to_string()),
+            (40, "dropout.rate=0.2 · toggles".into()),
+            (50, "dropout off · toggles".into()),
+            (60, "batch_norm on · toggles".into()),
+            (80, "batch_norm off · toggles".into())
         ],
-        "each change applies right after the step it was sent at"
+        "each change applies right after the step it was sent at, marked with its client"
     );
     assert!(losses.iter().all(|(_, l)| l.is_finite()));
     let dir = std::fs::read_dir(tmp.path()).unwrap().next().unwrap().unwrap().path();
