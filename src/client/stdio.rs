@@ -39,6 +39,11 @@ pub fn relay(what: Option<&str>) -> Result<(), String> {
                 _ => break,
             }
         }
+        // The run closed the connection (it ended, or cut a client that fell
+        // behind): end the relay now, so ssh closes and the client sees it,
+        // rather than waiting on stdin forever.
+        let _ = out.flush();
+        std::process::exit(0);
     });
     let mut to_run = socket.try_clone().map_err(|e| e.to_string())?;
     let mut input = io::stdin().lock();

@@ -124,8 +124,9 @@ fn event_loop(
             // Gone: leave within this tick instead of letting crossterm spin
             // on a dead terminal; the run is not ours to stop.
             TtyState::Gone => return Ok(Exit::TerminalGone),
-            // Resizes arrive as signals, not bytes: look for them too.
-            TtyState::Idle if !event::poll(Duration::ZERO)? => continue,
+            // Readable bytes need not make a whole key yet, and resizes
+            // arrive as signals, not bytes: read only what crossterm has.
+            TtyState::Readable | TtyState::Idle if !event::poll(Duration::ZERO)? => continue,
             _ => {}
         }
         // Take every queued input before drawing again, so held keys and
