@@ -8,8 +8,7 @@ use std::collections::VecDeque;
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
 
-use super::editor::Editor;
-use super::input::{map_key, Action, EditKey, InputMode};
+use super::input::{map_key, InputMode};
 use super::layout::{self, Screen};
 use super::panels::footer::Footer;
 use super::panels::gradients::GradHealth;
@@ -340,190 +339,6 @@ impl App {
         self.act(action)
     }
 
-    /// True while a trainer may still act on commands.
-    fn live(&self) -> bool {
-        !self.replay
-            && !self.disconnected
-            && matches!(self.state, None | Some(RunState::Running) | Some(RunState::Paused))
-    }
-
-    fn refuse(&mut self) -> Option<Command> {
-        self.notice = Some(match self.state {
-            _ if self.replay => "viewing a finished run".into(),
-            Some(RunState::Stopping) => "the run is stopping".into(),
-            _ => "the run has finished".into(),
-        });
-        None
-    }
-
-    fn send(&mut self, notice: String, command: Command) -> Option<Command> {
-        if self.read_only {
-            self.notice = Some("read-only: attach without --read-only to steer the run".into());
-            return None;
-        }
-        self.notice = Some(notice);
-        Some(command)
-    }
-
-    fn act(&mut self, action: Action) -> Option<Command> {
-        match action {
-            Action::Detach if self.attached => {
-                self.overlay = Overlay::None;
-                self.detached = true;
-                self.quit = true;
-                None
-            }
-            Action::Detach => {
-                self.notice = Some(match self.replay {
-                    true => "viewing a run folder: q quits".into(),
-                    false => "this run lives in this process (--foreground): q quits".into(),
-                });
-                None
-            }
-            Action::Stop | Action::Interrupt if self.read_only => {
-                self.overlay = Overlay::None;
-                self.quit = action == Action::Interrupt;
-                self.send(String::new(), Command::Stop)
-            }
-            Action::TogglePause if !self.live() => self.refuse(),
-            Action::TogglePause => match self.state {
-                Some(RunState::Paused) => self.send("resume requested".into(), Command::Resume),
-                _ => self.send("pause requested".into(), Command::Pause),
-            },
-            Action::StepOnce if !self.live() => self.refuse(),
-            Action::StepOnce => {
-                if self.state == Some(RunState::Paused) {
-                    self.send("one step requested".into(), Command::StepOnce)
-                } else {
-                    self.notice = Some("n steps once while paused: press p first".into());
-                    None
-                }
-            }
-            Action::Stop | Action::Interrupt if self.live() => {
-                self.overlay = Overlay::None;
-                self.state = Some(RunState::Stopping);
-                self.push_log(Some(self.progress.step), "stop requested".into(), LogKind::State);
-                self.send("stopping after this step; q quits once finished".into(), Command::Stop)
-            }
-            Action::Stop => self.refuse(),
-            Action::Interrupt => {
-                // A second Ctrl+C while stopping, or one after the end: the
-                // user wants out.
-                if self.state == Some(RunState::Stopping) && !self.disconnected {
-                    self.overlay = Overlay::ConfirmQuit;
-                } else {
-                    self.quit = true;
-                }
-                None
-            }
-            Action::Checkpoint if !self.live() => self.refuse(),
-            Action::Checkpoint => self.send("checkpoint requested".into(), Command::Checkpoint),
-            Action::SelectNext => {
-                self.selected = (self.selected + 1).min(self.techniques.len().saturating_sub(1));
-                None
-            }
-            Action::SelectPrev => {
-                self.selected = self.selected.saturating_sub(1);
-                None
-            }
-            Action::ToggleTechnique if !self.live() => self.refuse(),
-            Action::ToggleTechnique => {
-                let Some(t) = self.techniques.get(self.selected) else {
-                    self.notice = Some("no techniques loaded".into());
-                    return None;
-                };
-                let (technique, enabled) = (t.name.clone(), !t.enabled);
-                let word = if enabled { "on" } else { "off" };
-                self.send(format!("requested: {technique} {word}"), Command::Toggle { technique, enabled })
-            }
-            Action::EditTechnique if !self.live() => self.refuse(),
-            Action::EditTechnique => {
-                match self.techniques.get(self.selected) {
-                    None => self.notice = Some("no techniques loaded".into()),
-                    Some(t) => match Editor::for_technique(t) {
-                        Some(ed) => self.overlay = Overlay::Editor(ed),
-                        None => self.notice = Some(format!("{} has no parameters", t.name)),
-                    },
-                }
-                None
-            }
-            Action::EditLearningRate if !self.live() => self.refuse(),
-            Action::EditLearningRate => {
-                self.overlay = Overlay::Editor(Editor::for_learning_rate(self.progress.lr));
-                None
-            }
-            Action::ToggleLogScale => {
-                self.log_scale = !self.log_scale;
-                None
-            }
-            Action::ToggleSmoothing => {
-                self.smoothing = !self.smoothing;
-                None
-            }
-            Action::ToggleHelp => {
-                self.overlay = match self.overlay {
-                    Overlay::Help => Overlay::None,
-                    _ => Overlay::Help,
-                };
-                None
-            }
-            Action::Quit if self.read_only => {
-                self.detached = self.live();
-                self.quit = true;
-                None
-            }
-            Action::Quit => {
-                if self.live() || (self.state == Some(RunState::Stopping) && !self.disconnected) {
-                    self.overlay = Overlay::ConfirmQuit;
-                } else {
-                    self.quit = true;
-                }
-                None
-            }
-            Action::Confirm(yes) => {
-                self.overlay = Overlay::None;
-                if !yes {
-                    return None;
-                }
-                self.quit = true;
-                // Leaving the dashboard ends the run the proper way rather
-                // than leaving a trainer nobody can steer.
-                self.live().then_some(Command::Stop)
-            }
-            Action::Edit(key) => self.edit(key),
-        }
-    }
-
-    fn edit(&mut self, key: EditKey) -> Option<Command> {
-        let Overlay::Editor(ed) = &mut self.overlay else {
-            return None;
-        };
-        match key {
-            EditKey::Char(c) => ed.type_char(c),
-            EditKey::Backspace => ed.backspace(),
-            EditKey::Clear => ed.clear(),
-            EditKey::Next => ed.select(1),
-            EditKey::Prev => ed.select(-1),
-            EditKey::Cancel => self.overlay = Overlay::None,
-            EditKey::Submit => {
-                let command = ed.submit()?;
-                self.overlay = Overlay::None;
-                if !self.live() {
-                    return self.refuse();
-                }
-                let notice = match &command {
-                    Command::SetParam { technique, param, value } => {
-                        format!("requested: {technique}.{param} = {value}")
-                    }
-                    Command::SetLearningRate { lr } => format!("requested: learning rate {lr}"),
-                    _ => String::new(),
-                };
-                return self.send(notice, command);
-            }
-        }
-        None
-    }
-
     /// Draws the whole dashboard onto the frame.
     pub fn draw(&self, frame: &mut Frame) {
         layout::draw(self.screen(), frame);
@@ -604,5 +419,6 @@ impl App {
     }
 }
 
+mod actions;
 #[cfg(test)]
 pub(super) mod tests;

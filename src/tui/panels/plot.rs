@@ -72,16 +72,56 @@ impl Plot<'_> {
     }
 }
 
+/// The data ranges the plot spans, after padding and clamping.
+#[derive(Clone, Copy)]
+struct Bounds {
+    x: (f64, f64),
+    y: (f64, f64),
+}
+
+/// A series' points as plotted (log-scaled where asked, finite only).
+type Visible<'s> = Vec<(&'s Series, Vec<(f64, f64)>)>;
+
 impl Widget for Plot<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let t = self.theme;
+        let block = self.block();
+        let inner = block.inner(area);
+        block.render(area, buf);
+        if inner.width < 12 || inner.height < 3 {
+            return;
+        }
+        let series = self.visible();
+        if series.iter().all(|(_, p)| p.is_empty()) {
+            self.render_empty(inner, buf);
+            return;
+        }
+        let bounds = Bounds { x: self.x_range(&series), y: self.y_range(&series) };
+        let Some(plot) = self.render_axes(inner, bounds, buf) else {
+            return;
+        };
+        // Marker lines first, so the data draws over them; their labels
+        // last, so nothing covers them.
+        let col_of = |x: f64| {
+            let (x0, x1) = bounds.x;
+            plot.x + (((x - x0) / (x1 - x0)) * (plot.width - 1) as f64).round() as u16
+        };
+        let marker_cols: Vec<(u16, &str)> =
+            self.markers.iter().filter(|(x, _)| x.is_finite()).map(|(x, label)| (col_of(*x), *label)).collect();
+        self.render_marker_lines(&marker_cols, plot, buf);
+        render_series(&series, bounds, plot, buf);
+        self.render_marker_labels(marker_cols, plot, buf);
+    }
+}
+
+impl Plot<'_> {
+    /// The border with the title, and a legend that shows each series'
+    /// symbol, so that series are told apart without color too.
+    fn block(&self) -> Block<'static> {
         let legend: Vec<Span> = self
             .series
             .iter()
             .filter(|s| !s.points.is_empty())
             .map(|s| {
-                // The symbol the canvas draws with, so that the legend
-                // tells series apart without color too.
                 let sym = match (s.kind, s.marker) {
                     (Kind::Scatter, _) | (_, Marker::Dot) => "•",
                     (_, Marker::Block) => "█",
@@ -92,17 +132,13 @@ impl Widget for Plot<'_> {
                 Span::styled(format!(" {sym} {} ", s.name), ratatui::style::Style::default().fg(s.color))
             })
             .collect();
-        let block = Block::bordered()
-            .title(Span::styled(format!(" {} ", self.title), t.title()))
-            .title_bottom(Line::from(legend).right_aligned());
-        let inner = block.inner(area);
-        block.render(area, buf);
-        if inner.width < 12 || inner.height < 3 {
-            return;
-        }
+        Block::bordered()
+            .title(Span::styled(format!(" {} ", self.title), self.theme.title()))
+            .title_bottom(Line::from(legend).right_aligned())
+    }
 
-        let series: Vec<(&Series, Vec<(f64, f64)>)> = self
-            .series
+    fn visible(&self) -> Visible<'_> {
+        self.series
             .iter()
             .map(|s| {
                 let pts = s
@@ -113,121 +149,128 @@ impl Widget for Plot<'_> {
                     .collect();
                 (s, pts)
             })
-            .collect();
-        let all = || series.iter().flat_map(|(_, p)| p.iter());
-        if all().next().is_none() {
-            let y = inner.y + inner.height / 2;
-            let text = truncate(self.empty, inner.width as usize);
-            let x = inner.x + (inner.width - text.chars().count() as u16) / 2;
-            buf.set_string(x, y, text, t.dim());
-            return;
-        }
-        let (mut x0, mut x1) = all().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.0), b.max(p.0)));
-        for (m, _) in &self.markers {
-            if m.is_finite() {
-                x0 = x0.min(*m);
-                x1 = x1.max(*m);
-            }
-        }
-        if x1 - x0 < 1e-9 {
-            x0 -= 1.0;
-            x1 += 1.0;
-        }
-        let (mut y0, mut y1) = all().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.1), b.max(p.1)));
-        let span = y1 - y0;
-        let pad = if span < 1e-12 {
-            if self.log_y {
-                0.1
-            } else {
-                (y0.abs() * 0.1).max(1e-3)
-            }
-        } else {
-            span * 0.05
-        };
-        y0 -= pad;
-        y1 += pad;
-        if let Some((lo, hi)) = self.clamp {
-            y0 = y0.max(lo);
-            y1 = y1.min(hi);
-        }
+            .collect()
+    }
 
-        // Y labels: top, middle (when there is room) and bottom.
+    fn render_empty(&self, inner: Rect, buf: &mut Buffer) {
+        let y = inner.y + inner.height / 2;
+        let text = truncate(self.empty, inner.width as usize);
+        let x = inner.x + (inner.width - text.chars().count() as u16) / 2;
+        buf.set_string(x, y, text, self.theme.dim());
+    }
+
+    /// The steps the data and the markers span (never a zero-wide range).
+    fn x_range(&self, series: &Visible) -> (f64, f64) {
+        let xs = series.iter().flat_map(|(_, p)| p.iter().map(|p| p.0));
+        let marks = self.markers.iter().map(|(m, _)| *m).filter(|m| m.is_finite());
+        let (x0, x1) = xs.chain(marks).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)));
+        if x1 - x0 < 1e-9 {
+            (x0 - 1.0, x1 + 1.0)
+        } else {
+            (x0, x1)
+        }
+    }
+
+    /// The values' range padded by 5% (or a little around a flat line), and
+    /// kept within `clamp`.
+    fn y_range(&self, series: &Visible) -> (f64, f64) {
+        let ys = series.iter().flat_map(|(_, p)| p.iter().map(|p| p.1));
+        let (y0, y1) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| (a.min(y), b.max(y)));
+        let span = y1 - y0;
+        let pad = match () {
+            _ if span >= 1e-12 => span * 0.05,
+            _ if self.log_y => 0.1,
+            _ => (y0.abs() * 0.1).max(1e-3),
+        };
+        let (lo, hi) = self.clamp.unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
+        ((y0 - pad).max(lo), (y1 + pad).min(hi))
+    }
+
+    /// Y labels (top, middle when there is room, bottom), the axes and the
+    /// x labels. Returns the area left for the data, or `None` when the
+    /// labels leave too little.
+    fn render_axes(&self, inner: Rect, b: Bounds, buf: &mut Buffer) -> Option<Rect> {
+        let dim = self.theme.dim();
+        let (y0, y1) = b.y;
         let plot_h = inner.height - 1;
-        let mut ylabels: Vec<(u16, String)> =
-            vec![(0, (self.fmt_y)(self.data_y(y1))), (plot_h - 1, (self.fmt_y)(self.data_y(y0)))];
+        let label = |v: f64| (self.fmt_y)(self.data_y(v));
+        let mut ylabels: Vec<(u16, String)> = vec![(0, label(y1)), (plot_h - 1, label(y0))];
         if plot_h >= 5 {
-            ylabels.push((plot_h / 2, (self.fmt_y)(self.data_y((y0 + y1) / 2.0))));
+            ylabels.push((plot_h / 2, label((y0 + y1) / 2.0)));
         }
         let label_w = ylabels.iter().map(|(_, s)| s.chars().count()).max().unwrap_or(0).min(9) as u16;
         if inner.width <= label_w + 8 {
-            return;
+            return None;
         }
         let plot = Rect { x: inner.x + label_w + 1, y: inner.y, width: inner.width - label_w - 1, height: plot_h };
         for (row, s) in &ylabels {
             let s = truncate(s, label_w as usize);
             let x = inner.x + label_w - s.chars().count() as u16;
-            buf.set_string(x, plot.y + row, s, t.dim());
+            buf.set_string(x, plot.y + row, s, dim);
         }
         for row in 0..plot.height {
-            buf.set_string(inner.x + label_w, plot.y + row, "│", t.dim());
+            buf.set_string(inner.x + label_w, plot.y + row, "│", dim);
         }
         let axis_y = plot.bottom();
-        buf.set_string(inner.x + label_w, axis_y, "└", t.dim());
-        let (lx, rx) = (fmt_x(x0.max(0.0).round()), fmt_x(x1.round()));
+        buf.set_string(inner.x + label_w, axis_y, "└", dim);
+        let (lx, rx) = (fmt_x(b.x.0.max(0.0).round()), fmt_x(b.x.1.round()));
         let rx_w = rx.chars().count() as u16;
         if plot.width > rx_w + lx.chars().count() as u16 + 1 {
-            buf.set_string(plot.x, axis_y, &lx, t.dim());
-            buf.set_string(plot.right() - rx_w, axis_y, &rx, t.dim());
+            buf.set_string(plot.x, axis_y, &lx, dim);
+            buf.set_string(plot.right() - rx_w, axis_y, &rx, dim);
         }
         let axis = self.x_label;
         if plot.width > rx_w + 2 * (axis.len() as u16 + 8) {
             let x = plot.x + (plot.width - axis.len() as u16) / 2;
-            buf.set_string(x, axis_y, axis, t.dim());
+            buf.set_string(x, axis_y, axis, dim);
         }
+        Some(plot)
+    }
 
-        // Marker lines first, so the data draws over them.
-        let col_of = |x: f64| plot.x + (((x - x0) / (x1 - x0)) * (plot.width - 1) as f64).round() as u16;
-        let mut marker_cols: Vec<(u16, &str)> =
-            self.markers.iter().filter(|(x, _)| x.is_finite()).map(|(x, label)| (col_of(*x), *label)).collect();
-        for (col, _) in &marker_cols {
+    fn render_marker_lines(&self, marker_cols: &[(u16, &str)], plot: Rect, buf: &mut Buffer) {
+        for (col, _) in marker_cols {
             for row in plot.top()..plot.bottom() {
                 let cell = &mut buf[(*col, row)];
                 if cell.symbol() == " " {
-                    cell.set_symbol("┆").set_style(t.marker());
+                    cell.set_symbol("┆").set_style(self.theme.marker());
                 }
             }
         }
+    }
 
-        for (s, pts) in &series {
-            let color = s.color;
-            let kind = s.kind;
-            Canvas::default()
-                .marker(s.marker)
-                .x_bounds([x0, x1])
-                .y_bounds([y0, y1])
-                .paint(|ctx| match kind {
-                    Kind::Line if pts.len() > 1 => {
-                        for w in pts.windows(2) {
-                            ctx.draw(&CanvasLine { x1: w[0].0, y1: w[0].1, x2: w[1].0, y2: w[1].1, color });
-                        }
-                    }
-                    _ => ctx.draw(&Points { coords: pts, color }),
-                })
-                .render(plot, buf);
-        }
-
-        // Labels last, newest first: each gets the room up to the next
-        // label on its right.
+    /// Newest first: each label gets the room up to the next one on its
+    /// right.
+    fn render_marker_labels(&self, mut marker_cols: Vec<(u16, &str)>, plot: Rect, buf: &mut Buffer) {
         marker_cols.sort_by_key(|(c, _)| std::cmp::Reverse(*c));
         let mut limit = plot.right();
         for (col, label) in marker_cols {
             let start = col + 1;
             let avail = limit.saturating_sub(start + 1) as usize;
             if avail >= 3 && start < limit {
-                buf.set_string(start, plot.y, truncate(label, avail), t.marker());
+                buf.set_string(start, plot.y, truncate(label, avail), self.theme.marker());
                 limit = col;
             }
         }
+    }
+}
+
+/// Each series on its own canvas, so each keeps its marker shape.
+fn render_series(series: &Visible, b: Bounds, plot: Rect, buf: &mut Buffer) {
+    for (s, pts) in series {
+        let (color, kind) = (s.color, s.kind);
+        Canvas::default()
+            .marker(s.marker)
+            .x_bounds([b.x.0, b.x.1])
+            .y_bounds([b.y.0, b.y.1])
+            .paint(|ctx| match kind {
+                Kind::Line if pts.len() > 1 => {
+                    for w in pts.windows(2) {
+                        ctx.draw(&CanvasLine { x1: w[0].0, y1: w[0].1, x2: w[1].0, y2: w[1].1, color });
+                    }
+                }
+                _ => ctx.draw(&Points { coords: pts, color }),
+            })
+            .render(plot, buf);
     }
 }
 
