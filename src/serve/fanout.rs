@@ -10,11 +10,20 @@
 //! from a fresh history: drop and resync. History and subscription share one
 //! lock, so a new client gets every record exactly once: in its history or
 //! in its queue.
+//!
+//! Steps go out live at most once per [`LIVE_STEP_INTERVAL`]: a small net
+//! makes over ten thousand steps a second, and a dashboard that decodes
+//! every one of them (and a writer thread woken for each) takes CPU from the
+//! training it watches, while drawing only a few frames a second. The newest
+//! step is held back, not lost: it goes out before the next record of any
+//! other kind, before a new client subscribes, and at the latest one interval
+//! later. The history and metrics.jsonl keep their own rules.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// An encoded record: one JSON object and its newline.
 pub type Line = Arc<str>;
@@ -28,6 +37,9 @@ const PUBLISH_QUEUE: usize = 8192;
 const SERIES_CAP: usize = 2000;
 /// Log lines kept in the history (the dashboard shows the last 500).
 const LOG_CAP: usize = 1000;
+/// The least time between two steps sent live (50 a second: more than a
+/// dashboard draws).
+pub const LIVE_STEP_INTERVAL: Duration = Duration::from_millis(20);
 
 /// How a record lives in the history.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -136,12 +148,43 @@ struct Inner {
     history: History,
     clients: Vec<Slot>,
     next_id: u64,
+    /// The newest step not sent live yet.
+    held: Option<Line>,
+    last_step_sent: Option<Instant>,
+}
+
+impl Inner {
+    /// Offers `line` to every client; a client whose queue is full is cut
+    /// off, never waited for.
+    fn offer(&mut self, line: &Line) {
+        self.clients.retain(|c| match c.tx.try_send(Arc::clone(line)) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                (c.kick)();
+                false
+            }
+            Err(TrySendError::Disconnected(_)) => false,
+        });
+    }
+
+    fn send_held(&mut self) {
+        if let Some(line) = self.held.take() {
+            self.offer(&line);
+            self.last_step_sent = Some(Instant::now());
+        }
+    }
 }
 
 /// The history and the clients of one run.
-#[derive(Default)]
 pub struct Fanout {
     inner: Mutex<Inner>,
+    step_interval: Duration,
+}
+
+impl Default for Fanout {
+    fn default() -> Self {
+        Self::with_step_interval(LIVE_STEP_INTERVAL)
+    }
 }
 
 /// A new client's start: what happened so far, then the live lines.
@@ -156,24 +199,48 @@ impl Fanout {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records `line` and offers it to every client; a client whose queue is
-    /// full is cut off, never waited for.
+    /// A fan-out that sends steps live at most once per `step_interval`
+    /// (zero: every one).
+    pub fn with_step_interval(step_interval: Duration) -> Self {
+        Self { inner: Mutex::default(), step_interval }
+    }
+
+    /// Records `line` and offers it to every client (a step only when the
+    /// last one sent is an interval old; otherwise it is held).
     pub fn publish(&self, line: Line, keep: Keep) {
         let mut inner = self.lock();
         inner.history.push(&line, keep);
-        inner.clients.retain(|c| match c.tx.try_send(Arc::clone(&line)) {
-            Ok(()) => true,
-            Err(TrySendError::Full(_)) => {
-                (c.kick)();
-                false
+        if keep == Keep::Series("step") {
+            let now = Instant::now();
+            if inner.last_step_sent.is_some_and(|t| now.duration_since(t) < self.step_interval) {
+                inner.held = Some(line);
+                return;
             }
-            Err(TrySendError::Disconnected(_)) => false,
-        });
+            inner.held = None;
+            inner.last_step_sent = Some(now);
+        } else {
+            inner.send_held();
+        }
+        inner.offer(&line);
+    }
+
+    /// Sends the held step once it is an interval late; true while one is
+    /// still held.
+    pub fn send_held_when_due(&self) -> bool {
+        let mut inner = self.lock();
+        let due = inner.last_step_sent.is_none_or(|t| t.elapsed() >= self.step_interval);
+        if due {
+            inner.send_held();
+        }
+        inner.held.is_some()
     }
 
     /// Adds a client; `kick` cuts it off when it falls behind.
     pub fn subscribe(&self, kick: Box<dyn Fn() + Send>) -> Subscription {
         let mut inner = self.lock();
+        // The held step is in the history already: out to the others first,
+        // so that the new client does not get it twice.
+        inner.send_held();
         let (tx, live) = mpsc::sync_channel(CLIENT_QUEUE);
         inner.next_id += 1;
         let id = inner.next_id;
@@ -210,10 +277,25 @@ impl<E: Send + 'static> Publisher<E> {
         let pending = Arc::new(AtomicUsize::new(0));
         let count = Arc::clone(&pending);
         std::thread::Builder::new().name("fanout".into()).spawn(move || {
-            for record in rx {
-                count.fetch_sub(1, Ordering::Relaxed);
-                let (line, keep) = encode(&record);
-                fanout.publish(line, keep);
+            let mut holding = false;
+            loop {
+                let record = match holding {
+                    false => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                    true => rx.recv_timeout(fanout.step_interval),
+                };
+                match record {
+                    Ok(record) => {
+                        count.fetch_sub(1, Ordering::Relaxed);
+                        let (line, keep) = encode(&record);
+                        fanout.publish(line, keep);
+                    }
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => {
+                        fanout.lock().send_held();
+                        return;
+                    }
+                }
+                holding = fanout.send_held_when_due();
             }
         })?;
         Ok(Self { tx, pending })
@@ -242,7 +324,7 @@ mod tests {
 
     #[test]
     fn a_late_client_gets_the_history_then_the_live_lines_once() {
-        let f = Fanout::default();
+        let f = Fanout::with_step_interval(Duration::ZERO);
         f.publish(line("start"), Keep::Always);
         f.publish(line("tech 1"), Keep::Latest("tech"));
         f.publish(line("step 1"), Keep::Series("step"));
@@ -270,7 +352,7 @@ mod tests {
 
     #[test]
     fn a_client_that_stops_reading_is_cut_off_and_the_others_go_on() {
-        let f = Fanout::default();
+        let f = Fanout::with_step_interval(Duration::ZERO);
         let kicked = Arc::new(AtomicUsize::new(0));
         let k = Arc::clone(&kicked);
         let stuck = f.subscribe(Box::new(move || {
@@ -305,5 +387,40 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         panic!("the record never arrived");
+    }
+
+    #[test]
+    fn steps_go_out_coalesced_and_the_newest_is_never_lost() {
+        let f = Fanout::with_step_interval(Duration::from_secs(3600));
+        let sub = f.subscribe(Box::new(|| {}));
+        for i in 1..=100 {
+            f.publish(line(&format!("step {i}")), Keep::Series("step"));
+        }
+        // The first went out; the others wait, and only the newest stays.
+        assert_eq!(sub.live.try_recv().unwrap(), line("step 1"));
+        assert!(sub.live.try_recv().is_err());
+        assert!(f.send_held_when_due(), "not due for an hour");
+        // Any other record sends the held step first, in order.
+        f.publish(line("marker"), Keep::Log);
+        assert_eq!(sub.live.try_recv().unwrap(), line("step 100"));
+        assert_eq!(sub.live.try_recv().unwrap(), line("marker"));
+        // A new client gets a held step once: in its history, not live.
+        f.publish(line("step 101"), Keep::Series("step"));
+        let late = f.subscribe(Box::new(|| {}));
+        assert_eq!(sub.live.try_recv().unwrap(), line("step 101"));
+        assert_eq!(late.history.last().unwrap(), &line("step 101"));
+        assert!(late.live.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_held_step_goes_out_once_an_interval_has_passed() {
+        let f = Fanout::with_step_interval(Duration::from_millis(5));
+        let sub = f.subscribe(Box::new(|| {}));
+        f.publish(line("step 1"), Keep::Series("step"));
+        f.publish(line("step 2"), Keep::Series("step"));
+        std::thread::sleep(Duration::from_millis(10));
+        assert!(!f.send_held_when_due());
+        let got: Vec<Line> = sub.live.try_iter().collect();
+        assert_eq!(got, vec![line("step 1"), line("step 2")]);
     }
 }
