@@ -7,30 +7,19 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::cli::{config, repo, summary};
+use common::cli::{config, summary};
 use common::procs;
 use common::screen::{child_of, header_state, header_step};
-use common::served::{self, poll, records, Place};
+use common::served::{poll, records, server_pid, stop_server, Place};
 use common::tmux::{self, shell_quote, Tmux};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 fn q(p: &Path) -> String {
     shell_quote(p.to_str().unwrap())
-}
-
-/// A shell command line running traintop with this place's socket folder.
-fn traintop(place: &Place, args: &str) -> String {
-    format!(
-        "cd {repo} && env -u TRAINTOP_PLUGIN_PATH NO_COLOR=1 TRAINTOP_SOCKET_DIR={sock} {bin} {args} 2>>{err}",
-        repo = q(&repo()),
-        sock = q(&place.sock_dir()),
-        bin = q(Path::new(env!("CARGO_BIN_EXE_traintop"))),
-        err = q(&place.tmp.path().join("stderr.txt")),
-    )
 }
 
 fn skip() -> bool {
@@ -51,42 +40,6 @@ fn others(place: &Place, except: u32) -> Vec<u32> {
     procs::traintops(&place.tmp.path().display().to_string()).into_iter().filter(|&p| p != except).collect()
 }
 
-fn server_pid(run: &Path) -> u32 {
-    served::record(run)["pid"].as_u64().unwrap() as u32
-}
-
-/// `traintop run --detach`: returns the run folder.
-fn detach(place: &Place, extra: &[&str]) -> PathBuf {
-    let cfg = config("digits.toml");
-    let out = place.out();
-    let started = Instant::now();
-    let o = place
-        .bin()
-        .args(["run", cfg.to_str().unwrap(), "--detach", "--out", out.to_str().unwrap()])
-        .args(extra)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "run --detach: {text}{}", String::from_utf8_lossy(&o.stderr));
-    assert!(started.elapsed() < TIMEOUT, "--detach returns at once");
-    let run = place.wait_run();
-    assert!(text.contains(&run.display().to_string()), "prints the folder: {text}");
-    assert!(text.contains("traintop attach"), "and how to attach: {text}");
-    run
-}
-
-fn ls(place: &Place) -> serde_json::Value {
-    let o = place.bin().args(["ls", "--json"]).output().unwrap();
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("ls --json: {e}: {}", String::from_utf8_lossy(&o.stdout)))
-}
-
-fn stop_server(run: &Path) {
-    let pid = server_pid(run);
-    procs::signal(pid, "TERM");
-    poll("the run server to exit", || (!procs::alive(pid)).then_some(()));
-}
-
 #[test]
 fn killing_the_terminal_mid_run_and_after_it_leaves_nothing_spinning() {
     if skip() {
@@ -98,7 +51,7 @@ fn killing_the_terminal_mid_run_and_after_it_leaves_nothing_spinning() {
     let term = Tmux::start(
         100,
         30,
-        &traintop(&place, &format!("run {} --out {} --set run.epochs=100000", q(&config("digits.toml")), q(&out))),
+        &place.shell(&format!("run {} --out {} --set run.epochs=100000", q(&config("digits.toml")), q(&out))),
     );
     term.wait_until("a step count above 0", TIMEOUT, |s| header_step(s).is_some_and(|n| n > 0));
     let run = place.wait_run();
@@ -125,7 +78,7 @@ fn killing_the_terminal_mid_run_and_after_it_leaves_nothing_spinning() {
     let term = Tmux::start(
         100,
         30,
-        &traintop(&place, &format!("run {} --out {} --set run.epochs=3", q(&config("digits.toml")), q(&out))),
+        &place.shell(&format!("run {} --out {} --set run.epochs=3", q(&config("digits.toml")), q(&out))),
     );
     term.wait_until("the finished state", TIMEOUT, |s| header_state(s).is_some_and(|h| h.starts_with("finished")));
     let mine = procs::traintops(&place.tmp.path().display().to_string());
@@ -146,23 +99,23 @@ fn attach_from_a_new_terminal_steers_detaches_and_stops() {
         return;
     }
     let place = Place::new();
-    let run = detach(&place, &["--set", "run.epochs=100000"]);
+    let run = place.detach(&["--set", "run.epochs=100000"]);
     let server = server_pid(&run);
     let listed = poll("ls to show the run training", || {
-        let l = ls(&place);
+        let l = place.ls();
         (l[0]["state"] == "running").then_some(l)
     });
     assert_eq!(listed[0]["status"]["clients"], 0, "{listed}");
 
     let started = Instant::now();
     // The pane stays a while after attach exits, to show what it printed.
-    let term = Tmux::start(120, 40, &format!("{}; sleep 60", traintop(&place, "attach")));
+    let term = Tmux::start(120, 40, &format!("{}; sleep 60", place.shell("attach")));
     term.wait_until("the live step", TIMEOUT, |s| header_step(s).is_some_and(|n| n > 0));
     let shown_after = started.elapsed();
     eprintln!("attach showed the live step {shown_after:?} after starting");
     assert!(shown_after < Duration::from_secs(2) + tmux::POLL * 3, "live within 2 s: {shown_after:?}");
     let client = child_of(term.pane_pid().unwrap()).expect("the attach process");
-    assert_eq!(ls(&place)[0]["status"]["clients"], 1);
+    assert_eq!(place.ls()[0]["status"]["clients"], 1);
 
     // A toggle from this client takes effect and is logged with its pid.
     term.send_keys(&["t"]);
@@ -182,12 +135,12 @@ fn attach_from_a_new_terminal_steers_detaches_and_stops() {
     let before = metrics_lines(&run);
     poll("the run to go on", || (metrics_lines(&run) > before).then_some(()));
     assert!(procs::alive(server));
-    poll("ls to show no client", || (ls(&place)[0]["status"]["clients"] == 0).then_some(()));
+    poll("ls to show no client", || (place.ls()[0]["status"]["clients"] == 0).then_some(()));
 
     drop(term);
 
     // s: stops the run (summary "user", checkpoints written).
-    let term = Tmux::start(120, 40, &traintop(&place, &format!("attach {}", q(&run))));
+    let term = Tmux::start(120, 40, &place.shell(&format!("attach {}", q(&run))));
     term.wait_until("the live step", TIMEOUT, |s| header_step(s).is_some_and(|n| n > 0));
     term.send_keys(&["s"]);
     poll("the summary", || run.join("summary.json").exists().then_some(()));
@@ -195,7 +148,7 @@ fn attach_from_a_new_terminal_steers_detaches_and_stops() {
     assert!(run.join("checkpoints/last.safetensors").exists());
     term.wait_until("the finished state", TIMEOUT, |s| header_state(s).is_some_and(|h| h.starts_with("finished")));
     poll("the server to exit", || (!procs::alive(server)).then_some(()));
-    assert_eq!(ls(&place), serde_json::json!([]), "a finished run leaves the list");
+    assert_eq!(place.ls(), serde_json::json!([]), "a finished run leaves the list");
     term.send_keys(&["q"]);
     let path = place.tmp.path().display().to_string();
     poll("the dashboard to exit", || procs::traintops(&path).is_empty().then_some(()));
@@ -222,9 +175,9 @@ fn two_clients_see_the_same_run_and_a_stopped_one_costs_nothing() {
         return;
     }
     let place = Place::new();
-    let run = detach(&place, &["--set", "run.epochs=100000"]);
-    let a = Tmux::start(100, 30, &traintop(&place, "attach"));
-    let b = Tmux::start(100, 30, &traintop(&place, "attach --read-only"));
+    let run = place.detach(&["--set", "run.epochs=100000"]);
+    let a = Tmux::start(100, 30, &place.shell("attach"));
+    let b = Tmux::start(100, 30, &place.shell("attach --read-only"));
     for t in [&a, &b] {
         t.wait_until("the live step", TIMEOUT, |s| header_step(s).is_some_and(|n| n > 0));
     }

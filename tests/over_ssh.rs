@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::cli::{config, repo, summary};
+use common::cli::{repo, summary};
 use common::procs;
 use common::screen::header_step;
 use common::served::{self, poll, records, Place};
@@ -50,18 +50,6 @@ fn local(sshd: &Sshd, remote: &Path) -> Command {
     c
 }
 
-fn run_detached(place: &Place) -> PathBuf {
-    let cfg = config("digits.toml");
-    let out = place.out();
-    let o = place
-        .bin()
-        .args(["run", cfg.to_str().unwrap(), "--detach", "--out", out.to_str().unwrap(), "--set", "run.epochs=100000"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    place.wait_run()
-}
-
 #[test]
 fn attach_and_ls_over_a_real_ssh_connection() {
     let Some(sshd) = Sshd::start() else {
@@ -74,7 +62,7 @@ fn attach_and_ls_over_a_real_ssh_connection() {
     }
     common::plugins::plugin_path("dropout");
     let place = Place::new();
-    let run = run_detached(&place);
+    let run = place.detach(&["--set", "run.epochs=100000"]);
     let remote = remote_traintop(&place);
 
     // ls --ssh: the remote run, live.

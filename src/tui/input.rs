@@ -82,7 +82,7 @@ const fn always(b: Binding, key: &'static str, word: &'static str) -> Binding {
     Binding { hint: Some((key, word)), always: true, ..b }
 }
 
-use KeyCode::{Char, Down, Enter, Up};
+use KeyCode::{Char, Down, Enter, Esc, Up};
 
 /// The normal view's keys: the one table the key handler, the help overlay
 /// and the footer read, so the three cannot drift apart. Help lists them in
@@ -93,7 +93,7 @@ pub const KEYS: &[Binding] = &[
     hinted(key(&[Char('n')], Action::StepOnce, "n", "train one step (while paused)"), "n", "step"),
     hinted(key(&[Char('s')], Action::Stop, "s", "stop gracefully (checkpoint, summary)"), "s", "stop"),
     hinted(key(&[Char('c')], Action::Checkpoint, "c", "write a checkpoint now"), "c", "ckpt"),
-    key(&[Char('d')], Action::Detach, "d", "detach: close this screen, the run goes on"),
+    key(&[Char('d'), Esc], Action::Detach, "d Esc", "detach: close this screen, the run goes on"),
     key(&[Char('j'), Down], Action::SelectNext, "j k ↓ ↑", "select a technique"),
     key(&[Char('k'), Up], Action::SelectPrev, "", ""),
     hinted(

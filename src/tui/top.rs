@@ -1,6 +1,6 @@
 //! `traintop top`: one screen over many runs, on this machine and on other
 //! hosts, each row live (state, progress, a loss sparkline, samples/s, ETA,
-//! clients). Enter opens a run's dashboard; leaving it (`d`, or `q`) comes
+//! clients). Enter opens a run's dashboard; leaving it (Esc, `d` or `q`) comes
 //! back here. The rows come from the caller (which asks the hosts on its
 //! own threads); this module only shows them and picks one.
 
@@ -134,7 +134,7 @@ pub fn draw(frame: &mut Frame, snapshot: &TopSnapshot, selected: usize, theme: &
         Span::styled("j k ↓ ↑", theme.key()),
         Span::raw(" select · "),
         Span::styled("Enter", theme.key()),
-        Span::raw(" open the dashboard (d or q comes back) · "),
+        Span::raw(" open the dashboard (Esc or d comes back) · "),
         Span::styled("q", theme.key()),
         Span::raw(" quit"),
     ]);

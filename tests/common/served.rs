@@ -57,6 +57,47 @@ impl Place {
         c.spawn().expect("traintop starts")
     }
 
+    /// A shell command line running traintop with this place's socket
+    /// folder, for a terminal (stderr to `stderr.txt` in the place).
+    pub fn shell(&self, args: &str) -> String {
+        let q = |p: &Path| super::tmux::shell_quote(p.to_str().unwrap());
+        format!(
+            "cd {repo} && env -u TRAINTOP_PLUGIN_PATH NO_COLOR=1 TRAINTOP_SOCKET_DIR={sock} {bin} {args} 2>>{err}",
+            repo = q(&repo()),
+            sock = q(&self.sock_dir()),
+            bin = q(Path::new(env!("CARGO_BIN_EXE_traintop"))),
+            err = q(&self.tmp.path().join("stderr.txt")),
+        )
+    }
+
+    /// `traintop run digits.toml --detach EXTRA`: checks that it returns at
+    /// once, printing the folder and how to attach; returns the folder.
+    pub fn detach(&self, extra: &[&str]) -> PathBuf {
+        let cfg = config("digits.toml");
+        let out = self.out();
+        let started = Instant::now();
+        let o = self
+            .bin()
+            .args(["run", cfg.to_str().unwrap(), "--detach", "--out", out.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "run --detach: {text}{}", String::from_utf8_lossy(&o.stderr));
+        assert!(started.elapsed() < TIMEOUT, "--detach returns at once");
+        let run = self.wait_run();
+        assert!(text.contains(&run.display().to_string()), "prints the folder: {text}");
+        assert!(text.contains("traintop attach"), "and how to attach: {text}");
+        run
+    }
+
+    /// `traintop ls --json`.
+    pub fn ls(&self) -> Value {
+        let o = self.bin().args(["ls", "--json"]).output().unwrap();
+        serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("ls --json: {e}: {}", String::from_utf8_lossy(&o.stdout)))
+    }
+
     /// The only run folder, once its server record exists.
     pub fn wait_run(&self) -> PathBuf {
         poll("a run folder with server.json", || {
@@ -73,6 +114,18 @@ impl Place {
 /// The run folder's server record.
 pub fn record(run: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(run.join("server.json")).unwrap()).unwrap()
+}
+
+/// The run server's pid, from its record.
+pub fn server_pid(run: &Path) -> u32 {
+    record(run)["pid"].as_u64().unwrap() as u32
+}
+
+/// Stops the run server with SIGTERM and waits for it to exit.
+pub fn stop_server(run: &Path) {
+    let pid = server_pid(run);
+    procs::signal(pid, "TERM");
+    poll("the run server to exit", || (!procs::alive(pid)).then_some(()));
 }
 
 pub fn socket(run: &Path) -> PathBuf {
