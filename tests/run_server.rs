@@ -278,15 +278,55 @@ fn ls_shows_live_and_dead_runs() {
     assert_eq!(list.len(), 2, "{list:?}");
     let dead_entry = &list[0];
     assert_eq!(dead_entry["state"], "dead", "{dead_entry}");
-    assert!(dead_entry["resume"].as_str().unwrap().starts_with("traintop resume "));
+    // Killed before its first checkpoint: nothing to resume from.
+    let hint = dead_entry["resume"].as_str().unwrap();
+    assert!(hint.starts_with("no checkpoint yet; start again: traintop run "), "{hint}");
+    let stale = Path::new(dead_entry["socket"].as_str().unwrap());
+    assert!(!stale.exists(), "the dead run's socket is cleaned up: {}", stale.display());
     let live_entry = &list[1];
     assert_eq!(live_entry["state"], "running", "{live_entry}");
     assert!(live_entry["status"]["step"].as_u64().unwrap() > 0);
     assert_eq!(live_entry["status"]["clients"], 0);
     let table = ls(false);
-    assert!(table.contains("dead") && table.contains("running") && table.contains("traintop resume"), "{table}");
+    assert!(table.contains("dead") && table.contains("running") && table.contains("start again"), "{table}");
     procs::signal(live.id(), "TERM");
     assert_eq!(wait_exit(&mut live), 0);
     let after: serde_json::Value = serde_json::from_str(&ls(true)).unwrap();
     assert_eq!(after.as_array().unwrap().len(), 1, "the finished run is gone, the dead one stays: {after}");
+}
+
+#[test]
+fn a_killed_run_resumed_shows_once_in_ls() {
+    let place = Place::new();
+    // A checkpoint every epoch, so that there is one to resume from.
+    let mut killed =
+        place.start_headless("digits.toml", &["--set", "run.epochs=100000", "--set", "run.checkpoint_secs=0"]);
+    let run = place.wait_run();
+    poll("a checkpoint", || run.join("checkpoints/last.safetensors").exists().then_some(()));
+    procs::signal(killed.id(), "KILL");
+    let _ = killed.wait();
+    let ls = || -> Vec<serde_json::Value> {
+        let o = place.bin().args(["ls", "--json"]).output().unwrap();
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap().as_array().unwrap().clone()
+    };
+    let before = ls();
+    assert_eq!(before.len(), 1, "{before:?}");
+    assert_eq!(before[0]["state"], "dead", "{before:?}");
+    let mut resumed = place
+        .bin()
+        .args(["resume", run.to_str().unwrap(), "--headless", "--quiet"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let after = poll("ls to show the resumed run", || {
+        let l = ls();
+        (l.iter().any(|e| e["state"] == "running")).then_some(l)
+    });
+    assert_eq!(after.len(), 1, "the dead entry gives way to the resumed run: {after:?}");
+    assert_eq!(after[0]["pid"], resumed.id(), "{after:?}");
+    assert_eq!(after[0]["run_dir"], before[0]["run_dir"]);
+    assert!(run.join("server.json").exists(), "the resumed run's own record stays");
+    procs::signal(resumed.id(), "TERM");
+    assert_eq!(wait_exit(&mut resumed), 0);
 }

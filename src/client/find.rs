@@ -42,26 +42,49 @@ impl RunEntry {
 }
 
 /// Every run of this user on this machine, oldest first. Records of runs
-/// that ended cleanly since (a summary, no process) are removed.
+/// that ended cleanly since (a summary, no process) are removed, and so are
+/// a dead run's socket and the record of a dead run resumed since.
 pub fn list() -> Vec<RunEntry> {
-    record::all(&socket_dir::location()).into_iter().filter_map(entry).collect()
+    let entries: Vec<(ServerRecord, RunEntry)> =
+        record::all(&socket_dir::location()).into_iter().filter_map(|r| Some((r.clone(), entry(&r)?))).collect();
+    let live_dirs: Vec<PathBuf> = entries.iter().filter(|(_, e)| e.live()).map(|(_, e)| e.run_dir.clone()).collect();
+    entries
+        .into_iter()
+        .filter_map(|(record, e)| {
+            if e.state == "dead" && live_dirs.contains(&e.run_dir) {
+                // Resumed since: the folder's server.json is the new run's.
+                record.remove_registry();
+                return None;
+            }
+            Some(e)
+        })
+        .collect()
 }
 
-fn entry(record: ServerRecord) -> Option<RunEntry> {
-    let status = if record.process_alive() { ask(&record.socket) } else { None };
+fn entry(record: &ServerRecord) -> Option<RunEntry> {
+    let alive = record.process_alive();
+    let status = match alive {
+        true => ask(&record.socket),
+        false => Err(Unreachable::Gone),
+    };
     let finished = record.run_dir.join("summary.json").exists();
     let state = match &status {
-        Some(s) => s.state.map(|s| s.as_str().to_string()).unwrap_or_else(|| "starting".into()),
-        None if finished && !record.process_alive() => {
+        Ok(s) => s.state.map(|s| s.as_str().to_string()).unwrap_or_else(|| "starting".into()),
+        // A process of that pid that does not listen there: the run died
+        // and its pid was given to another process.
+        Err(Unreachable::Gone) if finished => {
             // Ended since it was recorded (a record left by a crash after
             // the summary, or by a kill during cleanup).
             record.remove();
             return None;
         }
-        None if record.process_alive() => "unreachable".into(),
-        None => "dead".into(),
+        Err(Unreachable::Gone) => {
+            record.remove_socket();
+            "dead".into()
+        }
+        Err(Unreachable::Silent) => "unreachable".into(),
     };
-    let resume = (state == "dead").then(|| format!("traintop resume {}", record.run_dir.display()));
+    let resume = (state == "dead").then(|| resume_hint(&record.run_dir));
     Some(RunEntry {
         name: record.name.clone(),
         run_dir: record.run_dir.clone(),
@@ -69,17 +92,42 @@ fn entry(record: ServerRecord) -> Option<RunEntry> {
         pid: record.pid,
         host: record.host.clone(),
         socket: record.socket.clone(),
-        status,
+        status: status.ok(),
         resume,
     })
 }
 
+/// How a dead run goes on: from its last checkpoint, or (killed before its
+/// first) from the start. The paths are the run folder's layout
+/// (train::run_dir), which clients know without importing the trainer.
+fn resume_hint(run_dir: &Path) -> String {
+    if run_dir.join("checkpoints").join("last.safetensors").exists() {
+        format!("traintop resume {}", run_dir.display())
+    } else {
+        format!("no checkpoint yet; start again: traintop run {}", run_dir.join("config.toml").display())
+    }
+}
+
+/// Why a run gave no status.
+enum Unreachable {
+    /// Nothing listens on its socket: its process is gone.
+    Gone,
+    /// Something listens but did not answer in time.
+    Silent,
+}
+
 /// The status a live run's server gives.
-pub fn ask(socket: &Path) -> Option<RunStatus> {
-    let stream = UnixStream::connect(socket).ok()?;
-    stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).ok()?;
-    let write = stream.try_clone().ok()?;
-    session::open(stream, write, local_client(), true, Want::Status).ok().map(|s| s.status)
+fn ask(socket: &Path) -> Result<RunStatus, Unreachable> {
+    let stream = UnixStream::connect(socket).map_err(|e| match e.kind() {
+        std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::NotFound => Unreachable::Gone,
+        _ => Unreachable::Silent,
+    })?;
+    let status = || {
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).ok()?;
+        let write = stream.try_clone().ok()?;
+        session::open(&stream, write, local_client(), true, Want::Status).ok().map(|s| s.status)
+    };
+    status().ok_or(Unreachable::Silent)
 }
 
 /// Why no run could be picked.

@@ -51,6 +51,21 @@ impl ServerRecord {
         }
     }
 
+    /// Removes a dead run's socket, if it is still there and a socket.
+    pub fn remove_socket(&self) {
+        use std::os::unix::fs::FileTypeExt;
+        if std::fs::symlink_metadata(&self.socket).is_ok_and(|m| m.file_type().is_socket()) {
+            let _ = std::fs::remove_file(&self.socket);
+        }
+    }
+
+    /// Removes the copy beside the socket and the socket, leaving the run
+    /// folder's `server.json` (a newer server of that folder wrote it).
+    pub fn remove_registry(&self) {
+        let _ = std::fs::remove_file(self.registry_path());
+        self.remove_socket();
+    }
+
     /// Reads a record; `None` for a file that is gone or not a record.
     pub fn read(path: &Path) -> Option<Self> {
         serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
