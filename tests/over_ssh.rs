@@ -94,8 +94,20 @@ fn attach_and_ls_over_a_real_ssh_connection() {
     });
     assert_eq!(accepted["from"]["kind"], "ssh", "{accepted}");
     assert_eq!(accepted["from"]["host"], "127.0.0.1", "{accepted}");
+
+    // The link cut (the far side's relay gone, as when the run cuts off a
+    // stalled client): the dashboard opens it again and goes on live.
+    let relays = || procs::traintops("--stdio");
+    let relay = poll("the remote relay", || relays().first().copied());
+    procs::signal(relay, "KILL");
+    term.wait_until("the dashboard reconnected", TIMEOUT, |s| s.contains("reconnected"));
+    let new_relay = poll("a new relay", || relays().into_iter().find(|&p| p != relay));
+    let step = header_step(&term.capture()).unwrap();
+    term.wait_until("steps after reconnecting", TIMEOUT, |s| header_step(s).is_some_and(|n| n > step));
+
     term.send_keys(&["d"]);
     term.wait_until("the detach message", TIMEOUT, |s| s.contains("detached; the run goes on"));
+    poll("the relay to end with the dashboard", || (!procs::alive(new_relay)).then_some(()));
     let server = served::record(&run)["pid"].as_u64().unwrap() as u32;
     assert!(procs::alive(server), "the run goes on");
     drop(term);

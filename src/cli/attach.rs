@@ -5,7 +5,9 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
+use std::process::{ChildStdin, ChildStdout};
 use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, Mutex};
 
 use super::signals;
 use super::ExitError;
@@ -58,7 +60,10 @@ pub fn dashboard(opts: &AttachOptions, flags: &signals::Flags) -> Result<(), Exi
     };
     let exit = crate::tui::run_dashboard(options, events, requests)
         .map_err(|e| ExitError::runtime(anyhow::anyhow!("dashboard: {e}")))?;
-    drop(link);
+    // Closing the link ends ssh and keeps it from opening again.
+    if let Some(slot) = link {
+        slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
     report(exit, &status, opts.ssh.as_deref());
     Ok(())
 }
@@ -75,8 +80,12 @@ pub fn report(exit: Exit, status: &RunStatus, host: Option<&str>) {
 }
 
 type Stream = (Receiver<RunEvent>, Sender<Request>, RunStatus);
+/// The ssh process of a dashboard's link, replaced when it reconnects;
+/// `None` once the dashboard has closed it.
+type SharedLink = Arc<Mutex<Option<SshLink>>>;
 /// A dashboard's link over ssh: the ssh process (kept for its lifetime) and the stream.
-type SshStream = (Option<SshLink>, Receiver<RunEvent>, Sender<Request>, RunStatus);
+type SshStream = (Option<SharedLink>, Receiver<RunEvent>, Sender<Request>, RunStatus);
+type SshSession = Session<ChildStdout, ChildStdin>;
 
 /// Connects a dashboard to the run served on `socket`; reconnects after a
 /// cut.
@@ -104,20 +113,45 @@ fn open_local(
 }
 
 fn over_ssh(host: &str, opts: &AttachOptions) -> Result<SshStream, ExitError> {
-    let mut args = vec!["attach", "--stdio"];
-    if let Some(run) = &opts.run {
-        args.push(run);
-    }
-    let (mut link, out, inp) = SshLink::open(host, &args).map_err(ExitError::runtime_msg)?;
-    let session = match session::open(out, inp, local_client(), opts.read_only, Want::Watch) {
-        Ok(s) => s,
-        Err(SessionError::Refused(m)) => return Err(ExitError::input(format!("{host}: {m}"))),
-        Err(SessionError::Protocol(m)) => return Err(ExitError::input(format!("{host}: {m}"))),
-        Err(e) => return Err(ExitError::runtime_msg(link.failure(&e.to_string()))),
-    };
+    let (link, session) = open_ssh(host, opts.run.as_deref(), opts.read_only).map_err(|e| match e {
+        SshOpenError::Refused(m) => ExitError::input(format!("{host}: {m}")),
+        SshOpenError::Failed(m) => ExitError::runtime_msg(m),
+    })?;
     let status = session.status.clone();
-    let (events, requests) = stream::spawn(session, stream::never());
-    Ok((Some(link), events, requests, status))
+    let slot: SharedLink = Arc::new(Mutex::new(Some(link)));
+    // A cut link (a stalled connection the run cut off, a relay gone) opens
+    // again to the same run folder, as a local client's socket does; once
+    // the dashboard has closed the link, it stays closed.
+    let (again, host, run_dir, read_only) =
+        (Arc::clone(&slot), host.to_string(), status.run_dir.clone(), opts.read_only);
+    let reconnect: stream::Reconnect<_, _> = Box::new(move || {
+        let mut link = again.lock().unwrap_or_else(|e| e.into_inner());
+        link.as_ref()?;
+        let (new_link, session) = open_ssh(&host, Some(&run_dir), read_only).ok()?;
+        *link = Some(new_link);
+        Some(session)
+    });
+    let (events, requests) = stream::spawn(session, reconnect);
+    Ok((Some(slot), events, requests, status))
+}
+
+enum SshOpenError {
+    /// The far side answered no (no such run, another protocol version).
+    Refused(String),
+    /// ssh or the link failed.
+    Failed(String),
+}
+
+/// `ssh HOST traintop attach --stdio [RUN]` and the protocol's handshake.
+fn open_ssh(host: &str, run: Option<&str>, read_only: bool) -> Result<(SshLink, SshSession), SshOpenError> {
+    let mut args = vec!["attach", "--stdio"];
+    args.extend(run);
+    let (mut link, out, inp) = SshLink::open(host, &args).map_err(SshOpenError::Failed)?;
+    match session::open(out, inp, local_client(), read_only, Want::Watch) {
+        Ok(s) => Ok((link, s)),
+        Err(SessionError::Refused(m) | SessionError::Protocol(m)) => Err(SshOpenError::Refused(m)),
+        Err(e) => Err(SshOpenError::Failed(link.failure(&e.to_string()))),
+    }
 }
 
 /// The run to attach to; with several live and none named, the user picks

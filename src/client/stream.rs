@@ -71,8 +71,3 @@ fn retry<R: Read, W: Write>(reconnect: &mut Reconnect<R, W>) -> Option<Session<R
     }
     None
 }
-
-/// For sessions that cannot be opened again (ssh's pipe).
-pub fn never<R: Read, W: Write>() -> Reconnect<R, W> {
-    Box::new(|| None)
-}
