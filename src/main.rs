@@ -48,6 +48,10 @@ enum Command {
         /// Print epoch lines only (headless).
         #[arg(long)]
         quiet: bool,
+        /// Draw this finished run folder's loss and accuracy curves behind the
+        /// live run's (b in the dashboard shows or hides them).
+        #[arg(long, value_name = "RUN_DIR", conflicts_with = "headless")]
+        baseline: Option<PathBuf>,
         #[command(flatten)]
         background: BackgroundArgs,
         #[command(flatten)]
@@ -63,6 +67,10 @@ enum Command {
         overrides: Vec<String>,
         #[arg(long)]
         quiet: bool,
+        /// Draw this finished run folder's loss and accuracy curves behind the
+        /// live run's (b in the dashboard shows or hides them).
+        #[arg(long, value_name = "RUN_DIR", conflicts_with = "headless")]
+        baseline: Option<PathBuf>,
         #[command(flatten)]
         background: BackgroundArgs,
         #[command(flatten)]
@@ -89,6 +97,10 @@ enum Command {
         /// (what `attach --ssh` runs on the far side).
         #[arg(long, conflicts_with = "ssh")]
         stdio: bool,
+        /// Draw this finished run folder's loss and accuracy curves behind the
+        /// live run's (b in the dashboard shows or hides them).
+        #[arg(long, value_name = "RUN_DIR", conflicts_with = "stdio")]
+        baseline: Option<PathBuf>,
         #[command(flatten)]
         screen: ScreenArgs,
     },
@@ -320,13 +332,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         None => run::run(&screen(ScreenArgs::default(), BackgroundArgs::default(), RunOptions::default())),
-        Some(Command::Run { config, headless, overrides, out, quiet, background: b, screen: s }) => {
-            run::run(&screen(s, b, RunOptions { config, overrides, out, headless, quiet, ..Default::default() }))
+        Some(Command::Run { config, headless, overrides, out, quiet, baseline, background: b, screen: s }) => {
+            let opts = RunOptions { config, overrides, out, headless, quiet, baseline, ..Default::default() };
+            run::run(&screen(s, b, opts))
         }
-        Some(Command::Resume { run_dir, headless, overrides, quiet, background: b, screen: s }) => {
-            run::resume(&run_dir, &screen(s, b, RunOptions { overrides, headless, quiet, ..Default::default() }))
+        Some(Command::Resume { run_dir, headless, overrides, quiet, baseline, background: b, screen: s }) => {
+            let opts = RunOptions { overrides, headless, quiet, baseline, ..Default::default() };
+            run::resume(&run_dir, &screen(s, b, opts))
         }
-        Some(Command::Attach { run, read_only, ssh, stdio, screen: s }) => attach::attach(&AttachOptions {
+        Some(Command::Attach { run, read_only, ssh, stdio, baseline, screen: s }) => attach::attach(&AttachOptions {
+            baseline,
             run,
             read_only,
             stdio,

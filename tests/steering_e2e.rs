@@ -83,3 +83,55 @@ fn view_overlays_two_runs_and_switches_to_epochs() {
     let code = tmux::poll("the exit code", TIMEOUT, || std::fs::read_to_string(&exit_file).ok());
     assert_eq!(code.trim(), "0");
 }
+
+#[test]
+fn a_baseline_run_is_drawn_behind_the_live_run_and_b_hides_it() {
+    if !tmux::available() {
+        eprintln!("skipping: tmux is not installed");
+        return;
+    }
+    let (_a, base, _) = train("iris.toml", &["--set", "run.epochs=6", "--set", "technique.input_norm.enabled=false"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let exit_file = tmp.path().join("exit_code");
+    let command = format!(
+        "cd {repo} && env -u TRAINTOP_PLUGIN_PATH NO_COLOR=1 {bin} run configs/iris.toml --out {out} \
+         --set run.epochs=6 --baseline {base}; echo $? >{exit}",
+        repo = q(&repo()),
+        bin = q(Path::new(env!("CARGO_BIN_EXE_traintop"))),
+        out = q(&out),
+        base = q(&base),
+        exit = q(&exit_file),
+    );
+    let term = Tmux::start(120, 40, &command);
+    let name = base.file_name().unwrap().to_str().unwrap();
+    let legend = format!("▄ base {}", &name[..6]);
+    let screen = term.wait_until("the baseline in both legends", TIMEOUT, |s| s.matches(&legend).count() == 2);
+    assert!(screen.matches('▄').count() > 20, "the baseline's curve is drawn:\n{screen}");
+    term.send_keys(&["b"]);
+    term.wait_until("the baseline hidden", TIMEOUT, |s| !s.contains(&legend) && s.contains("hidden (b shows it)"));
+    term.send_keys(&["b"]);
+    term.wait_until("the baseline back", TIMEOUT, |s| s.matches(&legend).count() == 2);
+    term.wait_until("the run to finish", TIMEOUT, |s| s.contains("[finished: completed]"));
+    term.send_keys(&["q"]);
+    let code = tmux::poll("the exit code", TIMEOUT, || std::fs::read_to_string(&exit_file).ok());
+    assert_eq!(code.trim(), "0");
+}
+
+#[test]
+fn a_bad_baseline_folder_is_an_error_before_anything_trains() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let (cfg, out_s) = (common::cli::config("iris.toml"), out.to_str().unwrap().to_string());
+    let missing = tmp.path().join("no-such-run");
+    let o = common::cli::run(&["run", cfg.to_str().unwrap(), "--out", &out_s, "--baseline", missing.to_str().unwrap()]);
+    let err = common::cli::stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("--baseline {}: no such folder", missing.display())), "{err}");
+    assert!(!out.exists(), "nothing was trained");
+    // A folder that is not a run's.
+    let o = common::cli::run(&["attach", "--baseline", tmp.path().to_str().unwrap(), "whatever"]);
+    let err = common::cli::stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("no metrics.jsonl or events.jsonl"), "{err}");
+}

@@ -16,7 +16,7 @@ use crate::client::session::{self, local_client, Session, SessionError};
 use crate::client::ssh::SshLink;
 use crate::client::{stdio, stream};
 use crate::protocol::{ClientId, Request, RunEvent, RunStatus, Want};
-use crate::tui::{DashboardOptions, Exit};
+use crate::tui::{Baseline, DashboardOptions, Exit};
 
 /// `traintop attach`'s options.
 #[derive(Clone, Debug, Default)]
@@ -28,6 +28,8 @@ pub struct AttachOptions {
     pub no_color: bool,
     pub mouse: bool,
     pub refresh_ms: u64,
+    /// A finished run folder to draw behind the live curves.
+    pub baseline: Option<std::path::PathBuf>,
 }
 
 pub fn attach(opts: &AttachOptions) -> Result<(), ExitError> {
@@ -40,6 +42,8 @@ pub fn attach(opts: &AttachOptions) -> Result<(), ExitError> {
 
 /// The dashboard on the run `opts` names, until it is left.
 pub fn dashboard(opts: &AttachOptions, flags: &signals::Flags) -> Result<(), ExitError> {
+    // Read first: a bad folder is an error before any connection is made.
+    let baseline = opts.baseline.as_deref().map(Baseline::load).transpose().map_err(ExitError::input)?;
     let (link, events, requests, status) = match &opts.ssh {
         Some(host) => over_ssh(host, opts)?,
         None => {
@@ -56,6 +60,7 @@ pub fn dashboard(opts: &AttachOptions, flags: &signals::Flags) -> Result<(), Exi
         attached: true,
         read_only: opts.read_only,
         quit_signal: Some(flags.any.clone()),
+        baseline,
         ..Default::default()
     };
     let exit = crate::tui::run_dashboard(options, events, requests)

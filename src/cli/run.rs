@@ -12,7 +12,7 @@ use crate::serve::server::Server;
 use crate::train::summary::write_panicked;
 use crate::train::trainer::Channels;
 use crate::train::{prepare, Launch, Prepared, Summary};
-use crate::tui::Exit;
+use crate::tui::{Baseline, Exit};
 
 /// The embedded default: the vanishing-gradient demo on the digits, so the
 /// binary alone tells the story (and runs long enough to press keys).
@@ -38,6 +38,8 @@ pub struct RunOptions {
     pub detach: bool,
     /// This process is a run's background server (started by `run`).
     pub server: bool,
+    /// A finished run folder to draw behind the live curves.
+    pub baseline: Option<PathBuf>,
 }
 
 /// Reads the config, or the embedded default when none is given. The embedded
@@ -66,8 +68,9 @@ fn toml_string(p: &Path) -> String {
 
 /// `traintop run`.
 pub fn run(opts: &RunOptions) -> Result<(), ExitError> {
+    let baseline = load_baseline(opts)?;
     if wants_background(opts) {
-        return in_background(server_args("run", opts.config.as_deref(), opts), opts);
+        return in_background(server_args("run", opts.config.as_deref(), opts), opts, baseline);
     }
     if opts.server {
         background::leave_session();
@@ -75,7 +78,13 @@ pub fn run(opts: &RunOptions) -> Result<(), ExitError> {
     let config = load_config(opts)?;
     let out_dir = opts.out.clone().unwrap_or_else(|| config.resolve_path(&config.run.out_dir.display().to_string()));
     let prepared = prepare(Launch::New { config: Box::new(config), out_dir }, &mut |w| eprintln!("{w}"))?;
-    drive(prepared, opts)
+    drive(prepared, opts, baseline)
+}
+
+/// The `--baseline` run, read before anything starts so that a bad folder
+/// costs no training.
+fn load_baseline(opts: &RunOptions) -> Result<Option<Baseline>, ExitError> {
+    opts.baseline.as_deref().map(Baseline::load).transpose().map_err(ExitError::input)
 }
 
 /// `traintop resume RUN_DIR`: continues from `checkpoints/last` with the run's
@@ -83,8 +92,9 @@ pub fn run(opts: &RunOptions) -> Result<(), ExitError> {
 /// change is printed here and recorded (an `override` event) at the resume
 /// step.
 pub fn resume(dir: &Path, opts: &RunOptions) -> Result<(), ExitError> {
+    let baseline = load_baseline(opts)?;
     if wants_background(opts) {
-        return in_background(server_args("resume", Some(dir), opts), opts);
+        return in_background(server_args("resume", Some(dir), opts), opts, baseline);
     }
     if opts.server {
         background::leave_session();
@@ -95,7 +105,7 @@ pub fn resume(dir: &Path, opts: &RunOptions) -> Result<(), ExitError> {
     for c in &prepared.overrides {
         eprintln!("resume: --set {} applies from step {step}", c.text);
     }
-    drive(prepared, opts)
+    drive(prepared, opts, baseline)
 }
 
 /// Where a run's events go besides its clients.
@@ -110,7 +120,7 @@ enum Watcher {
 /// watches it here: with the dashboard in this terminal (`--foreground`), or
 /// with the line log (headless, and the background server, whose output
 /// goes to the run folder). A hang-up detaches; SIGINT/SIGTERM stop.
-fn drive(prepared: Prepared, opts: &RunOptions) -> Result<(), ExitError> {
+fn drive(prepared: Prepared, opts: &RunOptions, baseline: Option<Baseline>) -> Result<(), ExitError> {
     use std::io::IsTerminal;
     let flags = signals::install()?;
     let run_path = std::path::absolute(&prepared.run_dir.path).unwrap_or_else(|_| prepared.run_dir.path.clone());
@@ -172,6 +182,7 @@ fn drive(prepared: Prepared, opts: &RunOptions) -> Result<(), ExitError> {
             no_color: opts.no_color,
             title: name,
             quit_signal: Some(Arc::clone(&flags.any)),
+            baseline,
             ..Default::default()
         };
         let ui = crate::tui::run_dashboard(options, event_rx, command_tx.clone());
@@ -222,7 +233,11 @@ fn detach_output(server: Option<&Server>, run_path: &Path, why: &str, detached: 
 
 /// `traintop run` and `resume` with a dashboard (or `--detach`): the run in
 /// a background server of its own, this process its first client.
-fn in_background(args: Vec<std::ffi::OsString>, opts: &RunOptions) -> Result<(), ExitError> {
+fn in_background(
+    args: Vec<std::ffi::OsString>,
+    opts: &RunOptions,
+    baseline: Option<Baseline>,
+) -> Result<(), ExitError> {
     let mut started = background::start(args)?;
     let record = started.record.clone();
     let dir = record.run_dir.display().to_string();
@@ -242,6 +257,7 @@ fn in_background(args: Vec<std::ffi::OsString>, opts: &RunOptions) -> Result<(),
         title: status.name.clone(),
         quit_signal: Some(Arc::clone(&flags.any)),
         attached: true,
+        baseline,
         ..Default::default()
     };
     let exit = crate::tui::run_dashboard(options, events, requests.clone())

@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
 
+use super::baseline::Baseline;
 use super::input::{map_key, InputMode};
 use super::layout::{self, Screen};
 use super::panels::footer::Footer;
@@ -47,6 +48,10 @@ pub struct App {
     pub(super) log_scale: bool,
     pub(super) smoothing: bool,
     pub(super) overlay: Overlay,
+    /// A finished run pinned behind the live curves (`--baseline`), and
+    /// whether it is shown (`b`).
+    pub(super) baseline: Option<Baseline>,
+    pub(super) show_baseline: bool,
     /// A one-line answer to the last key, shown in the footer until the
     /// next key.
     pub(super) notice: Option<String>,
@@ -82,6 +87,8 @@ impl App {
             log_scale: false,
             smoothing: true,
             overlay: Overlay::None,
+            baseline: None,
+            show_baseline: true,
             notice: None,
             replay: false,
             attached: false,
@@ -283,6 +290,13 @@ impl App {
         self.dirty = true;
     }
 
+    /// Pins `baseline` behind the live curves (shown until `b` hides it).
+    pub fn set_baseline(&mut self, baseline: Option<Baseline>) {
+        self.baseline = baseline;
+        self.show_baseline = true;
+        self.dirty = true;
+    }
+
     /// Makes this a run server's client (see [`App::attached`]).
     pub fn set_attached(&mut self, attached: bool, read_only: bool) {
         self.attached = attached;
@@ -304,6 +318,8 @@ impl App {
         fresh.selected = self.selected;
         fresh.attached = self.attached;
         fresh.read_only = self.read_only;
+        fresh.baseline = self.baseline.take();
+        fresh.show_baseline = self.show_baseline;
         *self = fresh;
         self.push_log(None, "reconnected: caught up with the run".into(), LogKind::State);
     }
@@ -375,6 +391,7 @@ impl App {
             selected: self.selected,
             log: &self.log,
             overlay: &self.overlay,
+            baseline: self.baseline.as_ref().filter(|_| self.show_baseline),
             theme: self.theme,
         }
     }

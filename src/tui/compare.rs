@@ -33,7 +33,9 @@ use super::theme::Theme;
 /// Per run, in order: a color and a canvas marker (and a letter).
 const COLORS: [Color; 6] =
     [Color::Cyan, Color::Magenta, Color::Yellow, Color::Green, Color::LightBlue, Color::LightRed];
-const MARKERS: [Marker; 5] = [Marker::Braille, Marker::Dot, Marker::Block, Marker::HalfBlock, Marker::Bar];
+/// Not half blocks: ratatui paints those from the color alone, so without
+/// color that run would not be drawn at all.
+const MARKERS: [Marker; 4] = [Marker::Braille, Marker::Dot, Marker::Block, Marker::Bar];
 /// More would not be told apart on a terminal chart.
 pub const MAX_RUNS: usize = 6;
 
@@ -81,14 +83,7 @@ impl Compare {
         }
         let mut out = Vec::new();
         for run in runs {
-            let dir = &run.dir;
-            let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
-            let (metrics, events) = (read("metrics.jsonl"), read("events.jsonl"));
-            if metrics.is_empty() && events.is_empty() {
-                return Err(format!("{}: no metrics.jsonl or events.jsonl", dir.display()));
-            }
-            let app = replay::build(&run.name, &dir.display().to_string(), &metrics, &events)
-                .map_err(|e| format!("{}/{e}", dir.display()))?;
+            let app = replay::from_dir(&run.name, &run.dir)?;
             out.push(CompareRun { name: run.name.clone(), app, differences: run.differences.clone() });
         }
         Ok(Compare::new(out, no_color))
@@ -206,7 +201,6 @@ impl Compare {
         let sym = match MARKERS[i % MARKERS.len()] {
             Marker::Dot => "•",
             Marker::Block => "█",
-            Marker::HalfBlock => "▀",
             Marker::Bar => "▄",
             _ => "━",
         };
@@ -376,6 +370,10 @@ mod tests {
         assert!(s.chars().any(|ch| ('\u{2801}'..='\u{28ff}').contains(&ch)), "{s}");
         assert!(s.contains("━ A") && s.contains("• B"), "{s}");
         assert!(s.contains("batch_norm.enabled=false") && s.contains("batch_norm.enabled=true"), "{s}");
+        // Every run's marker draws without color too.
+        let four = Compare::new((0..4).map(|i| run(&format!("r{i}"), 0.01 * (i + 1) as f32, 3, &[])).collect(), true);
+        let s = render(&four, 120, 40);
+        assert!(s.contains('█') && s.contains('▄') && s.contains("▄ D"), "{s}");
         let colored = Compare::new(vec![run("a", 0.01, 3, &[]), run("b", 0.02, 3, &[])], false);
         assert_ne!(colored.color(0), colored.color(1));
     }

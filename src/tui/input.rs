@@ -42,6 +42,8 @@ pub enum Action {
     EditLearningRate,
     ToggleLogScale,
     ToggleSmoothing,
+    /// Show or hide the pinned baseline run's curves.
+    ToggleBaseline,
     ToggleHelp,
     Quit,
     /// Ctrl+C: a graceful stop, not an exit, so the final state stays on
@@ -109,6 +111,7 @@ pub const KEYS: &[Binding] = &[
     hinted(key(&[Char('L')], Action::EditLearningRate, "L", "set the learning rate"), "L", "lr"),
     hinted(key(&[Char('l')], Action::ToggleLogScale, "l", "loss chart: log scale on/off"), "l", "log"),
     hinted(key(&[Char('m')], Action::ToggleSmoothing, "m", "charts: smoothing (EMA) on/off"), "m", "smooth"),
+    key(&[Char('b')], Action::ToggleBaseline, "b", "charts: the --baseline run's curves on/off"),
     always(key(&[Char('?')], Action::ToggleHelp, "?", "this help"), "?", "help"),
     always(key(&[Char('q')], Action::Quit, "q", "quit (asks while the run trains: detach or stop)"), "q", "quit"),
     Binding {

@@ -11,6 +11,7 @@ use ratatui::Frame;
 
 use std::collections::VecDeque;
 
+use super::baseline::Baseline;
 use super::panels::accuracy_chart::AccuracyChart;
 use super::panels::editor::EditorPopup;
 use super::panels::events_log::EventsLog;
@@ -37,6 +38,8 @@ pub struct Screen<'a> {
     pub selected: usize,
     pub log: &'a VecDeque<LogEntry>,
     pub overlay: &'a Overlay,
+    /// The pinned run, when shown.
+    pub baseline: Option<&'a Baseline>,
     pub theme: Theme,
 }
 
@@ -136,9 +139,17 @@ fn render(app: Screen, area: Rect, buf: &mut Buffer) {
     };
     let t = app.theme;
     app.header.render(a.header, buf);
-    LossChart { charts: app.charts, log_scale: app.log_scale, smoothing: app.smoothing, theme: t }.render(a.loss, buf);
+    let behind = |accuracy| app.baseline.map(|b| b.series(accuracy, app.smoothing, t));
+    LossChart {
+        charts: app.charts,
+        log_scale: app.log_scale,
+        smoothing: app.smoothing,
+        behind: behind(false),
+        theme: t,
+    }
+    .render(a.loss, buf);
     if let Some(r) = a.accuracy {
-        AccuracyChart { charts: app.charts, smoothing: app.smoothing, theme: t }.render(r, buf);
+        AccuracyChart { charts: app.charts, smoothing: app.smoothing, behind: behind(true), theme: t }.render(r, buf);
     }
     if let Some(r) = a.gradients {
         GradientsPanel { health: app.grads, theme: t }.render(r, buf);

@@ -6,6 +6,7 @@
 //! only `terminal.rs` and `run_loop.rs` touch the real terminal.
 
 mod app;
+mod baseline;
 mod compare;
 mod editor;
 mod history;
@@ -23,6 +24,7 @@ pub mod top;
 mod tty_watch;
 
 pub use app::App;
+pub use baseline::Baseline;
 pub use compare::{view_runs, RunToCompare, MAX_RUNS};
 pub use replay::app_from_metrics;
 pub use run_loop::{run_dashboard, view_run};
@@ -52,6 +54,8 @@ pub struct DashboardOptions {
     pub attached: bool,
     /// Watch only: keys that would steer the run say so instead.
     pub read_only: bool,
+    /// A finished run drawn behind the live curves (`--baseline`).
+    pub baseline: Option<Baseline>,
 }
 
 /// How the dashboard ended.
@@ -76,6 +80,7 @@ impl Default for DashboardOptions {
             quit_signal: None,
             attached: false,
             read_only: false,
+            baseline: None,
         }
     }
 }

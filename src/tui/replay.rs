@@ -54,6 +54,17 @@ pub fn app_from_metrics(title: &str, metrics_jsonl_text: &str, events_jsonl_text
     build(title, title, metrics_jsonl_text, events_jsonl_text)
 }
 
+/// Replays the run folder `dir` (its `metrics.jsonl` and `events.jsonl`);
+/// the error names the folder, and the file and line at fault.
+pub fn from_dir(title: &str, dir: &std::path::Path) -> Result<App, String> {
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+    let (metrics, events) = (read("metrics.jsonl"), read("events.jsonl"));
+    if metrics.is_empty() && events.is_empty() {
+        return Err(format!("{}: no metrics.jsonl or events.jsonl", dir.display()));
+    }
+    build(title, &dir.display().to_string(), &metrics, &events).map_err(|e| format!("{}/{e}", dir.display()))
+}
+
 /// As [`app_from_metrics`], with the run folder's path for the header.
 pub fn build(title: &str, run_dir: &str, metrics: &str, events: &str) -> Result<App, String> {
     let mut app = App::new(title, false);

@@ -35,6 +35,7 @@ pub fn run_dashboard(
 ) -> io::Result<Exit> {
     let mut app = App::new(&options.title, options.no_color);
     app.set_attached(options.attached, options.read_only);
+    app.set_baseline(options.baseline.clone());
     run(app, Some(&events), Some(&commands), &options)
 }
 

@@ -64,3 +64,73 @@ fn no_color() {
         insta::assert_debug_snapshot!(format!("no_color_{w}x{h}"), render(&app, w, h));
     }
 }
+
+/// A finished run's folder: 100 steps (twice the scripted run's) of a loss
+/// that falls more slowly, as `traintop run` writes it.
+fn baseline_folder(dir: &std::path::Path) {
+    use super::app::tests::step;
+    use crate::protocol::framing::encode;
+    use crate::protocol::{EpochRecord, Hello, Record};
+    let line = |time: f64, event: RunEvent| String::from_utf8(encode(&Record { time, event })).unwrap();
+    let mut metrics = line(0.0, RunEvent::Hello(Hello::ours()));
+    for s in 1..=100u64 {
+        let mut r = step(s);
+        r.loss = 1.6 * (-(s as f32) / 60.0).exp() + 0.3;
+        r.acc = Some(0.9 - r.loss / 2.5);
+        metrics.push_str(&line(s as f64, RunEvent::Step(r.clone())));
+        if s % 10 == 0 {
+            let e = EpochRecord {
+                step: s,
+                epoch: s as usize / 10,
+                loss: r.loss,
+                val_loss: r.loss,
+                val_acc: r.acc,
+                lr: 0.01,
+                samples_per_sec: 1.0,
+                wall_time: s as f64,
+                eta_secs: 0.0,
+            };
+            metrics.push_str(&line(s as f64 + 0.5, RunEvent::Epoch(e)));
+        }
+    }
+    std::fs::write(dir.join("metrics.jsonl"), metrics).unwrap();
+}
+
+fn with_baseline() -> (App, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo-no-bn");
+    std::fs::create_dir(&dir).unwrap();
+    baseline_folder(&dir);
+    let mut app = scripted();
+    app.set_baseline(Some(super::Baseline::load(&dir).unwrap()));
+    (app, tmp)
+}
+
+#[test]
+fn baseline_behind_the_live_curves() {
+    let (app, _tmp) = with_baseline();
+    snapshot_both("baseline", &app);
+    let s = text(&render(&app, 120, 40));
+    // Its bars and its name in both charts' legends; the x axis runs to the
+    // baseline's last step.
+    assert_eq!(s.matches("▄ base demo-no-bn").count(), 2, "{s}");
+    assert!(s.matches('▄').count() > 40 && s.contains("100"), "{s}");
+}
+
+#[test]
+fn b_hides_and_shows_the_baseline() {
+    let (mut app, _tmp) = with_baseline();
+    let b = KeyEvent::new(KeyCode::Char('b'), KeyModifiers::NONE);
+    app.on_key(b);
+    let hidden = text(&render(&app, 120, 40));
+    assert!(!hidden.contains("base demo-no-bn"), "{hidden}");
+    assert!(hidden.contains("baseline demo-no-bn hidden"), "{hidden}");
+    let mut plain = scripted();
+    plain.notice = app.notice.clone();
+    assert_eq!(hidden, text(&render(&plain, 120, 40)));
+    app.on_key(b);
+    assert!(text(&render(&app, 120, 40)).contains("▄ base demo-no-bn"));
+    let mut none = scripted();
+    none.on_key(b);
+    assert!(text(&render(&none, 120, 40)).contains("no baseline: start with --baseline"));
+}

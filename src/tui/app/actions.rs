@@ -45,6 +45,7 @@ impl App {
             | Action::SelectPrev
             | Action::ToggleLogScale
             | Action::ToggleSmoothing
+            | Action::ToggleBaseline
             | Action::ToggleHelp => {
                 self.change_view(action);
                 None
@@ -176,6 +177,7 @@ impl App {
             Action::SelectPrev => self.selected = self.selected.saturating_sub(1),
             Action::ToggleLogScale => self.log_scale = !self.log_scale,
             Action::ToggleSmoothing => self.smoothing = !self.smoothing,
+            Action::ToggleBaseline => self.toggle_baseline(),
             Action::ToggleHelp => {
                 self.overlay = match self.overlay {
                     Overlay::Help => Overlay::None,
@@ -184,6 +186,15 @@ impl App {
             }
             _ => {}
         }
+    }
+
+    fn toggle_baseline(&mut self) {
+        self.show_baseline = !self.show_baseline;
+        self.notice = Some(match &self.baseline {
+            None => "no baseline: start with --baseline RUN_DIR to pin a run behind this one".into(),
+            Some(b) if self.show_baseline => format!("baseline {} shown", b.name),
+            Some(b) => format!("baseline {} hidden (b shows it)", b.name),
+        });
     }
 
     fn edit(&mut self, key: EditKey) -> Option<Command> {

@@ -1,7 +1,7 @@
 //! The accuracy chart: training accuracy per logged step (smoothed with the
 //! loss chart's `m` toggle) and validation accuracy per epoch, in percent.
 //! Regression runs report no accuracy; the layout then gives the loss chart
-//! the room.
+//! the room. A pinned baseline run's curve goes behind the live ones.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -15,6 +15,8 @@ use crate::tui::theme::Theme;
 pub struct AccuracyChart<'a> {
     pub charts: &'a Charts,
     pub smoothing: bool,
+    /// A pinned run's curve, drawn first so the live curves cover it.
+    pub behind: Option<Series>,
     pub theme: Theme,
 }
 
@@ -27,7 +29,8 @@ impl Widget for AccuracyChart<'_> {
         let c = self.charts;
         let t = self.theme;
         let train = if self.smoothing { &c.acc_ema } else { &c.train_acc };
-        let series = vec![
+        let mut series: Vec<Series> = self.behind.into_iter().collect();
+        series.extend([
             Series {
                 name: if self.smoothing { "train ema" } else { "train" }.into(),
                 points: train.points(),
@@ -42,7 +45,7 @@ impl Widget for AccuracyChart<'_> {
                 marker: Marker::Dot,
                 kind: Kind::Scatter,
             },
-        ];
+        ]);
         Plot {
             title: "accuracy".into(),
             series,

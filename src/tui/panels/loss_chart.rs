@@ -1,7 +1,8 @@
 //! The loss chart: training loss per logged step (raw, or an EMA over a faint
 //! raw curve), validation loss per epoch, and the command markers. `l`
 //! switches a log scale, which is what makes late-training progress visible
-//! once the loss has dropped by orders of magnitude.
+//! once the loss has dropped by orders of magnitude. A pinned baseline run's
+//! curve (`--baseline`) goes behind the live ones.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -17,6 +18,8 @@ pub struct LossChart<'a> {
     pub charts: &'a Charts,
     pub log_scale: bool,
     pub smoothing: bool,
+    /// A pinned run's curve, drawn first so the live curves cover it.
+    pub behind: Option<Series>,
     pub theme: Theme,
 }
 
@@ -24,7 +27,7 @@ impl Widget for LossChart<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let c = self.charts;
         let t = self.theme;
-        let mut series = Vec::new();
+        let mut series: Vec<Series> = self.behind.into_iter().collect();
         // Without color a faint raw curve would look like a second loss.
         if !self.smoothing || t.is_colored() {
             series.push(Series {

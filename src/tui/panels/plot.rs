@@ -57,6 +57,20 @@ fn fmt_x(x: f64) -> String {
     }
 }
 
+/// The legend's names, the longest shortened first until the legend (each
+/// entry ` s name `) fits in `room` columns.
+fn fit_names(names: Vec<&str>, room: usize) -> Vec<String> {
+    let mut widths: Vec<usize> = names.iter().map(|n| n.chars().count()).collect();
+    while widths.iter().map(|w| w + 4).sum::<usize>() > room {
+        let Some((i, &w)) = widths.iter().enumerate().max_by_key(|(_, w)| **w) else { break };
+        if w <= 2 {
+            break;
+        }
+        widths[i] = w - 1;
+    }
+    names.iter().zip(widths).map(|(n, w)| truncate(n, w)).collect()
+}
+
 impl Plot<'_> {
     fn plot_y(&self, y: f64) -> Option<f64> {
         let v = if self.log_y { (y > 0.0).then(|| y.log10())? } else { y };
@@ -84,7 +98,7 @@ type Visible<'s> = Vec<(&'s Series, Vec<(f64, f64)>)>;
 
 impl Widget for Plot<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let block = self.block();
+        let block = self.block(area.width);
         let inner = block.inner(area);
         block.render(area, buf);
         if inner.width < 12 || inner.height < 3 {
@@ -116,12 +130,13 @@ impl Widget for Plot<'_> {
 impl Plot<'_> {
     /// The border with the title, and a legend that shows each series'
     /// symbol, so that series are told apart without color too.
-    fn block(&self) -> Block<'static> {
-        let legend: Vec<Span> = self
-            .series
+    fn block(&self, width: u16) -> Block<'static> {
+        let shown: Vec<&Series> = self.series.iter().filter(|s| !s.points.is_empty()).collect();
+        let names = fit_names(shown.iter().map(|s| s.name.as_str()).collect(), width.saturating_sub(2) as usize);
+        let legend: Vec<Span> = shown
             .iter()
-            .filter(|s| !s.points.is_empty())
-            .map(|s| {
+            .zip(names)
+            .map(|(s, name)| {
                 let sym = match (s.kind, s.marker) {
                     (Kind::Scatter, _) | (_, Marker::Dot) => "•",
                     (_, Marker::Block) => "█",
@@ -129,7 +144,7 @@ impl Plot<'_> {
                     (_, Marker::Bar) => "▄",
                     _ => "━",
                 };
-                Span::styled(format!(" {sym} {} ", s.name), ratatui::style::Style::default().fg(s.color))
+                Span::styled(format!(" {sym} {name} "), ratatui::style::Style::default().fg(s.color))
             })
             .collect();
         Block::bordered()
@@ -326,6 +341,14 @@ mod tests {
         let pts = vec![(0.0, 1.0), (10.0, 0.01)];
         let s = text(&plot(pts, vec![], true));
         assert!(s.contains("1.26") || s.contains("1.25"), "{s}");
+    }
+
+    #[test]
+    fn legend_names_shrink_to_fit() {
+        assert_eq!(fit_names(vec!["base demo-no-bn", "val"], 40), ["base demo-no-bn", "val"]);
+        let fitted = fit_names(vec!["base demo-no-bn", "train ema", "val"], 30);
+        assert_eq!(fitted.iter().map(|n| n.chars().count() + 4).sum::<usize>(), 30, "{fitted:?}");
+        assert!(fitted[0].ends_with('…') && fitted[2] == "val", "{fitted:?}");
     }
 
     #[test]
