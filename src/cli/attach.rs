@@ -16,7 +16,7 @@ use crate::client::session::{self, local_client, Session, SessionError};
 use crate::client::ssh::SshLink;
 use crate::client::{stdio, stream};
 use crate::protocol::{ClientId, Request, RunEvent, RunStatus, Want};
-use crate::tui::{Baseline, DashboardOptions, Exit};
+use crate::tui::{load_baseline, DashboardOptions, Exit};
 
 /// `traintop attach`'s options.
 #[derive(Clone, Debug, Default)]
@@ -43,7 +43,7 @@ pub fn attach(opts: &AttachOptions) -> Result<(), ExitError> {
 /// The dashboard on the run `opts` names, until it is left.
 pub fn dashboard(opts: &AttachOptions, flags: &signals::Flags) -> Result<(), ExitError> {
     // Read first: a bad folder is an error before any connection is made.
-    let baseline = opts.baseline.as_deref().map(Baseline::load).transpose().map_err(ExitError::input)?;
+    let baseline = opts.baseline.as_deref().map(load_baseline).transpose().map_err(ExitError::input)?;
     let (link, events, requests, status) = match &opts.ssh {
         Some(host) => over_ssh(host, opts)?,
         None => {

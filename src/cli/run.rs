@@ -68,7 +68,7 @@ fn toml_string(p: &Path) -> String {
 
 /// `traintop run`.
 pub fn run(opts: &RunOptions) -> Result<(), ExitError> {
-    let baseline = load_baseline(opts)?;
+    let baseline = baseline_of(opts)?;
     if wants_background(opts) {
         return in_background(server_args("run", opts.config.as_deref(), opts), opts, baseline);
     }
@@ -83,8 +83,8 @@ pub fn run(opts: &RunOptions) -> Result<(), ExitError> {
 
 /// The `--baseline` run, read before anything starts so that a bad folder
 /// costs no training.
-fn load_baseline(opts: &RunOptions) -> Result<Option<Baseline>, ExitError> {
-    opts.baseline.as_deref().map(Baseline::load).transpose().map_err(ExitError::input)
+fn baseline_of(opts: &RunOptions) -> Result<Option<Baseline>, ExitError> {
+    opts.baseline.as_deref().map(crate::tui::load_baseline).transpose().map_err(ExitError::input)
 }
 
 /// `traintop resume RUN_DIR`: continues from `checkpoints/last` with the run's
@@ -92,7 +92,7 @@ fn load_baseline(opts: &RunOptions) -> Result<Option<Baseline>, ExitError> {
 /// change is printed here and recorded (an `override` event) at the resume
 /// step.
 pub fn resume(dir: &Path, opts: &RunOptions) -> Result<(), ExitError> {
-    let baseline = load_baseline(opts)?;
+    let baseline = baseline_of(opts)?;
     if wants_background(opts) {
         return in_background(server_args("resume", Some(dir), opts), opts, baseline);
     }

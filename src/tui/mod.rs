@@ -26,7 +26,7 @@ mod tty_watch;
 pub use app::App;
 pub use baseline::Baseline;
 pub use compare::{view_runs, RunToCompare, MAX_RUNS};
-pub use replay::app_from_metrics;
+pub use replay::{app_from_metrics, load_baseline};
 pub use run_loop::{run_dashboard, view_run};
 pub use theme::{no_color_env, Theme};
 

@@ -9,6 +9,7 @@
 //! A file from another protocol major version is refused.
 
 use super::app::App;
+use super::baseline::Baseline;
 use super::state::LogKind;
 use crate::protocol::{EventReader, FrameError, Record, RunEvent, RunState, Started};
 
@@ -63,6 +64,23 @@ pub fn from_dir(title: &str, dir: &std::path::Path) -> Result<App, String> {
         return Err(format!("{}: no metrics.jsonl or events.jsonl", dir.display()));
     }
     build(title, &dir.display().to_string(), &metrics, &events).map_err(|e| format!("{}/{e}", dir.display()))
+}
+
+/// The run folder `dir` replayed for its curves, to pin behind a live run;
+/// the error names the folder and what is wrong with it.
+pub fn load_baseline(dir: &std::path::Path) -> Result<Baseline, String> {
+    let shown = dir.display();
+    if !dir.is_dir() {
+        let what = if dir.exists() { "not a folder" } else { "no such folder" };
+        return Err(format!("--baseline {shown}: {what} (expected a run folder, e.g. runs/NAME-DATE)"));
+    }
+    let name = dir.file_name().map_or_else(|| shown.to_string(), |n| n.to_string_lossy().into_owned());
+    let app = from_dir(&name, dir).map_err(|e| format!("--baseline {e}"))?;
+    let charts = app.charts;
+    if charts.train_loss.is_empty() && charts.val_loss.is_empty() {
+        return Err(format!("--baseline {shown}: the run recorded no steps, so it has no curves to show"));
+    }
+    Ok(Baseline { name, charts })
 }
 
 /// As [`app_from_metrics`], with the run folder's path for the header.
@@ -309,5 +327,21 @@ mod tests {
         replayed.notice = live.notice.clone();
         replayed.theme = crate::tui::Theme::new(true);
         assert_eq!(text(&render(&replayed, 120, 40)), text(&render(&live, 120, 40)));
+    }
+
+    #[test]
+    fn bad_baseline_folders_are_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let missing = tmp.path().join("nope");
+        let e = load_baseline(&missing).unwrap_err();
+        assert!(e.starts_with("--baseline ") && e.contains("nope: no such folder"), "{e}");
+        let file = tmp.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        assert!(load_baseline(&file).unwrap_err().contains("file: not a folder"));
+        let e = load_baseline(tmp.path()).unwrap_err();
+        assert!(e.ends_with("no metrics.jsonl or events.jsonl"), "{e}");
+        std::fs::write(tmp.path().join("events.jsonl"), line(1.0, RunEvent::log("x"))).unwrap();
+        let e = load_baseline(tmp.path()).unwrap_err();
+        assert!(e.ends_with("the run recorded no steps, so it has no curves to show"), "{e}");
     }
 }

@@ -102,7 +102,7 @@ fn with_baseline() -> (App, tempfile::TempDir) {
     std::fs::create_dir(&dir).unwrap();
     baseline_folder(&dir);
     let mut app = scripted();
-    app.set_baseline(Some(super::Baseline::load(&dir).unwrap()));
+    app.set_baseline(Some(super::load_baseline(&dir).unwrap()));
     (app, tmp)
 }
 
