@@ -14,68 +14,12 @@
 # `cargo build --release` first. Needs tmux.
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
-BIN=${TRAINTOP:-target/release/traintop}
-REPS=${REPS:-3}
-CONFIG=${CONFIG:-configs/digits.toml}
+KIND="attached dashboards"
 EPOCHS=${EPOCHS:-300}
-TIMEOUT_S=${TIMEOUT_S:-600}
-
-if [ ! -x "$BIN" ]; then
-    echo "no traintop binary at $BIN; build it (and the plugins) first: cargo build --release" >&2
-    exit 1
-fi
-if ! command -v tmux >/dev/null; then
-    echo "tmux is not installed; the attached dashboards need it" >&2
-    exit 1
-fi
-BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/traintop-attach.XXXXXX")
-export TRAINTOP_SOCKET_DIR="$WORK/sockets"
-SOCKET="traintop-attach-$$"
-tmx() { tmux -L "$SOCKET" -f /dev/null "$@"; }
-cleanup() {
-    tmx kill-server 2>/dev/null || true
-    rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$SOCKET"
-    # Any run server still going (an interrupted bench) stops with its folder.
-    for record in "$TRAINTOP_SOCKET_DIR"/*.json; do
-        [ -e "$record" ] || continue
-        pid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$record")
-        [ -n "$pid" ] && kill -s KILL "$pid" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=benches/overhead_common.sh
+source "$(dirname "$0")/overhead_common.sh"
 
 ARGS=(run "$CONFIG" --set "run.epochs=$EPOCHS" "$@")
-
-throughput() {
-    sed -n 's/.*"samples_per_sec": *\([0-9.eE+-]*\).*/\1/p' "$(ls "$1"/*/summary.json)"
-}
-
-wait_for() {
-    local tries=0
-    until "$@" >/dev/null 2>&1; do
-        sleep 0.05
-        tries=$((tries + 1))
-        if [ "$tries" -gt $((TIMEOUT_S * 20)) ]; then
-            echo "timed out after ${TIMEOUT_S}s waiting for: $*" >&2
-            return 1
-        fi
-    done
-}
-
-headless() {
-    local out="$WORK/headless-$1"
-    "$BIN" "${ARGS[@]}" --headless --quiet --out "$out" >"$out.log" 2>&1 || {
-        echo "headless run $1 failed:" >&2
-        cat "$out.log" >&2
-        return 1
-    }
-    throughput "$out"
-}
 
 # A background run with $2 dashboards attached from the start.
 attached() {
@@ -98,8 +42,6 @@ attached() {
     throughput "$out"
 }
 
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-pct() { awk -v h="$1" -v d="$2" 'BEGIN { printf "%.2f", (h - d) / h * 100 }'; }
 
 echo "$BIN ${ARGS[*]}"
 echo "$REPS rotating repetitions on $(nproc) CPUs (load average now: $(cut -d' ' -f1-3 /proc/loadavg))"

@@ -13,70 +13,12 @@
 # Builds nothing: run `cargo build --release` first. Needs tmux.
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
-BIN=${TRAINTOP:-target/release/traintop}
-REPS=${REPS:-3}
-CONFIG=${CONFIG:-configs/digits.toml}
+KIND="dashboard runs"
 EPOCHS=${EPOCHS:-200}
-TIMEOUT_S=${TIMEOUT_S:-600}
-
-if [ ! -x "$BIN" ]; then
-    echo "no traintop binary at $BIN; build it (and the plugins) first:" >&2
-    echo "    cargo build --release" >&2
-    exit 1
-fi
-if ! command -v tmux >/dev/null; then
-    echo "tmux is not installed; the dashboard runs need it" >&2
-    exit 1
-fi
-BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/traintop-overhead.XXXXXX")
-SOCKET="traintop-overhead-$$"
-tmx() { tmux -L "$SOCKET" -f /dev/null "$@"; }
-cleanup() {
-    local pid
-    pid=$(tmx display-message -p '#{pane_pid}' 2>/dev/null || true)
-    [ -n "$pid" ] && kill -s TERM -- "-$pid" 2>/dev/null || true
-    tmx kill-server 2>/dev/null || true
-    # tmux leaves its socket file behind.
-    rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$SOCKET"
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=benches/overhead_common.sh
+source "$(dirname "$0")/overhead_common.sh"
 
 ARGS=(run "$CONFIG" --set "run.epochs=$EPOCHS" "$@")
-
-# samples_per_sec of the only run folder under $1.
-throughput() {
-    local summary
-    summary=$(ls "$1"/*/summary.json)
-    sed -n 's/.*"samples_per_sec": *\([0-9.eE+-]*\).*/\1/p' "$summary"
-}
-
-# Polls (every 0.1 s) until the command "$@" succeeds; fails after TIMEOUT_S.
-wait_for() {
-    local tries=0
-    until "$@" >/dev/null 2>&1; do
-        sleep 0.1
-        tries=$((tries + 1))
-        if [ "$tries" -gt $((TIMEOUT_S * 10)) ]; then
-            echo "timed out after ${TIMEOUT_S}s waiting for: $*" >&2
-            return 1
-        fi
-    done
-}
-
-headless() {
-    local out="$WORK/headless-$1"
-    "$BIN" "${ARGS[@]}" --headless --quiet --out "$out" >"$out.log" 2>&1 || {
-        echo "headless run $1 failed:" >&2
-        cat "$out.log" >&2
-        return 1
-    }
-    throughput "$out"
-}
 
 dashboard() {
     local out="$WORK/dashboard-$1" session="=dash$1:" cmd
@@ -102,14 +44,12 @@ dashboard() {
     throughput "$out"
 }
 
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 echo "$BIN ${ARGS[*]}"
 echo "$REPS alternating repetitions on $(nproc) CPUs (load average now: $(cut -d' ' -f1-3 /proc/loadavg));" \
     "dashboard in a 120x40 tmux pane"
 printf '%-6s %20s %20s %10s\n' rep "headless samples/s" "dashboard samples/s" overhead
 H=() D=() P=()
-pct() { awk -v h="$1" -v d="$2" 'BEGIN { printf "%.2f", (h - d) / h * 100 }'; }
 for i in $(seq 1 "$REPS"); do
     # Alternate which goes first, so warm-up and drift hit both alike.
     if [ $((i % 2)) -eq 1 ]; then
