@@ -24,7 +24,7 @@ use super::shape::{contiguous_tracker, describe, Dim, Shape};
 pub struct Tensor(pub(crate) usize);
 
 /// Elementwise ops with one operand.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum UnaryOp {
     Log2,
     Exp2,
@@ -34,7 +34,7 @@ pub enum UnaryOp {
 }
 
 /// Elementwise ops with two operands of equal logical shape.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BinaryOp {
     Add,
     Mul,
@@ -43,7 +43,7 @@ pub enum BinaryOp {
 }
 
 /// Reductions over one axis.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ReduceOp {
     Sum,
     Max,
@@ -71,6 +71,23 @@ pub enum Op {
     Reshape,
     /// Forwards the value but blocks gradients (masks, statistics treated as constant).
     Detach,
+}
+
+// By hand for the constant's bits: the fingerprint hashes every op.
+impl std::hash::Hash for Op {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        std::mem::discriminant(self).hash(h);
+        match self {
+            Op::Constant(v) => v.to_bits().hash(h),
+            Op::Unary(op) => op.hash(h),
+            Op::Binary(op) => op.hash(h),
+            Op::Reduce(op, axis) => (op, axis).hash(h),
+            Op::MatMul { mul } => mul.hash(h),
+            Op::Permute(axes) => axes.hash(h),
+            Op::Expand(n) => n.hash(h),
+            Op::Input | Op::State | Op::Contiguous | Op::Reshape | Op::Detach => {}
+        }
+    }
 }
 
 /// One entry of the tape.
@@ -147,16 +164,51 @@ impl Default for GraphBuilder {
     }
 }
 
+/// Room to reserve for a graph: a rebuild asks for what the same graph took
+/// last time. Every luminal edge and tape entry holds a shape tracker of a few
+/// kilobytes, so growing those vectors one doubling at a time copied more
+/// bytes than building the graph wrote.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Capacity {
+    pub tape: usize,
+    pub nodes: usize,
+    pub edges: usize,
+}
+
+impl Capacity {
+    /// Room for either.
+    pub fn max(self, other: Capacity) -> Capacity {
+        Capacity {
+            tape: self.tape.max(other.tape),
+            nodes: self.nodes.max(other.nodes),
+            edges: self.edges.max(other.edges),
+        }
+    }
+}
+
 impl GraphBuilder {
     pub fn new() -> Self {
+        Self::with_capacity(Capacity::default())
+    }
+
+    /// A builder with room for a graph of this size.
+    pub fn with_capacity(room: Capacity) -> Self {
+        let mut graph = Box::new(Graph::new());
+        graph.graph = luminal::prelude::petgraph::stable_graph::StableGraph::with_capacity(room.nodes, room.edges);
         Self {
-            graph: Box::new(Graph::new()),
-            tape: Vec::new(),
+            graph,
+            tape: Vec::with_capacity(room.tape),
             states: Vec::new(),
             inputs: Vec::new(),
             outputs: Vec::new(),
             updates: Vec::new(),
         }
+    }
+
+    /// The size of the graph built so far, as a [`Capacity`] for the next
+    /// build of the same graph.
+    pub fn size(&self) -> Capacity {
+        Capacity { tape: self.tape.len(), nodes: self.graph.graph.node_count(), edges: self.graph.graph.edge_count() }
     }
 
     /// The tape entry of a handle.

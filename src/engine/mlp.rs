@@ -4,7 +4,7 @@
 use rand::Rng;
 use rand_distr::{Distribution, Uniform};
 
-use super::graph::{GraphBuilder, Tensor};
+use super::graph::{Capacity, GraphBuilder, Tensor};
 use super::hooks::{GraphHooks, Mode, ParamGrad};
 use super::loss::{mean_squared_error, softmax_cross_entropy};
 use super::optimizer::Optimizer;
@@ -118,7 +118,20 @@ impl MlpSpec {
         optimizer: &Optimizer,
         hooks: &mut dyn GraphHooks,
     ) -> GraphBuilder {
-        let mut g = GraphBuilder::new();
+        self.build_with(Capacity::default(), mode, monitored, optimizer, hooks)
+    }
+
+    /// [`MlpSpec::build`] into a builder with `room` reserved (the size the
+    /// same graph had when it was last built).
+    pub fn build_with(
+        &self,
+        room: Capacity,
+        mode: Mode,
+        monitored: bool,
+        optimizer: &Optimizer,
+        hooks: &mut dyn GraphHooks,
+    ) -> GraphBuilder {
+        let mut g = GraphBuilder::with_capacity(room);
         let widths = self.widths();
         let x = g.input(X_INPUT, &[Dim::Batch, Dim::Fixed(self.inputs)]);
         let y = g.input(Y_INPUT, &[Dim::Batch, Dim::Fixed(self.outputs)]);

@@ -7,6 +7,7 @@ use rand::Rng;
 
 use super::backend::Backend;
 use super::cpu::pool::BufferPool;
+use super::graph::Capacity;
 use super::hooks::{GraphHooks, Mode};
 use super::mlp::{outputs, MlpSpec, X_INPUT, Y_INPUT};
 use super::optimizer::{Optimizer, ADAM_STEP, LR_INPUT};
@@ -56,6 +57,9 @@ pub struct Session {
     cache: ProgramCache,
     /// How many of the last rebuild's three programs came from the cache.
     pub reused_programs: usize,
+    /// The largest sizes the train, monitored and eval graphs have had,
+    /// reserved when they are built again.
+    sizes: [Capacity; 3],
 }
 
 impl Session {
@@ -85,6 +89,7 @@ impl Session {
             pool: BufferPool::default(),
             cache: ProgramCache::default(),
             reused_programs: 0,
+            sizes: [Capacity::default(); 3],
         };
         s.rebuild(hooks);
         s
@@ -97,9 +102,15 @@ impl Session {
         // A hook that fails while building is switched off; all three graphs
         // are then built again without it, so they describe the same model.
         let (train, monitored, eval) = loop {
-            let train = self.spec.build(Mode::Train, false, &self.optimizer, hooks);
-            let monitored = self.spec.build(Mode::Train, true, &self.optimizer, hooks);
-            let eval = self.spec.build(Mode::Eval, false, &self.optimizer, hooks);
+            let [t, m, e] = self.sizes;
+            let train = self.spec.build_with(t, Mode::Train, false, &self.optimizer, hooks);
+            let monitored = self.spec.build_with(m, Mode::Train, true, &self.optimizer, hooks);
+            let eval = self.spec.build_with(e, Mode::Eval, false, &self.optimizer, hooks);
+            // The largest each graph has been, so that a technique switched
+            // back on finds its room reserved too.
+            for (kept, built) in self.sizes.iter_mut().zip([train.size(), monitored.size(), eval.size()]) {
+                *kept = kept.max(built);
+            }
             if !hooks.build_failed() {
                 break (train, monitored, eval);
             }
