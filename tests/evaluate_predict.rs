@@ -56,6 +56,18 @@ fn evaluate_on_the_validation_split_equals_the_runs_final_figures() {
         let acc = r["accuracy"].as_f64().unwrap();
         assert!((diagonal as f64 / total as f64 - acc).abs() < 1e-6, "argmax agrees with the graph's count");
         assert_eq!(confusion["precision"].as_array().unwrap().len(), counts.len());
+        // The run counted the same matrix at its last epoch end, and one at
+        // every epoch end (metrics.jsonl, which attach and view read too).
+        let records: Vec<serde_json::Value> = std::fs::read_to_string(dir.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .filter(|v: &serde_json::Value| v["event"] == "confusion")
+            .collect();
+        assert_eq!(records.len() as u64, s["epochs_run"].as_u64().unwrap(), "{}", dir.display());
+        let last = records.last().unwrap();
+        assert_eq!(serde_json::from_value::<Vec<Vec<u64>>>(last["counts"].clone()).unwrap(), counts);
+        assert_eq!(last["classes"], r["classes"], "{}", dir.display());
         drop(guard);
     }
 }

@@ -108,6 +108,7 @@ impl LinePrinter {
             | RunEvent::StopRequested { .. }
             | RunEvent::Override { .. }
             | RunEvent::Diverged { .. }
+            | RunEvent::Confusion(_)
             | RunEvent::Status(_)
             | RunEvent::Attached { .. }
             | RunEvent::Detached { .. }

@@ -7,9 +7,9 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::metrics::{argmax_rows, regression_errors, Confusion};
 use super::model::{Scored, TrainedModel};
 use crate::data::{class_index, Dataset};
+use crate::train::metrics::{argmax_rows, regression_errors, Confusion};
 
 /// Figures of a model over one labelled data set.
 #[derive(Clone, Debug, Serialize)]

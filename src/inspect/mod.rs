@@ -4,7 +4,6 @@
 
 pub mod diff;
 pub mod evaluation;
-pub mod metrics;
 pub mod model;
 pub mod predictions;
 

@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use super::metrics::{argmax_rows, softmax};
+use crate::train::metrics::{argmax_rows, softmax};
 
 /// Writes the predictions for `outputs` (`rows x outputs` of the model's
 /// last layer) as CSV; `labels` names the classes (empty for regression).

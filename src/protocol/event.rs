@@ -141,6 +141,26 @@ pub struct EpochRecord {
     pub eta_secs: f64,
 }
 
+/// The validation split's confusion matrix at an epoch end (classification
+/// runs with validation data): the same counts `traintop evaluate` reports.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConfusionRecord {
+    pub step: u64,
+    pub epoch: usize,
+    /// The class labels, in class order.
+    pub classes: Vec<String>,
+    /// `counts[t][p]`: validation rows of class `t` predicted as `p`.
+    pub counts: Vec<Vec<u64>>,
+}
+
+impl ConfusionRecord {
+    /// Rows predicted right, and all rows.
+    pub fn correct_and_total(&self) -> (u64, u64) {
+        let correct = self.counts.iter().enumerate().map(|(i, row)| row.get(i).copied().unwrap_or(0)).sum();
+        (correct, self.counts.iter().flatten().sum())
+    }
+}
+
 /// Everything the trainer reports. On the wire, internally tagged:
 /// `{"event": "marker", "step": 20, "label": "dropout on"}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -155,6 +175,8 @@ pub enum RunEvent {
     },
     Step(StepRecord),
     Epoch(EpochRecord),
+    /// After an epoch's record: its validation confusion matrix (since 1.1).
+    Confusion(ConfusionRecord),
     /// A command took effect at this step (a marker on the charts).
     Marker {
         step: u64,
@@ -245,9 +267,10 @@ pub enum RunEvent {
 }
 
 impl RunEvent {
-    /// Steps and epochs, which the run folder keeps in `metrics.jsonl`.
+    /// Steps, epochs and their confusion matrices, which the run folder
+    /// keeps in `metrics.jsonl`.
     pub fn is_metric(&self) -> bool {
-        matches!(self, RunEvent::Step(_) | RunEvent::Epoch(_))
+        matches!(self, RunEvent::Step(_) | RunEvent::Epoch(_) | RunEvent::Confusion(_))
     }
 
     /// A log line at the level its words give it.

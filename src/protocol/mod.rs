@@ -23,7 +23,8 @@ pub mod version;
 
 pub use command::{ClientId, Command, Request};
 pub use event::{
-    EpochRecord, LogLevel, Record, RecordRef, RunEvent, RunState, RunStatus, Started, StepRecord, StopReason,
+    ConfusionRecord, EpochRecord, LogLevel, Record, RecordRef, RunEvent, RunState, RunStatus, Started, StepRecord,
+    StopReason,
 };
 pub use framing::{EventReader, FrameError, LineReader, LineWriter};
 pub use session::{ClientHello, Want};

@@ -78,6 +78,12 @@ fn every_event() -> Vec<RunEvent> {
         RunEvent::Techniques { techniques: vec![technique] },
         RunEvent::Step(step),
         RunEvent::Epoch(epoch),
+        RunEvent::Confusion(ConfusionRecord {
+            step: 10,
+            epoch: 1,
+            classes: vec!["cat".into(), "dog".into()],
+            counts: vec![vec![3, 1], vec![0, 4]],
+        }),
         RunEvent::Marker { step: 20, label: "dropout on".into() },
         RunEvent::State { step: 21, state: RunState::Paused },
         RunEvent::Log { level: LogLevel::Warn, message: "warning: w".into() },

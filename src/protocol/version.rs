@@ -13,7 +13,8 @@ pub struct Version {
 }
 
 /// The version this build speaks.
-pub const PROTOCOL: Version = Version { major: 1, minor: 0 };
+/// 1.1 added the `confusion` record.
+pub const PROTOCOL: Version = Version { major: 1, minor: 1 };
 
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -113,6 +113,8 @@ fn keep(event: &RunEvent) -> Keep {
         RunEvent::State { .. } => Keep::Latest("state"),
         RunEvent::Step(_) => Keep::Series("step"),
         RunEvent::Epoch(_) => Keep::Series("epoch"),
+        // The dashboard shows the latest matrix only.
+        RunEvent::Confusion(_) => Keep::Latest("confusion"),
         RunEvent::Hello(_) | RunEvent::Status(_) | RunEvent::Error { .. } | RunEvent::Unknown => Keep::Never,
         _ => Keep::Log,
     }

@@ -17,6 +17,7 @@
 mod batch;
 mod checkpoints;
 mod commands;
+mod confusion;
 mod epoch_end;
 mod finish;
 mod loop_state;

@@ -19,7 +19,7 @@ use super::theme::Theme;
 use crate::format::thousands;
 use crate::grad_health::worth_warning;
 use crate::protocol::{
-    Command, EpochRecord, LogLevel, RunEvent, RunState, Started, StepRecord, StopReason, TechniqueView,
+    Command, ConfusionRecord, EpochRecord, LogLevel, RunEvent, RunState, Started, StepRecord, StopReason, TechniqueView,
 };
 
 /// Event log lines kept.
@@ -52,6 +52,9 @@ pub struct App {
     /// whether it is shown (`b`).
     pub(super) baseline: Option<Baseline>,
     pub(super) show_baseline: bool,
+    /// The latest validation confusion matrix, and whether it is shown (`C`).
+    pub(super) confusion: Option<ConfusionRecord>,
+    pub(super) show_confusion: bool,
     /// A one-line answer to the last key, shown in the footer until the
     /// next key.
     pub(super) notice: Option<String>,
@@ -89,6 +92,8 @@ impl App {
             overlay: Overlay::None,
             baseline: None,
             show_baseline: true,
+            confusion: None,
+            show_confusion: false,
             notice: None,
             replay: false,
             attached: false,
@@ -138,6 +143,7 @@ impl App {
             }
             RunEvent::Step(r) => self.step(r),
             RunEvent::Epoch(r) => self.epoch(r),
+            RunEvent::Confusion(r) => self.confusion = Some(r),
             RunEvent::State { state, .. } => self.set_state(state),
             RunEvent::Log { level, message } => {
                 let kind = match level {
@@ -320,6 +326,7 @@ impl App {
         fresh.read_only = self.read_only;
         fresh.baseline = self.baseline.take();
         fresh.show_baseline = self.show_baseline;
+        fresh.show_confusion = self.show_confusion;
         *self = fresh;
         self.push_log(None, "reconnected: caught up with the run".into(), LogKind::State);
     }
@@ -392,6 +399,7 @@ impl App {
             log: &self.log,
             overlay: &self.overlay,
             baseline: self.baseline.as_ref().filter(|_| self.show_baseline),
+            confusion: self.show_confusion.then_some(self.confusion.as_ref()),
             theme: self.theme,
         }
     }

@@ -44,6 +44,8 @@ pub enum Action {
     ToggleSmoothing,
     /// Show or hide the pinned baseline run's curves.
     ToggleBaseline,
+    /// Show or hide the validation confusion matrix.
+    ToggleConfusion,
     ToggleHelp,
     Quit,
     /// Ctrl+C: a graceful stop, not an exit, so the final state stays on
@@ -112,6 +114,7 @@ pub const KEYS: &[Binding] = &[
     hinted(key(&[Char('l')], Action::ToggleLogScale, "l", "loss chart: log scale on/off"), "l", "log"),
     hinted(key(&[Char('m')], Action::ToggleSmoothing, "m", "charts: smoothing (EMA) on/off"), "m", "smooth"),
     key(&[Char('b')], Action::ToggleBaseline, "b", "charts: the --baseline run's curves on/off"),
+    key(&[Char('C')], Action::ToggleConfusion, "C", "validation confusion matrix (heat map) on/off"),
     always(key(&[Char('?')], Action::ToggleHelp, "?", "this help"), "?", "help"),
     always(key(&[Char('q')], Action::Quit, "q", "quit (asks while the run trains: detach or stop)"), "q", "quit"),
     Binding {
@@ -154,10 +157,8 @@ fn binding(code: KeyCode, ctrl: bool) -> Option<Action> {
 
 /// The keys of the value editor, as the help overlay shows them.
 pub const EDITOR_KEYS: &[(&str, &str)] = &[
-    ("Tab ↓ ↑", "editor: choose the parameter"),
-    ("Enter", "editor: send the value"),
-    ("Ctrl+U", "editor: clear the value"),
-    ("Esc", "editor: cancel"),
+    ("Tab ↓ ↑ Enter", "editor: choose the parameter, send the value"),
+    ("Ctrl+U Esc", "editor: clear the value, cancel"),
 ];
 
 pub fn map_key(mode: InputMode, key: KeyEvent) -> Option<Action> {

@@ -13,6 +13,7 @@ use std::collections::VecDeque;
 
 use super::baseline::Baseline;
 use super::panels::accuracy_chart::AccuracyChart;
+use super::panels::confusion::ConfusionPanel;
 use super::panels::editor::EditorPopup;
 use super::panels::events_log::EventsLog;
 use super::panels::footer::Footer;
@@ -23,7 +24,7 @@ use super::panels::loss_chart::LossChart;
 use super::panels::techniques::TechniquesPanel;
 use super::state::{Charts, LogEntry, Overlay};
 use super::theme::Theme;
-use crate::protocol::TechniqueView;
+use crate::protocol::{ConfusionRecord, TechniqueView};
 
 /// Everything one frame shows, borrowed from the dashboard's state.
 pub struct Screen<'a> {
@@ -40,6 +41,8 @@ pub struct Screen<'a> {
     pub overlay: &'a Overlay,
     /// The pinned run, when shown.
     pub baseline: Option<&'a Baseline>,
+    /// The confusion matrix popup, when shown (`Some(None)`: none yet).
+    pub confusion: Option<Option<&'a ConfusionRecord>>,
     pub theme: Theme,
 }
 
@@ -161,6 +164,9 @@ fn render(app: Screen, area: Rect, buf: &mut Buffer) {
     }
     app.footer.render(a.footer, buf);
     let body = Rect { y: area.y + 2, height: area.height.saturating_sub(3), ..area };
+    if let Some(record) = app.confusion {
+        ConfusionPanel { record, theme: t }.render(body, buf);
+    }
     match app.overlay {
         Overlay::Help => Help { theme: t }.render(body, buf),
         Overlay::Editor(ed) => EditorPopup { editor: ed, theme: t }.render(body, buf),

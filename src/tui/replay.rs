@@ -317,6 +317,10 @@ mod tests {
         assert_eq!(markers, [(5, "dropout on · test"), (15, "lr=0.02 · test")]);
         assert_eq!(replayed.charts.markers, live.charts.markers);
         assert_eq!(replayed.techniques, live.techniques);
+        // The last epoch's validation confusion matrix, 10 digits.
+        let confusion = live.confusion.as_ref().expect("a confusion record");
+        assert_eq!((confusion.epoch, confusion.classes.len()), (3, 10));
+        assert_eq!(replayed.confusion, live.confusion);
         assert_eq!(replayed.log, live.log);
         assert!(
             live.log.iter().any(|l| l.text.starts_with("rejected:") && l.text.contains("rate: 7 is outside")),

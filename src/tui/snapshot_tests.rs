@@ -134,3 +134,36 @@ fn b_hides_and_shows_the_baseline() {
     none.on_key(b);
     assert!(text(&render(&none, 120, 40)).contains("no baseline: start with --baseline"));
 }
+
+/// The digits' ten classes, mostly right, 4 often taken for 9.
+fn digits_confusion() -> crate::protocol::ConfusionRecord {
+    let counts = (0..10u64)
+        .map(|t| {
+            (0..10u64)
+                .map(|p| match (t, p) {
+                    (4, 4) => 20,
+                    (4, 9) => 16,
+                    (t, p) if t == p => 34 + t % 3,
+                    (t, p) if (t + p) % 7 == 0 => 1,
+                    _ => 0,
+                })
+                .collect()
+        })
+        .collect();
+    crate::protocol::ConfusionRecord { step: 50, epoch: 5, classes: (0..10).map(|c| c.to_string()).collect(), counts }
+}
+
+#[test]
+fn confusion_heat_map() {
+    let mut app = scripted();
+    let big_c = KeyEvent::new(KeyCode::Char('C'), KeyModifiers::SHIFT);
+    app.on_key(big_c);
+    assert!(text(&render(&app, 80, 24)).contains("none yet"), "shown before the first epoch's matrix");
+    app.apply(RunEvent::Confusion(digits_confusion()));
+    snapshot_both("confusion", &app);
+    let s = text(&render(&app, 80, 24));
+    // Row 4: 20 of 36 right (▓), 16 taken for 9 (▒); without color too.
+    assert!(s.contains(" 4 ") && s.contains("▓▓20") && s.contains("▒▒16"), "{s}");
+    app.on_key(big_c);
+    assert!(!text(&render(&app, 80, 24)).contains("validation confusion"));
+}

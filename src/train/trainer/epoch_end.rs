@@ -1,4 +1,5 @@
-//! The end of an epoch: validate, keep `best` and `last` checkpoints (when
+//! The end of an epoch: validate (with the confusion matrix, see
+//! `confusion.rs`), keep `best` and `last` checkpoints (when
 //! due, see `checkpoints.rs`),
 //! report the epoch (with the ETA), and run the techniques' epoch hooks
 //! (early stopping decides here).
@@ -10,7 +11,8 @@ use traintop_plugin_abi::EventKind;
 
 impl Trainer {
     pub(super) fn end_epoch(&mut self, ch: &mut Channels, state: &mut LoopState) -> anyhow::Result<Flow> {
-        let val = if self.validation.is_empty() { None } else { Some(self.validate()?) };
+        let scored = if self.validation.is_empty() { None } else { Some(self.validate_with_confusion()?) };
+        let val = scored.as_ref().map(|v| (v.loss, v.accuracy));
         self.position.epoch += 1;
         self.position.batch_in_epoch = 0;
         if let Some((val_loss, _)) = val {
@@ -24,6 +26,10 @@ impl Trainer {
         state.last_val = val;
         let record = self.epoch_record(state, val);
         self.emit(ch, RunEvent::Epoch(record))?;
+        if let Some(counts) = scored.and_then(|v| v.counts) {
+            let record = self.confusion_record(counts);
+            self.emit(ch, RunEvent::Confusion(record))?;
+        }
         let epoch = self.position.epoch as u64;
         if let Some((val_loss, val_acc)) = val {
             self.dispatch(EventKind::ValidationEnd, epoch, val_loss as f64, val_acc.map_or(f64::NAN, f64::from));

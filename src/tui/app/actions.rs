@@ -46,6 +46,7 @@ impl App {
             | Action::ToggleLogScale
             | Action::ToggleSmoothing
             | Action::ToggleBaseline
+            | Action::ToggleConfusion
             | Action::ToggleHelp => {
                 self.change_view(action);
                 None
@@ -178,6 +179,7 @@ impl App {
             Action::ToggleLogScale => self.log_scale = !self.log_scale,
             Action::ToggleSmoothing => self.smoothing = !self.smoothing,
             Action::ToggleBaseline => self.toggle_baseline(),
+            Action::ToggleConfusion => self.show_confusion = !self.show_confusion,
             Action::ToggleHelp => {
                 self.overlay = match self.overlay {
                     Overlay::Help => Overlay::None,

@@ -4,6 +4,7 @@
 //! headless line log.
 
 pub mod accuracy_chart;
+pub mod confusion;
 pub mod editor;
 pub mod events_log;
 pub mod footer;

@@ -2,7 +2,8 @@
 //! matrix with per-class precision and recall (classification), or mean
 //! squared and absolute errors (regression). Computed on the host from the
 //! eval graph's output layer, so they can be checked against the graph's own
-//! loss and accuracy.
+//! loss and accuracy. The trainer counts the validation split's confusion
+//! matrix with them at each epoch end; `traintop evaluate` reports them.
 
 use serde::Serialize;
 
