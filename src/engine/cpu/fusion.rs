@@ -25,6 +25,12 @@ use crate::engine::graph::{BinaryOp, UnaryOp};
 /// in L1, long enough to amortize the dispatch of each instruction.
 const BLOCK: usize = 256;
 
+thread_local! {
+    /// Each thread's registers, kept across calls: zeroing a fresh set for
+    /// every kernel run was a seventh of a small net's step.
+    static REGISTERS: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// One instruction; each writes the register of its own index.
 #[derive(Clone, Debug, PartialEq)]
 enum Instr {
@@ -99,10 +105,34 @@ impl FusedElementwise {
         inner_strides: &[usize],
         reuse: Option<usize>,
     ) {
+        REGISTERS.with(|cell| {
+            let mut regs = cell.borrow_mut();
+            let need = self.program.len() * BLOCK;
+            if regs.len() < need {
+                regs.resize(need, 0.0);
+            }
+            self.rows_in(&mut regs[..need], out, rows, sizes, views, sources, inner_strides, reuse);
+        });
+    }
+
+    /// [`FusedElementwise::rows`] with the registers given. They need no
+    /// clearing: each instruction writes its register before any reads it
+    /// (a contiguous load is read where it lies, never from its register).
+    #[allow(clippy::too_many_arguments)]
+    fn rows_in(
+        &self,
+        regs: &mut [f32],
+        out: &mut [f32],
+        rows: std::ops::Range<usize>,
+        sizes: &[usize],
+        views: &[StridedView],
+        sources: &[&[f32]],
+        inner_strides: &[usize],
+        reuse: Option<usize>,
+    ) {
         let program = &self.program;
         let row_len = sizes.last().copied().unwrap_or(1);
         let outer = &sizes[..sizes.len().saturating_sub(1)];
-        let mut regs = vec![0.0f32; program.len() * BLOCK];
         let mut offsets = vec![0usize; views.len()];
         for (local, r) in rows.enumerate() {
             // Buffer offset of row r in each input: r decomposed over the outer axes.
