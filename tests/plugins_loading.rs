@@ -7,6 +7,7 @@ mod common;
 use common::cli::{config, run, run_dir, sets, stderr, stdout, summary};
 use common::plugins::{cargo_build, fixture, install, plugin_path};
 use traintop::plugin::loader::{self, LoadError};
+use traintop::plugin::{PluginHost, SettingProblem};
 
 const ALL: [&str; 8] =
     ["batch_norm", "dropout", "grad_clip", "l2", "early_stopping", "input_norm", "xavier_init", "layer_norm"];
@@ -33,11 +34,15 @@ fn list_shows_all_eight_with_their_parameters() {
     assert!(text.contains("batch_norm") && text.contains("momentum"), "{text}");
 }
 
+/// What refusing the fixture built against ABI 99.1 says: both versions.
+const BOTH_VERSIONS: &str =
+    "plugin built against ABI 99.1, this traintop speaks ABI 1.1 and loads only ABI 1.x plugins";
+
 #[test]
 fn broken_plugins_are_refused_with_clear_errors() {
     type Case = (&'static str, fn(&LoadError) -> bool, &'static str);
     let cases: [Case; 3] = [
-        ("bad_abi", |e| matches!(e, LoadError::AbiMajor { found: 99, .. }), "ABI 99"),
+        ("bad_abi", |e| matches!(e, LoadError::AbiMajor { found: 99, .. }), BOTH_VERSIONS),
         ("no_entry", |e| matches!(e, LoadError::NoEntry { .. }), "no `traintop_plugin_entry` symbol"),
         ("bad_schema", |e| matches!(e, LoadError::Descriptor { .. }), "default 5 is outside 0 ..= 1"),
     ];
@@ -298,4 +303,65 @@ export_technique!(Halve);
         libs.join(format!("{}traintop_plugin_halve{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX));
     let check = run(&["plugins", "check", lib.to_str().unwrap()]);
     assert!(check.status.success(), "{}", stdout(&check));
+}
+
+#[test]
+fn a_plugin_built_against_abi_1_0_loads_and_its_settings_report_errors() {
+    let lib = loader::load(&fixture("old_layout")).unwrap_or_else(|e| panic!("the 1.0 plugin was refused: {e}"));
+    assert_eq!(lib.abi_minor, 0);
+    assert!(lib.descriptor.set_param_checked.is_none(), "1.1 fields read past a 1.0 descriptor's size");
+    let name = "fixture_old_layout";
+    let mut host = PluginHost::new(vec![lib], &[name.to_string()], 1);
+    host.set_layers(2);
+    host.set_param(name, "factor", "0.25").unwrap();
+    assert_eq!(host.param(name, "factor").as_deref(), Some("0.25"));
+    let e = host.set_param(name, "factor", "7").unwrap_err();
+    assert!(matches!(e.problem, SettingProblem::Refused { .. }), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        "technique fixture_old_layout: factor: expected a number in 0 ..= 1, got \"7\" (said through the 1.0 log) \
+         (allowed: 0 ..= 1)"
+    );
+    assert!(host.take_logs().is_empty(), "the reason was handed back, not left in the log");
+    assert_eq!(host.param(name, "factor").as_deref(), Some("0.25"), "a refused value changes nothing");
+    // Its events arrive as the 1.0 enum it declared.
+    host.preset_enabled(name, true);
+    let mut store = traintop::engine::StateStore::new();
+    host.dispatch(traintop_plugin_abi::EventKind::BatchEnd, 0, 0.5, f64::NAN, &mut store);
+    assert_eq!(host.views()[0].status, "saw 1 batches (ABI 1.0)");
+}
+
+#[test]
+fn a_plugin_built_against_abi_1_0_trains() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A dot folder: not taken for a run folder.
+    let plugins = tmp.path().join(".plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    install(&fixture("old_layout"), &plugins, "fixture_old_layout");
+    let dirs = format!("plugins.dirs=[{:?}]", plugins.display().to_string());
+    let o = run_iris(
+        tmp.path(),
+        &[
+            &dirs,
+            "technique.fixture_old_layout.enabled=true",
+            "technique.fixture_old_layout.factor=0.5",
+            "run.epochs=2",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = summary(&run_dir(tmp.path()));
+    assert_eq!(s["epochs_run"], 2);
+    assert!(s["final_val_loss"].as_f64().unwrap().is_finite());
+    // A value it refuses is a config error at the setting, with its reason.
+    let o = run_iris(tmp.path(), &[&dirs, "technique.fixture_old_layout.factor=2"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--set technique.fixture_old_layout.factor=2"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("got \"2\" (said through the 1.0 log) (allowed: 0 ..= 1)"), "{}", stderr(&o));
+    // Its fragment passes the gradient check through the 1.0 functions.
+    let check = run(&["plugins", "check", plugins.join(plugin_file("fixture_old_layout")).to_str().unwrap()]);
+    assert!(check.status.success(), "{}{}", stdout(&check), stderr(&check));
+}
+
+fn plugin_file(name: &str) -> String {
+    format!("{}traintop_plugin_{name}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX)
 }

@@ -218,7 +218,10 @@ proptest! {
         let result = unsafe { descriptor::check(built.words.as_ptr() as *const abi::Descriptor, &memory) };
         if let Ok(checked) = result {
             prop_assert!(d.major_ok && d.size_ok, "a wrong version or size passed");
-            prop_assert!(d.functions.iter().all(|f| *f == Ptr::Valid), "a bad function pointer passed: {:?}", d.functions);
+            let (required, optional) = d.functions.split_at(7);
+            prop_assert!(required.iter().all(|f| *f == Ptr::Valid), "a bad function pointer passed: {:?}", d.functions);
+            prop_assert!(optional.iter().all(|f| matches!(f, Ptr::Valid | Ptr::Null)), "a bad optional one passed: {:?}", d.functions);
+            prop_assert_eq!(checked.descriptor.set_param_checked.is_some(), optional[0] == Ptr::Valid);
             prop_assert!(built.strings_ok.iter().all(|ok| *ok), "a bad string passed: {:?}", d.strings);
             prop_assert!(built.n_params == 0 || d.params_ptr == Ptr::Valid);
             prop_assert_eq!(checked.params.len(), built.n_params);
@@ -299,7 +302,8 @@ fn raw_descriptor() -> impl Strategy<Value = GenDescriptor> {
         prop::collection::vec(gen_str(), 3),
         ptr(),
         prop_oneof![Just(0usize), Just(1), Just(2), Just(300), any::<usize>()],
-        prop::collection::vec(prop_oneof![6 => Just(Ptr::Valid), 1 => ptr()], 7),
+        // The seven 1.0 functions, then the two optional ones of 1.1.
+        prop::collection::vec(prop_oneof![6 => Just(Ptr::Valid), 1 => ptr()], 9),
     )
         .prop_map(|(major_ok, size_ok, strings, params_ptr, n_params, functions)| GenDescriptor {
             major_ok,
@@ -407,7 +411,7 @@ fn a_valid_generated_descriptor_passes() {
         strings: vec![valid.clone(), valid.clone(), valid],
         params_ptr: Ptr::Valid,
         n_params: 2,
-        functions: vec![Ptr::Valid; 7],
+        functions: vec![Ptr::Valid; 9],
     };
     let built = d.build();
     // SAFETY: every pointer in it is valid.

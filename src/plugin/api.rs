@@ -163,13 +163,15 @@ fn build(
 unsafe extern "C" fn log(ctx: *mut c_void, level: u32, msg: abi::Str) {
     // SAFETY: table contract.
     let (c, msg) = unsafe { (cx(ctx), text(msg)) };
-    let level = abi::Level::try_from(level).unwrap_or(abi::Level::Warn);
-    let tag = if level == abi::Level::Warn { "warning: " } else { "" };
+    // A level this host does not know is logged as a warning.
+    let warn = abi::Level::try_from(level) != Ok(abi::Level::Info);
+    if let (true, Some(reasons)) = (warn, c.state.set_param_warnings.as_mut()) {
+        reasons.push(msg);
+        return;
+    }
+    let tag = if warn { "warning: " } else { "" };
     let name = c.caller.name;
     c.state.log(format!("{tag}{name}: {msg}"));
-    if level == abi::Level::Warn && msg.starts_with("panicked") {
-        *c.caller.failed = true;
-    }
 }
 
 unsafe extern "C" fn set_status(ctx: *mut c_void, msg: abi::Str) {
@@ -205,24 +207,25 @@ unsafe extern "C" fn constant_like(ctx: *mut c_void, value: f32, like: abi::Hand
 }
 
 unsafe extern "C" fn unary(ctx: *mut c_void, op: u32, a: abi::Handle) -> abi::Handle {
-    let Ok(op) = abi::UnaryOp::try_from(op) else { return refuse(ctx, format!("unknown unary op {op}")) };
-    let op = match op {
-        abi::UnaryOp::Log2 => UnaryOp::Log2,
-        abi::UnaryOp::Exp2 => UnaryOp::Exp2,
-        abi::UnaryOp::Sin => UnaryOp::Sin,
-        abi::UnaryOp::Sqrt => UnaryOp::Sqrt,
-        abi::UnaryOp::Recip => UnaryOp::Recip,
+    let op = match abi::UnaryOp::try_from(op) {
+        Ok(abi::UnaryOp::Log2) => UnaryOp::Log2,
+        Ok(abi::UnaryOp::Exp2) => UnaryOp::Exp2,
+        Ok(abi::UnaryOp::Sin) => UnaryOp::Sin,
+        Ok(abi::UnaryOp::Sqrt) => UnaryOp::Sqrt,
+        Ok(abi::UnaryOp::Recip) => UnaryOp::Recip,
+        // Unknown to this host (a newer plugin, or garbage).
+        _ => return refuse(ctx, format!("unknown unary op {op}")),
     };
     build(ctx, &[a], |b, t| Ok(b.unary(op, t[0])))
 }
 
 unsafe extern "C" fn binary(ctx: *mut c_void, op: u32, a: abi::Handle, bb: abi::Handle) -> abi::Handle {
-    let Ok(op) = abi::BinaryOp::try_from(op) else { return refuse(ctx, format!("unknown binary op {op}")) };
-    let op = match op {
-        abi::BinaryOp::Add => BinaryOp::Add,
-        abi::BinaryOp::Mul => BinaryOp::Mul,
-        abi::BinaryOp::Mod => BinaryOp::Mod,
-        abi::BinaryOp::LessThan => BinaryOp::LessThan,
+    let op = match abi::BinaryOp::try_from(op) {
+        Ok(abi::BinaryOp::Add) => BinaryOp::Add,
+        Ok(abi::BinaryOp::Mul) => BinaryOp::Mul,
+        Ok(abi::BinaryOp::Mod) => BinaryOp::Mod,
+        Ok(abi::BinaryOp::LessThan) => BinaryOp::LessThan,
+        _ => return refuse(ctx, format!("unknown binary op {op}")),
     };
     build(ctx, &[a, bb], |b, t| {
         if b.shape(t[0]) != b.shape(t[1]) {
@@ -237,7 +240,10 @@ unsafe extern "C" fn binary(ctx: *mut c_void, op: u32, a: abi::Handle, bb: abi::
 }
 
 unsafe extern "C" fn reduce(ctx: *mut c_void, op: u32, a: abi::Handle, axis: u32) -> abi::Handle {
-    let Ok(op) = abi::ReduceOp::try_from(op) else { return refuse(ctx, format!("unknown reduce op {op}")) };
+    let op = match abi::ReduceOp::try_from(op) {
+        Ok(op @ (abi::ReduceOp::Sum | abi::ReduceOp::Max | abi::ReduceOp::Mean)) => op,
+        _ => return refuse(ctx, format!("unknown reduce op {op}")),
+    };
     build(ctx, &[a], |b, t| {
         let axis = axis as usize;
         if axis >= b.shape(t[0]).len() {
@@ -246,7 +252,8 @@ unsafe extern "C" fn reduce(ctx: *mut c_void, op: u32, a: abi::Handle, axis: u32
         Ok(match op {
             abi::ReduceOp::Sum => b.reduce(ReduceOp::Sum, t[0], axis),
             abi::ReduceOp::Max => b.reduce(ReduceOp::Max, t[0], axis),
-            abi::ReduceOp::Mean => b.mean(t[0], axis),
+            // Mean: the only other op let through above.
+            _ => b.mean(t[0], axis),
         })
     })
 }

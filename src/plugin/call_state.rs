@@ -41,6 +41,9 @@ pub(crate) struct HostState {
     pub current_params: Vec<(String, Tensor, bool)>,
     pub feeds: Vec<Feed>,
     pub logs: Vec<String>,
+    /// While a 1.0 plugin's `set_param` runs: the warnings it logs, which
+    /// are its reason when it refuses (1.0 has no error buffer).
+    pub set_param_warnings: Option<Vec<String>>,
 }
 
 impl HostState {
@@ -63,6 +66,4 @@ pub(crate) struct Caller<'a> {
     pub params: &'a [ParamInfo],
     /// Its status line (shown in the techniques panel).
     pub status: &'a mut String,
-    /// Set when the plugin reports an error: the host disables it.
-    pub failed: &'a mut bool,
 }

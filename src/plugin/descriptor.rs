@@ -18,11 +18,12 @@
 //! can prove is that the code behind the function pointers is well behaved:
 //! a plugin is code you run (see the README's trust model).
 
-use std::mem::{align_of, size_of};
+use std::mem::{align_of, offset_of, size_of, MaybeUninit};
 
 use traintop_plugin_abi as abi;
 
 use super::mapped::Maps;
+use crate::protocol::ToggleClass;
 
 /// Longest name, version, or parameter name, in bytes.
 pub const MAX_SHORT: usize = 64;
@@ -31,8 +32,11 @@ pub const MAX_TEXT: usize = 4096;
 /// Most parameters a technique may declare.
 pub const MAX_PARAMS: usize = 256;
 
-/// The descriptor's layout with the seven function pointers as addresses.
+/// The descriptor's layout (this ABI's, 1.1) with its function pointers as
+/// addresses: the seven of 1.0, which must be set, then the optional ones
+/// later minors appended.
 #[repr(C)]
+#[derive(Clone, Copy)]
 struct RawDescriptor {
     abi_major: u32,
     abi_minor: u32,
@@ -43,15 +47,29 @@ struct RawDescriptor {
     class: u32,
     params: *const abi::ParamSpec,
     n_params: usize,
-    functions: [usize; 7],
+    functions: [usize; FUNCTIONS.len()],
 }
 
 const _: () = assert!(size_of::<RawDescriptor>() == size_of::<abi::Descriptor>());
 const _: () = assert!(align_of::<RawDescriptor>() == align_of::<abi::Descriptor>());
 const _: () = assert!(size_of::<usize>() == size_of::<abi::EntryFn>());
+const _: () = assert!(offset_of!(RawDescriptor, functions) == offset_of!(abi::Descriptor, create));
+const _: () = assert!(offset_of!(RawDescriptor, functions) + REQUIRED * size_of::<usize>() == abi::DESCRIPTOR_SIZE_1_0);
 
 /// The functions in descriptor order, for messages.
-const FUNCTIONS: [&str; 7] = ["create", "destroy", "set_param", "get_param", "on_event", "build", "build_gradients"];
+const FUNCTIONS: [&str; 9] = [
+    "create",
+    "destroy",
+    "set_param",
+    "get_param",
+    "on_event",
+    "build",
+    "build_gradients",
+    "set_param_checked",
+    "get_param_checked",
+];
+/// How many of them ABI 1.0 has, all required; the rest may be null.
+const REQUIRED: usize = 7;
 
 /// A parameter as declared by a plugin, checked and copied to the host.
 #[derive(Clone, Debug, PartialEq)]
@@ -74,14 +92,20 @@ impl ParamInfo {
             abi::ParamKind::Bool => "true | false".into(),
             abi::ParamKind::Choice => self.choices.join(" | "),
             abi::ParamKind::Layers => "[layer, ...] (empty: default)".into(),
+            // Refused at load (`check_param`).
+            _ => String::new(),
         }
     }
 }
 
 /// What a descriptor that passed every check says, copied to the host.
 pub struct Checked {
-    pub descriptor: &'static abi::Descriptor,
-    pub class: abi::ToggleClass,
+    /// The descriptor as this host's layout: fields the plugin's size does
+    /// not cover (an older minor) are `None`.
+    pub descriptor: abi::Descriptor,
+    /// The minor version the plugin was built against.
+    pub abi_minor: u32,
+    pub class: ToggleClass,
     pub name: String,
     pub version: String,
     pub description: String,
@@ -91,8 +115,8 @@ pub struct Checked {
 /// Why a descriptor was refused.
 #[derive(Debug, PartialEq)]
 pub enum Refusal {
-    /// Built against another ABI major version.
-    Major(u32),
+    /// Built against another ABI major version: (major, minor) it declares.
+    Major(u32, u32),
     Invalid(String),
 }
 
@@ -149,11 +173,41 @@ fn invalid(reason: impl Into<String>) -> Refusal {
 
 /// Checks the descriptor at `ptr` and copies out what it declares.
 ///
+/// A same-major descriptor is read by its size: fields past it are absent,
+/// and a descriptor larger than this host's (a newer minor) is read up to
+/// this host's layout.
+///
 /// # Safety
 /// Where `mem` has a memory map (Linux), none: every read is of memory the
 /// map shows readable, and loaded libraries are never unmapped. Elsewhere the
 /// caller trusts the plugin's pointers to be valid (null ones are refused).
 pub unsafe fn check(ptr: *const abi::Descriptor, mem: &Memory) -> Result<Checked, Refusal> {
+    // SAFETY: passed on from the caller.
+    let d = unsafe { read_raw(ptr, mem) }?;
+    check_functions(mem, &d.functions)?;
+    let name = text(mem, d.name, MAX_SHORT, "name")?;
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+        return Err(invalid(format!("name {name:?} must be non-empty lowercase letters, digits and _")));
+    }
+    let version = text(mem, d.version, MAX_SHORT, "version")?;
+    let description = text(mem, d.description, MAX_TEXT, "description")?;
+    let class = toggle_class(d.class)?;
+    let params = params(mem, d.params, d.n_params)?;
+    let abi_minor = d.abi_minor;
+    // SAFETY: the same layout (asserted above); the seven required function
+    // pointers are non-null (a null `fn` is the one invalid bit pattern of
+    // the real type) and the optional ones are null or code, which
+    // `Option<fn>` holds as `None` or `Some`.
+    let descriptor: abi::Descriptor = unsafe { std::mem::transmute::<RawDescriptor, abi::Descriptor>(d) };
+    Ok(Checked { descriptor, abi_minor, class, name, version, description, params })
+}
+
+/// Checks the version and size and copies the part of the descriptor its
+/// size covers into this host's layout, the rest zero (absent).
+///
+/// # Safety
+/// As [`check`].
+unsafe fn read_raw(ptr: *const abi::Descriptor, mem: &Memory) -> Result<RawDescriptor, Refusal> {
     let at = ptr as usize;
     if at == 0 {
         return Err(invalid("the entry returned no descriptor"));
@@ -161,48 +215,72 @@ pub unsafe fn check(ptr: *const abi::Descriptor, mem: &Memory) -> Result<Checked
     if !at.is_multiple_of(align_of::<abi::Descriptor>()) {
         return Err(invalid(format!("descriptor at {at:#x} is not aligned")));
     }
-    // The version fields are at the same place in every ABI.
+    // The version and size fields are at the same place in every ABI.
     if !mem.readable(at, 16) {
         return Err(invalid(format!("descriptor at {at:#x} points outside mapped memory")));
     }
     let raw = ptr as *const RawDescriptor;
     // SAFETY: 16 readable, aligned bytes; u32 and usize accept any bits.
-    let (major, size) = unsafe { ((*raw).abi_major, (*raw).size) };
+    let (major, minor, size) = unsafe { ((*raw).abi_major, (*raw).abi_minor, (*raw).size) };
     if major != abi::ABI_MAJOR {
-        return Err(Refusal::Major(major));
+        return Err(Refusal::Major(major, minor));
     }
-    if size < size_of::<abi::Descriptor>() {
+    let least = abi::descriptor_size_of_minor(minor);
+    if size < least {
         return Err(invalid(format!(
-            "descriptor size {size} is smaller than ABI {}.{}'s",
+            "descriptor size {size} is smaller than ABI {major}.{minor}'s {least} bytes (this traintop speaks ABI {}.{})",
             abi::ABI_MAJOR,
             abi::ABI_MINOR
         )));
     }
-    if !mem.readable(at, size_of::<RawDescriptor>()) {
-        return Err(invalid("descriptor runs past mapped memory"));
+    let read = size.min(size_of::<RawDescriptor>());
+    if !mem.readable(at, read) {
+        return Err(invalid(format!("descriptor ({size} bytes) runs past mapped memory")));
     }
-    // SAFETY: readable and aligned; every field is a plain integer or raw pointer.
-    let d: RawDescriptor = unsafe { std::ptr::read(raw) };
-    for (name, &f) in FUNCTIONS.iter().zip(&d.functions) {
-        if f == 0 {
+    let mut d = MaybeUninit::<RawDescriptor>::zeroed();
+    // SAFETY: `read` readable bytes at `ptr`, at most the destination's size.
+    unsafe { std::ptr::copy_nonoverlapping(ptr as *const u8, d.as_mut_ptr() as *mut u8, read) };
+    // SAFETY: every field is an integer or raw pointer, valid for any bits
+    // (zero where the size did not reach).
+    let mut d = unsafe { d.assume_init() };
+    // A function the size covers only in part is absent too.
+    for (i, f) in d.functions.iter_mut().enumerate() {
+        if !covered(i, size) {
+            *f = 0;
+        }
+    }
+    Ok(d)
+}
+
+/// Whether function `index` lies wholly inside a descriptor of `size` bytes.
+fn covered(index: usize, size: usize) -> bool {
+    offset_of!(RawDescriptor, functions) + (index + 1) * size_of::<usize>() <= size
+}
+
+/// The 1.0 functions must be set; later ones may be null (or absent, which
+/// [`read_raw`] made null). Every one present must point into the plugin's code.
+fn check_functions(mem: &Memory, functions: &[usize; FUNCTIONS.len()]) -> Result<(), Refusal> {
+    for (i, (name, &f)) in FUNCTIONS.iter().zip(functions).enumerate() {
+        if i < REQUIRED && f == 0 {
             return Err(invalid(format!("function `{name}` is null")));
         }
-        if !mem.code(f) {
+        if f != 0 && !mem.code(f) {
             return Err(invalid(format!("function `{name}` ({f:#x}) does not point into the plugin's code")));
         }
     }
-    let name = text(mem, d.name, MAX_SHORT, "name")?;
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
-        return Err(invalid(format!("name {name:?} must be non-empty lowercase letters, digits and _")));
+    Ok(())
+}
+
+/// The toggle class a plugin declares, as the host's type.
+fn toggle_class(raw: u32) -> Result<ToggleClass, Refusal> {
+    match abi::ToggleClass::try_from(raw) {
+        Ok(abi::ToggleClass::Live) => Ok(ToggleClass::Live),
+        Ok(abi::ToggleClass::Structural) => Ok(ToggleClass::Structural),
+        Ok(abi::ToggleClass::InitOnly) => Ok(ToggleClass::InitOnly),
+        Ok(abi::ToggleClass::Data) => Ok(ToggleClass::Data),
+        // A class of a newer ABI than this host handles, or no class at all.
+        _ => Err(invalid(format!("unknown toggle class {raw}"))),
     }
-    let version = text(mem, d.version, MAX_SHORT, "version")?;
-    let description = text(mem, d.description, MAX_TEXT, "description")?;
-    let class = abi::ToggleClass::try_from(d.class).map_err(|v| invalid(format!("unknown toggle class {v}")))?;
-    let params = params(mem, d.params, d.n_params)?;
-    // SAFETY: the same memory as `d`, whose function pointers are all non-null
-    // (the one invalid bit pattern of the real type); the library is never unloaded.
-    let descriptor: &'static abi::Descriptor = unsafe { &*ptr };
-    Ok(Checked { descriptor, class, name, version, description, params })
 }
 
 /// A descriptor string, checked.
@@ -293,6 +371,158 @@ fn check_param(p: &ParamInfo, earlier: &[ParamInfo]) -> Result<(), String> {
             }
         }
         abi::ParamKind::Bool | abi::ParamKind::Layers => {}
+        // A kind of a newer ABI than this host handles.
+        other => return Err(format!("kind {other:?} is not supported by this traintop")),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::c_void;
+
+    use super::*;
+
+    unsafe extern "C" fn create() -> *mut c_void {
+        std::ptr::null_mut()
+    }
+    unsafe extern "C" fn destroy(_: *mut c_void) {}
+    unsafe extern "C" fn set_param(_: *mut c_void, _: *const abi::HostApi, _: abi::Str, _: abi::Str) -> i32 {
+        abi::OK
+    }
+    unsafe extern "C" fn get_param(_: *mut c_void, _: abi::Str, _: *mut u8, _: usize) -> i64 {
+        -1
+    }
+    unsafe extern "C" fn on_event(_: *mut c_void, _: *const abi::HostApi, _: *const abi::Event) -> i32 {
+        abi::OK
+    }
+    unsafe extern "C" fn build(
+        _: *mut c_void,
+        _: *const abi::HostApi,
+        _: u32,
+        _: u32,
+        _: u32,
+        _: abi::Handle,
+        _: *mut abi::Handle,
+    ) -> i32 {
+        abi::OK
+    }
+    unsafe extern "C" fn build_gradients(
+        _: *mut c_void,
+        _: *const abi::HostApi,
+        _: *mut abi::ParamGrad,
+        _: usize,
+    ) -> i32 {
+        abi::OK
+    }
+    unsafe extern "C" fn set_checked(_: *mut c_void, _: abi::Str, _: abi::Str, _: *mut abi::OutBuf) -> i32 {
+        abi::OK
+    }
+    unsafe extern "C" fn get_checked(_: *mut c_void, _: abi::Str, _: *mut abi::OutBuf) -> i32 {
+        abi::OK
+    }
+
+    /// A valid descriptor of this ABI, declaring `minor` and `size`.
+    fn sample(minor: u32, size: usize) -> abi::Descriptor {
+        abi::Descriptor {
+            abi_major: abi::ABI_MAJOR,
+            abi_minor: minor,
+            size,
+            name: abi::Str::new("sample"),
+            version: abi::Str::new("0.1.0"),
+            description: abi::Str::new("a test descriptor"),
+            class: abi::ToggleClass::Live.into(),
+            params: std::ptr::null(),
+            n_params: 0,
+            create,
+            destroy,
+            set_param,
+            get_param,
+            on_event,
+            build,
+            build_gradients,
+            set_param_checked: Some(set_checked),
+            get_param_checked: Some(get_checked),
+        }
+    }
+
+    /// `d`'s bytes in a buffer of `words` words; words past `d` hold
+    /// `filler` (what a check must not take for a field).
+    fn in_memory(d: &abi::Descriptor, words: usize, filler: usize) -> Vec<usize> {
+        let mut out = vec![filler; words.max(size_of::<abi::Descriptor>() / 8)];
+        // SAFETY: `out` has room for a whole descriptor; both are plain words.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                d as *const abi::Descriptor as *const u8,
+                out.as_mut_ptr() as *mut u8,
+                size_of::<abi::Descriptor>(),
+            )
+        };
+        out
+    }
+
+    fn check_words(words: &[usize]) -> Result<Checked, Refusal> {
+        // SAFETY: every pointer in the words is valid; the map checks the rest.
+        unsafe { check(words.as_ptr() as *const abi::Descriptor, &Memory::current(None)) }
+    }
+
+    /// The words of a 1.0 plugin: the 1.1 slots hold whatever follows it.
+    fn old(size: usize) -> Vec<usize> {
+        let mut words = in_memory(&sample(0, size), 0, 0);
+        let first_new = abi::DESCRIPTOR_SIZE_1_0 / 8;
+        words[first_new] = 0x5eed_0000_0001;
+        words[first_new + 1] = 0x5eed_0000_0002;
+        words
+    }
+
+    #[test]
+    fn a_1_0_descriptor_is_read_by_its_size() {
+        let checked = check_words(&old(abi::DESCRIPTOR_SIZE_1_0)).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!((checked.abi_minor, checked.name.as_str()), (0, "sample"));
+        assert!(checked.descriptor.set_param_checked.is_none(), "a field past the size was read");
+        assert!(checked.descriptor.get_param_checked.is_none());
+        // A size that covers half of the next field leaves it absent too.
+        let checked = check_words(&old(abi::DESCRIPTOR_SIZE_1_0 + 4)).unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(checked.descriptor.set_param_checked.is_none());
+    }
+
+    #[test]
+    fn a_newer_minor_is_read_up_to_this_hosts_layout() {
+        let size = abi::DESCRIPTOR_SIZE_1_1 + 3 * 8;
+        let words = in_memory(&sample(abi::ABI_MINOR + 1, size), size / 8, 0x5eed_0000_0003);
+        let checked = check_words(&words).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(checked.abi_minor, abi::ABI_MINOR + 1);
+        assert!(checked.descriptor.set_param_checked.is_some() && checked.descriptor.get_param_checked.is_some());
+    }
+
+    #[test]
+    fn the_1_1_functions_may_be_null() {
+        let d = abi::Descriptor {
+            set_param_checked: None,
+            get_param_checked: None,
+            ..sample(abi::ABI_MINOR, abi::DESCRIPTOR_SIZE_1_1)
+        };
+        let checked = check_words(&in_memory(&d, 0, 0)).unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(checked.descriptor.set_param_checked.is_none());
+    }
+
+    #[test]
+    fn sizes_smaller_than_the_declared_minor_are_refused() {
+        let words = in_memory(&sample(1, abi::DESCRIPTOR_SIZE_1_0), 0, 0);
+        let want = format!(
+            "descriptor size {} is smaller than ABI 1.1's {} bytes (this traintop speaks ABI 1.{})",
+            abi::DESCRIPTOR_SIZE_1_0,
+            abi::DESCRIPTOR_SIZE_1_1,
+            abi::ABI_MINOR
+        );
+        assert_eq!(check_words(&words).err(), Some(Refusal::Invalid(want)));
+        let words = in_memory(&sample(0, 16), 0, 0);
+        assert!(matches!(check_words(&words), Err(Refusal::Invalid(m)) if m.starts_with("descriptor size 16 ")));
+    }
+
+    #[test]
+    fn another_major_is_refused_with_the_version_it_declares() {
+        let d = abi::Descriptor { abi_major: abi::ABI_MAJOR + 1, abi_minor: 4, ..sample(0, 8) };
+        assert_eq!(check_words(&in_memory(&d, 0, 0)).err(), Some(Refusal::Major(abi::ABI_MAJOR + 1, 4)));
+    }
 }

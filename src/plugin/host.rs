@@ -21,6 +21,9 @@ use crate::engine::hooks::{GraphHooks, Mode, ParamGrad};
 use crate::engine::StateStore;
 use crate::protocol::{ParamView, TechniqueView, ToggleClass};
 
+/// ABI 1.1's `set_param_checked`.
+type SetParamChecked = unsafe extern "C" fn(*mut c_void, abi::Str, abi::Str, *mut abi::OutBuf) -> i32;
+
 /// One loaded technique.
 struct Plugin {
     lib: LoadedLibrary,
@@ -37,27 +40,55 @@ impl Plugin {
     }
 
     fn class(&self) -> ToggleClass {
-        match self.lib.class {
-            abi::ToggleClass::Live => ToggleClass::Live,
-            abi::ToggleClass::Structural => ToggleClass::Structural,
-            abi::ToggleClass::InitOnly => ToggleClass::InitOnly,
-            abi::ToggleClass::Data => ToggleClass::Data,
-        }
+        self.lib.class
     }
 
     fn active(&self) -> bool {
         self.enabled && !self.failed
     }
 
-    /// A parameter's current value as text.
+    /// A parameter's current value as text; `None` for a name the plugin
+    /// does not know (or a failure to say).
     fn param(&self, name: &str) -> Option<String> {
-        let mut buf = vec![0u8; 256];
-        // SAFETY: `state` came from this plugin's `create`; `buf` has 256 bytes.
+        if self.state.is_null() {
+            return None;
+        }
+        let Some(get) = self.lib.descriptor.get_param_checked else { return self.param_1_0(name) };
+        let mut room = 256;
+        loop {
+            let mut buf = vec![0u8; room];
+            let mut out = abi::OutBuf { ptr: buf.as_mut_ptr(), cap: buf.len(), len: 0 };
+            // SAFETY: `state` came from this plugin's `create`; `out` is writable for its `cap`.
+            let status = unsafe { get(self.state, abi::Str::new(name), &mut out) };
+            if status != abi::OK {
+                return None;
+            }
+            if out.len <= room {
+                buf.truncate(out.len);
+                return Some(String::from_utf8_lossy(&buf).into_owned());
+            }
+            // Cut: ask again with the room it needs (values are short; a
+            // plugin claiming more than this is not believed).
+            if out.len > MAX_VALUE {
+                return None;
+            }
+            room = out.len;
+        }
+    }
+
+    /// [`Plugin::param`] for a 1.0 plugin, whose `get_param` returns only
+    /// what fitted.
+    fn param_1_0(&self, name: &str) -> Option<String> {
+        let mut buf = vec![0u8; MAX_VALUE];
+        // SAFETY: `state` came from this plugin's `create`; `buf` has its length.
         let n =
             unsafe { (self.lib.descriptor.get_param)(self.state, abi::Str::new(name), buf.as_mut_ptr(), buf.len()) };
-        (n >= 0).then(|| String::from_utf8_lossy(&buf[..n as usize]).into_owned())
+        (n >= 0).then(|| String::from_utf8_lossy(&buf[..(n as usize).min(buf.len())]).into_owned())
     }
 }
+
+/// The longest parameter value the host reads, in bytes.
+const MAX_VALUE: usize = 64 * 1024;
 
 /// The plugins of a run and everything they asked of the host.
 pub struct PluginHost {
@@ -74,7 +105,7 @@ unsafe impl Send for PluginHost {}
 
 impl Drop for PluginHost {
     fn drop(&mut self) {
-        for p in &self.plugins {
+        for p in self.plugins.iter().filter(|p| !p.state.is_null()) {
             // SAFETY: each state was created by its plugin's `create` and is
             // destroyed once, by the same library (which stays loaded).
             unsafe { (p.lib.descriptor.destroy)(p.state) };
@@ -84,10 +115,27 @@ impl Drop for PluginHost {
 
 /// A problem with a technique's settings.
 #[derive(Debug, thiserror::Error)]
-#[error("technique {technique}: {message}")]
+#[error("technique {technique}: {problem}")]
 pub struct SettingError {
     pub technique: String,
-    pub message: String,
+    pub problem: SettingProblem,
+}
+
+/// What was wrong with a setting, as the plugin's status code and text say.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingProblem {
+    #[error("no such plugin loaded")]
+    NotLoaded,
+    #[error("unknown parameter `{param}`; valid: {valid}")]
+    UnknownParam { param: String, valid: String },
+    #[error("layer {layer} does not exist: the model has {hidden} hidden layer(s)")]
+    NoSuchLayer { layer: String, hidden: usize },
+    /// The plugin refused the value (`INVALID_VALUE`, or a 1.0 plugin's failure).
+    #[error("{reason} (allowed: {allowed})")]
+    Refused { reason: String, allowed: String },
+    /// The plugin failed (panicked) while setting it, and was disabled.
+    #[error("failed while setting it and was disabled: {reason}")]
+    Failed { reason: String },
 }
 
 impl PluginHost {
@@ -180,11 +228,11 @@ impl PluginHost {
         mode: Mode,
         f: impl FnOnce(&abi::Descriptor, *mut c_void, &abi::HostApi) -> R,
     ) -> R {
-        let Plugin { lib, state, status, failed, .. } = &mut self.plugins[index];
-        let caller = Caller { index, name: &lib.name, params: &lib.params, status, failed };
+        let Plugin { lib, state, status, .. } = &mut self.plugins[index];
+        let caller = Caller { index, name: &lib.name, params: &lib.params, status };
         let mut ctx = CallCtx { state: &mut self.state, caller, builder, store, mode };
         let api = table(&mut ctx);
-        f(lib.descriptor, *state, &api)
+        f(&lib.descriptor, *state, &api)
     }
 
     fn fail(&mut self, index: usize, what: &str) {
@@ -197,33 +245,90 @@ impl PluginHost {
     /// Sets a parameter from text (config or dashboard). Returns whether the
     /// change needs a graph rebuild.
     pub fn set_param(&mut self, technique: &str, param: &str, value: &str) -> Result<bool, SettingError> {
-        let err = |message: String| SettingError { technique: technique.to_string(), message };
-        let index = self.find(technique).ok_or_else(|| err("no such plugin loaded".into()))?;
+        let err = |problem| SettingError { technique: technique.to_string(), problem };
+        let index = self.find(technique).ok_or_else(|| err(SettingProblem::NotLoaded))?;
+        if self.plugins[index].state.is_null() {
+            return Err(err(SettingProblem::Failed { reason: "its constructor failed".into() }));
+        }
         let spec = self.plugins[index].lib.params.iter().find(|p| p.name == param).cloned().ok_or_else(|| {
             let names: Vec<&str> = self.plugins[index].lib.params.iter().map(|p| p.name.as_str()).collect();
-            err(format!("unknown parameter `{param}`; valid: {}", names.join(", ")))
+            err(SettingProblem::UnknownParam { param: param.to_string(), valid: names.join(", ") })
         })?;
-        if spec.kind == abi::ParamKind::Layers && self.state.layers > 0 {
-            let hidden = self.state.layers - 1;
-            let listed = value.trim_matches(|c: char| c == '[' || c == ']' || c.is_whitespace());
-            for part in listed.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                if part.parse::<usize>().is_ok_and(|l| l >= hidden) {
-                    return Err(err(format!("layer {part} does not exist: the model has {hidden} hidden layer(s)")));
-                }
+        if spec.kind == abi::ParamKind::Layers {
+            self.check_layers(value).map_err(err)?;
+        }
+        let outcome = match self.plugins[index].lib.descriptor.set_param_checked {
+            Some(set) => self.set_param_checked(index, set, param, value),
+            None => self.set_param_1_0(index, param, value),
+        };
+        outcome.map_err(|(status, reason)| match status {
+            abi::UNKNOWN_PARAM => err(SettingProblem::UnknownParam { param: param.to_string(), valid: reason }),
+            abi::INVALID_VALUE => err(SettingProblem::Refused { reason, allowed: spec.range_text() }),
+            _ => {
+                self.fail(index, "setting a parameter");
+                err(SettingProblem::Failed { reason })
+            }
+        })?;
+        Ok(spec.structural && self.plugins[index].active())
+    }
+
+    /// A layer list must name hidden layers the model has.
+    fn check_layers(&self, value: &str) -> Result<(), SettingProblem> {
+        let Some(hidden) = self.state.layers.checked_sub(1) else { return Ok(()) };
+        let listed = value.trim_matches(|c: char| c == '[' || c == ']' || c.is_whitespace());
+        for part in listed.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            if part.parse::<usize>().is_ok_and(|l| l >= hidden) {
+                return Err(SettingProblem::NoSuchLayer { layer: part.to_string(), hidden });
             }
         }
-        let before = self.state.logs.len();
+        Ok(())
+    }
+
+    /// ABI 1.1: the status code and the reason come back through the ABI.
+    fn set_param_checked(
+        &mut self,
+        index: usize,
+        set: SetParamChecked,
+        param: &str,
+        value: &str,
+    ) -> Result<(), (i32, String)> {
+        let mut text = vec![0u8; 1024];
+        let mut error = abi::OutBuf { ptr: text.as_mut_ptr(), cap: text.len(), len: 0 };
+        let state = self.plugins[index].state;
+        // SAFETY: `state` is this plugin's; the strings outlive the call and
+        // `error` is writable for its `cap`.
+        let status = unsafe { set(state, abi::Str::new(param), abi::Str::new(value), &mut error) };
+        if status == abi::OK {
+            return Ok(());
+        }
+        // A reason longer than the room is cut: a message, not data.
+        text.truncate(error.len.min(text.len()));
+        let reason = String::from_utf8_lossy(&text).trim().to_string();
+        let reason = if reason.is_empty() { "the plugin refused the value without saying why".into() } else { reason };
+        // Codes this host does not know count as failures.
+        let status = if [abi::UNKNOWN_PARAM, abi::INVALID_VALUE].contains(&status) { status } else { abi::FAILED };
+        Err((status, reason))
+    }
+
+    /// ABI 1.0: `set_param` returns OK or FAILED and writes its reason into
+    /// the log, so the warnings it makes during this call are the reason. A
+    /// 1.0 plugin's failure cannot be told from a refused value; it counts
+    /// as one.
+    fn set_param_1_0(&mut self, index: usize, param: &str, value: &str) -> Result<(), (i32, String)> {
+        self.state.set_param_warnings = Some(vec![]);
         let rc = self.call(index, None, None, Mode::Train, |d, s, api| {
             // SAFETY: `s` is this plugin's state and `api` valid for the call.
             unsafe { (d.set_param)(s, api, abi::Str::new(param), abi::Str::new(value)) }
         });
-        if rc != abi::OK {
-            // The SDK logged the reason; hand it back as the error.
-            let reason = self.state.logs.drain(before..).next_back().unwrap_or_else(|| "invalid value".into());
-            let reason = reason.split_once(": ").map(|(_, r)| r.to_string()).unwrap_or(reason);
-            return Err(err(format!("{reason} (allowed: {})", spec.range_text())));
+        let warnings = self.state.set_param_warnings.take().unwrap_or_default();
+        if rc == abi::OK {
+            let name = self.plugins[index].name().to_string();
+            warnings.into_iter().for_each(|w| self.state.log(format!("warning: {name}: {w}")));
+            return Ok(());
         }
-        Ok(spec.structural && self.plugins[index].active())
+        let reason = warnings.join("; ");
+        let reason = if reason.is_empty() { "the plugin refused the value without saying why".into() } else { reason };
+        Err((abi::INVALID_VALUE, reason))
     }
 
     /// Switches a technique; its state starts fresh when switched on. Returns
@@ -236,10 +341,11 @@ impl PluginHost {
     ) -> Result<bool, SettingError> {
         let index = self
             .find(technique)
-            .ok_or_else(|| SettingError { technique: technique.into(), message: "no such plugin loaded".into() })?;
+            .ok_or_else(|| SettingError { technique: technique.into(), problem: SettingProblem::NotLoaded })?;
         let was = self.plugins[index].active();
         self.plugins[index].enabled = enabled;
-        if enabled {
+        // A plugin whose constructor failed has no state to run with.
+        if enabled && !self.plugins[index].state.is_null() {
             self.plugins[index].failed = false;
         }
         let now = self.plugins[index].active();
@@ -249,7 +355,8 @@ impl PluginHost {
             store.remove_prefix(&format!("{technique}."));
         }
         if was != now {
-            let event = abi::Event { kind: abi::EventKind::Toggled, value: now as u8 as f64, ..self.event_base() };
+            let event =
+                abi::Event { kind: abi::EventKind::Toggled.into(), value: now as u8 as f64, ..self.event_base() };
             self.dispatch_one(index, &event, store);
         }
         Ok(was != now)
@@ -257,7 +364,7 @@ impl PluginHost {
 
     fn event_base(&self) -> abi::Event {
         abi::Event {
-            kind: abi::EventKind::RunStart,
+            kind: abi::EventKind::RunStart.into(),
             epoch: 0,
             step: self.state.step,
             value: f64::NAN,
@@ -274,14 +381,15 @@ impl PluginHost {
             // SAFETY: valid state, table and event for the call.
             unsafe { (d.on_event)(s, api, event) }
         });
-        if rc != abi::OK || self.plugins[index].failed {
-            self.fail(index, &format!("{:?}", event.kind));
+        if rc != abi::OK {
+            let kind = abi::EventKind::try_from(event.kind).map_or_else(|v| v.to_string(), |k| format!("{k:?}"));
+            self.fail(index, &kind);
         }
     }
 
     /// Sends an event to every active plugin, in order.
     pub fn dispatch(&mut self, kind: abi::EventKind, epoch: u64, value: f64, value2: f64, store: &mut StateStore) {
-        let event = abi::Event { kind, epoch, value, value2, ..self.event_base() };
+        let event = abi::Event { kind: kind.into(), epoch, value, value2, ..self.event_base() };
         for i in 0..self.plugins.len() {
             if self.plugins[i].active() {
                 self.dispatch_one(i, &event, store);
@@ -292,7 +400,7 @@ impl PluginHost {
     /// Hands the training split to the active plugins (input normalization).
     pub fn dispatch_train_data(&mut self, features: &[f32], rows: usize, cols: usize, store: &mut StateStore) {
         let event = abi::Event {
-            kind: abi::EventKind::TrainData,
+            kind: abi::EventKind::TrainData.into(),
             data: features.as_ptr(),
             rows: rows as u64,
             cols: cols as u64,
@@ -382,12 +490,14 @@ impl PluginHost {
             let abi_mode = if mode == Mode::Train { abi::Mode::Train } else { abi::Mode::Eval };
             let rc = self.call(i, Some(g), None, mode, |d, s, api| {
                 // SAFETY: valid state and table; `out` is writable.
-                unsafe { (d.build)(s, api, point, abi_mode, layer as u32, current.0 as abi::Handle, &mut out) }
+                unsafe {
+                    (d.build)(s, api, point.into(), abi_mode.into(), layer as u32, current.0 as abi::Handle, &mut out)
+                }
             });
             // The result must be a tensor of the target's shape: anything else
             // would break the layers after it.
             let valid = (out as usize) < g.tape_len() && g.shape(Tensor(out as usize)) == g.shape(current);
-            if rc != abi::OK || self.plugins[i].failed || !valid {
+            if rc != abi::OK || !valid {
                 self.fail(i, &format!("building {point:?}"));
                 continue;
             }
@@ -443,7 +553,7 @@ impl GraphHooks for PluginHost {
                 .iter()
                 .zip(grads.iter())
                 .all(|(r, p)| (r.grad as usize) < g.tape_len() && g.shape(Tensor(r.grad as usize)) == g.shape(p.param));
-            if rc != abi::OK || self.plugins[i].failed || !valid {
+            if rc != abi::OK || !valid {
                 self.fail(i, "building gradients");
                 continue;
             }

@@ -35,8 +35,11 @@ pub enum LoadError {
     Library { path: PathBuf, reason: String },
     #[error("{path}: no `traintop_plugin_entry` symbol: not a traintop plugin")]
     NoEntry { path: PathBuf },
-    #[error("{path}: plugin ABI {found}.x, this traintop speaks ABI {expected}.x: rebuild the plugin against traintop-plugin-sdk")]
-    AbiMajor { path: PathBuf, found: u32, expected: u32 },
+    #[error(
+        "{path}: plugin built against ABI {found}.{found_minor}, this traintop speaks ABI {expected}.{expected_minor} \
+         and loads only ABI {expected}.x plugins: rebuild the plugin against this traintop's traintop-plugin-sdk"
+    )]
+    AbiMajor { path: PathBuf, found: u32, found_minor: u32, expected: u32, expected_minor: u32 },
     #[error("{path}: invalid descriptor: {reason}")]
     Descriptor { path: PathBuf, reason: String },
     #[error("plugin `{name}` found twice: {first} and {second}; remove one or narrow [plugins] dirs")]
@@ -48,8 +51,11 @@ pub use super::descriptor::ParamInfo;
 /// A library that passed every check.
 pub struct LoadedLibrary {
     pub path: PathBuf,
-    pub descriptor: &'static abi::Descriptor,
-    pub class: abi::ToggleClass,
+    /// Its descriptor in this host's layout (see `descriptor::check`).
+    pub descriptor: abi::Descriptor,
+    /// The ABI minor version it was built against.
+    pub abi_minor: u32,
+    pub class: crate::protocol::ToggleClass,
     pub name: String,
     pub version: String,
     pub description: String,
@@ -161,12 +167,19 @@ pub fn load(path: &Path) -> Result<LoadedLibrary, LoadError> {
     // SAFETY: on Linux every read is checked against the process's memory map;
     // elsewhere the plugin's pointers are trusted as its code is.
     let checked = unsafe { descriptor::check(descriptor, &memory) }.map_err(|r| match r {
-        Refusal::Major(found) => LoadError::AbiMajor { path: path.to_path_buf(), found, expected: abi::ABI_MAJOR },
+        Refusal::Major(found, found_minor) => LoadError::AbiMajor {
+            path: path.to_path_buf(),
+            found,
+            found_minor,
+            expected: abi::ABI_MAJOR,
+            expected_minor: abi::ABI_MINOR,
+        },
         Refusal::Invalid(reason) => LoadError::Descriptor { path: path.to_path_buf(), reason },
     })?;
     Ok(LoadedLibrary {
         path: path.to_path_buf(),
         descriptor: checked.descriptor,
+        abi_minor: checked.abi_minor,
         class: checked.class,
         name: checked.name,
         version: checked.version,

@@ -12,7 +12,7 @@ mod mapped;
 
 use std::path::PathBuf;
 
-pub use host::{PluginHost, SettingError};
+pub use host::{PluginHost, SettingError, SettingProblem};
 pub use loader::{LoadError, LoadedLibrary};
 
 use crate::config::{ConfigError, RunConfig};

@@ -138,6 +138,7 @@ pub struct Graph<'a> {
 
 /// A dimension of a logical shape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Dim {
     Batch,
     Fixed(usize),

@@ -3,6 +3,12 @@
 //! descriptor, and `extern "C"` shims that validate parameters against the
 //! declared schema and wrap every hook in `catch_unwind`, so a panicking plugin
 //! is reported and disabled instead of taking the trainer down.
+//!
+//! The shims convert the ABI's integers into the enums a technique matches
+//! on ([`EventKind`], [`BuildPoint`], [`Mode`], all `#[non_exhaustive]`) and
+//! skip values this SDK does not know: a newer host's event is ignored, a
+//! newer build point leaves the target unchanged. Every hook runs on the
+//! instance's owner thread (see the ABI crate's "Threads").
 
 pub mod graph;
 pub mod params;
@@ -12,7 +18,7 @@ use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub use graph::{Dim, Graph, Host, HostError, Tensor};
-pub use params::{Param, ParamValues, Value};
+pub use params::{Param, ParamValues, SetError, Value};
 pub use traintop_plugin_abi as abi;
 pub use traintop_plugin_abi::{BinaryOp, BuildPoint, EventKind, Mode, ReduceOp, ToggleClass, UnaryOp};
 
@@ -108,24 +114,22 @@ fn quiet_panics() {
     });
 }
 
+/// The message of the panic just caught (the hook above recorded it).
+fn take_panic() -> String {
+    LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_else(|| "panic".into())
+}
+
 /// Runs a hook, turning a panic or an error into a logged failure code.
 fn guarded(host: *const abi::HostApi, f: impl FnOnce() -> Result<(), String>) -> i32 {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(Ok(())) => abi::OK,
-        Ok(Err(message)) => {
-            // SAFETY: the host passed a valid table for this call.
-            let mut h = unsafe { Host::from_raw(host) };
-            h.warn(&message);
-            abi::FAILED
-        }
-        Err(_) => {
-            let message = LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_else(|| "panic".into());
-            // SAFETY: as above.
-            let mut h = unsafe { Host::from_raw(host) };
-            h.warn(&format!("panicked: {message}"));
-            abi::FAILED
-        }
-    }
+    let message = match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(())) => return abi::OK,
+        Ok(Err(message)) => message,
+        Err(_) => format!("panicked: {}", take_panic()),
+    };
+    // SAFETY: the host passed a valid table for this call.
+    let mut h = unsafe { Host::from_raw(host) };
+    h.warn(&message);
+    abi::FAILED
 }
 
 /// # Safety
@@ -147,6 +151,21 @@ pub unsafe extern "C" fn destroy<T: Technique>(state: *mut c_void) {
     }
 }
 
+/// Sets a parameter; the error is an ABI status code and its reason.
+fn set_value<T: Technique>(instance: &mut Instance<T>, name: &str, value: &str) -> Result<(), (i32, String)> {
+    match catch_unwind(AssertUnwindSafe(|| instance.params.set(&T::params(), name, value))) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err((e.status(), e.to_string())),
+        Err(_) => Err((abi::FAILED, format!("panicked: {}", take_panic()))),
+    }
+}
+
+/// The parameter's current value as text: `Ok(None)` for an unknown name,
+/// `Err` when formatting it panicked.
+fn value_text<T: Technique>(instance: &Instance<T>, name: &str) -> Result<Option<String>, ()> {
+    catch_unwind(AssertUnwindSafe(|| instance.params.get(name).map(|v| v.to_string()))).map_err(|_| ())
+}
+
 /// # Safety
 /// `state` from `create::<T>`, `host` valid for the call, `name`/`value` readable.
 pub unsafe extern "C" fn set_param<T: Technique>(
@@ -159,7 +178,41 @@ pub unsafe extern "C" fn set_param<T: Technique>(
     let instance = unsafe { &mut *(state as *mut Instance<T>) };
     // SAFETY: the strings are readable during the call.
     let (name, value) = unsafe { (name.as_str().unwrap_or(""), value.as_str().unwrap_or("")) };
-    guarded(host, || instance.params.set(&T::params(), name, value))
+    match set_value(instance, name, value) {
+        Ok(()) => abi::OK,
+        Err((_, message)) => {
+            // The 1.0 contract: the reason goes to the host's log.
+            // SAFETY: the host passed a valid table for this call.
+            unsafe { Host::from_raw(host) }.warn(&message);
+            abi::FAILED
+        }
+    }
+}
+
+/// # Safety
+/// `state` from `create::<T>`, `name`/`value` readable, `error` null or a
+/// buffer writable for its `cap`.
+pub unsafe extern "C" fn set_param_checked<T: Technique>(
+    state: *mut c_void,
+    name: abi::Str,
+    value: abi::Str,
+    error: *mut abi::OutBuf,
+) -> i32 {
+    // SAFETY: guaranteed by the caller.
+    let instance = unsafe { &mut *(state as *mut Instance<T>) };
+    // SAFETY: the strings are readable during the call.
+    let (name, value) = unsafe { (name.as_str().unwrap_or(""), value.as_str().unwrap_or("")) };
+    match set_value(instance, name, value) {
+        Ok(()) => abi::OK,
+        Err((status, message)) => {
+            // SAFETY: null or writable for its `cap`, per the caller.
+            if let Some(error) = unsafe { error.as_mut() } {
+                // SAFETY: as above.
+                unsafe { error.fill(&message) };
+            }
+            status
+        }
+    }
 }
 
 /// # Safety
@@ -169,11 +222,36 @@ pub unsafe extern "C" fn get_param<T: Technique>(state: *mut c_void, name: abi::
     let instance = unsafe { &*(state as *const Instance<T>) };
     // SAFETY: readable during the call.
     let name = unsafe { name.as_str().unwrap_or("") };
-    let Some(text) = instance.params.get(name).map(|v| v.to_string()) else { return -1 };
-    let n = text.len().min(cap);
-    // SAFETY: `out` has room for `cap` >= `n` bytes.
-    unsafe { std::ptr::copy_nonoverlapping(text.as_ptr(), out, n) };
-    n as i64
+    let Ok(Some(text)) = value_text(instance, name) else { return -1 };
+    let mut buf = abi::OutBuf { ptr: out, cap, len: 0 };
+    // SAFETY: `out` has room for `cap` bytes.
+    unsafe { buf.fill(&text) };
+    buf.len.min(cap) as i64
+}
+
+/// # Safety
+/// `state` from `create::<T>`, `out` null or a buffer writable for its `cap`.
+pub unsafe extern "C" fn get_param_checked<T: Technique>(
+    state: *mut c_void,
+    name: abi::Str,
+    out: *mut abi::OutBuf,
+) -> i32 {
+    // SAFETY: guaranteed by the caller.
+    let instance = unsafe { &*(state as *const Instance<T>) };
+    // SAFETY: readable during the call.
+    let name = unsafe { name.as_str().unwrap_or("") };
+    match value_text(instance, name) {
+        Ok(Some(text)) => {
+            // SAFETY: null or writable for its `cap`, per the caller.
+            if let Some(out) = unsafe { out.as_mut() } {
+                // SAFETY: as above.
+                unsafe { out.fill(&text) };
+            }
+            abi::OK
+        }
+        Ok(None) => abi::UNKNOWN_PARAM,
+        Err(()) => abi::FAILED,
+    }
 }
 
 /// # Safety
@@ -185,6 +263,8 @@ pub unsafe extern "C" fn on_event<T: Technique>(
 ) -> i32 {
     // SAFETY: guaranteed by the caller.
     let (instance, e) = unsafe { (&mut *(state as *mut Instance<T>), &*event) };
+    // An event a newer host added is not this plugin's business.
+    let Ok(kind) = EventKind::try_from(e.kind) else { return abi::OK };
     let data: &[f32] = if e.data.is_null() {
         &[]
     } else {
@@ -192,7 +272,7 @@ pub unsafe extern "C" fn on_event<T: Technique>(
         unsafe { std::slice::from_raw_parts(e.data, (e.rows * e.cols) as usize) }
     };
     let event = Event {
-        kind: e.kind,
+        kind,
         epoch: e.epoch,
         step: e.step,
         value: e.value,
@@ -214,14 +294,20 @@ pub unsafe extern "C" fn on_event<T: Technique>(
 pub unsafe extern "C" fn build<T: Technique>(
     state: *mut c_void,
     host: *const abi::HostApi,
-    point: BuildPoint,
-    mode: Mode,
+    point: u32,
+    mode: u32,
     layer: u32,
     target: abi::Handle,
     out: *mut abi::Handle,
 ) -> i32 {
     // SAFETY: guaranteed by the caller.
     let instance = unsafe { &mut *(state as *mut Instance<T>) };
+    // A build point or mode a newer host added: leave the target as it is.
+    let (Ok(point), Ok(mode)) = (BuildPoint::try_from(point), Mode::try_from(mode)) else {
+        // SAFETY: `out` is writable, per the caller.
+        unsafe { *out = target };
+        return abi::OK;
+    };
     guarded(host, || {
         // SAFETY: valid table for this call.
         let mut g = Graph::new(unsafe { Host::from_raw(host) });
@@ -298,6 +384,8 @@ pub fn descriptor<T: Technique>() -> abi::Descriptor {
         on_event: on_event::<T>,
         build: build::<T>,
         build_gradients: build_gradients::<T>,
+        set_param_checked: Some(set_param_checked::<T>),
+        get_param_checked: Some(get_param_checked::<T>),
     }
 }
 
@@ -313,3 +401,6 @@ macro_rules! export_technique {
         }
     };
 }
+
+#[cfg(test)]
+mod tests;

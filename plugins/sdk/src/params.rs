@@ -92,6 +92,7 @@ impl Param {
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok(Value::Layers(layers))
             }
+            other => Err(format!("{}: this SDK cannot parse {other:?} parameters", self.name)),
         }
     }
 
@@ -104,12 +105,15 @@ impl Param {
                 Value::Choice(self.choice_names().get(self.default_value as usize).copied().unwrap_or("").to_string())
             }
             ParamKind::Layers => Value::Layers(vec![]),
+            // A kind of a newer ABI crate than this SDK knows: its number.
+            _ => Value::Float(self.default_value),
         }
     }
 }
 
 /// A parameter value.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Value {
     Float(f64),
     Int(i64),
@@ -131,6 +135,32 @@ impl fmt::Display for Value {
     }
 }
 
+/// Why a parameter was not set; the message names the parameter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SetError {
+    UnknownParam(String),
+    InvalidValue(String),
+}
+
+impl SetError {
+    /// The ABI status code for it.
+    pub fn status(&self) -> i32 {
+        match self {
+            SetError::UnknownParam(_) => traintop_plugin_abi::UNKNOWN_PARAM,
+            SetError::InvalidValue(_) => traintop_plugin_abi::INVALID_VALUE,
+        }
+    }
+}
+
+impl fmt::Display for SetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SetError::UnknownParam(m) | SetError::InvalidValue(m) => f.write_str(m),
+        }
+    }
+}
+
 /// The current values of a plugin's parameters.
 #[derive(Clone, Debug, Default)]
 pub struct ParamValues {
@@ -147,12 +177,12 @@ impl ParamValues {
     }
 
     /// Sets a value from text after checking it against the schema.
-    pub fn set(&mut self, schema: &[Param], name: &str, text: &str) -> Result<(), String> {
+    pub fn set(&mut self, schema: &[Param], name: &str, text: &str) -> Result<(), SetError> {
         let spec = schema.iter().find(|p| p.name == name).ok_or_else(|| {
             let names: Vec<&str> = schema.iter().map(|p| p.name).collect();
-            format!("unknown parameter `{name}`; valid: {}", names.join(", "))
+            SetError::UnknownParam(format!("unknown parameter `{name}`; valid: {}", names.join(", ")))
         })?;
-        let value = spec.parse(text)?;
+        let value = spec.parse(text).map_err(SetError::InvalidValue)?;
         if let Some(slot) = self.values.iter_mut().find(|(n, _)| n == name) {
             slot.1 = value;
         }
