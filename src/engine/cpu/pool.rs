@@ -7,8 +7,13 @@ use std::collections::HashMap;
 
 /// Buffers smaller than this are cheap to allocate; they are not kept.
 const MIN_POOLED: usize = 1024;
-/// Free buffers kept per size.
+/// Free buffers kept per size, at least: what one large layer needs.
 const PER_SIZE: usize = 8;
+/// Bytes of free buffers kept per size, when that is more than [`PER_SIZE`]
+/// buffers: a small net's step frees dozens of buffers of one size at once,
+/// and with only eight kept the others were allocated (and zeroed) again at
+/// every step.
+const BYTES_PER_SIZE: usize = 4 << 20;
 
 #[derive(Debug, Default)]
 pub struct BufferPool {
@@ -54,7 +59,7 @@ impl BufferPool {
             return;
         }
         let list = self.free.entry(n).or_default();
-        if list.len() < PER_SIZE {
+        if list.len() < PER_SIZE.max(BYTES_PER_SIZE / (n * size_of::<f32>())) {
             list.push(b);
         }
     }
@@ -74,5 +79,16 @@ mod tests {
         assert_eq!(again.as_ptr(), ptr);
         assert!(again.iter().all(|&v| v == 0.0));
         assert_eq!(p.empty(10).capacity(), 10);
+    }
+
+    #[test]
+    fn many_small_buffers_are_kept_few_large_ones() {
+        let mut p = BufferPool::default();
+        for _ in 0..100 {
+            p.recycle(vec![0.0; 2048]);
+            p.recycle(vec![0.0; 1 << 20]);
+        }
+        assert_eq!(p.free[&2048].len(), 100, "8 KiB each: all kept");
+        assert_eq!(p.free[&(1 << 20)].len(), PER_SIZE, "4 MiB each: the floor");
     }
 }
