@@ -76,6 +76,37 @@ enum Command {
         #[command(flatten)]
         screen: ScreenArgs,
     },
+    /// Continue a run from one of its checkpoints with a change, in a new run
+    /// folder beside it: what the run, stopped there and resumed with --set,
+    /// would have trained. The new folder's fork.json names the parent.
+    ///
+    /// STEP is `last`, `best`, or the step of one of those two checkpoints
+    /// (`traintop ls` and the run's summary show them); the changes are what
+    /// `resume --set` may change: technique switches and settings, the
+    /// learning rate, the epochs.
+    Fork {
+        run_dir: PathBuf,
+        /// The checkpoint to continue from: last, best, or its step.
+        #[arg(long, value_name = "STEP")]
+        at: String,
+        /// A change for the fork, e.g. --set technique.batch_norm.enabled=true
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Write the fork's folder under DIR instead of beside RUN_DIR.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        headless: bool,
+        #[arg(long)]
+        quiet: bool,
+        /// Draw this finished run folder's curves behind the fork's (b shows or hides them).
+        #[arg(long, value_name = "RUN_DIR", conflicts_with = "headless")]
+        baseline: Option<PathBuf>,
+        #[command(flatten)]
+        background: BackgroundArgs,
+        #[command(flatten)]
+        screen: ScreenArgs,
+    },
     /// A dashboard on a live run, here or on another machine (over ssh).
     ///
     /// RUN is a run folder, a run folder's name, or a run name (the newest
@@ -339,6 +370,10 @@ fn main() -> ExitCode {
         Some(Command::Resume { run_dir, headless, overrides, quiet, baseline, background: b, screen: s }) => {
             let opts = RunOptions { overrides, headless, quiet, baseline, ..Default::default() };
             run::resume(&run_dir, &screen(s, b, opts))
+        }
+        Some(Command::Fork { run_dir, at, overrides, out, headless, quiet, baseline, background: b, screen: s }) => {
+            let opts = RunOptions { overrides, out, headless, quiet, baseline, ..Default::default() };
+            traintop::cli::fork::fork(&run_dir, &at, &screen(s, b, opts))
         }
         Some(Command::Attach { run, read_only, ssh, stdio, baseline, screen: s }) => attach::attach(&AttachOptions {
             baseline,

@@ -6,6 +6,7 @@ pub mod background;
 pub mod bench;
 pub mod diff;
 pub mod evaluate;
+pub mod fork;
 pub mod headless;
 pub mod ls;
 pub mod plugins;

@@ -66,6 +66,15 @@ pub fn run_id(config_toml: &str) -> String {
     config_toml.lines().next().and_then(|l| l.strip_prefix(ID_LINE)).map(|id| id.trim().to_string()).unwrap_or_default()
 }
 
+/// A run's `config.toml` text without its id line (to write it again under
+/// a new id, as a fork does).
+pub fn without_id(config_toml: &str) -> &str {
+    match config_toml.strip_prefix(ID_LINE) {
+        Some(rest) => rest.split_once('\n').map_or("", |(_, body)| body),
+        None => config_toml,
+    }
+}
+
 impl RunDir {
     /// Creates a fresh folder under `out_dir` (a numeric suffix keeps two runs
     /// started in the same second apart) and writes the resolved config.

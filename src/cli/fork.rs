@@ -1,0 +1,18 @@
+//! `traintop fork RUN --at STEP --set KEY=VALUE`: a new run folder beside
+//! RUN (see [`crate::train::fork`]) resumed with the changes, with the
+//! dashboard or headless like `traintop resume`.
+
+use std::path::Path;
+
+use super::run::{self, RunOptions};
+use super::ExitError;
+
+/// Creates the fork and trains it; `opts.overrides` are the changes.
+pub fn fork(parent: &Path, at: &str, opts: &RunOptions) -> Result<(), ExitError> {
+    let dir = crate::train::fork::create(parent, at, &opts.overrides, opts.out.as_deref())?;
+    eprintln!("fork of {} at {at}: {}", parent.display(), dir.display());
+    // The fork's folder is made; resuming it is a plain resume (its own
+    // server, when in the background).
+    let opts = RunOptions { out: None, ..opts.clone() };
+    run::resume(&dir, &opts)
+}
