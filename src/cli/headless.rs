@@ -101,13 +101,17 @@ impl LinePrinter {
                 out(format!("techniques on: {}", if on.is_empty() { "none".to_string() } else { on.join(", ") }))
             }
             RunEvent::Finished { reason, run_dir, .. } => out(format!("finished ({}): {run_dir}", reason.as_str())),
+            RunEvent::Diverged { step, cause, .. } => err(format!("warning: step {step}: diverged: {cause}")),
+            RunEvent::RolledBack { step, to_step, lr, attempt, paused, .. } => err(format!(
+                "step {step}: rolled back to step {to_step} (rollback {attempt}) with lr={lr}{}",
+                if *paused { "; paused" } else { "" }
+            )),
             // Said otherwise already (a marker, a state, the finish), or
             // nothing a line log needs.
             RunEvent::Hello(_)
             | RunEvent::Accepted { .. }
             | RunEvent::StopRequested { .. }
             | RunEvent::Override { .. }
-            | RunEvent::Diverged { .. }
             | RunEvent::Confusion(_)
             | RunEvent::Status(_)
             | RunEvent::Attached { .. }

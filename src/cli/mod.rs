@@ -1,5 +1,6 @@
 //! Command-line subcommands and how their failures map to exit codes:
-//! 2 for bad input (config, data, checkpoint, usage), 1 for failures at run time.
+//! 2 for bad input (config, data, checkpoint, usage), 1 for failures at run
+//! time, 3 for a run that diverged (its `last` holds the last good state).
 
 pub mod attach;
 pub mod background;
@@ -17,6 +18,9 @@ pub mod top;
 pub mod view;
 
 use std::fmt;
+
+/// The exit code of a run that diverged.
+pub const DIVERGED: i32 = 3;
 
 /// An error with the exit code the process should end with.
 #[derive(Debug)]
@@ -44,6 +48,18 @@ impl ExitError {
             PrepareError::Input(message) => Self::input(message),
             PrepareError::Runtime(e) => Self::runtime(e),
         }
+    }
+
+    /// A run that diverged and stopped: exit code 3 ([`DIVERGED`]).
+    pub fn diverged(summary: &crate::train::Summary) -> Self {
+        let at = summary.diverged_at.map_or(String::new(), |s| format!(" at step {s}"));
+        let cause = summary.divergence.as_deref().unwrap_or("the loss blew up");
+        let message = format!(
+            "the run diverged{at} ({cause}); checkpoints/last holds step {}, the last good state: \
+             resume it with a lower rate (traintop resume {} --set optimizer.lr=...)",
+            summary.steps, summary.run_dir
+        );
+        Self { code: DIVERGED, message }
     }
 
     /// A failure while running, in words: exit code 1.

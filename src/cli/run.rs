@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use super::headless::LinePrinter;
 use super::{background, signals, ExitError};
-use crate::config::{ConfigSource, RunConfig};
-use crate::protocol::{ClientId, Command, Request, RunEvent};
+use crate::config::{ConfigSource, OnDivergence, RunConfig};
+use crate::protocol::{ClientId, Command, Request, RunEvent, StopReason};
 use crate::serve::server::Server;
 use crate::train::summary::write_panicked;
 use crate::train::trainer::Channels;
@@ -120,8 +120,13 @@ enum Watcher {
 /// watches it here: with the dashboard in this terminal (`--foreground`), or
 /// with the line log (headless, and the background server, whose output
 /// goes to the run folder). A hang-up detaches; SIGINT/SIGTERM stop.
-fn drive(prepared: Prepared, opts: &RunOptions, baseline: Option<Baseline>) -> Result<(), ExitError> {
+fn drive(mut prepared: Prepared, opts: &RunOptions, baseline: Option<Baseline>) -> Result<(), ExitError> {
     use std::io::IsTerminal;
+    let foreground = !opts.server && !opts.headless && std::io::stdout().is_terminal();
+    // Unset, a divergence pauses a run someone watches (the dashboard's
+    // banner offers the fixes) and stops a headless one (exit code 3).
+    let watched = if opts.server || foreground { OnDivergence::Pause } else { OnDivergence::Stop };
+    prepared.config.run.on_divergence.get_or_insert(watched);
     let flags = signals::install()?;
     let run_path = std::path::absolute(&prepared.run_dir.path).unwrap_or_else(|_| prepared.run_dir.path.clone());
     let name = prepared.config.run.name.clone();
@@ -145,7 +150,6 @@ fn drive(prepared: Prepared, opts: &RunOptions, baseline: Option<Baseline>) -> R
             server.note(RunEvent::log(format!("warning: output is lost: {e}")));
         }
     }
-    let foreground = !opts.server && !opts.headless && std::io::stdout().is_terminal();
     let (event_tx, event_rx) = std::sync::mpsc::channel();
     let watcher = match foreground {
         true => Watcher::Dashboard(event_tx),
@@ -212,7 +216,10 @@ fn drive(prepared: Prepared, opts: &RunOptions, baseline: Option<Baseline>) -> R
     if foreground && !detached {
         println!("finished ({}): {}", summary.stop_reason.as_str(), summary.run_dir);
     }
-    Ok(())
+    match summary.stop_reason {
+        StopReason::Diverged => Err(ExitError::diverged(&summary)),
+        _ => Ok(()),
+    }
 }
 
 /// The run goes on without its terminal: output to the run folder, and

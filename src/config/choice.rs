@@ -42,6 +42,14 @@ pub(crate) mod option {
     pub(crate) fn deserialize<'de, D: Deserializer<'de>, T: Choice>(d: D) -> Result<Option<T>, D::Error> {
         super::deserialize(d).map(Some)
     }
+
+    /// Writes the name; `None` is left out by `skip_serializing_if`.
+    pub(crate) fn serialize<S: Serializer, T: Choice>(value: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(v) => super::serialize(v, s),
+            None => s.serialize_none(),
+        }
+    }
 }
 
 #[cfg(test)]

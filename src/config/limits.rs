@@ -15,6 +15,11 @@ pub const MAX_EPOCHS: usize = 1_000_000_000;
 pub const MAX_LOG_EVERY: usize = 1_000_000_000;
 /// Longest interval between checkpoints: a day.
 pub const MAX_CHECKPOINT_SECS: f64 = 86_400.0;
+/// Most rollbacks after divergences: each halves the learning rate, and
+/// 100 halvings take any rate below what f32 can tell from 0.
+pub const MAX_ROLLBACKS: usize = 100;
+/// Largest divergence factor (the rule needs one above 1).
+pub const MAX_DIVERGENCE_FACTOR: f64 = 1e30;
 /// Synthetic sets: rows, features and classes.
 pub const MAX_SAMPLES: usize = 1 << 30;
 pub const MAX_FEATURES: usize = MAX_WIDTH;

@@ -26,8 +26,8 @@ pub use blame::Blame;
 pub use error::{ConfigError, Location, Origin};
 pub use limits::{safe_run_name, MAX_WIDTH};
 pub use schema::{
-    Activation, DataSection, Device, ModelSection, OptimizerKind, OptimizerSection, PluginsSection, RunSection,
-    TechniqueConfig,
+    Activation, DataSection, Device, ModelSection, OnDivergence, OptimizerKind, OptimizerSection, PluginsSection,
+    RunSection, TechniqueConfig,
 };
 pub use source::{ConfigSource, EMBEDDED};
 
@@ -378,7 +378,7 @@ dirs = ["plugins", "/opt/traintop"]
         let e = err("[run]\nepochs = 2\nepoch = 3\n[data]\npath = \"synthetic:xor\"\n", &[]);
         assert_eq!(
             e,
-            "<embedded>:3:1: run.epoch: unknown field `epoch`, expected one of `name`, `seed`, `epochs`, `batch_size`, `device`, `out_dir`, `log_every`, `checkpoint_secs`, `hint`"
+            "<embedded>:3:1: run.epoch: unknown field `epoch`, expected one of `name`, `seed`, `epochs`, `batch_size`, `device`, `out_dir`, `log_every`, `checkpoint_secs`, `hint`, `on_divergence`, `divergence_factor`, `divergence_warmup`, `snapshot_every`, `max_rollbacks`"
         );
         let e = err("[data]\npath = \"synthetic:xor\"\n[modle]\nhidden = [1]\n", &[]);
         assert!(e.starts_with("<embedded>:3:2: modle: unknown field `modle`, expected one of `run`, `data`"), "{e}");
@@ -412,6 +412,30 @@ dirs = ["plugins", "/opt/traintop"]
         assert!(e.starts_with("<embedded>:2:10: run.device: unknown device \"tpu\""), "{e}");
         let e = err("[data]\npath = \"synthetic:xor\"\ntask = \"ranking\"\n", &[]);
         assert!(e.starts_with("<embedded>:3:8: data.task: unknown task \"ranking\""), "{e}");
+    }
+
+    #[test]
+    fn divergence_settings_are_checked_at_their_key() {
+        let c = parse(&format!("[run]\non_divergence = \"rollback\"\nmax_rollbacks = 5\n{SYN}"), &[]).unwrap();
+        assert_eq!((c.run.on_divergence, c.run.max_rollbacks), (Some(OnDivergence::Rollback), 5));
+        assert_eq!(parse(SYN, &[]).unwrap().run.on_divergence, None, "unset: the launch decides");
+        let e = err("[run]\non_divergence = \"retry\"\n", &[]);
+        assert_eq!(
+            e,
+            "<embedded>:2:17: run.on_divergence: unknown on_divergence \"retry\", expected one of \"stop\", \"rollback\", \"pause\""
+        );
+        let e = err(&format!("[run]\ndivergence_factor = 1.0\n{SYN}"), &[]);
+        assert_eq!(e, "<embedded>:2:21: run.divergence_factor: must be above 1 and at most 1e30, got 1");
+        assert!(err(SYN, &["run.divergence_factor=nan"]).contains("must be above 1"));
+        assert_eq!(
+            err(SYN, &["run.snapshot_every=0"]),
+            "--set run.snapshot_every=0: run.snapshot_every: must be at least 1, got 0"
+        );
+        assert_eq!(
+            err(SYN, &["run.max_rollbacks=101"]),
+            "--set run.max_rollbacks=101: run.max_rollbacks: must be at most 100, got 101"
+        );
+        assert!(err(SYN, &["run.divergence_warmup=-1"]).contains("run.divergence_warmup: invalid value"));
     }
 
     #[test]

@@ -27,6 +27,17 @@ pub enum Activation {
     Linear,
 }
 
+/// What a run does when its loss diverges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OnDivergence {
+    /// Stop with the last good state as `last` (exit code 3).
+    Stop,
+    /// Go back to the last good state with half the learning rate.
+    Rollback,
+    /// Go back to the last good state and wait for a person to choose.
+    Pause,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub enum OptimizerKind {
     Sgd,
@@ -107,6 +118,26 @@ impl Choice for OptimizerKind {
     }
 }
 
+impl Choice for OnDivergence {
+    const WHAT: &'static str = "on_divergence";
+    const NAMES: &'static [&'static str] = &["stop", "rollback", "pause"];
+    fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "stop" => Some(OnDivergence::Stop),
+            "rollback" => Some(OnDivergence::Rollback),
+            "pause" => Some(OnDivergence::Pause),
+            _ => None,
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            OnDivergence::Stop => "stop",
+            OnDivergence::Rollback => "rollback",
+            OnDivergence::Pause => "pause",
+        }
+    }
+}
+
 impl Choice for Task {
     const WHAT: &'static str = "task";
     const NAMES: &'static [&'static str] = Task::NAMES;
@@ -142,7 +173,7 @@ macro_rules! public_names {
         }
     )*};
 }
-public_names!(Device, Activation, OptimizerKind);
+public_names!(Device, Activation, OptimizerKind, OnDivergence);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -165,6 +196,23 @@ pub struct RunSection {
     /// demo says which key to try).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub hint: String,
+    /// What a divergence does (`crate::train::divergence` has the rule);
+    /// unset: pause for the dashboard, stop headless.
+    #[serde(
+        deserialize_with = "choice::option::deserialize",
+        serialize_with = "choice::option::serialize",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub on_divergence: Option<OnDivergence>,
+    /// The smoothed loss this many times its best is a divergence.
+    pub divergence_factor: f64,
+    /// Steps after a start, a rollback or a steering change before the
+    /// factor applies (a non-finite loss is a divergence at once).
+    pub divergence_warmup: usize,
+    /// Steps between in-memory snapshots of the last good state.
+    pub snapshot_every: usize,
+    /// Rollbacks `on_divergence = "rollback"` tries before it stops.
+    pub max_rollbacks: usize,
 }
 
 impl Default for RunSection {
@@ -179,6 +227,11 @@ impl Default for RunSection {
             log_every: 10,
             checkpoint_secs: 30.0,
             hint: String::new(),
+            on_divergence: None,
+            divergence_factor: 10.0,
+            divergence_warmup: 20,
+            snapshot_every: 50,
+            max_rollbacks: 3,
         }
     }
 }

@@ -5,7 +5,7 @@
 use super::blame::Blame;
 use super::error::{ConfigError, Reporter};
 use super::limits::{self, safe_run_name};
-use super::schema::{DataSection, OptimizerSection, RawConfig, RawData, RawOptimizer, TechniqueConfig};
+use super::schema::{DataSection, OptimizerSection, RawConfig, RawData, RawOptimizer, RunSection, TechniqueConfig};
 use super::source::ConfigSource;
 use super::RunConfig;
 use crate::data::{DataSource, SyntheticKind};
@@ -24,6 +24,7 @@ pub(crate) fn finish(raw: RawConfig, source: ConfigSource, r: &Reporter) -> Resu
     if run.hint.contains(['\n', '\r']) {
         return Err(r.error("run.hint", "must be one line"));
     }
+    divergence(&run, r)?;
 
     let data = data(raw.data, &source, r)?;
 
@@ -58,6 +59,25 @@ pub(crate) fn finish(raw: RawConfig, source: ConfigSource, r: &Reporter) -> Resu
     plugins.dirs = plugins.dirs.iter().map(|d| source.resolve(d)).collect();
 
     Ok(RunConfig { run, data, model: raw.model, optimizer, techniques, plugins, source, blame: Blame::of(r) })
+}
+
+/// The divergence rule's settings (`crate::train::divergence`).
+fn divergence(run: &RunSection, r: &Reporter) -> Result<(), ConfigError> {
+    let factor = run.divergence_factor;
+    if !(factor > 1.0 && factor <= limits::MAX_DIVERGENCE_FACTOR) {
+        let message = format!("must be above 1 and at most {:e}, got {factor}", limits::MAX_DIVERGENCE_FACTOR);
+        return Err(r.error("run.divergence_factor", message));
+    }
+    if run.divergence_warmup > limits::MAX_LOG_EVERY {
+        let message = format!("must be at most {}, got {}", limits::MAX_LOG_EVERY, run.divergence_warmup);
+        return Err(r.error("run.divergence_warmup", message));
+    }
+    in_range(r, "run.snapshot_every", run.snapshot_every, limits::MAX_LOG_EVERY)?;
+    if run.max_rollbacks > limits::MAX_ROLLBACKS {
+        let message = format!("must be at most {}, got {}", limits::MAX_ROLLBACKS, run.max_rollbacks);
+        return Err(r.error("run.max_rollbacks", message));
+    }
+    Ok(())
 }
 
 /// `1 <= value <= max`.

@@ -223,11 +223,25 @@ pub enum RunEvent {
         by: String,
         restore_best: bool,
     },
-    /// The loss stopped being finite.
+    /// The loss stopped being finite or blew up (`cause` says which, by
+    /// the divergence rule).
     Diverged {
         step: u64,
         #[serde(deserialize_with = "nan_if_null")]
         loss: f32,
+        #[serde(default)]
+        cause: String,
+    },
+    /// After a divergence at `step`, the run went back to its last good
+    /// state at `to_step` with learning rate `lr`: rollback number
+    /// `attempt`, and paused for a person to choose when `paused`.
+    RolledBack {
+        step: u64,
+        to_step: u64,
+        cause: String,
+        lr: f32,
+        attempt: usize,
+        paused: bool,
     },
     Finished {
         step: u64,

@@ -90,7 +90,8 @@ fn every_event() -> Vec<RunEvent> {
         RunEvent::Rebuild { step: 20, reason: "dropout on".into(), rebuild_ms: 12.5 },
         RunEvent::Override { step: 10, key: "optimizer.lr".into(), set: "optimizer.lr=0.5".into() },
         RunEvent::StopRequested { step: 30, epoch: 3, by: "early_stopping".into(), restore_best: true },
-        RunEvent::Diverged { step: 31, loss: 1e30 },
+        RunEvent::Diverged { step: 31, loss: 1e30, cause: "loss 1e30 is over 10x its best".into() },
+        RunEvent::RolledBack { step: 31, to_step: 20, cause: "loss is NaN".into(), lr: 0.5, attempt: 1, paused: true },
         RunEvent::Finished {
             step: 31,
             epoch: 3,

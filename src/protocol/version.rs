@@ -13,8 +13,9 @@ pub struct Version {
 }
 
 /// The version this build speaks.
-/// 1.1 added the `confusion` record.
-pub const PROTOCOL: Version = Version { major: 1, minor: 1 };
+/// 1.1 added the `confusion` record; 1.2 the `rolled_back` event and
+/// `diverged`'s `cause`.
+pub const PROTOCOL: Version = Version { major: 1, minor: 2 };
 
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

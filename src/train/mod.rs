@@ -4,6 +4,7 @@
 
 pub mod checkpoint;
 pub mod clock;
+pub mod divergence;
 pub mod fork;
 pub mod metrics;
 pub mod model;

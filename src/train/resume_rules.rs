@@ -1,7 +1,8 @@
 //! What `traintop resume RUN --set KEY=VALUE` may change. The run goes on
 //! from its checkpoint, so only settings that can change mid-run may differ
 //! from the run folder's config: the epoch count, the logging and checkpoint
-//! intervals, the learning rate, the device, and the techniques (switches and parameters).
+//! intervals, the divergence policy, the learning rate, the device, and the
+//! techniques (switches and parameters).
 //! Each is applied at the resume step and recorded there (an `override` event).
 //! Everything else is refused, naming the key: the optimizer's kind and
 //! constants (the checkpoint holds that optimizer's state), the model's
@@ -21,8 +22,20 @@ pub struct Applied {
 }
 
 /// Keys that may change on resume, by prefix.
-const CHANGEABLE: [&str; 7] =
-    ["run.epochs", "run.log_every", "run.checkpoint_secs", "run.device", "run.hint", "optimizer.lr", "technique"];
+const CHANGEABLE: [&str; 12] = [
+    "run.epochs",
+    "run.log_every",
+    "run.checkpoint_secs",
+    "run.device",
+    "run.hint",
+    "run.on_divergence",
+    "run.divergence_factor",
+    "run.divergence_warmup",
+    "run.snapshot_every",
+    "run.max_rollbacks",
+    "optimizer.lr",
+    "technique",
+];
 
 /// Why a key may not change.
 fn reason(key: &str) -> &'static str {
@@ -145,6 +158,9 @@ mod tests {
         assert_eq!(a[0].text, "optimizer.lr=0.5");
         // Setting a fixed key to the value it has is no change.
         assert_eq!(resumed(&["optimizer.kind=adam"]).unwrap(), vec![]);
+        let a = resumed(&["run.on_divergence=rollback", "run.max_rollbacks=5", "run.divergence_factor=100"]).unwrap();
+        let keys: Vec<&str> = a.iter().map(|a| a.key.as_str()).collect();
+        assert_eq!(keys, ["run.on_divergence", "run.max_rollbacks", "run.divergence_factor"]);
     }
 
     #[test]

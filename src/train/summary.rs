@@ -24,6 +24,19 @@ pub struct Summary {
     pub wall_time: f64,
     pub device: String,
     pub run_dir: String,
+    /// A diverged run: the step it diverged at (`steps` is where its last
+    /// good state, and so `last`, stands) and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diverged_at: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub divergence: Option<String>,
+    /// Times the run went back to a good state after a divergence.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub rollbacks: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The summary of a run whose trainer panicked: only the reason is known.

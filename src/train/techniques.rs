@@ -1,6 +1,7 @@
 //! Technique state that travels with checkpoints (enabled flags and parameter
 //! values) and the cross-technique checks the source material asks for.
 
+use crate::engine::StateStore;
 use crate::plugin::PluginHost;
 
 /// The techniques' settings as JSON, stored in checkpoints.
@@ -43,6 +44,27 @@ pub fn restore(host: &mut PluginHost, snapshot: &serde_json::Value) -> Result<()
         host.preset_enabled(name, enabled);
     }
     Ok(())
+}
+
+/// Applies a snapshot mid-run (a rollback): like [`restore`], but through
+/// the switches a running model uses. Returns whether the graphs must be
+/// rebuilt.
+pub fn reapply(host: &mut PluginHost, snapshot: &serde_json::Value, store: &mut StateStore) -> Result<bool, String> {
+    if *snapshot == self::snapshot(host) {
+        return Ok(false);
+    }
+    let mut rebuild = false;
+    for entry in snapshot.as_array().into_iter().flatten() {
+        let Some(name) = entry["name"].as_str().filter(|n| host.has(n)) else { continue };
+        for (k, v) in entry["params"].as_object().into_iter().flatten() {
+            if let Some(v) = v.as_str() {
+                rebuild |= host.set_param(name, k, v).map_err(|e| e.to_string())?;
+            }
+        }
+        let enabled = entry["enabled"].as_bool().unwrap_or(false);
+        rebuild |= host.set_enabled(name, enabled, store).map_err(|e| e.to_string())?;
+    }
+    Ok(rebuild)
 }
 
 /// Warnings about techniques that should not be combined: the source material

@@ -9,8 +9,9 @@
 //! [`Trainer::run`] reads as the loop itself; each moment has its own file:
 //! the start (`trainer/start.rs`), the batch boundary with its commands
 //! (`trainer/commands.rs`), one batch (`trainer/batch.rs`), the epoch end
-//! (`trainer/epoch_end.rs`) and the finish (`trainer/finish.rs`). Each step
-//! answers with a [`Flow`]: go on, or stop for a reason. An error ends the
+//! (`trainer/epoch_end.rs`), divergence (`trainer/divergence.rs`) and the
+//! finish (`trainer/finish.rs`). Each step answers with a [`Flow`]: go on,
+//! start the epoch again from a rolled-back position, or stop for a reason. An error ends the
 //! loop like a stop; the run still gets its summary (stop_reason "error")
 //! and, where possible, a checkpoint.
 
@@ -18,6 +19,7 @@ mod batch;
 mod checkpoints;
 mod commands;
 mod confusion;
+mod divergence;
 mod epoch_end;
 mod finish;
 mod loop_state;
@@ -68,6 +70,8 @@ pub struct Channels<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Flow {
     Continue,
+    /// The position moved back (a rollback): the epoch starts again from it.
+    Rewind,
     Stop(StopReason),
 }
 
@@ -136,8 +140,11 @@ impl Trainer {
             if let Flow::Stop(reason) = self.at_batch_boundary(ch, state)? {
                 return Ok(Flow::Stop(reason));
             }
-            if let Flow::Stop(reason) = self.train_batch(ch, state, &order)? {
-                return Ok(Flow::Stop(reason));
+            self.snapshot_if_due(state);
+            match self.train_batch(ch, state, &order)? {
+                Flow::Continue => {}
+                Flow::Rewind => return Ok(Flow::Continue),
+                stop => return Ok(stop),
             }
             self.checkpoint_if_due(state, false)?;
         }

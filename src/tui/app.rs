@@ -164,8 +164,11 @@ impl App {
             RunEvent::StopRequested { step, by, .. } => {
                 self.push_log(Some(step), format!("stop requested by {by}"), LogKind::State)
             }
-            RunEvent::Diverged { step, loss } => {
-                self.push_log(Some(step), format!("diverged: loss {loss}"), LogKind::Warn)
+            RunEvent::Diverged { step, cause, .. } => {
+                self.push_log(Some(step), format!("diverged: {cause}"), LogKind::Warn)
+            }
+            RunEvent::RolledBack { step, to_step, lr, .. } => {
+                self.push_log(Some(step), format!("rolled back to step {to_step}, lr={lr}"), LogKind::Warn)
             }
             RunEvent::Finished { reason, run_dir, error, .. } => self.finish(reason, run_dir, error),
         }

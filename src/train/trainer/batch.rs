@@ -1,11 +1,12 @@
-//! One batch: gather it, train one step, report it (every `log_every`
-//! steps and at the epoch's last batch), and notice divergence and stop
-//! requests from the techniques.
+//! One batch: gather it, train one step, have its loss judged by the
+//! divergence watch (`divergence.rs`), report it (every `log_every` steps
+//! and at the epoch's last batch), and notice stop requests from the
+//! techniques.
 
 use super::loop_state::LoopState;
 use super::{Channels, Flow, Trainer};
 use crate::data::{gather, Batches};
-use crate::protocol::{RunEvent, StepRecord, StopReason};
+use crate::protocol::{RunEvent, StepRecord};
 use traintop_plugin_abi::EventKind;
 
 impl Trainer {
@@ -36,9 +37,9 @@ impl Trainer {
         state.epoch_loss += stats.loss as f64;
         state.epoch_batches += 1;
         state.last_loss = Some(stats.loss);
-        if !stats.loss.is_finite() {
-            self.note(ch, RunEvent::Diverged { step: self.position.step, loss: stats.loss });
-            return Ok(Flow::Stop(StopReason::Diverged));
+        let judged = self.watch_loss(ch, state, stats.loss)?;
+        if judged != Flow::Continue {
+            return Ok(judged);
         }
         if logged {
             let record = StepRecord {

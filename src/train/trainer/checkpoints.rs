@@ -36,21 +36,19 @@ impl Trainer {
         let every = self.config.run.checkpoint_secs;
         let due = if every == 0.0 { epoch_end } else { state.last_checkpoint.elapsed().as_secs_f64() >= every };
         if due {
-            self.write_checkpoints(state, true)
+            self.write_checkpoints(state)
         } else {
             Ok(())
         }
     }
 
-    /// Writes a pending `best`, then `last` unless `with_last` is false (a
-    /// diverged run keeps its last good one).
-    pub(super) fn write_checkpoints(&mut self, state: &mut LoopState, with_last: bool) -> Result<(), CheckpointError> {
+    /// Writes a pending `best`, then `last` (a diverged run has been put
+    /// back to its last good state first, so `last` is always finite).
+    pub(super) fn write_checkpoints(&mut self, state: &mut LoopState) -> Result<(), CheckpointError> {
         if let Some((store, position)) = state.pending_best.take() {
             checkpoint::save(&self.run_dir.file(BEST_CHECKPOINT), &store, &position)?;
         }
-        if with_last {
-            self.save(LAST_CHECKPOINT)?;
-        }
+        self.save(LAST_CHECKPOINT)?;
         state.last_checkpoint = Instant::now();
         Ok(())
     }

@@ -45,6 +45,14 @@ impl Trainer {
         let step = self.position.step;
         let epoch = self.position.epoch as u64 + 1;
         let accepted = RunEvent::Accepted { step, request: request.clone() };
+        // A steering change may move the loss to another level: the
+        // divergence rule takes the new one.
+        if matches!(
+            request.command,
+            Command::Toggle { .. } | Command::SetParam { .. } | Command::SetLearningRate { .. }
+        ) {
+            state.detector.restart();
+        }
         match request.command {
             Command::Pause => {
                 state.pause();

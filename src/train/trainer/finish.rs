@@ -27,15 +27,14 @@ impl Trainer {
         }
         // `last` is where a resume continues: written before the techniques'
         // end (early stopping then puts back its best weights, which `best`
-        // holds), and not over a good one with diverged (NaN) weights.
+        // holds). A diverged run is back at its last good state by now.
         // Mid-epoch stops keep their batch position.
-        let saved = self.write_checkpoints(&mut state, reason != StopReason::Diverged);
+        let saved = self.write_checkpoints(&mut state);
         self.dispatch(EventKind::RunEnd, epoch, f64::NAN, f64::NAN);
         self.plugin_logs(ch);
         // The final figures describe the model the run ends with, which a
         // technique may just have replaced (early stopping's best weights).
-        let healthy = !matches!(reason, StopReason::Error | StopReason::Diverged);
-        if healthy && !self.validation.is_empty() && self.position.step > 0 {
+        if reason != StopReason::Error && !self.validation.is_empty() && self.position.step > 0 {
             match self.validate() {
                 Ok(v) => state.last_val = Some(v),
                 Err(e) => failure = failure.or(Some(e)),
@@ -77,6 +76,9 @@ impl Trainer {
             wall_time: self.run_dir.elapsed_secs(),
             device: self.session.backend.to_string(),
             run_dir: self.run_dir.path.display().to_string(),
+            diverged_at: state.diverged.as_ref().map(|d| d.step),
+            divergence: state.diverged.as_ref().map(|d| d.cause.clone()),
+            rollbacks: state.rollbacks,
         }
     }
 }

@@ -1,12 +1,31 @@
 //! What one run of the loop carries from step to step, beside the
 //! checkpointed [`Position`](crate::train::checkpoint::Position): the
-//! training clock, the pause, and the latest figures for the summary.
+//! training clock, the pause, the latest figures for the summary, and the
+//! divergence watch (its rule and the last good state).
 
 use std::time::Instant;
 
 use crate::engine::StateStore;
 use crate::train::checkpoint::Position;
 use crate::train::clock::TrainingClock;
+use crate::train::divergence::Detector;
+
+/// The whole state at a batch boundary, kept in memory to go back to after
+/// a divergence: every tensor (weights, optimizer moments, technique
+/// state) and the position with the techniques' settings.
+#[derive(Clone)]
+pub(super) struct Snapshot {
+    pub store: StateStore,
+    pub position: Position,
+    /// The loss its weights were measured at (the next step's).
+    pub loss: Option<f32>,
+}
+
+/// How a divergence ended the run, for the summary.
+pub(super) struct Divergence {
+    pub step: u64,
+    pub cause: String,
+}
 
 pub(super) struct LoopState {
     /// Training time, pauses excluded (samples/s, ETA).
@@ -28,10 +47,19 @@ pub(super) struct LoopState {
     pub last_checkpoint: Instant,
     /// The best weights so far and their position, not yet written.
     pub pending_best: Option<(StateStore, Position)>,
+    pub detector: Detector,
+    /// The last state whose loss passed the divergence rule.
+    pub good: Snapshot,
+    /// A snapshot taken, waiting for its loss to be judged.
+    pub candidate: Option<Snapshot>,
+    /// Rollbacks so far (this run or resume).
+    pub rollbacks: usize,
+    pub diverged: Option<Divergence>,
 }
 
 impl LoopState {
-    pub fn new(start_epoch: usize) -> Self {
+    /// `good` is where the run starts: its first state to go back to.
+    pub fn new(start_epoch: usize, detector: Detector, good: Snapshot) -> Self {
         Self {
             clock: TrainingClock::start(),
             start_epoch,
@@ -44,6 +72,11 @@ impl LoopState {
             last_val: None,
             last_checkpoint: Instant::now(),
             pending_best: None,
+            detector,
+            good,
+            candidate: None,
+            rollbacks: 0,
+            diverged: None,
         }
     }
 

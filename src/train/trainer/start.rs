@@ -1,9 +1,10 @@
 //! The start of a run (or a resume): what it is, the techniques as they
-//! are, and the plugins' run-start hook.
+//! are, the plugins' run-start hook, and the first good state to go back to.
 
 use super::loop_state::LoopState;
 use super::{Channels, Trainer};
 use crate::protocol::{RunEvent, Started};
+use crate::train::divergence::Detector;
 use traintop_plugin_abi::EventKind;
 
 impl Trainer {
@@ -30,7 +31,8 @@ impl Trainer {
         self.dispatch(EventKind::RunStart, self.position.epoch as u64, f64::NAN, f64::NAN);
         self.plugin_logs(ch);
         self.publish_techniques(ch);
-        LoopState::new(self.position.epoch)
+        let detector = Detector::new(self.config.run.divergence_factor, self.config.run.divergence_warmup);
+        LoopState::new(self.position.epoch, detector, self.snapshot(None))
     }
 
     /// Trainable values in the model.
