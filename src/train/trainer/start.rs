@@ -4,7 +4,7 @@
 use super::loop_state::LoopState;
 use super::{Channels, Trainer};
 use crate::protocol::{RunEvent, Started};
-use crate::train::divergence::Detector;
+use crate::train::divergence::{self, Detector};
 use traintop_plugin_abi::EventKind;
 
 impl Trainer {
@@ -31,7 +31,8 @@ impl Trainer {
         self.dispatch(EventKind::RunStart, self.position.epoch as u64, f64::NAN, f64::NAN);
         self.plugin_logs(ch);
         self.publish_techniques(ch);
-        let detector = Detector::new(self.config.run.divergence_factor, self.config.run.divergence_warmup);
+        let (factor, warmup) = (self.config.run.divergence_factor, self.config.run.divergence_warmup);
+        let detector = Detector::new(factor, warmup, divergence::baseline(&self.train));
         LoopState::new(self.position.epoch, detector, self.snapshot(None))
     }
 
