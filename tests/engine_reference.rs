@@ -6,7 +6,9 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use traintop::engine::mlp::{bias_name, weight_name};
-use traintop::engine::{Activation, Backend, MlpSpec, NoHooks, Objective, Optimizer, Session};
+use traintop::engine::{
+    Activation, Backend, CompileOptions, MlpSpec, Mode, NoHooks, Objective, Optimizer, Program, Session, StateStore,
+};
 
 /// The reference network: weights `[in][out]` per layer, row-major like the engine.
 struct Reference {
@@ -230,13 +232,12 @@ fn linear_activation_step_matches_reference() {
     check(Optimizer::Sgd, Activation::Linear, Objective::Regression, 2);
 }
 
-/// The CPU backend runs each optimizer update as one fused in-place pass; the
-/// same graph lowered without that pass (the primitive ops, fused elementwise)
-/// must give the same parameters and moments. The first layer has 76800
-/// weights, enough for the fused pass to split over threads.
+/// The CPU backend runs each optimizer update as one fused in-place pass;
+/// the same graph lowered without that pass (the primitive ops, fused
+/// elementwise) must give the same parameters and moments. The first layer
+/// has 76800 weights, enough for the fused pass to split over threads.
 #[test]
 fn fused_updates_equal_the_unfused_ones() {
-    use traintop::engine::{CompileOptions, Mode, Program, StateStore};
     let spec = MlpSpec {
         inputs: 300,
         hidden: vec![256],
@@ -244,11 +245,43 @@ fn fused_updates_equal_the_unfused_ones() {
         activation: Activation::Tanh,
         objective: Objective::Classification,
     };
+    let off = CompileOptions { fuse_updates: false, ..CompileOptions::default() };
+    for (optimizer, nodes) in train_both_ways(&spec, off) {
+        // SGD's update is a single fused elementwise node either way.
+        let (nf, np) = nodes;
+        assert!(nf < np || (optimizer == Optimizer::Sgd && nf == np), "{optimizer:?}: {nf} nodes fused, {np} not");
+    }
+}
+
+/// Elementwise chains run as one fused kernel; a small net's short rows
+/// (64 and 10 wide, biases broadcast over the batch) take its whole-block
+/// path. Without the pass, every primitive op runs on its own: the same
+/// parameters and moments.
+#[test]
+fn fused_elementwise_chains_equal_the_primitive_ops() {
+    let spec = MlpSpec {
+        inputs: 64,
+        hidden: vec![64, 64, 64],
+        outputs: 10,
+        activation: Activation::Sigmoid,
+        objective: Objective::Classification,
+    };
+    let off = CompileOptions { fuse_elementwise: false, ..CompileOptions::default() };
+    for (optimizer, (nf, np)) in train_both_ways(&spec, off) {
+        assert!(nf < np, "{optimizer:?}: {nf} nodes fused, {np} not");
+    }
+}
+
+/// Trains `spec` four steps with each optimizer, compiled with the default
+/// passes and with `off`; asserts every state agrees to 1e-6 and returns
+/// each optimizer's node counts (default, `off`).
+fn train_both_ways(spec: &MlpSpec, off: CompileOptions) -> Vec<(Optimizer, (usize, usize))> {
     let optimizers = [
         Optimizer::Sgd,
         Optimizer::Momentum { momentum: 0.9 },
         Optimizer::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 },
     ];
+    let mut counts = vec![];
     for optimizer in optimizers {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let graph = || spec.build(Mode::Train, false, &optimizer, &mut NoHooks);
@@ -263,16 +296,15 @@ fn fused_updates_equal_the_unfused_ones() {
                 initial.insert(&s.name, shape, vec![0.0; n]);
             }
         }
-        let fused_off = CompileOptions { fuse_updates: false, ..CompileOptions::default() };
         let mut fused = (Program::compile(graph(), Backend::Cpu), initial.clone());
-        let mut plain = (Program::compile_with(graph(), Backend::Cpu, fused_off), initial.clone());
-        // SGD's update is a single fused elementwise node either way.
-        let (nf, np) = (fused.0.node_count(), plain.0.node_count());
-        assert!(nf < np || (optimizer == Optimizer::Sgd && nf == np), "{optimizer:?}: {nf} nodes fused, {np} not");
+        let mut plain = (Program::compile_with(graph(), Backend::Cpu, off), initial.clone());
+        counts.push((optimizer, (fused.0.node_count(), plain.0.node_count())));
         let batch = 16;
         for _ in 0..4 {
             let x: Vec<f32> = (0..batch * spec.inputs).map(|_| rng.gen_range(-1.0..1.0)).collect();
-            let y: Vec<f32> = (0..batch * 10).map(|i| (i % 10 == (i / 10) % 10) as u8 as f32).collect();
+            let y: Vec<f32> = (0..batch * spec.outputs)
+                .map(|i| (i % spec.outputs == (i / spec.outputs) % spec.outputs) as u8 as f32)
+                .collect();
             for (program, store) in [&mut fused, &mut plain] {
                 let feeds = vec![("x", x.clone()), ("y", y.clone()), ("__lr", vec![0.01])];
                 program.run(store, feeds, batch).unwrap();
@@ -287,4 +319,5 @@ fn fused_updates_equal_the_unfused_ones() {
             }
         }
     }
+    counts
 }

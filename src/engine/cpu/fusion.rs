@@ -130,7 +130,6 @@ impl FusedElementwise {
         inner_strides: &[usize],
         reuse: Option<usize>,
     ) {
-        let program = &self.program;
         let row_len = sizes.last().copied().unwrap_or(1);
         let outer = &sizes[..sizes.len().saturating_sub(1)];
         let mut offsets = vec![0usize; views.len()];
@@ -149,43 +148,129 @@ impl FusedElementwise {
             let mut start = 0;
             while start < row_len {
                 let len = BLOCK.min(row_len - start);
-                // Contiguous inputs are read where they lie; only strided or
-                // broadcast ones are copied into their register.
-                let direct = |k: usize| -> Option<&[f32]> {
-                    (inner_strides[k] == 1 && Some(k) != reuse).then(|| {
-                        let base = offsets[k] + start;
-                        &sources[k][base..base + len]
-                    })
-                };
-                for (i, ins) in program.iter().enumerate() {
-                    let (before, rest) = regs.split_at_mut(i * BLOCK);
-                    let dst = &mut rest[..len];
-                    let reg = |r: usize| match program[r] {
-                        Instr::Load(k) => direct(k).unwrap_or(&before[r * BLOCK..r * BLOCK + len]),
-                        _ => &before[r * BLOCK..r * BLOCK + len],
+                let result = {
+                    // Contiguous inputs are read where they lie; only strided or
+                    // broadcast ones are copied into their register.
+                    let direct = |k: usize| -> Option<&[f32]> {
+                        (inner_strides[k] == 1 && Some(k) != reuse).then(|| {
+                            let base = offsets[k] + start;
+                            &sources[k][base..base + len]
+                        })
                     };
-                    match *ins {
-                        Instr::Load(k) if Some(k) == reuse => dst.copy_from_slice(&row_out[start..start + len]),
-                        Instr::Load(k) => {
-                            let (src, s) = (sources[k], inner_strides[k]);
-                            let base = offsets[k] + start * s;
-                            match s {
-                                1 => {}
-                                0 => dst.fill(src[base]),
-                                _ => dst.iter_mut().enumerate().for_each(|(j, d)| *d = src[base + j * s]),
-                            }
+                    let block_out = &row_out[start..start + len];
+                    let mut load = |k: usize, dst: &mut [f32]| {
+                        let (src, s) = (sources[k], inner_strides[k]);
+                        let base = offsets[k] + start * s;
+                        match s {
+                            _ if Some(k) == reuse => dst.copy_from_slice(block_out),
+                            0 => dst.fill(src[base]),
+                            _ => dst.iter_mut().enumerate().for_each(|(j, d)| *d = src[base + j * s]),
                         }
-                        Instr::Const(v) => dst.fill(v),
-                        Instr::Unary(op, a) => apply_unary(op, dst, reg(a)),
-                        Instr::Binary(op, a, b) => apply_binary(op, dst, reg(a), reg(b)),
-                    }
-                }
-                let last = (program.len() - 1) * BLOCK;
-                row_out[start..start + len].copy_from_slice(&regs[last..last + len]);
+                    };
+                    run_block(&self.program, regs, len, &direct, &mut load)
+                };
+                row_out[start..start + len].copy_from_slice(&regs[result..result + len]);
                 start += len;
             }
         }
     }
+
+    /// The whole output as one run of blocks of whole rows, for short rows
+    /// whose inputs are each contiguous, one broadcast row, or one scalar: a
+    /// small net's 64-wide rows would otherwise pay the program's dispatch
+    /// once per row rather than once per block.
+    fn flat_in(
+        &self,
+        regs: &mut [f32],
+        out: &mut [f32],
+        row_len: usize,
+        layouts: &[Layout],
+        sources: &[&[f32]],
+        reuse: Option<usize>,
+    ) {
+        let per_block = (BLOCK / row_len).max(1) * row_len;
+        let mut start = 0;
+        while start < out.len() {
+            let len = per_block.min(out.len() - start);
+            let result = {
+                let direct = |k: usize| -> Option<&[f32]> {
+                    (layouts[k] == Layout::Contiguous && Some(k) != reuse).then(|| &sources[k][start..start + len])
+                };
+                let block_out = &out[start..start + len];
+                let mut load = |k: usize, dst: &mut [f32]| match layouts[k] {
+                    _ if Some(k) == reuse => dst.copy_from_slice(block_out),
+                    Layout::Contiguous => dst.copy_from_slice(&sources[k][start..start + len]),
+                    Layout::Row => dst.chunks_mut(row_len).for_each(|c| c.copy_from_slice(&sources[k][..c.len()])),
+                    Layout::Scalar => dst.fill(sources[k][0]),
+                };
+                run_block(&self.program, regs, len, &direct, &mut load)
+            };
+            out[start..start + len].copy_from_slice(&regs[result..result + len]);
+            start += len;
+        }
+    }
+
+    /// [`FusedElementwise::flat_in`] with this thread's registers.
+    fn flat(&self, out: &mut [f32], row_len: usize, layouts: &[Layout], sources: &[&[f32]], reuse: Option<usize>) {
+        REGISTERS.with(|cell| {
+            let mut regs = cell.borrow_mut();
+            let need = self.program.len() * BLOCK;
+            if regs.len() < need {
+                regs.resize(need, 0.0);
+            }
+            self.flat_in(&mut regs[..need], out, row_len, layouts, sources, reuse);
+        });
+    }
+}
+
+/// How an input of a short-row kernel lies in its buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    /// Element i of the output's order is element i of the buffer.
+    Contiguous,
+    /// One row, repeated for every row (a bias).
+    Row,
+    /// One value for every element.
+    Scalar,
+}
+
+fn layout(v: &StridedView) -> Option<Layout> {
+    let (last, outer) = v.strides.split_last()?;
+    match () {
+        _ if v.is_contiguous() => Some(Layout::Contiguous),
+        _ if *last == 0 && outer.iter().all(|&s| s == 0) => Some(Layout::Scalar),
+        _ if *last == 1 && outer.iter().all(|&s| s == 0) => Some(Layout::Row),
+        _ => None,
+    }
+}
+
+/// Runs `program` over one block of `len` elements into `regs`; returns
+/// where the result's register starts. `direct(k)` is input k's block where
+/// it lies, when it can be read in place; otherwise `load(k, register)`
+/// copies it.
+fn run_block<'a>(
+    program: &[Instr],
+    regs: &mut [f32],
+    len: usize,
+    direct: &dyn Fn(usize) -> Option<&'a [f32]>,
+    load: &mut dyn FnMut(usize, &mut [f32]),
+) -> usize {
+    for (i, ins) in program.iter().enumerate() {
+        let (before, rest) = regs.split_at_mut(i * BLOCK);
+        let dst = &mut rest[..len];
+        let reg = |r: usize| match program[r] {
+            Instr::Load(k) => direct(k).unwrap_or(&before[r * BLOCK..r * BLOCK + len]),
+            _ => &before[r * BLOCK..r * BLOCK + len],
+        };
+        match *ins {
+            Instr::Load(k) if direct(k).is_none() => load(k, dst),
+            Instr::Load(_) => {}
+            Instr::Const(v) => dst.fill(v),
+            Instr::Unary(op, a) => apply_unary(op, dst, reg(a)),
+            Instr::Binary(op, a, b) => apply_binary(op, dst, reg(a), reg(b)),
+        }
+    }
+    (program.len() - 1) * BLOCK
 }
 
 impl Kernel for FusedElementwise {
@@ -212,6 +297,12 @@ impl Kernel for FusedElementwise {
         let inner_strides: Vec<usize> = views.iter().map(|v| inner(&v.sizes, [&v.strides]).1[0]).collect();
         let row_len = sizes.last().copied().unwrap_or(1);
         let rows = total / row_len;
+        if row_len < BLOCK && total < PARALLEL_MIN {
+            if let Some(layouts) = views.iter().map(layout).collect::<Option<Vec<Layout>>>() {
+                self.flat(&mut out, row_len, &layouts, &sources, reuse);
+                return out;
+            }
+        }
         if total >= PARALLEL_MIN && rows >= 2 {
             let mid = rows / 2;
             let (first, second) = out.split_at_mut(mid * row_len);
@@ -364,5 +455,50 @@ pub fn fuse(graph: &mut Graph) {
             );
         }
         graph.graph[root] = Box::new(FusedElementwise { program });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(sizes: &[usize], strides: &[usize]) -> StridedView {
+        StridedView { sizes: sizes.to_vec(), strides: strides.to_vec() }
+    }
+
+    /// x * bias + c, over rows of 3: the whole-block path (a contiguous x,
+    /// a broadcast row, a scalar) and the row-by-row path (x read through a
+    /// transposed view) give what the ops say.
+    #[test]
+    fn short_rows_with_broadcast_rows_and_scalars() {
+        let kernel = FusedElementwise {
+            program: vec![
+                Instr::Load(0),
+                Instr::Load(1),
+                Instr::Binary(BinaryOp::Mul, 0, 1),
+                Instr::Load(2),
+                Instr::Binary(BinaryOp::Add, 2, 3),
+            ],
+        };
+        let (rows, cols) = (100, 3);
+        let x: Vec<f32> = (0..rows * cols).map(|i| i as f32).collect();
+        let bias = vec![1.0, 10.0, 100.0];
+        let expected: Vec<f32> = (0..rows * cols).map(|i| x[i] * bias[i % cols] + 0.5).collect();
+        let (x_t, b_t, c_t) = (Tensor::new(x.clone()), Tensor::new(bias.clone()), Tensor::new(vec![0.5f32]));
+        let broadcast = [view(&[rows, cols], &[0, 1]), view(&[rows, cols], &[0, 0])];
+        let flat = [view(&[rows, cols], &[cols, 1]), broadcast[0].clone(), broadcast[1].clone()];
+        assert!(flat.iter().all(|v| layout(v).is_some()));
+        let mut inputs = vec![InputTensor::Borrowed(&x_t), InputTensor::Borrowed(&b_t), InputTensor::Borrowed(&c_t)];
+        let got = kernel.clone().run(&mut inputs, &flat, &mut BufferPool::default());
+        assert_eq!(got, expected);
+
+        // The same x stored transposed: only the row path can read it.
+        let xt: Vec<f32> = (0..rows * cols).map(|j| x[(j % rows) * cols + j / rows]).collect();
+        let xt_t = Tensor::new(xt);
+        let strided = [view(&[rows, cols], &[1, rows]), broadcast[0].clone(), broadcast[1].clone()];
+        assert!(layout(&strided[0]).is_none());
+        let mut inputs = vec![InputTensor::Borrowed(&xt_t), InputTensor::Borrowed(&b_t), InputTensor::Borrowed(&c_t)];
+        let got = kernel.clone().run(&mut inputs, &strided, &mut BufferPool::default());
+        assert_eq!(got, expected);
     }
 }
