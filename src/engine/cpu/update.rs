@@ -69,8 +69,13 @@ impl FusedUpdate {
 }
 
 /// Runs `f` on every item, the first on this thread and the rest on scoped ones.
-fn in_parallel<T: Send>(mut work: impl Iterator<Item = T>, f: impl Fn(T) + Sync) {
+fn in_parallel<T: Send>(work: impl Iterator<Item = T>, f: impl Fn(T) + Sync) {
+    let mut work = work.peekable();
     let Some(first) = work.next() else { return };
+    // One item (a small tensor): no scope to set up and tear down.
+    if work.peek().is_none() {
+        return f(first);
+    }
     std::thread::scope(|scope| {
         for item in work {
             let f = &f;
