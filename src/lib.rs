@@ -1,16 +1,24 @@
 //! traintop: train neural networks in a terminal dashboard and steer the run.
+//!
+//! `unsafe` is denied everywhere but the plugin boundary (the modules of
+//! `plugin` that load libraries and call through the C ABI allow it, each
+//! block with a `// SAFETY:` comment). Modules are `pub` only where another
+//! crate (the binary, tests, benches) uses them, so that the dead-code lint
+//! sees the rest.
+#![deny(unsafe_code)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod cli;
-pub mod client;
+pub(crate) mod client;
 pub mod config;
 pub mod data;
 pub mod engine;
-pub mod format;
-pub mod grad_health;
+pub(crate) mod format;
+pub(crate) mod grad_health;
 pub mod inspect;
 pub mod plugin;
 pub mod protocol;
-pub mod serve;
+pub(crate) mod serve;
 pub mod train;
 pub mod tui;
 

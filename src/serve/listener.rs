@@ -28,8 +28,7 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Peer {
     /// Counts connections from 1 within this run.
     pub number: u64,
-    pub pid: u32,
-    /// Who it is, as its requests are recorded.
+    /// Who it is (a local client's pid is in it), as its requests are recorded.
     pub client: ClientId,
     pub read_only: bool,
 }
@@ -149,7 +148,7 @@ impl Connection<'_> {
             other => other,
         };
         let _ = stream.set_read_timeout(None);
-        let peer = Peer { number: self.number, pid, client, read_only: hello.read_only };
+        let peer = Peer { number: self.number, client, read_only: hello.read_only };
         self.watch(stream, reader, peer);
     }
 

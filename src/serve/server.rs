@@ -23,7 +23,6 @@ const RECENT_LOSSES: usize = 60;
 /// A run's socket and clients, for as long as it lives.
 pub struct Server {
     pub record: ServerRecord,
-    fanout: Arc<Fanout>,
     publisher: Publisher<RunEvent>,
     notes: Arc<Notes>,
     _listener: Listener,
@@ -66,7 +65,7 @@ impl Server {
         let handler = RunHandler { status, commands: Mutex::new(commands), notes: Arc::clone(&notes) };
         let listener = listener::serve(&record.socket, Arc::clone(&fanout), Arc::new(handler))?;
         record.write()?;
-        Ok(Self { record, fanout, publisher, notes, _listener: listener })
+        Ok(Self { record, publisher, notes, _listener: listener })
     }
 
     /// Hands one of the trainer's events to the clients (never waits).
@@ -78,11 +77,6 @@ impl Server {
     /// terminal) in `events.jsonl` and sends it to the clients.
     pub fn note(&self, event: RunEvent) {
         self.notes.note(event);
-    }
-
-    /// Clients watching now.
-    pub fn clients(&self) -> usize {
-        self.fanout.client_count()
     }
 }
 

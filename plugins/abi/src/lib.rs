@@ -53,6 +53,7 @@
 //! Plugins never link luminal: they build graph fragments through the host's
 //! [`HostApi`] over opaque [`Handle`]s.
 #![allow(clippy::missing_safety_doc)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 use std::ffi::c_void;
 use std::mem::{offset_of, size_of};

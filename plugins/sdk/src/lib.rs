@@ -10,6 +10,8 @@
 //! newer build point leaves the target unchanged. Every hook runs on the
 //! instance's owner thread (see the ABI crate's "Threads").
 
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 pub mod graph;
 pub mod params;
 
