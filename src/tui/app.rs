@@ -14,7 +14,7 @@ use super::layout::{self, Screen};
 use super::panels::footer::Footer;
 use super::panels::gradients::GradHealth;
 use super::panels::header::Header;
-use super::state::{Charts, LogEntry, LogKind, Overlay, Progress, RunInfo};
+use super::state::{Charts, Divergence, GradClip, LogEntry, LogKind, Overlay, Progress, RunInfo};
 use super::theme::Theme;
 use crate::format::thousands;
 use crate::grad_health::worth_warning;
@@ -55,6 +55,11 @@ pub struct App {
     /// The latest validation confusion matrix, and whether it is shown (`C`).
     pub(super) confusion: Option<ConfusionRecord>,
     pub(super) show_confusion: bool,
+    /// The divergence the run paused at, until it runs again (the banner).
+    pub(super) divergence: Option<Divergence>,
+    /// A command to send right after the one a key returned (a fix, then
+    /// resume).
+    pub(super) follow_up: Option<Command>,
     /// A one-line answer to the last key, shown in the footer until the
     /// next key.
     pub(super) notice: Option<String>,
@@ -94,6 +99,8 @@ impl App {
             show_baseline: true,
             confusion: None,
             show_confusion: false,
+            divergence: None,
+            follow_up: None,
             notice: None,
             replay: false,
             attached: false,
@@ -167,8 +174,8 @@ impl App {
             RunEvent::Diverged { step, cause, .. } => {
                 self.push_log(Some(step), format!("diverged: {cause}"), LogKind::Warn)
             }
-            RunEvent::RolledBack { step, to_step, lr, .. } => {
-                self.push_log(Some(step), format!("rolled back to step {to_step}, lr={lr}"), LogKind::Warn)
+            RunEvent::RolledBack { step, to_step, cause, lr, paused, .. } => {
+                self.rolled_back(Divergence { step, to_step, cause, lr }, paused)
             }
             RunEvent::Finished { reason, run_dir, error, .. } => self.finish(reason, run_dir, error),
         }
@@ -242,10 +249,39 @@ impl App {
             self.push_log(Some(self.progress.step), s.as_str().into(), LogKind::State);
         }
         self.state = Some(s);
+        if s != RunState::Paused {
+            self.divergence = None;
+        }
+    }
+
+    /// The run went back to a good state: the charts with it, a marker
+    /// there, and, when it paused for a choice, the banner.
+    fn rolled_back(&mut self, d: Divergence, paused: bool) {
+        self.charts.rewind(d.to_step);
+        self.progress.step = d.to_step;
+        let label = format!("rolled back from step {}, lr={}", d.step, d.lr);
+        self.charts.markers.push_back((d.to_step, label.clone()));
+        self.push_log(Some(d.to_step), label, LogKind::Warn);
+        self.divergence = paused.then_some(d);
+    }
+
+    /// What `g` can do in this run.
+    pub(super) fn grad_clip(&self) -> GradClip {
+        match self.techniques.iter().find(|t| t.name == "grad_clip") {
+            Some(t) if t.enabled => GradClip::On,
+            Some(_) => GradClip::Off,
+            None => GradClip::NotLoaded,
+        }
+    }
+
+    /// The command to send after the one [`App::on_key`] returned, if any.
+    pub fn take_follow_up(&mut self) -> Option<Command> {
+        self.follow_up.take()
     }
 
     fn finish(&mut self, reason: StopReason, run_dir: String, error: Option<String>) {
         self.state = Some(RunState::Finished);
+        self.divergence = None;
         self.finished = Some(reason);
         let kind = match reason {
             StopReason::Diverged | StopReason::Error => LogKind::Warn,
@@ -403,6 +439,7 @@ impl App {
             overlay: &self.overlay,
             baseline: self.baseline.as_ref().filter(|_| self.show_baseline),
             confusion: self.show_confusion.then_some(self.confusion.as_ref()),
+            divergence: self.divergence.as_ref().map(|d| (d, self.grad_clip())),
             theme: self.theme,
         }
     }
@@ -448,5 +485,6 @@ impl App {
 }
 
 mod actions;
+pub(super) mod fixes;
 #[cfg(test)]
 pub(super) mod tests;

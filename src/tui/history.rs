@@ -64,6 +64,12 @@ impl History {
         out
     }
 
+    /// Forgets the points after step `x` (the run went back to it).
+    pub fn rewind(&mut self, x: f64) {
+        self.points.retain(|p| p.0 <= x);
+        self.bucket = (0.0, 0.0, 0);
+    }
+
     pub fn len(&self) -> usize {
         self.points.len() + usize::from(self.bucket.2 > 0)
     }
@@ -114,6 +120,18 @@ mod tests {
         assert!(p[0].0 < 100.0);
         assert!(p.last().unwrap().0 > 9_800.0);
         assert!(p.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    #[test]
+    fn rewinding_forgets_the_later_points() {
+        let mut h = History::new(10);
+        for i in 1..=5 {
+            h.push(i as f64, 1e12);
+        }
+        h.rewind(2.0);
+        assert_eq!(h.points(), vec![(1.0, 1e12), (2.0, 1e12)]);
+        h.push(3.0, 0.5);
+        assert_eq!(h.points().last(), Some(&(3.0, 0.5)));
     }
 
     #[test]

@@ -46,6 +46,10 @@ pub enum Action {
     ToggleBaseline,
     /// Show or hide the validation confusion matrix.
     ToggleConfusion,
+    /// After a divergence: halve the learning rate and resume.
+    HalveLearningRate,
+    /// After a divergence: switch grad_clip on and resume.
+    GradClipOn,
     ToggleHelp,
     Quit,
     /// Ctrl+C: a graceful stop, not an exit, so the final state stays on
@@ -115,6 +119,8 @@ pub const KEYS: &[Binding] = &[
     hinted(key(&[Char('m')], Action::ToggleSmoothing, "m", "charts: smoothing (EMA) on/off"), "m", "smooth"),
     key(&[Char('b')], Action::ToggleBaseline, "b", "charts: the --baseline run's curves on/off"),
     key(&[Char('C')], Action::ToggleConfusion, "C", "validation confusion matrix (heat map) on/off"),
+    key(&[Char('h')], Action::HalveLearningRate, "h g", "after a divergence: halve lr / grad_clip on"),
+    key(&[Char('g')], Action::GradClipOn, "", ""),
     always(key(&[Char('?')], Action::ToggleHelp, "?", "this help"), "?", "help"),
     always(key(&[Char('q')], Action::Quit, "q", "quit (asks while the run trains: detach or stop)"), "q", "quit"),
     Binding {

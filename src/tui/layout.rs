@@ -14,6 +14,7 @@ use std::collections::VecDeque;
 use super::baseline::Baseline;
 use super::panels::accuracy_chart::AccuracyChart;
 use super::panels::confusion::ConfusionPanel;
+use super::panels::divergence::DivergenceBanner;
 use super::panels::editor::EditorPopup;
 use super::panels::events_log::EventsLog;
 use super::panels::footer::Footer;
@@ -22,7 +23,7 @@ use super::panels::header::{state_word, Header};
 use super::panels::help::Help;
 use super::panels::loss_chart::LossChart;
 use super::panels::techniques::TechniquesPanel;
-use super::state::{Charts, LogEntry, Overlay};
+use super::state::{Charts, Divergence, GradClip, LogEntry, Overlay};
 use super::theme::Theme;
 use crate::protocol::{ConfusionRecord, TechniqueView};
 
@@ -43,6 +44,8 @@ pub struct Screen<'a> {
     pub baseline: Option<&'a Baseline>,
     /// The confusion matrix popup, when shown (`Some(None)`: none yet).
     pub confusion: Option<Option<&'a ConfusionRecord>>,
+    /// The divergence banner, while the run waits at it.
+    pub divergence: Option<(&'a Divergence, GradClip)>,
     pub theme: Theme,
 }
 
@@ -166,6 +169,9 @@ fn render(app: Screen, area: Rect, buf: &mut Buffer) {
     let body = Rect { y: area.y + 2, height: area.height.saturating_sub(3), ..area };
     if let Some(record) = app.confusion {
         ConfusionPanel { record, theme: t }.render(body, buf);
+    }
+    if let Some((divergence, grad_clip)) = app.divergence {
+        DivergenceBanner { divergence, grad_clip, theme: t }.render(body, buf);
     }
     match app.overlay {
         Overlay::Help => Help { theme: t }.render(body, buf),

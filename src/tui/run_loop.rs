@@ -135,7 +135,8 @@ fn event_loop(
         loop {
             match event::read()? {
                 TermEvent::Key(key) => {
-                    if let Some(command) = app.on_key(key) {
+                    let first = app.on_key(key);
+                    for command in first.into_iter().chain(app.take_follow_up()) {
                         if let Some(tx) = commands {
                             if tx.send(Request::dashboard(command)).is_err() {
                                 app.on_disconnected();

@@ -1,5 +1,6 @@
 //! Snapshots of the whole dashboard at 80x24 and 120x40: running, paused,
-//! a technique switched off, the help overlay, finished, and the NO_COLOR
+//! a technique switched off, the help overlay, finished, the divergence
+//! banner, and the NO_COLOR
 //! rendering with its styles. Review a changed snapshot by eye
 //! (`cargo insta review`, or read the `.snap.new` file) before accepting it.
 
@@ -54,6 +55,17 @@ fn finished() {
         error: None,
     });
     snapshot_both("finished", &app);
+}
+
+/// Rolled back and paused after a divergence: the banner with its fixes.
+#[test]
+fn diverged() {
+    let app = super::app::fixes::tests::diverged(Some(false));
+    snapshot_both("diverged", &app);
+    let s = text(&render(&app, 80, 24));
+    assert!(s.contains("diverged at step 56: back at step 40, paused"), "{s}");
+    assert!(s.contains("h  halve the learning rate (0.010 -> 0.005) and resume"), "{s}");
+    assert!(s.contains("g  switch grad_clip on and resume") && s.contains("p  resume as is"), "{s}");
 }
 
 /// The plain theme's cells, styles included: nothing but the defaults.

@@ -71,6 +71,46 @@ impl Charts {
     }
 }
 
+impl Charts {
+    /// The run went back to `step` (a rollback): the abandoned stretch,
+    /// blown-up losses and all, leaves the charts and the smoothing.
+    pub(super) fn rewind(&mut self, step: u64) {
+        let x = step as f64;
+        for series in [
+            &mut self.train_loss,
+            &mut self.loss_ema,
+            &mut self.train_acc,
+            &mut self.acc_ema,
+            &mut self.val_loss,
+            &mut self.val_acc,
+        ] {
+            series.rewind(x);
+        }
+        self.markers.retain(|(s, _)| *s <= step);
+        self.loss_ema_state = Ema::new(EMA_ALPHA);
+        self.acc_ema_state = Ema::new(EMA_ALPHA);
+    }
+}
+
+/// A divergence the run rolled back from and paused at, waiting for a
+/// choice (the banner).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Divergence {
+    pub step: u64,
+    pub to_step: u64,
+    pub cause: String,
+    /// The learning rate the run diverged with.
+    pub lr: f32,
+}
+
+/// What `g` can do about grad_clip in this run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GradClip {
+    Off,
+    On,
+    NotLoaded,
+}
+
 /// How an event log line is drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogKind {

@@ -17,7 +17,7 @@ impl App {
             && matches!(self.state, None | Some(RunState::Running) | Some(RunState::Paused))
     }
 
-    fn refuse(&mut self) -> Option<Command> {
+    pub(super) fn refuse(&mut self) -> Option<Command> {
         self.notice = Some(match self.state {
             _ if self.replay => "viewing a finished run".into(),
             Some(RunState::Stopping) => "the run is stopping".into(),
@@ -26,7 +26,7 @@ impl App {
         None
     }
 
-    fn send(&mut self, notice: String, command: Command) -> Option<Command> {
+    pub(super) fn send(&mut self, notice: String, command: Command) -> Option<Command> {
         if self.read_only {
             self.notice = Some("read-only: attach without --read-only to steer the run".into());
             return None;
@@ -41,6 +41,7 @@ impl App {
             Action::TogglePause | Action::StepOnce | Action::Checkpoint => self.control(action),
             Action::ToggleTechnique | Action::EditTechnique | Action::EditLearningRate => self.steer(action),
             Action::Edit(key) => self.edit(key),
+            Action::HalveLearningRate | Action::GradClipOn => self.fix(action),
             Action::SelectNext
             | Action::SelectPrev
             | Action::ToggleLogScale

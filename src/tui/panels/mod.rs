@@ -5,6 +5,7 @@
 
 pub mod accuracy_chart;
 pub mod confusion;
+pub mod divergence;
 pub mod editor;
 pub mod events_log;
 pub mod footer;
