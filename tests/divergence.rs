@@ -1,6 +1,7 @@
 //! Divergence end to end with the real binary: a finite blow-up and a NaN
 //! are caught, a diverged run exits 3 and leaves a finite `last` that
-//! resumes, and `on_divergence = "rollback"` recovers with a halved rate.
+//! resumes, `on_divergence = "rollback"` recovers with a halved rate, and
+//! the dashboard (under tmux) pauses at a banner whose keys fix the run.
 
 mod common;
 
@@ -100,4 +101,60 @@ fn rollback_stops_as_diverged_beyond_its_limit() {
     let (_t, dir, o) = train_any("spirals.toml", &[&keys[..], &["run.max_rollbacks=1"]].concat());
     let s = assert_diverged(&dir, &o);
     assert_eq!(s["rollbacks"], 1, "{s}");
+}
+
+/// In a real terminal (tmux): the dashboard's run pauses at each divergence
+/// with the banner; `h` halves the rate and resumes, `g` switches grad_clip
+/// on and resumes, and the run completes.
+#[test]
+fn the_dashboard_pauses_at_the_banner_and_its_keys_fix_the_run() {
+    use common::tmux::{self, shell_quote, Tmux};
+    use std::time::Duration;
+    if !tmux::available() {
+        eprintln!("skipping: tmux is not installed");
+        return;
+    }
+    common::plugins::plugin_path("grad_clip");
+    const TIMEOUT: Duration = Duration::from_secs(30);
+    let q = |p: &Path| shell_quote(p.to_str().unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+    let (out, exit_file) = (tmp.path().join("out"), tmp.path().join("exit_code"));
+    let command = format!(
+        "env -u TRAINTOP_PLUGIN_PATH NO_COLOR=1 {bin} run {cfg} --out {out} --set optimizer.kind=sgd \
+         --set optimizer.lr=4 --set run.epochs=4; echo $? >{exit}",
+        bin = q(Path::new(env!("CARGO_BIN_EXE_traintop"))),
+        cfg = q(&config("spirals.toml")),
+        out = q(&out),
+        exit = q(&exit_file),
+    );
+    let term = Tmux::start(100, 30, &command);
+    let screen = term.wait_until("the banner", TIMEOUT, |s| s.contains("diverged at step 21: back at step 0, paused"));
+    assert!(screen.contains("h  halve the learning rate (4.00 -> 2.00) and resume"), "{screen}");
+    assert!(screen.contains("g  switch grad_clip on and resume") && screen.contains("[paused]"), "{screen}");
+    term.send_keys(&["h"]);
+    // Rate 2 trains a while, diverges again, and goes back to the snapshot
+    // taken at step 100.
+    term.wait_until("the second banner", TIMEOUT, |s| s.contains("(2.00 -> 1.00)") && s.contains("back at step 100"));
+    term.send_keys(&["g"]);
+    term.wait_until("the run to complete", TIMEOUT, |s| s.contains("[finished: completed]"));
+    term.send_keys(&["q"]);
+    let code =
+        tmux::poll("the exit code", TIMEOUT, || std::fs::read_to_string(&exit_file).ok().filter(|s| s.ends_with('\n')));
+    assert_eq!(code.trim(), "0");
+    let dir = run_dir(&out);
+    let events = records(&dir, "events.jsonl");
+    let accepted: Vec<_> =
+        events.iter().filter(|e| e["event"] == "accepted" && e["from"]["kind"] == "dashboard").collect();
+    let commands: Vec<(&str, u64)> =
+        accepted.iter().map(|e| (e["command"].as_str().unwrap(), e["step"].as_u64().unwrap())).collect();
+    assert_eq!(
+        commands,
+        [("set_learning_rate", 0), ("resume", 0), ("toggle", 100), ("resume", 100)],
+        "each fix, then resume, at the rolled-back step"
+    );
+    assert_eq!(accepted[0]["lr"], 2.0);
+    assert_eq!(accepted[2]["technique"], "grad_clip");
+    let paused: Vec<_> = events.iter().filter(|e| e["event"] == "rolled_back").map(|e| e["paused"].clone()).collect();
+    assert_eq!(paused, [true, true]);
+    assert_eq!(summary(&dir)["stop_reason"], "completed");
 }
