@@ -158,3 +158,22 @@ fn the_dashboard_pauses_at_the_banner_and_its_keys_fix_the_run() {
     assert_eq!(paused, [true, true]);
     assert_eq!(summary(&dir)["stop_reason"], "completed");
 }
+
+/// A rollback to a state taken before a technique was switched or retuned
+/// puts the technique's settings back too, and says the graphs need a
+/// rebuild when a switch changed.
+#[test]
+fn a_rollback_puts_the_techniques_settings_back() {
+    use traintop::engine::StateStore;
+    use traintop::train::techniques;
+    let mut host = common::plugins::host_with("dropout", &[("rate", "0.2")], 3);
+    let mut store = StateStore::new();
+    let good = techniques::snapshot(&host);
+    assert_eq!(techniques::reapply(&mut host, &good, &mut store), Ok(false), "nothing changed: no rebuild");
+    host.set_enabled("dropout", false, &mut store).unwrap();
+    host.set_param("dropout", "rate", "0.5").unwrap();
+    assert_eq!(techniques::reapply(&mut host, &good, &mut store), Ok(true));
+    assert!(host.is_active("dropout"));
+    assert_eq!(host.param("dropout", "rate").as_deref(), Some("0.2"));
+    assert_eq!(techniques::snapshot(&host), good);
+}
