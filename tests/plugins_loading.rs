@@ -5,7 +5,7 @@
 mod common;
 
 use common::cli::{config, run, run_dir, sets, stderr, stdout, summary};
-use common::plugins::{cargo_build, fixture, install, plugin_path};
+use common::plugins::{cargo_build, fixture, host_with, install, plugin_path};
 use traintop::plugin::loader::{self, LoadError};
 use traintop::plugin::{PluginHost, SettingProblem};
 
@@ -364,4 +364,20 @@ fn a_plugin_built_against_abi_1_0_trains() {
 
 fn plugin_file(name: &str) -> String {
     format!("{}traintop_plugin_{name}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX)
+}
+
+#[test]
+fn a_1_1_plugin_reports_setting_errors_through_the_abi() {
+    let mut host = host_with("dropout", &[("rate", "0.25")], 3);
+    assert_eq!(host.param("dropout", "rate").as_deref(), Some("0.25"));
+    let e = host.set_param("dropout", "rate", "7").unwrap_err();
+    assert!(
+        matches!(&e.problem, SettingProblem::Refused { reason, .. } if reason == "rate: 7 is outside 0 ..= 0.95"),
+        "{e:?}"
+    );
+    assert_eq!(e.to_string(), "technique dropout: rate: 7 is outside 0 ..= 0.95 (allowed: 0 ..= 0.95)");
+    let e = host.set_param("dropout", "layers", "[0, 5]").unwrap_err();
+    assert!(matches!(e.problem, SettingProblem::NoSuchLayer { hidden: 2, .. }), "{e:?}");
+    assert!(host.take_logs().is_empty(), "nothing of it went to the log");
+    assert!(host.is_active("dropout"), "a refused value does not disable the plugin");
 }

@@ -16,13 +16,11 @@ use traintop_plugin_abi as abi;
 use super::api::{table, CallCtx};
 use super::call_state::{Caller, Feed, FeedKind, HostState};
 use super::loader::LoadedLibrary;
+use super::param_calls::{self, SetFailure, SettingError, SettingProblem};
 use crate::engine::graph::{GraphBuilder, Tensor};
 use crate::engine::hooks::{GraphHooks, Mode, ParamGrad};
 use crate::engine::StateStore;
 use crate::protocol::{ParamView, TechniqueView, ToggleClass};
-
-/// ABI 1.1's `set_param_checked`.
-type SetParamChecked = unsafe extern "C" fn(*mut c_void, abi::Str, abi::Str, *mut abi::OutBuf) -> i32;
 
 /// One loaded technique.
 struct Plugin {
@@ -53,42 +51,10 @@ impl Plugin {
         if self.state.is_null() {
             return None;
         }
-        let Some(get) = self.lib.descriptor.get_param_checked else { return self.param_1_0(name) };
-        let mut room = 256;
-        loop {
-            let mut buf = vec![0u8; room];
-            let mut out = abi::OutBuf { ptr: buf.as_mut_ptr(), cap: buf.len(), len: 0 };
-            // SAFETY: `state` came from this plugin's `create`; `out` is writable for its `cap`.
-            let status = unsafe { get(self.state, abi::Str::new(name), &mut out) };
-            if status != abi::OK {
-                return None;
-            }
-            if out.len <= room {
-                buf.truncate(out.len);
-                return Some(String::from_utf8_lossy(&buf).into_owned());
-            }
-            // Cut: ask again with the room it needs (values are short; a
-            // plugin claiming more than this is not believed).
-            if out.len > MAX_VALUE {
-                return None;
-            }
-            room = out.len;
-        }
-    }
-
-    /// [`Plugin::param`] for a 1.0 plugin, whose `get_param` returns only
-    /// what fitted.
-    fn param_1_0(&self, name: &str) -> Option<String> {
-        let mut buf = vec![0u8; MAX_VALUE];
-        // SAFETY: `state` came from this plugin's `create`; `buf` has its length.
-        let n =
-            unsafe { (self.lib.descriptor.get_param)(self.state, abi::Str::new(name), buf.as_mut_ptr(), buf.len()) };
-        (n >= 0).then(|| String::from_utf8_lossy(&buf[..(n as usize).min(buf.len())]).into_owned())
+        // SAFETY: `state` came from this plugin's `create` and is owned by the host's thread.
+        unsafe { param_calls::read(&self.lib.descriptor, self.state, name) }
     }
 }
-
-/// The longest parameter value the host reads, in bytes.
-const MAX_VALUE: usize = 64 * 1024;
 
 /// The plugins of a run and everything they asked of the host.
 pub struct PluginHost {
@@ -111,31 +77,6 @@ impl Drop for PluginHost {
             unsafe { (p.lib.descriptor.destroy)(p.state) };
         }
     }
-}
-
-/// A problem with a technique's settings.
-#[derive(Debug, thiserror::Error)]
-#[error("technique {technique}: {problem}")]
-pub struct SettingError {
-    pub technique: String,
-    pub problem: SettingProblem,
-}
-
-/// What was wrong with a setting, as the plugin's status code and text say.
-#[derive(Debug, thiserror::Error)]
-pub enum SettingProblem {
-    #[error("no such plugin loaded")]
-    NotLoaded,
-    #[error("unknown parameter `{param}`; valid: {valid}")]
-    UnknownParam { param: String, valid: String },
-    #[error("layer {layer} does not exist: the model has {hidden} hidden layer(s)")]
-    NoSuchLayer { layer: String, hidden: usize },
-    /// The plugin refused the value (`INVALID_VALUE`, or a 1.0 plugin's failure).
-    #[error("{reason} (allowed: {allowed})")]
-    Refused { reason: String, allowed: String },
-    /// The plugin failed (panicked) while setting it, and was disabled.
-    #[error("failed while setting it and was disabled: {reason}")]
-    Failed { reason: String },
 }
 
 impl PluginHost {
@@ -257,14 +198,16 @@ impl PluginHost {
         if spec.kind == abi::ParamKind::Layers {
             self.check_layers(value).map_err(err)?;
         }
+        let state = self.plugins[index].state;
         let outcome = match self.plugins[index].lib.descriptor.set_param_checked {
-            Some(set) => self.set_param_checked(index, set, param, value),
+            // SAFETY: `state` is this plugin's, live (checked above), owned by this thread.
+            Some(set) => unsafe { param_calls::write(set, state, param, value) },
             None => self.set_param_1_0(index, param, value),
         };
-        outcome.map_err(|(status, reason)| match status {
-            abi::UNKNOWN_PARAM => err(SettingProblem::UnknownParam { param: param.to_string(), valid: reason }),
-            abi::INVALID_VALUE => err(SettingProblem::Refused { reason, allowed: spec.range_text() }),
-            _ => {
+        outcome.map_err(|failure| match failure {
+            SetFailure::UnknownParam(valid) => err(SettingProblem::UnknownParam { param: param.to_string(), valid }),
+            SetFailure::InvalidValue(reason) => err(SettingProblem::Refused { reason, allowed: spec.range_text() }),
+            SetFailure::Failed(reason) => {
                 self.fail(index, "setting a parameter");
                 err(SettingProblem::Failed { reason })
             }
@@ -284,37 +227,11 @@ impl PluginHost {
         Ok(())
     }
 
-    /// ABI 1.1: the status code and the reason come back through the ABI.
-    fn set_param_checked(
-        &mut self,
-        index: usize,
-        set: SetParamChecked,
-        param: &str,
-        value: &str,
-    ) -> Result<(), (i32, String)> {
-        let mut text = vec![0u8; 1024];
-        let mut error = abi::OutBuf { ptr: text.as_mut_ptr(), cap: text.len(), len: 0 };
-        let state = self.plugins[index].state;
-        // SAFETY: `state` is this plugin's; the strings outlive the call and
-        // `error` is writable for its `cap`.
-        let status = unsafe { set(state, abi::Str::new(param), abi::Str::new(value), &mut error) };
-        if status == abi::OK {
-            return Ok(());
-        }
-        // A reason longer than the room is cut: a message, not data.
-        text.truncate(error.len.min(text.len()));
-        let reason = String::from_utf8_lossy(&text).trim().to_string();
-        let reason = if reason.is_empty() { "the plugin refused the value without saying why".into() } else { reason };
-        // Codes this host does not know count as failures.
-        let status = if [abi::UNKNOWN_PARAM, abi::INVALID_VALUE].contains(&status) { status } else { abi::FAILED };
-        Err((status, reason))
-    }
-
     /// ABI 1.0: `set_param` returns OK or FAILED and writes its reason into
     /// the log, so the warnings it makes during this call are the reason. A
     /// 1.0 plugin's failure cannot be told from a refused value; it counts
     /// as one.
-    fn set_param_1_0(&mut self, index: usize, param: &str, value: &str) -> Result<(), (i32, String)> {
+    fn set_param_1_0(&mut self, index: usize, param: &str, value: &str) -> Result<(), SetFailure> {
         self.state.set_param_warnings = Some(vec![]);
         let rc = self.call(index, None, None, Mode::Train, |d, s, api| {
             // SAFETY: `s` is this plugin's state and `api` valid for the call.
@@ -326,9 +243,7 @@ impl PluginHost {
             warnings.into_iter().for_each(|w| self.state.log(format!("warning: {name}: {w}")));
             return Ok(());
         }
-        let reason = warnings.join("; ");
-        let reason = if reason.is_empty() { "the plugin refused the value without saying why".into() } else { reason };
-        Err((abi::INVALID_VALUE, reason))
+        Err(SetFailure::InvalidValue(param_calls::reason_or_silence(warnings.join("; "))))
     }
 
     /// Switches a technique; its state starts fresh when switched on. Returns

@@ -1,8 +1,9 @@
-//! The host side of the plugin ABI: finding and checking libraries (`loader`),
-//! the function table plugins call (`api`), and the pipeline that runs them
+//! The host side of the plugin ABI: finding and checking libraries (`loader`,
+//! `descriptor`), the function table plugins call (`api`), parameters read
+//! and set through the ABI (`param_calls`), and the pipeline that runs them
 //! (`host`).
 //!
-//! The plugin boundary: the four modules that load libraries, read what a
+//! The plugin boundary: the five modules that load libraries, read what a
 //! plugin hands over and call through the C ABI are the only ones in the
 //! crate allowed `unsafe` (each block says why it is sound in `// SAFETY:`).
 
@@ -17,11 +18,14 @@ mod host;
 #[allow(unsafe_code)]
 pub mod loader;
 mod mapped;
+#[allow(unsafe_code)]
+mod param_calls;
 
 use std::path::PathBuf;
 
-pub use host::{PluginHost, SettingError, SettingProblem};
+pub use host::PluginHost;
 pub use loader::{LoadError, LoadedLibrary};
+pub use param_calls::{SettingError, SettingProblem};
 
 use crate::config::{ConfigError, RunConfig};
 

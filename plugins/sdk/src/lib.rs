@@ -48,7 +48,11 @@ pub struct GradRef {
     pub is_weight: bool,
 }
 
-/// A supplemental training technique.
+/// A supplemental training technique. Every method runs on the instance's
+/// owner thread ([owner-thread] in the ABI crate): one call at a time, though
+/// the instance may move to another thread between calls, so a technique
+/// keeps no unsynchronized global state. The [`Host`] and [`Graph`] a hook
+/// receives are valid only until it returns ([in-call]).
 pub trait Technique: Default + 'static {
     const NAME: &'static str;
     const VERSION: &'static str;
