@@ -135,3 +135,57 @@ fn a_bad_baseline_folder_is_an_error_before_anything_trains() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("no metrics.jsonl or events.jsonl"), "{err}");
 }
+
+#[test]
+fn f_forks_the_live_demo_at_batch_norm_and_a_keeps_branch_a() {
+    if !tmux::available() {
+        eprintln!("skipping: tmux is not installed");
+        return;
+    }
+    common::plugins::plugin_path("batch_norm");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let exit_file = tmp.path().join("exit_code");
+    let command = format!(
+        "cd {repo} && env -u TRAINTOP_PLUGIN_PATH NO_COLOR=1 {bin} run --out {out} --set run.log_every=1; echo $? >{exit}",
+        repo = q(&repo()),
+        bin = q(Path::new(env!("CARGO_BIN_EXE_traintop"))),
+        out = q(&out),
+        exit = q(&exit_file),
+    );
+    let term = Tmux::start(120, 40, &command);
+    term.wait_until("batch_norm selected", TIMEOUT, |s| s.contains("> [off] batch_norm"));
+    term.send_keys(&["f"]);
+    let screen = term.wait_until("the fork and B's curve", TIMEOUT, |s| {
+        s.contains("A = batch_norm on (this run), B = as before") && s.matches("█ B as before").count() == 2
+    });
+    assert!(screen.contains("> [on ] batch_norm"), "this run is branch A, batch_norm on:\n{screen}");
+    term.send_keys(&["A"]);
+    term.wait_until("A kept", TIMEOUT, |s| s.contains("kept A; B is in"));
+    term.send_keys(&["s"]);
+    term.wait_until("the run to finish", TIMEOUT, |s| s.contains("[finished: user]"));
+    term.send_keys(&["q"]);
+    let code =
+        tmux::poll("the exit code", TIMEOUT, || std::fs::read_to_string(&exit_file).ok().filter(|s| s.ends_with('\n')));
+    assert_eq!(code.trim(), "0");
+    // Two folders: the run (A) and B's, marked as a fork at the fork step.
+    let mut dirs: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir() && !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect();
+    dirs.sort_by_key(|p| p.file_name().unwrap().to_string_lossy().contains("-fork-"));
+    assert_eq!(dirs.len(), 2, "{dirs:?}");
+    let (a, b) = (&dirs[0], &dirs[1]);
+    let events = std::fs::read_to_string(a.join("events.jsonl")).unwrap();
+    let started: serde_json::Value =
+        serde_json::from_str(events.lines().find(|l| l.contains("\"fork_started\"")).unwrap()).unwrap();
+    assert!(events.contains("\"event\":\"fork_ended\"") && events.contains("\"kept\":\"a\""), "{events}");
+    let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(b.join("fork.json")).unwrap()).unwrap();
+    assert_eq!(info["step"], started["step"]);
+    assert_eq!(info["parent"].as_str().unwrap(), std::path::absolute(a).unwrap().to_str().unwrap());
+    let b_summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(b.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(b_summary["stop_reason"], "user");
+    assert!(b.join("checkpoints/last.safetensors").exists());
+}

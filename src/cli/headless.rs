@@ -106,6 +106,22 @@ impl LinePrinter {
                 "step {step}: rolled back to step {to_step} (rollback {attempt}) with lr={lr}{}",
                 if *paused { "; paused" } else { "" }
             )),
+            RunEvent::ForkStarted { step, change, branch_dir } => {
+                out(format!("step {step}: forked; A ({change}) goes on here, B trains as before in {branch_dir}"))
+            }
+            RunEvent::ForkEnded { step, kept, other_dir } => {
+                out(format!("step {step}: kept {}; the other branch's folder is {other_dir}", kept.letter()))
+            }
+            RunEvent::Branch { record } => match record.as_ref() {
+                RunEvent::Epoch(e) => {
+                    let acc = e.val_acc.map_or(String::new(), |a| format!(" val_acc={a:.4}"));
+                    out(format!("  B epoch {} val_loss={:.4}{acc}", e.epoch, e.val_loss))
+                }
+                RunEvent::Finished { reason, run_dir, .. } => {
+                    out(format!("  B finished ({}): {run_dir}", reason.as_str()))
+                }
+                _ => vec![],
+            },
             // Said otherwise already (a marker, a state, the finish), or
             // nothing a line log needs.
             RunEvent::Hello(_)

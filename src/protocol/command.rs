@@ -32,6 +32,17 @@ pub enum Command {
         param: String,
         value: String,
     },
+    /// Fork the run at this step (since 1.3): branch A switches the
+    /// technique, branch B goes on without the change; both train on the
+    /// same batches until one is kept.
+    Fork {
+        technique: String,
+        enabled: bool,
+    },
+    /// End a fork, keeping one branch (since 1.3).
+    Keep {
+        branch: ForkBranch,
+    },
     /// A command from a newer protocol minor version: refused, by name
     /// unknown.
     #[serde(other)]
@@ -50,12 +61,33 @@ impl Command {
             Command::SetLearningRate { lr } => format!("lr={lr}"),
             Command::Toggle { technique, enabled } => format!("{technique} {}", if *enabled { "on" } else { "off" }),
             Command::SetParam { technique, param, value } => format!("{technique}.{param}={value}"),
+            Command::Fork { technique, enabled } => {
+                format!("fork: A {technique} {}, B as before", if *enabled { "on" } else { "off" })
+            }
+            Command::Keep { branch } => format!("kept {}", branch.letter()),
             Command::Unknown => "unknown command".into(),
         }
     }
 }
 
 /// Who sent a command.
+/// One branch of a fork: A has the change, B goes on as before.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ForkBranch {
+    A,
+    B,
+}
+
+impl ForkBranch {
+    pub fn letter(self) -> &'static str {
+        match self {
+            ForkBranch::A => "A",
+            ForkBranch::B => "B",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ClientId {

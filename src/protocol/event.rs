@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::command::{ClientId, Request};
+use super::command::{ClientId, ForkBranch, Request};
 use super::float::{nan_if_null, pairs_nan_if_null};
 use super::technique::TechniqueView;
 use super::version::Hello;
@@ -177,6 +177,27 @@ pub enum RunEvent {
     Epoch(EpochRecord),
     /// After an epoch's record: its validation confusion matrix (since 1.1).
     Confusion(ConfusionRecord),
+    /// The run forked at `step` (since 1.3): this run goes on as branch A
+    /// (`change` made), branch B trains without it in `branch_dir`, on the
+    /// same batches; B's records arrive as `branch` events.
+    ForkStarted {
+        step: u64,
+        change: String,
+        branch_dir: String,
+    },
+    /// A record of branch B (its steps, epochs, log, end); never written to
+    /// this run's folder (B's own folder has it).
+    Branch {
+        record: Box<RunEvent>,
+    },
+    /// The fork ended at `step`: `kept` goes on here; the other branch's
+    /// folder is `other_dir` (B's folder, also when B was kept and this run
+    /// took its state).
+    ForkEnded {
+        step: u64,
+        kept: ForkBranch,
+        other_dir: String,
+    },
     /// A command took effect at this step (a marker on the charts).
     Marker {
         step: u64,

@@ -21,7 +21,7 @@ pub mod session;
 pub mod technique;
 pub mod version;
 
-pub use command::{ClientId, Command, Request};
+pub use command::{ClientId, Command, ForkBranch, Request};
 pub use event::{
     ConfusionRecord, EpochRecord, LogLevel, Record, RecordRef, RunEvent, RunState, RunStatus, Started, StepRecord,
     StopReason,

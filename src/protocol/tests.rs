@@ -18,6 +18,9 @@ fn every_command() -> Vec<Command> {
         Command::SetLearningRate { lr: 0.0125 },
         Command::Toggle { technique: "dropout".into(), enabled: true },
         Command::SetParam { technique: "dropout".into(), param: "rate".into(), value: "0.2".into() },
+        Command::Fork { technique: "batch_norm".into(), enabled: true },
+        Command::Keep { branch: ForkBranch::A },
+        Command::Keep { branch: ForkBranch::B },
         Command::Unknown,
     ]
 }
@@ -92,6 +95,9 @@ fn every_event() -> Vec<RunEvent> {
         RunEvent::StopRequested { step: 30, epoch: 3, by: "early_stopping".into(), restore_best: true },
         RunEvent::Diverged { step: 31, loss: 1e30, cause: "loss 1e30 is over 10x its best".into() },
         RunEvent::RolledBack { step: 31, to_step: 20, cause: "loss is NaN".into(), lr: 0.5, attempt: 1, paused: true },
+        RunEvent::ForkStarted { step: 40, change: "batch_norm on".into(), branch_dir: "runs/x-fork-1".into() },
+        RunEvent::Branch { record: Box::new(RunEvent::Marker { step: 41, label: "b".into() }) },
+        RunEvent::ForkEnded { step: 50, kept: ForkBranch::A, other_dir: "runs/x-fork-1".into() },
         RunEvent::Finished {
             step: 31,
             epoch: 3,

@@ -109,6 +109,8 @@ fn keep(event: &RunEvent) -> Keep {
         RunEvent::Epoch(_) => Keep::Series("epoch"),
         // The dashboard shows the latest matrix only.
         RunEvent::Confusion(_) => Keep::Latest("confusion"),
+        // A fork's branch B: a series of its own, as the steps are.
+        RunEvent::Branch { .. } => Keep::Series("branch"),
         RunEvent::Hello(_) | RunEvent::Status(_) | RunEvent::Error { .. } | RunEvent::Unknown => Keep::Never,
         _ => Keep::Log,
     }

@@ -11,6 +11,7 @@ pub mod model;
 pub mod prepare;
 pub mod prepare_error;
 pub mod resume_check;
+pub mod resume_load;
 pub mod resume_rules;
 pub mod run_dir;
 pub mod summary;

@@ -11,12 +11,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::checkpoint::{self, Loaded};
+use super::checkpoint::Loaded;
 use super::model::{backend, model_spec, optimizer};
 use super::prepare_error::PrepareError;
-use super::resume_check::{apply_changes, check_checkpoint, check_encoding, check_position};
-use super::resume_rules::{self, Applied};
-use super::run_dir::{run_id, RunDir, CONFIG_FILE, ENCODING_FILE, LAST_CHECKPOINT};
+use super::resume_load::{self, ResumeFrom};
+use super::resume_rules::Applied;
+use super::run_dir::{RunDir, ENCODING_FILE};
 use super::trainer::Trainer;
 use crate::config::RunConfig;
 use crate::data::{self, split, Dataset};
@@ -87,36 +87,15 @@ fn prepare_new(config: RunConfig, out_dir: &Path, warn: &mut dyn FnMut(String)) 
 }
 
 /// A resume uses the folder's own resolved config; `--set` may change what
-/// can change mid-run (see [`resume_rules`]).
+/// can change mid-run (see [`super::resume_rules`]).
 fn prepare_resume(dir: &Path, overrides: &[String], warn: &mut dyn FnMut(String)) -> Result<Prepared, PrepareError> {
-    let config_path = dir.join(CONFIG_FILE);
-    if !config_path.exists() {
-        return Err(PrepareError::Input(format!("{}: not a run folder (no {CONFIG_FILE})", dir.display())));
-    }
-    let base = RunConfig::from_file(&config_path, &[]).map_err(PrepareError::Config)?;
-    let config = RunConfig::from_file(&config_path, overrides).map_err(PrepareError::Config)?;
-    let changes = resume_rules::check(&base, &config).map_err(PrepareError::Config)?;
-    backend(&config)
-        .check_available()
-        .map_err(|e| PrepareError::Config(config.error_at("run.device", e.to_string())))?;
-    let last = dir.join(LAST_CHECKPOINT);
-    let mut loaded = checkpoint::load(&last).map_err(|e| PrepareError::Input(e.to_string()))?;
-    let refuse = |m: String| PrepareError::Input(format!("{}: {m}", last.display()));
-    let id = std::fs::read_to_string(&config_path).map(|t| run_id(&t)).unwrap_or_default();
-    if !loaded.position.run_id.is_empty() && loaded.position.run_id != id {
-        return Err(refuse(format!(
-            "this checkpoint belongs to another run (run id {}, this folder's is {id})",
-            loaded.position.run_id
-        )));
-    }
-    let (train, validation) = datasets(&config)?;
-    check_position(&config, &train, &loaded.position)?;
-    check_encoding(dir, &train.encoding)?;
-    apply_changes(&config, &changes, &mut loaded.position);
-    let mut plugins = load_plugins(&config, warn)?;
-    check_checkpoint(&config, &train, &mut plugins, &loaded).map_err(refuse)?;
+    let mut from = resume_load::read(dir, overrides)?;
+    let (train, validation) = datasets(&from.config)?;
+    let mut plugins = load_plugins(&from.config, warn)?;
+    from.check(dir, &train, &mut plugins)?;
     let run_dir =
         RunDir::open(dir).with_context(|| format!("cannot open {}", dir.display())).map_err(PrepareError::Runtime)?;
+    let ResumeFrom { config, loaded, changes } = from;
     Ok(Prepared { config, train, validation, run_dir, plugins, resume: Some(loaded), overrides: changes })
 }
 

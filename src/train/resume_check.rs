@@ -22,12 +22,14 @@ use crate::plugin::PluginHost;
 /// Checks that a checkpoint fits the model its run's config builds: every
 /// tensor the model has is there, with the same shape. A config edited between
 /// stop and resume (another width, another optimizer) is caught here, with the
-/// tensor named, before any training.
+/// tensor named, before any training. The techniques in `fresh` (switched on
+/// by this resume) start from fresh state, so their tensors need not be there.
 pub fn check_checkpoint(
     config: &RunConfig,
     train: &Dataset,
     plugins: &mut PluginHost,
     loaded: &Loaded,
+    fresh: &[String],
 ) -> Result<(), String> {
     if loaded.position.seed != config.run.seed {
         return Err(format!(
@@ -45,7 +47,9 @@ pub fn check_checkpoint(
     names.sort_unstable();
     for name in names {
         let expected = session.store.shape(name).expect("listed");
+        let owner = name.split('.').next().unwrap_or("");
         match loaded.states.iter().find(|(n, _, _)| n == name) {
+            None if fresh.iter().any(|t| t == owner) => {}
             None => {
                 return Err(format!(
                     "the checkpoint has no tensor `{name}` that the model needs (was the config changed?)"

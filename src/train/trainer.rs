@@ -22,6 +22,7 @@ mod confusion;
 mod divergence;
 mod epoch_end;
 mod finish;
+mod live_fork;
 mod loop_state;
 mod start;
 

@@ -52,6 +52,9 @@ pub struct App {
     /// whether it is shown (`b`).
     pub(super) baseline: Option<Baseline>,
     pub(super) show_baseline: bool,
+    /// Branch B of a live fork: its curves, and the fork as it stands.
+    pub(super) branch: Option<Baseline>,
+    pub(super) fork: Option<ForkView>,
     /// The latest validation confusion matrix, and whether it is shown (`C`).
     pub(super) confusion: Option<ConfusionRecord>,
     pub(super) show_confusion: bool,
@@ -97,6 +100,8 @@ impl App {
             overlay: Overlay::None,
             baseline: None,
             show_baseline: true,
+            branch: None,
+            fork: None,
             confusion: None,
             show_confusion: false,
             divergence: None,
@@ -151,6 +156,7 @@ impl App {
             RunEvent::Step(r) => self.step(r),
             RunEvent::Epoch(r) => self.epoch(r),
             RunEvent::Confusion(r) => self.confusion = Some(r),
+            RunEvent::ForkStarted { .. } | RunEvent::Branch { .. } | RunEvent::ForkEnded { .. } => self.on_fork(e),
             RunEvent::State { state, .. } => self.set_state(state),
             RunEvent::Log { level, message } => {
                 let kind = match level {
@@ -198,7 +204,6 @@ impl App {
     }
 
     fn step(&mut self, r: StepRecord) {
-        let x = r.step as f64;
         let p = &mut self.progress;
         p.step = r.step;
         p.epoch = r.epoch;
@@ -206,17 +211,7 @@ impl App {
         p.lr = Some(r.lr);
         p.samples_per_sec = r.samples_per_sec;
         p.wall_time = r.wall_time;
-        let c = &mut self.charts;
-        c.train_loss.push(x, r.loss as f64);
-        if let Some(v) = c.loss_ema_state.update(r.loss as f64) {
-            c.loss_ema.push(x, v);
-        }
-        if let Some(acc) = r.acc {
-            c.train_acc.push(x, acc as f64);
-            if let Some(v) = c.acc_ema_state.update(acc as f64) {
-                c.acc_ema.push(x, v);
-            }
-        }
+        self.charts.add_step(&r);
         self.technique_metrics = r.metrics.clone();
         let before = self.grads.flag.clone();
         self.grads.apply(&r);
@@ -227,7 +222,6 @@ impl App {
     }
 
     fn epoch(&mut self, r: EpochRecord) {
-        let x = r.step as f64;
         let p = &mut self.progress;
         p.step = p.step.max(r.step);
         p.epoch = r.epoch;
@@ -238,10 +232,7 @@ impl App {
         // A run without validation data reports NaN.
         p.val_loss = Some(r.val_loss).filter(|v| v.is_finite());
         p.val_acc = r.val_acc;
-        self.charts.val_loss.push(x, r.val_loss as f64);
-        if let Some(a) = r.val_acc {
-            self.charts.val_acc.push(x, a as f64);
-        }
+        self.charts.add_epoch(&r);
     }
 
     fn set_state(&mut self, s: RunState) {
@@ -421,7 +412,10 @@ impl App {
             state: self.state,
             confirm_quit: self.overlay == Overlay::ConfirmQuit,
             notice: self.notice.as_deref(),
-            hint: self.info.as_ref().map(|i| i.hint.as_str()),
+            hint: match &self.fork {
+                Some(f) if f.kept.is_none() => Some(f.line.as_str()),
+                _ => self.info.as_ref().map(|i| i.hint.as_str()),
+            },
             attached: self.attached,
             theme: self.theme,
         };
@@ -437,7 +431,7 @@ impl App {
             selected: self.selected,
             log: &self.log,
             overlay: &self.overlay,
-            baseline: self.baseline.as_ref().filter(|_| self.show_baseline),
+            behind: self.baseline.iter().filter(|_| self.show_baseline).chain(self.branch.as_ref()).collect(),
             confusion: self.show_confusion.then_some(self.confusion.as_ref()),
             divergence: self.divergence.as_ref().map(|d| (d, self.grad_clip())),
             theme: self.theme,
@@ -486,5 +480,7 @@ impl App {
 
 mod actions;
 pub(super) mod fixes;
+mod fork;
+pub(super) use fork::ForkView;
 #[cfg(test)]
 pub(super) mod tests;

@@ -24,25 +24,37 @@ const NAME_WIDTH: usize = 18;
 pub struct Baseline {
     pub name: String,
     pub charts: Charts,
+    /// Branch B of a live fork (filled as B trains) rather than a finished run.
+    pub branch: bool,
 }
 
 impl Baseline {
+    /// A finished run's curves.
+    pub fn pinned(name: String, charts: Charts) -> Self {
+        Self { name, charts, branch: false }
+    }
+
+    /// Branch B of a fork, empty until its first step.
+    pub fn fork_branch(name: String) -> Self {
+        Self { name, charts: Charts::new(), branch: true }
+    }
+
     /// The baseline's series for the loss chart (or the accuracy chart):
     /// the training curve the live chart shows (smoothed or raw), drawn
     /// with `▄` bars so it stays apart from the live braille line and the
-    /// validation dots without color. (Not half blocks: ratatui draws those
-    /// from the color alone, so without color they vanish.)
+    /// validation dots without color (a fork's branch B with `█` blocks, to
+    /// stay apart from a pinned run too). (Not half blocks: ratatui draws
+    /// those from the color alone, so without color they vanish.)
     pub fn series(&self, accuracy: bool, smoothing: bool, theme: Theme) -> Series {
         let c = &self.charts;
         let pick =
             |ema: &History, raw: &History| if smoothing && !ema.is_empty() { ema.points() } else { raw.points() };
         let points = if accuracy { pick(&c.acc_ema, &c.train_acc) } else { pick(&c.loss_ema, &c.train_loss) };
-        Series {
-            name: format!("base {}", crate::format::truncate(&self.name, NAME_WIDTH)),
-            points,
-            color: theme.color(Color::DarkGray),
-            marker: Marker::Bar,
-            kind: Kind::Line,
-        }
+        let name = crate::format::truncate(&self.name, NAME_WIDTH);
+        let (name, color, marker) = match self.branch {
+            false => (format!("base {name}"), Color::DarkGray, Marker::Bar),
+            true => (name, Color::Magenta, Marker::Block),
+        };
+        Series { name, points, color: theme.color(color), marker, kind: Kind::Line }
     }
 }

@@ -5,6 +5,8 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
+use crate::protocol::ForkBranch;
+
 /// Who receives keys right now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InputMode {
@@ -50,6 +52,10 @@ pub enum Action {
     HalveLearningRate,
     /// After a divergence: switch grad_clip on and resume.
     GradClipOn,
+    /// Fork the run at the selected technique's switch.
+    ForkTechnique,
+    /// End a fork keeping this branch.
+    Keep(ForkBranch),
     ToggleHelp,
     Quit,
     /// Ctrl+C: a graceful stop, not an exit, so the final state stays on
@@ -114,9 +120,20 @@ pub const KEYS: &[Binding] = &[
         "e",
         "edit",
     ),
+    hinted(
+        key(&[Char('f')], Action::ForkTechnique, "f", "fork: A switches the selected technique, B as before"),
+        "f",
+        "fork",
+    ),
+    key(&[Char('A')], Action::Keep(ForkBranch::A), "A B", "end a fork keeping branch A or B"),
+    key(&[Char('B')], Action::Keep(ForkBranch::B), "", ""),
     hinted(key(&[Char('L')], Action::EditLearningRate, "L", "set the learning rate"), "L", "lr"),
-    hinted(key(&[Char('l')], Action::ToggleLogScale, "l", "loss chart: log scale on/off"), "l", "log"),
-    hinted(key(&[Char('m')], Action::ToggleSmoothing, "m", "charts: smoothing (EMA) on/off"), "m", "smooth"),
+    hinted(
+        key(&[Char('l')], Action::ToggleLogScale, "l m", "loss chart: log scale (l); charts: smoothing (m)"),
+        "l",
+        "log",
+    ),
+    hinted(key(&[Char('m')], Action::ToggleSmoothing, "m", ""), "m", "smooth"),
     key(&[Char('b')], Action::ToggleBaseline, "b", "charts: the --baseline run's curves on/off"),
     key(&[Char('C')], Action::ToggleConfusion, "C", "validation confusion matrix (heat map) on/off"),
     key(&[Char('h')], Action::HalveLearningRate, "h g", "after a divergence: halve lr / grad_clip on"),
@@ -135,6 +152,7 @@ pub const FOOTER_ORDER: &[Action] = &[
     Action::Stop,
     Action::ToggleTechnique,
     Action::EditTechnique,
+    Action::ForkTechnique,
     Action::StepOnce,
     Action::EditLearningRate,
     Action::ToggleLogScale,
@@ -162,10 +180,7 @@ fn binding(code: KeyCode, ctrl: bool) -> Option<Action> {
 }
 
 /// The keys of the value editor, as the help overlay shows them.
-pub const EDITOR_KEYS: &[(&str, &str)] = &[
-    ("Tab ↓ ↑ Enter", "editor: choose the parameter, send the value"),
-    ("Ctrl+U Esc", "editor: clear the value, cancel"),
-];
+pub const EDITOR_KEYS: &[(&str, &str)] = &[("Tab Enter ^U Esc", "editor: next field (↓ ↑ too), send, clear, cancel")];
 
 pub fn map_key(mode: InputMode, key: KeyEvent) -> Option<Action> {
     // Terminals that report releases and repeats (Windows, kitty protocol)

@@ -40,8 +40,9 @@ pub struct Screen<'a> {
     pub selected: usize,
     pub log: &'a VecDeque<LogEntry>,
     pub overlay: &'a Overlay,
-    /// The pinned run, when shown.
-    pub baseline: Option<&'a Baseline>,
+    /// Curves drawn behind the live ones: the pinned run (when shown) and a
+    /// fork's branch B.
+    pub behind: Vec<&'a Baseline>,
     /// The confusion matrix popup, when shown (`Some(None)`: none yet).
     pub confusion: Option<Option<&'a ConfusionRecord>>,
     /// The divergence banner, while the run waits at it.
@@ -145,7 +146,7 @@ fn render(app: Screen, area: Rect, buf: &mut Buffer) {
     };
     let t = app.theme;
     app.header.render(a.header, buf);
-    let behind = |accuracy| app.baseline.map(|b| b.series(accuracy, app.smoothing, t));
+    let behind = |accuracy| app.behind.iter().map(|b| b.series(accuracy, app.smoothing, t)).collect();
     LossChart {
         charts: app.charts,
         log_scale: app.log_scale,

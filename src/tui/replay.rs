@@ -80,7 +80,7 @@ pub fn load_baseline(dir: &std::path::Path) -> Result<Baseline, String> {
     if charts.train_loss.is_empty() && charts.val_loss.is_empty() {
         return Err(format!("--baseline {shown}: the run recorded no steps, so it has no curves to show"));
     }
-    Ok(Baseline { name, charts })
+    Ok(Baseline::pinned(name, charts))
 }
 
 /// As [`app_from_metrics`], with the run folder's path for the header.

@@ -179,3 +179,46 @@ fn confusion_heat_map() {
     app.on_key(big_c);
     assert!(!text(&render(&app, 80, 24)).contains("validation confusion"));
 }
+
+/// The scripted run forked at step 30 (A: dropout on), B's steps behind it.
+fn forked() -> App {
+    use super::app::tests::step;
+    let mut app = scripted();
+    let branch_dir = "runs/digits-mlp-fork-20240101-000100".to_string();
+    app.apply(RunEvent::ForkStarted { step: 30, change: "dropout on".into(), branch_dir });
+    for s in 31..=50u64 {
+        let mut r = step(s);
+        r.loss = 0.7 + 0.01 * (s - 30) as f32;
+        r.acc = Some(0.6);
+        app.apply(RunEvent::Branch { record: Box::new(RunEvent::Step(r)) });
+    }
+    app
+}
+
+#[test]
+fn forked_with_branch_b_behind() {
+    use crate::protocol::{Command, ForkBranch};
+    let mut app = forked();
+    snapshot_both("forked", &app);
+    let s = text(&render(&app, 120, 40));
+    assert_eq!(s.matches("█ B as before").count(), 2, "B in both legends:\n{s}");
+    assert!(s.contains("fork at step 30: A = dropout on (this run), B = as before · A/B keeps one"), "{s}");
+    let key = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::SHIFT);
+    assert_eq!(app.on_key(KeyEvent::new(KeyCode::Char('f'), KeyModifiers::NONE)), None, "one fork at a time");
+    assert!(app.notice.as_deref().unwrap_or("").contains("already forked"));
+    assert_eq!(app.on_key(key('A')), Some(Command::Keep { branch: ForkBranch::A }));
+    app.apply(RunEvent::ForkEnded { step: 50, kept: ForkBranch::A, other_dir: "runs/b".into() });
+    let s = text(&render(&app, 120, 40));
+    assert!(s.contains("kept A; B is in runs/b") && !s.contains("A/B keeps one"), "{s}");
+    assert!(s.contains("█ B as before"), "B's curve stays, frozen:\n{s}");
+    assert_eq!(app.on_key(key('B')), None, "nothing to keep any more");
+}
+
+#[test]
+fn f_forks_the_selected_technique() {
+    use crate::protocol::Command;
+    let mut app = scripted();
+    let f = KeyEvent::new(KeyCode::Char('f'), KeyModifiers::NONE);
+    // dropout is selected and on: A switches it off.
+    assert_eq!(app.on_key(f), Some(Command::Fork { technique: "dropout".into(), enabled: false }));
+}

@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 
 use super::editor::Editor;
 use super::history::{Ema, History};
+use crate::protocol::{EpochRecord, StepRecord};
 
 /// Points kept per chart series (downsampled beyond).
 const SERIES_CAP: usize = 2000;
@@ -56,7 +57,7 @@ pub struct Charts {
 }
 
 impl Charts {
-    pub(super) fn new() -> Self {
+    pub fn new() -> Self {
         Self {
             train_loss: History::new(SERIES_CAP),
             loss_ema: History::new(SERIES_CAP),
@@ -67,6 +68,30 @@ impl Charts {
             markers: VecDeque::new(),
             loss_ema_state: Ema::new(EMA_ALPHA),
             acc_ema_state: Ema::new(EMA_ALPHA),
+        }
+    }
+
+    /// A logged step's loss and accuracy (raw and smoothed).
+    pub(super) fn add_step(&mut self, r: &StepRecord) {
+        let x = r.step as f64;
+        self.train_loss.push(x, r.loss as f64);
+        if let Some(v) = self.loss_ema_state.update(r.loss as f64) {
+            self.loss_ema.push(x, v);
+        }
+        if let Some(acc) = r.acc {
+            self.train_acc.push(x, acc as f64);
+            if let Some(v) = self.acc_ema_state.update(acc as f64) {
+                self.acc_ema.push(x, v);
+            }
+        }
+    }
+
+    /// An epoch's validation figures (a NaN loss is left out).
+    pub(super) fn add_epoch(&mut self, r: &EpochRecord) {
+        let x = r.step as f64;
+        self.val_loss.push(x, r.val_loss as f64);
+        if let Some(a) = r.val_acc {
+            self.val_acc.push(x, a as f64);
         }
     }
 }

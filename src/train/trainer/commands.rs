@@ -21,6 +21,7 @@ impl Trainer {
     /// Handles what is waiting; returns when the next batch may train (or
     /// the run must stop).
     pub(super) fn at_batch_boundary(&mut self, ch: &mut Channels, state: &mut LoopState) -> anyhow::Result<Flow> {
+        self.step_branch(ch, state)?;
         loop {
             if ch.stop.load(Ordering::SeqCst) {
                 return Ok(Flow::Stop(StopReason::User));
@@ -80,6 +81,8 @@ impl Trainer {
                 self.note(ch, RunEvent::log(format!("checkpoint written at step {step}")));
             }
             Command::Toggle { .. } | Command::SetParam { .. } => self.apply_technique_command(ch, request),
+            Command::Fork { .. } => self.fork(ch, state, request)?,
+            Command::Keep { .. } => self.keep(ch, state, request)?,
             Command::SetLearningRate { lr } if lr.is_finite() && lr > 0.0 => {
                 self.position.lr = lr;
                 self.note(ch, accepted);

@@ -21,6 +21,10 @@ impl Trainer {
             Ok(reason) => (reason, None),
             Err(e) => (StopReason::Error, Some(e)),
         };
+        // A live fork's branch B ends with the run (its own folder).
+        if let Err(e) = self.end_fork(ch, &mut state) {
+            failure = failure.or(Some(e));
+        }
         let epoch = self.position.epoch as u64;
         if reason != StopReason::Completed {
             self.dispatch(EventKind::Stopping, epoch, f64::NAN, f64::NAN);

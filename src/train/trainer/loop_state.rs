@@ -1,11 +1,14 @@
 //! What one run of the loop carries from step to step, beside the
 //! checkpointed [`Position`](crate::train::checkpoint::Position): the
-//! training clock, the pause, the latest figures for the summary, and the
-//! divergence watch (its rule and the last good state).
+//! training clock, the pause, the latest figures for the summary, the
+//! divergence watch (its rule and the last good state), and the other
+//! branch of a live fork while there is one.
 
+use std::path::Path;
 use std::time::Instant;
 
 use crate::engine::StateStore;
+use crate::protocol::RunEvent;
 use crate::train::checkpoint::Position;
 use crate::train::clock::TrainingClock;
 use crate::train::divergence::Detector;
@@ -55,6 +58,20 @@ pub(super) struct LoopState {
     /// Rollbacks so far (this run or resume).
     pub rollbacks: usize,
     pub diverged: Option<Divergence>,
+    /// Branch B of a live fork (`live_fork.rs`), trained in step with this run.
+    pub branch: Option<Box<dyn OtherBranch>>,
+}
+
+/// The other branch of a live fork, as the loop drives it (a trait, so the
+/// loop's state need not know the trainer it holds).
+pub trait OtherBranch {
+    /// Its run folder.
+    fn dir(&self) -> &Path;
+    /// Trains until it reaches `step`; its records go to `out`. False when
+    /// it stopped by itself (early stopping, divergence) and has finished.
+    fn catch_up(&mut self, step: u64, out: &mut dyn FnMut(RunEvent)) -> anyhow::Result<bool>;
+    /// Stops it gracefully: its checkpoints and summary are written.
+    fn end(self: Box<Self>, out: &mut dyn FnMut(RunEvent)) -> anyhow::Result<()>;
 }
 
 impl LoopState {
@@ -77,6 +94,7 @@ impl LoopState {
             candidate: None,
             rollbacks: 0,
             diverged: None,
+            branch: None,
         }
     }
 

@@ -40,6 +40,7 @@ impl App {
             Action::Detach | Action::Stop | Action::Interrupt | Action::Quit | Action::Confirm(_) => self.leave(action),
             Action::TogglePause | Action::StepOnce | Action::Checkpoint => self.control(action),
             Action::ToggleTechnique | Action::EditTechnique | Action::EditLearningRate => self.steer(action),
+            Action::ForkTechnique | Action::Keep(_) => self.fork_action(action),
             Action::Edit(key) => self.edit(key),
             Action::HalveLearningRate | Action::GradClipOn => self.fix(action),
             Action::SelectNext
@@ -168,6 +169,37 @@ impl App {
         let (technique, enabled) = (t.name.clone(), !t.enabled);
         let word = if enabled { "on" } else { "off" };
         self.send(format!("requested: {technique} {word}"), Command::Toggle { technique, enabled })
+    }
+
+    /// Fork at the selected technique's switch, or keep a branch.
+    fn fork_action(&mut self, action: Action) -> Option<Command> {
+        if !self.live() {
+            return self.refuse();
+        }
+        let forked = self.fork.as_ref().is_some_and(|f| f.kept.is_none());
+        match action {
+            Action::Keep(branch) if forked => {
+                self.send(format!("requested: keep {}", branch.letter()), Command::Keep { branch })
+            }
+            Action::Keep(_) => {
+                self.notice = Some("not forked: f forks the selected technique's switch".into());
+                None
+            }
+            _ if forked => {
+                self.notice = Some("already forked: A or B keeps one branch first".into());
+                None
+            }
+            _ => {
+                let Some(t) = self.techniques.get(self.selected) else {
+                    self.notice = Some("no techniques loaded".into());
+                    return None;
+                };
+                let (technique, enabled) = (t.name.clone(), !t.enabled);
+                let word = if enabled { "on" } else { "off" };
+                let notice = format!("requested: fork, A with {technique} {word}, B as before");
+                self.send(notice, Command::Fork { technique, enabled })
+            }
+        }
     }
 
     /// Selection, scales, smoothing and help: nothing reaches the run.

@@ -15,8 +15,9 @@ use crate::tui::theme::Theme;
 pub struct AccuracyChart<'a> {
     pub charts: &'a Charts,
     pub smoothing: bool,
-    /// A pinned run's curve, drawn first so the live curves cover it.
-    pub behind: Option<Series>,
+    /// Other runs' curves (a pinned run, a fork's branch B), drawn first so
+    /// the live curves cover them.
+    pub behind: Vec<Series>,
     pub theme: Theme,
 }
 
@@ -29,7 +30,7 @@ impl Widget for AccuracyChart<'_> {
         let c = self.charts;
         let t = self.theme;
         let train = if self.smoothing { &c.acc_ema } else { &c.train_acc };
-        let mut series: Vec<Series> = self.behind.into_iter().collect();
+        let mut series: Vec<Series> = self.behind;
         series.extend([
             Series {
                 name: if self.smoothing { "train ema" } else { "train" }.into(),

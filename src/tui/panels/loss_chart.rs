@@ -18,8 +18,9 @@ pub struct LossChart<'a> {
     pub charts: &'a Charts,
     pub log_scale: bool,
     pub smoothing: bool,
-    /// A pinned run's curve, drawn first so the live curves cover it.
-    pub behind: Option<Series>,
+    /// Other runs' curves (a pinned run, a fork's branch B), drawn first so
+    /// the live curves cover them.
+    pub behind: Vec<Series>,
     pub theme: Theme,
 }
 
@@ -27,7 +28,7 @@ impl Widget for LossChart<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let c = self.charts;
         let t = self.theme;
-        let mut series: Vec<Series> = self.behind.into_iter().collect();
+        let mut series: Vec<Series> = self.behind;
         // Without color a faint raw curve would look like a second loss.
         if !self.smoothing || t.is_colored() {
             series.push(Series {

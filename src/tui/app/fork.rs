@@ -1,0 +1,89 @@
+//! A live fork on the dashboard: `fork_started` opens branch B's curves
+//! behind this run's (branch A's), B's `branch` records fill them, and
+//! `fork_ended` says which branch was kept and where the other one's folder
+//! is. B's curves stay drawn after the keep, frozen, so the comparison stays
+//! on screen.
+
+use super::App;
+use crate::protocol::{ForkBranch, RunEvent};
+use crate::tui::baseline::Baseline;
+use crate::tui::state::LogKind;
+
+/// The fork as the header shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ForkView {
+    pub step: u64,
+    /// What branch A changed, e.g. "batch_norm on".
+    pub change: String,
+    /// Branch B's run folder.
+    pub branch_dir: String,
+    /// Set once a branch was kept.
+    pub kept: Option<ForkBranch>,
+    /// [`ForkView::describe`], kept for the footer to borrow.
+    pub line: String,
+}
+
+impl ForkView {
+    /// One line for the header or footer.
+    pub fn describe(&self) -> String {
+        match self.kept {
+            None => {
+                format!("fork at step {}: A = {} (this run), B = as before · A/B keeps one", self.step, self.change)
+            }
+            Some(k) => format!("fork at step {}: kept {} ({})", self.step, k.letter(), self.change),
+        }
+    }
+}
+
+impl App {
+    pub(super) fn on_fork(&mut self, e: RunEvent) {
+        match e {
+            RunEvent::ForkStarted { step, change, branch_dir } => {
+                self.branch = Some(Baseline::fork_branch("B as before".into()));
+                let text = format!("forked: A = {change} here, B as before in {branch_dir}");
+                self.push_log(Some(step), text, LogKind::State);
+                let mut view = ForkView { step, change, branch_dir, kept: None, line: String::new() };
+                view.line = view.describe();
+                self.fork = Some(view);
+                // The fork's line replaces the "requested" notice in the footer.
+                self.notice = None;
+            }
+            RunEvent::Branch { record } => self.branch_record(*record),
+            RunEvent::ForkEnded { step, kept, other_dir } => {
+                let other = match kept {
+                    ForkBranch::A => "B",
+                    ForkBranch::B => "A's steps stay in this folder, B",
+                };
+                let text = format!("kept {}; {other} is in {other_dir}", kept.letter());
+                self.push_log(Some(step), text, LogKind::State);
+                if let Some(f) = self.fork.as_mut() {
+                    f.kept = Some(kept);
+                    f.line = f.describe();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn branch_record(&mut self, record: RunEvent) {
+        let Some(branch) = self.branch.as_mut() else { return };
+        match record {
+            RunEvent::Step(r) => branch.charts.add_step(&r),
+            RunEvent::Epoch(r) => branch.charts.add_epoch(&r),
+            RunEvent::Finished { step, reason, run_dir, .. } => {
+                self.push_log(Some(step), format!("B finished ({}): {run_dir}", reason.as_str()), LogKind::State)
+            }
+            RunEvent::Log { message, .. } => self.push_log(None, format!("B: {message}"), LogKind::Info),
+            RunEvent::Diverged { step, cause, .. } => {
+                self.push_log(Some(step), format!("B diverged: {cause}"), LogKind::Warn)
+            }
+            RunEvent::RolledBack { step, to_step, .. } => {
+                self.push_log(Some(step), format!("B rolled back to step {to_step}"), LogKind::Warn)
+            }
+            RunEvent::StopRequested { step, by, .. } => {
+                self.push_log(Some(step), format!("B: stop requested by {by}"), LogKind::State)
+            }
+            _ => {}
+        }
+    }
+}
