@@ -224,3 +224,28 @@ fn run_names_cannot_leave_the_output_folder() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(run_dir(out.path()).file_name().unwrap().to_string_lossy().starts_with("ok.name_1-"));
 }
+
+/// Settings the data cannot honour point at the config line that set them
+/// (the file is fine; the config asks for what it lacks).
+#[test]
+fn data_settings_the_file_lacks_name_the_config_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let wine = config("wine.toml");
+    let text = std::fs::read_to_string(&wine).unwrap().replace(
+        "path = \"../data/wine.csv\"",
+        &format!("path = \"{}\"\ntarget = \"nosuch\"", wine.parent().unwrap().join("../data/wine.csv").display()),
+    );
+    let cfg = dir.path().join("wine.toml");
+    std::fs::write(&cfg, &text).unwrap();
+    let line = text.lines().position(|l| l.starts_with("target")).unwrap() + 1;
+    let out = dir.path().join("out");
+    let go = |extra: &[&str]| {
+        let mut args = vec!["run", cfg.to_str().unwrap(), "--headless", "--out", out.to_str().unwrap()];
+        args.extend(extra);
+        run(&args)
+    };
+    let at = format!("{}:{line}:", cfg.display());
+    refused(&go(&[]), &[&at, "data.target", "no column named \"nosuch\"", "wine.csv"]);
+    let o = go(&["--set", "data.target=\"label\"", "--set", "data.categorical=[\"colour\"]"]);
+    refused(&o, &["--set data.categorical=[\"colour\"]: data.categorical", "\"colour\", which is not a column"]);
+}

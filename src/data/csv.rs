@@ -298,6 +298,7 @@ impl Plan {
                 name,
                 format!("no column named \"{}\"; available columns: {}", o.target, table.header.join(", ")),
             )
+            .for_key("data.target")
         })?;
         if table.header.len() == 1 {
             return Err(DataError::new(name, format!("no feature columns besides the target \"{}\"", o.target)));
@@ -310,7 +311,8 @@ impl Plan {
                         "data.categorical lists \"{c}\", which is not a column; available columns: {}",
                         table.header.join(", ")
                     ),
-                ));
+                )
+                .for_key("data.categorical"));
             }
         }
         let one_hot = |col: usize| o.categorical.contains(&table.header[col]).then(|| table.categories(col));

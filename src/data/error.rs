@@ -11,15 +11,23 @@ pub struct DataError {
     /// 1-based line of a text file, when the problem is on one line.
     pub line: Option<usize>,
     pub message: String,
+    /// The config key whose value the data does not match (`data.target`),
+    /// so that the caller can point at the line that set it.
+    pub key: Option<&'static str>,
 }
 
 impl DataError {
     pub fn new(file: impl Into<String>, message: impl Into<String>) -> Self {
-        DataError { file: file.into(), line: None, message: message.into() }
+        DataError { file: file.into(), line: None, message: message.into(), key: None }
     }
 
     pub fn at_line(file: impl Into<String>, line: usize, message: impl Into<String>) -> Self {
-        DataError { file: file.into(), line: Some(line), message: message.into() }
+        DataError { file: file.into(), line: Some(line), message: message.into(), key: None }
+    }
+
+    /// This error is about the value of config key `key`.
+    pub fn for_key(self, key: &'static str) -> Self {
+        DataError { key: Some(key), ..self }
     }
 
     /// Bad data is bad input, which the CLI reports with exit status 2.

@@ -103,7 +103,11 @@ fn prepare_resume(dir: &Path, overrides: &[String], warn: &mut dyn FnMut(String)
 /// synthetic set fits in memory; then checks that the model does.
 pub fn datasets(config: &RunConfig) -> Result<(Dataset, Dataset), PrepareError> {
     check_synthetic_fits(config)?;
-    let full = data::load(&config.data_spec()).map_err(|e| PrepareError::Input(e.to_string()))?;
+    let full = data::load(&config.data_spec()).map_err(|e| match e.key {
+        // The file is fine; the config asks for what it does not have.
+        Some(key) => PrepareError::Config(config.error_at(key, e.to_string())),
+        None => PrepareError::Input(e.to_string()),
+    })?;
     if full.is_empty() {
         return Err(PrepareError::Input(format!("{}: no rows", full.source)));
     }
