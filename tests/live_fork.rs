@@ -153,3 +153,34 @@ fn forked_at(technique: &str) {
     assert_same(&parent, &with_change);
     assert_same(&branch_b, &without);
 }
+
+/// Keeping B: this run takes B's state and goes on without the change, so it
+/// ends where the run resumed without the change ends; B's folder stops at
+/// the keep.
+#[test]
+fn keeping_b_goes_on_from_bs_state() {
+    let tmp = tempfile::tempdir().unwrap();
+    let live_out = tmp.path().join("live");
+    let live = new_run(&live_out);
+    let parent = live.run_dir.path.clone();
+    let (reason, events) = drive(live, |step, tx| match step {
+        FORK_AT => send(tx, Command::Fork { technique: "dropout".into(), enabled: true }),
+        KEEP_AT => send(tx, Command::Keep { branch: ForkBranch::B }),
+        _ => {}
+    });
+    assert_eq!(reason, StopReason::Completed);
+    assert!(events.iter().any(|e| matches!(e, RunEvent::ForkEnded { step: KEEP_AT, kept: ForkBranch::B, .. })));
+    let branch_b = only_dir(&live_out, &parent);
+    assert_eq!(last(&branch_b).position.step, KEEP_AT);
+
+    let ref_out = tmp.path().join("ref");
+    let stopped = new_run(&ref_out);
+    let without = stopped.run_dir.path.clone();
+    drive(stopped, |step, tx| {
+        if step == FORK_AT {
+            send(tx, Command::Stop)
+        }
+    });
+    drive(resume(&without, &[]), |_, _| {});
+    assert_same(&parent, &without);
+}
