@@ -99,7 +99,7 @@ pub fn here(socket: &Path, run_dir: &Path, client: ClientId, read_only: bool) ->
     let status = first.status.clone();
     let (socket, run_dir) = (socket.to_path_buf(), run_dir.to_path_buf());
     let reconnect = Box::new(move || open_local(&socket, &run_dir, &client, read_only).ok());
-    let (events, requests) = stream::spawn(first, reconnect);
+    let (events, requests) = stream::spawn(first, reconnect, stream::LOCAL_RECONNECT);
     Ok((events, requests, status))
 }
 
@@ -136,7 +136,7 @@ fn over_ssh(host: &str, opts: &AttachOptions) -> Result<SshStream, ExitError> {
         *link = Some(new_link);
         Some(session)
     });
-    let (events, requests) = stream::spawn(session, reconnect);
+    let (events, requests) = stream::spawn(session, reconnect, stream::SSH_RECONNECT);
     Ok((Some(slot), events, requests, status))
 }
 

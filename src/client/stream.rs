@@ -15,15 +15,22 @@ use std::time::{Duration, Instant};
 use super::session::Session;
 use crate::protocol::{Request, RunEvent};
 
-/// How long to keep trying to reconnect before giving up.
-const RECONNECT_FOR: Duration = Duration::from_secs(3);
+/// How long to keep trying to reconnect to a local socket before giving up.
+pub const LOCAL_RECONNECT: Duration = Duration::from_secs(3);
+/// The same over ssh: each try is a new ssh connection, which on a loaded
+/// machine or a slow link takes seconds of its own.
+pub const SSH_RECONNECT: Duration = Duration::from_secs(20);
 
 /// Opens the connection again, if it can be (`None`: not possible or not now).
 pub type Reconnect<R, W> = Box<dyn FnMut() -> Option<Session<R, W>> + Send>;
 
 /// Starts the two threads; the dashboard reads `events` and sends on
 /// `requests`. `events` ends (disconnects) when the run is gone.
-pub fn spawn<R, W>(session: Session<R, W>, mut reconnect: Reconnect<R, W>) -> (Receiver<RunEvent>, Sender<Request>)
+pub fn spawn<R, W>(
+    session: Session<R, W>,
+    mut reconnect: Reconnect<R, W>,
+    window: Duration,
+) -> (Receiver<RunEvent>, Sender<Request>)
 where
     R: Read + Send + 'static,
     W: Write + Send + 'static,
@@ -51,7 +58,7 @@ where
         if finished {
             return;
         }
-        let Some(again) = retry(&mut reconnect) else { return };
+        let Some(again) = retry(&mut reconnect, window) else { return };
         if event_tx.send(RunEvent::Hello(again.hello)).is_err() {
             return;
         }
@@ -61,9 +68,9 @@ where
     (event_rx, request_tx)
 }
 
-fn retry<R: Read, W: Write>(reconnect: &mut Reconnect<R, W>) -> Option<Session<R, W>> {
+fn retry<R: Read, W: Write>(reconnect: &mut Reconnect<R, W>, window: Duration) -> Option<Session<R, W>> {
     let start = Instant::now();
-    while start.elapsed() < RECONNECT_FOR {
+    while start.elapsed() < window {
         if let Some(s) = reconnect() {
             return Some(s);
         }
