@@ -16,7 +16,7 @@ use luminal::prelude::petgraph::visit::EdgeRef;
 use luminal::prelude::petgraph::Direction;
 use luminal::prelude::{Dependency, Graph, NodeIndex, ShapeTracker, Tensor};
 
-use super::kernels::{data, process_with, FastBinary, FastUnary, Kernel};
+use super::kernels::{data, process_with, unary_fn, FastBinary, FastUnary, Kernel};
 use super::pool::BufferPool;
 use super::strided::{inner, StridedView};
 use crate::engine::graph::{BinaryOp, UnaryOp};
@@ -44,16 +44,6 @@ enum Instr {
 #[derive(Clone, Debug, PartialEq)]
 pub struct FusedElementwise {
     program: Vec<Instr>,
-}
-
-fn unary_fn(op: UnaryOp) -> fn(f32) -> f32 {
-    match op {
-        UnaryOp::Log2 => f32::log2,
-        UnaryOp::Exp2 => f32::exp2,
-        UnaryOp::Sin => f32::sin,
-        UnaryOp::Sqrt => f32::sqrt,
-        UnaryOp::Recip => f32::recip,
-    }
 }
 
 #[inline(always)]

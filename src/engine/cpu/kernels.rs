@@ -86,15 +86,31 @@ impl Operator for FastUnary {
     }
 }
 
+/// What a unary op computes, element by element.
+pub(crate) fn unary_fn(op: UnaryOp) -> fn(f32) -> f32 {
+    match op {
+        UnaryOp::Log2 => f32::log2,
+        UnaryOp::Exp2 => exp2_flushed,
+        UnaryOp::Sin => f32::sin,
+        UnaryOp::Sqrt => f32::sqrt,
+        UnaryOp::Recip => f32::recip,
+    }
+}
+
+/// 2^x, with the subnormal results (x below -126) as zero: a softmax of a
+/// confident net makes them for every wrong class, and both computing them
+/// and computing with them cost a hundred times a normal float.
+fn exp2_flushed(x: f32) -> f32 {
+    if x < -126.0 {
+        0.0
+    } else {
+        x.exp2()
+    }
+}
+
 impl Kernel for FastUnary {
     fn run(&mut self, inp: &mut [InputTensor], _views: &[StridedView], pool: &mut BufferPool) -> Vec<f32> {
-        let f: fn(f32) -> f32 = match self.0 {
-            UnaryOp::Log2 => f32::log2,
-            UnaryOp::Exp2 => f32::exp2,
-            UnaryOp::Sin => f32::sin,
-            UnaryOp::Sqrt => f32::sqrt,
-            UnaryOp::Recip => f32::recip,
-        };
+        let f = unary_fn(self.0);
         // luminal's unary ops map the buffer element by element, view untouched.
         let mut buffer = match &mut inp[0] {
             InputTensor::Owned(t) => std::mem::take(lop::get_vec_from_tensor_owned(t)),
