@@ -226,7 +226,7 @@ mod tests {
             assert!(m.iter().chain(&v).all(|x| x.is_normal() || *x == 0.0), "m {m:?} v {v:?}");
         }
         assert_eq!((m[0], v[0], v[1]), (0.0, 0.0, 0.0));
-        let mut velocity = vec![1e-29f32];
+        let mut velocity = vec![1e-30f32];
         momentum_step(&mut p[..1], &mut velocity, &[0.0], 0.9, -0.01);
         assert_eq!(velocity[0], 0.0);
         let exp2 = super::super::kernels::unary_fn(crate::engine::graph::UnaryOp::Exp2);
