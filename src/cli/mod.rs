@@ -3,17 +3,17 @@
 //! time, 3 for a run that diverged (its `last` holds the last good state).
 
 pub mod attach;
-pub mod background;
+pub(crate) mod background;
 pub mod bench;
 pub mod diff;
 pub mod evaluate;
 pub mod fork;
-pub mod headless;
+pub(crate) mod headless;
 pub mod ls;
 pub mod plugins;
-pub mod roofline;
+pub(crate) mod roofline;
 pub mod run;
-pub mod signals;
+pub(crate) mod signals;
 pub mod top;
 pub mod view;
 

@@ -9,7 +9,7 @@
 mod blame;
 mod choice;
 mod error;
-pub mod limits;
+pub(crate) mod limits;
 mod overrides;
 mod schema;
 mod source;

@@ -1,23 +1,23 @@
 //! The training engine: runtime-shaped graphs over luminal primitive ops,
 //! reverse-mode autograd, backends, the MLP, losses and optimizers.
 
-pub mod autograd;
-pub mod backend;
-pub mod cpu;
-pub mod executor;
-pub mod fingerprint;
+pub(crate) mod autograd;
+pub(crate) mod backend;
+pub(crate) mod cpu;
+pub(crate) mod executor;
+pub(crate) mod fingerprint;
 pub mod graph;
-pub mod guard;
+pub(crate) mod guard;
 pub mod hooks;
 pub mod loss;
-pub mod memory;
+pub(crate) mod memory;
 pub mod mlp;
-pub mod ops;
-pub mod optimizer;
-pub mod program;
-pub mod program_cache;
-pub mod session;
-pub mod shape;
+pub(crate) mod ops;
+pub(crate) mod optimizer;
+pub(crate) mod program;
+pub(crate) mod program_cache;
+pub(crate) mod session;
+pub(crate) mod shape;
 
 pub use backend::Backend;
 pub use graph::{GraphBuilder, Tensor};

@@ -51,12 +51,4 @@ impl ProgramCache {
             None => (Program::compile(builder, backend), false),
         }
     }
-
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
 }

@@ -2,9 +2,9 @@
 //! validation split or on a new file, writing predictions, and comparing
 //! runs' configs and figures. Reads run folders; never trains.
 
-pub mod diff;
-pub mod evaluation;
-pub mod model;
-pub mod predictions;
+pub(crate) mod diff;
+pub(crate) mod evaluation;
+pub(crate) mod model;
+pub(crate) mod predictions;
 
 pub use model::{TrainedModel, Which};

@@ -13,13 +13,13 @@
 //!
 //! This is the bottom floor of the house: it imports nothing from traintop.
 
-pub mod command;
-pub mod event;
+pub(crate) mod command;
+pub(crate) mod event;
 mod float;
-pub mod framing;
-pub mod session;
-pub mod technique;
-pub mod version;
+pub(crate) mod framing;
+pub(crate) mod session;
+pub(crate) mod technique;
+pub(crate) mod version;
 
 pub use command::{ClientId, Command, ForkBranch, Request};
 pub use event::{

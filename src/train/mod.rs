@@ -3,18 +3,18 @@
 //! (`crate::protocol`).
 
 pub mod checkpoint;
-pub mod clock;
-pub mod divergence;
-pub mod fork;
-pub mod metrics;
-pub mod model;
-pub mod prepare;
-pub mod prepare_error;
-pub mod resume_check;
-pub mod resume_load;
-pub mod resume_rules;
+pub(crate) mod clock;
+pub(crate) mod divergence;
+pub(crate) mod fork;
+pub(crate) mod metrics;
+pub(crate) mod model;
+pub(crate) mod prepare;
+pub(crate) mod prepare_error;
+pub(crate) mod resume_check;
+pub(crate) mod resume_load;
+pub(crate) mod resume_rules;
 pub mod run_dir;
-pub mod summary;
+pub(crate) mod summary;
 pub mod techniques;
 pub mod trainer;
 

@@ -20,7 +20,7 @@ mod snapshot_tests;
 mod state;
 mod terminal;
 mod theme;
-pub mod top;
+pub(crate) mod top;
 mod tty_watch;
 
 pub use app::App;
