@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use common::cli::{config, summary};
 use common::procs;
 use common::screen::{child_of, header_state, header_step};
-use common::served::{poll, records, server_pid, stop_server, Place};
+use common::served::{self, poll, records, server_pid, stop_server, Place};
 use common::tmux::{self, shell_quote, Tmux};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -23,12 +23,7 @@ fn q(p: &Path) -> String {
 }
 
 fn skip() -> bool {
-    if !tmux::available() {
-        eprintln!("skipping: tmux is not installed");
-        return true;
-    }
-    common::plugins::plugin_path("dropout");
-    false
+    !served::terminals_ready()
 }
 
 fn metrics_lines(run: &Path) -> usize {

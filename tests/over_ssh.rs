@@ -17,7 +17,7 @@ use common::procs;
 use common::screen::header_step;
 use common::served::{self, poll, records, Place};
 use common::sshd::{Sshd, HOST};
-use common::tmux::{self, shell_quote, Tmux};
+use common::tmux::{shell_quote, Tmux};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -56,11 +56,9 @@ fn attach_and_ls_over_a_real_ssh_connection() {
         eprintln!("skipping: openssh-server is not installed");
         return;
     };
-    if !tmux::available() {
-        eprintln!("skipping: tmux is not installed");
+    if !served::terminals_ready() {
         return;
     }
-    common::plugins::plugin_path("dropout");
     let place = Place::new();
     let run = place.detach(&["--set", "run.epochs=100000"]);
     let remote = remote_traintop(&place);

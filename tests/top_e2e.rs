@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use common::procs;
 use common::screen::{child_of, header_step};
-use common::served::{poll, stop_server, Place};
-use common::tmux::{self, Tmux};
+use common::served::{self, poll, stop_server, Place};
+use common::tmux::Tmux;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -21,11 +21,9 @@ fn is_top_listing(screen: &str, name: &str) -> bool {
 
 #[test]
 fn top_opens_a_runs_dashboard_and_esc_comes_back() {
-    if !tmux::available() {
-        eprintln!("skipping: tmux is not installed");
+    if !served::terminals_ready() {
         return;
     }
-    common::plugins::plugin_path("dropout");
     let place = Place::new();
     let run = place.detach(&["--set", "run.epochs=100000"]);
     let name = run.file_name().unwrap().to_str().unwrap().to_string();

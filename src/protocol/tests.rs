@@ -25,8 +25,8 @@ fn every_command() -> Vec<Command> {
     ]
 }
 
-fn every_event() -> Vec<RunEvent> {
-    let technique = TechniqueView {
+fn sample_technique() -> TechniqueView {
+    TechniqueView {
         name: "dropout".into(),
         enabled: true,
         class: ToggleClass::Structural,
@@ -37,8 +37,11 @@ fn every_event() -> Vec<RunEvent> {
             help: "h".into(),
         }],
         status: "rate 0.5".into(),
-    };
-    let step = StepRecord {
+    }
+}
+
+fn sample_step() -> StepRecord {
+    StepRecord {
         step: 7,
         epoch: 1,
         loss: 0.75,
@@ -50,8 +53,11 @@ fn every_event() -> Vec<RunEvent> {
         grad_norms: vec![("layer0.weight".into(), 0.125)],
         saturation: vec![(0, 0.25)],
         metrics: vec![("grad_clip.clipped".into(), 1.0)],
-    };
-    let epoch = EpochRecord {
+    }
+}
+
+fn sample_epoch() -> EpochRecord {
+    EpochRecord {
         step: 10,
         epoch: 1,
         loss: 0.5,
@@ -61,8 +67,11 @@ fn every_event() -> Vec<RunEvent> {
         samples_per_sec: 1000.0,
         wall_time: 2.0,
         eta_secs: 18.0,
-    };
-    let started = Started {
+    }
+}
+
+fn sample_started() -> Started {
+    Started {
         run_dir: "runs/x".into(),
         device: "cpu".into(),
         epochs: 3,
@@ -74,13 +83,39 @@ fn every_event() -> Vec<RunEvent> {
         train_rows: 600,
         validation_rows: 150,
         hint: "press space".into(),
-    };
-    let mut events = vec![
+    }
+}
+
+fn sample_status() -> RunStatus {
+    RunStatus {
+        name: "digits".into(),
+        run_dir: "runs/digits-1".into(),
+        pid: 4242,
+        host: "gpu1".into(),
+        state: Some(RunState::Paused),
+        finished: None,
+        epoch: 2,
+        epochs: 10,
+        step: 90,
+        steps_per_epoch: 45,
+        loss: Some(0.25),
+        val_loss: Some(0.5),
+        val_acc: Some(0.875),
+        samples_per_sec: 1234.5,
+        eta_secs: Some(60.0),
+        clients: 2,
+        recent_loss: vec![1.0, 0.5, 0.25],
+    }
+}
+
+/// One of each event, with every optional field set somewhere.
+fn each_kind_once() -> Vec<RunEvent> {
+    vec![
         RunEvent::Hello(Hello::ours()),
-        RunEvent::Started(started),
-        RunEvent::Techniques { techniques: vec![technique] },
-        RunEvent::Step(step),
-        RunEvent::Epoch(epoch),
+        RunEvent::Started(sample_started()),
+        RunEvent::Techniques { techniques: vec![sample_technique()] },
+        RunEvent::Step(sample_step()),
+        RunEvent::Epoch(sample_epoch()),
         RunEvent::Confusion(ConfusionRecord {
             step: 10,
             epoch: 1,
@@ -105,32 +140,20 @@ fn every_event() -> Vec<RunEvent> {
             run_dir: "runs/x".into(),
             error: Some("boom".into()),
         },
-        RunEvent::Status(RunStatus {
-            name: "digits".into(),
-            run_dir: "runs/digits-1".into(),
-            pid: 4242,
-            host: "gpu1".into(),
-            state: Some(RunState::Paused),
-            finished: None,
-            epoch: 2,
-            epochs: 10,
-            step: 90,
-            steps_per_epoch: 45,
-            loss: Some(0.25),
-            val_loss: Some(0.5),
-            val_acc: Some(0.875),
-            samples_per_sec: 1234.5,
-            eta_secs: Some(60.0),
-            clients: 2,
-            recent_loss: vec![1.0, 0.5, 0.25],
-        }),
+        RunEvent::Status(sample_status()),
         RunEvent::Attached { client: ClientId::Ssh { host: "10.0.0.7".into() }, read_only: true },
         RunEvent::Detached { client: Some(ClientId::Local { pid: 7, tty: None }), reason: "left".into() },
         RunEvent::Detached { client: None, reason: "the terminal hung up".into() },
         RunEvent::Refused { peer: "pid 9, uid 65534".into(), reason: "not the owner".into() },
         RunEvent::Error { message: "expected a client hello".into() },
         RunEvent::Unknown,
-    ];
+    ]
+}
+
+/// Every event: each kind once, then the variations of requests, clients,
+/// states and stop reasons.
+fn every_event() -> Vec<RunEvent> {
+    let mut events = each_kind_once();
     for command in every_command() {
         events.push(RunEvent::Accepted { step: 3, request: request(command.clone()) });
         events.push(RunEvent::Rejected { step: 3, request: request(command), reason: "no such technique".into() });

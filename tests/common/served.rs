@@ -111,6 +111,17 @@ impl Place {
     }
 }
 
+/// False (with a notice) where tmux is missing, so that a terminal test
+/// skips; otherwise makes sure the plugins are built for the runs it serves.
+pub fn terminals_ready() -> bool {
+    if !super::tmux::available() {
+        eprintln!("skipping: tmux is not installed");
+        return false;
+    }
+    super::plugins::plugin_path("dropout");
+    true
+}
+
 /// The run folder's server record.
 pub fn record(run: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(run.join("server.json")).unwrap()).unwrap()

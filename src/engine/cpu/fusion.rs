@@ -95,14 +95,7 @@ impl FusedElementwise {
         inner_strides: &[usize],
         reuse: Option<usize>,
     ) {
-        REGISTERS.with(|cell| {
-            let mut regs = cell.borrow_mut();
-            let need = self.program.len() * BLOCK;
-            if regs.len() < need {
-                regs.resize(need, 0.0);
-            }
-            self.rows_in(&mut regs[..need], out, rows, sizes, views, sources, inner_strides, reuse);
-        });
+        self.with_registers(|regs| self.rows_in(regs, out, rows, sizes, views, sources, inner_strides, reuse));
     }
 
     /// [`FusedElementwise::rows`] with the registers given. They need no
@@ -202,13 +195,18 @@ impl FusedElementwise {
 
     /// [`FusedElementwise::flat_in`] with this thread's registers.
     fn flat(&self, out: &mut [f32], row_len: usize, layouts: &[Layout], sources: &[&[f32]], reuse: Option<usize>) {
+        self.with_registers(|regs| self.flat_in(regs, out, row_len, layouts, sources, reuse));
+    }
+
+    /// Runs `f` with this thread's registers, grown to this program's size.
+    fn with_registers(&self, f: impl FnOnce(&mut [f32])) {
         REGISTERS.with(|cell| {
             let mut regs = cell.borrow_mut();
             let need = self.program.len() * BLOCK;
             if regs.len() < need {
                 regs.resize(need, 0.0);
             }
-            self.flat_in(&mut regs[..need], out, row_len, layouts, sources, reuse);
+            f(&mut regs[..need]);
         });
     }
 }
