@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::graph::GraphBuilder;
+use luminal::prelude::{Graph, NodeIndex};
 
 /// Where a model trains.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -15,6 +15,12 @@ pub enum Backend {
     Reference,
     /// luminal_cuda's compilers (`--features cuda`).
     Cuda,
+    /// The reference ops behind the graph surgery luminal_cuda performs (copy
+    /// nodes after host-fed nodes and before retrieved ones, ids remapped):
+    /// tests a program's bindings the way the CUDA backend needs them, on any
+    /// machine. Not offered to users.
+    #[doc(hidden)]
+    CopyingReference,
 }
 
 impl fmt::Display for Backend {
@@ -23,6 +29,7 @@ impl fmt::Display for Backend {
             Backend::Cpu => "cpu",
             Backend::Reference => "reference",
             Backend::Cuda => "cuda",
+            Backend::CopyingReference => "reference with copies",
         })
     }
 }
@@ -44,16 +51,25 @@ impl Backend {
     /// Checks that the backend can run here, before any work starts.
     pub fn check_available(self) -> Result<(), BackendError> {
         match self {
-            Backend::Cpu | Backend::Reference => Ok(()),
+            Backend::Cpu | Backend::Reference | Backend::CopyingReference => Ok(()),
             Backend::Cuda => cuda_available(),
         }
     }
 
-    pub(crate) fn compile(self, builder: &mut GraphBuilder) {
+    /// True when the backend computes in memory of its own, reached through
+    /// copy nodes (see [`super::device_copies`]).
+    pub fn has_device_memory(self) -> bool {
+        matches!(self, Backend::Cuda | Backend::CopyingReference)
+    }
+
+    /// Lowers a primitive graph with luminal's compilers (every backend but
+    /// the CPU one, which lowers the builder itself), moving `remap`'s ids
+    /// wherever the compilers move the nodes they name.
+    pub(crate) fn compile_graph(self, graph: &mut Graph, remap: Vec<&mut NodeIndex>) {
         match self {
-            Backend::Cpu => super::cpu::compile(builder),
-            Backend::Reference => {}
-            Backend::Cuda => compile_cuda(builder),
+            Backend::Cpu | Backend::Reference => {}
+            Backend::CopyingReference => super::device_copies::insert(graph, remap),
+            Backend::Cuda => compile_cuda(graph, remap),
         }
     }
 }
@@ -80,12 +96,12 @@ fn cuda_available() -> Result<(), BackendError> {
 }
 
 #[cfg(feature = "cuda")]
-fn compile_cuda(builder: &mut GraphBuilder) {
+fn compile_cuda(graph: &mut Graph, remap: Vec<&mut NodeIndex>) {
     use luminal::prelude::Compiler;
-    luminal_cuda::CudaCompiler::<f32>::default().compile(&mut builder.graph, ());
+    luminal_cuda::CudaCompiler::<f32>::default().compile(graph, remap);
 }
 
 #[cfg(not(feature = "cuda"))]
-fn compile_cuda(_: &mut GraphBuilder) {
+fn compile_cuda(_: &mut Graph, _: Vec<&mut NodeIndex>) {
     unreachable!("check_available rejects cuda in builds without the feature")
 }

@@ -1,101 +1,36 @@
 //! A compiled graph and how it runs: feed inputs, execute, read outputs, carry state.
 //!
-//! State (parameters, optimizer moments, running statistics) lives in a
-//! [`StateStore`] between executions as luminal tensors, and moves into a program's
-//! graph before it runs and out after, so train and eval programs share it without
-//! a copy. A state's updated value, computed inside the graph, replaces it by a move
-//! (`get_tensor` then `set_tensor`): the executor skips nodes that already hold a
-//! tensor, so swapping buffers in place would silently train on stale weights.
+//! State lives in a [`StateStore`] between executions and moves into a
+//! program's graph before it runs and out after. A state's updated value,
+//! computed inside the graph, replaces it by a move (`get_tensor` then
+//! `set_tensor`): the executor skips nodes that already hold a tensor, so
+//! swapping buffers in place would silently train on stale weights.
 
 use std::collections::HashMap;
 
-use luminal::prelude::{NodeIndex, Tensor as LTensor};
+use luminal::prelude::Tensor as LTensor;
 
 use super::backend::Backend;
+use super::bindings::Bindings;
 use super::cpu::pool::BufferPool;
 use super::executor::Executor;
 use super::fingerprint::fingerprint;
-use super::graph::GraphBuilder;
+use super::graph::{GraphBuilder, Op};
 use super::ops::INV_BATCH_INPUT;
-use super::shape::{describe, element_count, Shape, BATCH_DIM};
-
-/// Persistent tensors by name, shared by the programs of one model.
-#[derive(Debug, Default, Clone)]
-pub struct StateStore {
-    values: HashMap<String, (Shape, LTensor)>,
-    /// States copied out to the host so far (checkpoints, plugins, tests):
-    /// training itself copies none.
-    copies: std::cell::Cell<u64>,
-}
-
-impl StateStore {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Sets a state's value from host data.
-    pub fn insert(&mut self, name: &str, shape: Shape, values: Vec<f32>) {
-        assert_eq!(element_count(&shape, 0), values.len(), "state `{name}` {}: wrong length", describe(&shape));
-        self.values.insert(name.to_string(), (shape, LTensor::new(values)));
-    }
-
-    pub fn contains(&self, name: &str) -> bool {
-        self.values.contains_key(name)
-    }
-
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.values.keys().map(String::as_str)
-    }
-
-    /// A copy of a state's values on the host (checkpoints, tests).
-    pub fn read(&self, name: &str) -> Option<Vec<f32>> {
-        let (_, t) = self.values.get(name)?;
-        self.copies.set(self.copies.get() + 1);
-        t.data.as_any().downcast_ref::<Vec<f32>>().cloned()
-    }
-
-    /// How many times a state was copied out with [`StateStore::read`].
-    pub fn copies(&self) -> u64 {
-        self.copies.get()
-    }
-
-    pub fn shape(&self, name: &str) -> Option<&Shape> {
-        self.values.get(name).map(|(s, _)| s)
-    }
-
-    /// Removes every state whose name starts with `prefix` (a technique switched
-    /// back on starts from fresh state).
-    pub fn remove_prefix(&mut self, prefix: &str) {
-        self.values.retain(|k, _| !k.starts_with(prefix));
-    }
-
-    fn take(&mut self, name: &str) -> Option<(Shape, LTensor)> {
-        self.values.remove(name)
-    }
-
-    fn put(&mut self, name: &str, shape: Shape, t: LTensor) {
-        self.values.insert(name.to_string(), (shape, t));
-    }
-}
-
-struct StateBinding {
-    name: String,
-    shape: Shape,
-    node: NodeIndex,
-    next: Option<NodeIndex>,
-}
+pub use super::program_report::ProgramReport;
+use super::shape::{describe, element_count};
+pub use super::state_store::{StateReadError, StateStore};
 
 /// A graph compiled for a backend, ready to execute repeatedly.
 pub struct Program {
     builder: GraphBuilder,
     executor: Executor,
-    inputs: HashMap<String, (NodeIndex, Shape)>,
-    unused_inputs: std::collections::HashSet<String>,
-    states: Vec<StateBinding>,
-    outputs: Vec<(String, NodeIndex)>,
+    bindings: Bindings,
     results: HashMap<String, Vec<f32>>,
     /// The fingerprint of the graph this was compiled from.
     fingerprint: u64,
+    /// Matmuls the graph was built with (a backend should run each as one GEMM).
+    matmuls: usize,
     transfers: Transfers,
     backend: Backend,
     /// Why the backend cannot run this program (its compilation failed, or
@@ -104,8 +39,9 @@ pub struct Program {
 }
 
 /// What crossed between the host and the backend's memory, over all runs of
-/// a program: inputs fed in, outputs read back. States are not in it: they stay
-/// where the backend keeps them between runs (see [`StateStore::copies`]).
+/// a program: inputs fed in, outputs read back, and the states a backend with
+/// memory of its own copies in and out each run. States the backend keeps
+/// where they are between runs are not in it (see [`StateStore::copies`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Transfers {
     pub runs: u64,
@@ -166,71 +102,44 @@ impl Program {
     /// them with the plain lowering).
     pub fn compile_with(mut builder: GraphBuilder, backend: Backend, options: CompileOptions) -> Self {
         let fingerprint = fingerprint(&builder, &(backend, options));
-        if backend != Backend::Cpu {
-            // luminal's own compilers (CUDA) unwrap their failures.
-            if let Err(message) = super::guard::quietly(|| backend.compile(&mut builder)) {
-                let mut p = Self::compile_with(GraphBuilder::new(), Backend::Cpu, options);
-                p.backend = backend;
-                p.fingerprint = fingerprint;
-                p.failed = Some(RunError::Backend { backend, during: "compiling the graph", message });
-                return p;
+        let matmuls = builder.tape.iter().filter(|n| matches!(n.op, Op::MatMul { .. })).count();
+        if backend == Backend::Cpu {
+            lower_for_cpu(&mut builder, options);
+        } else if let Err(message) = lower_with_luminal(&mut builder, backend) {
+            return Self::failed(backend, fingerprint, options, message);
+        }
+        let bindings = Bindings::read(&builder);
+        if backend.has_device_memory() {
+            let unreachable = bindings.unreachable(&builder.graph);
+            if !unreachable.is_empty() {
+                let message = format!("{} not read back through a copy to the host", unreachable.join(", "));
+                return Self::failed(backend, fingerprint, options, message);
             }
-        } else {
-            backend.compile(&mut builder);
-        }
-        let cpu = backend == Backend::Cpu;
-        if cpu && options.fuse_updates {
-            super::cpu::update::fuse_updates(&mut builder);
-        }
-        super::cpu::prune(&mut builder);
-        if cpu && options.fuse_elementwise {
-            super::cpu::fusion::fuse(&mut builder.graph);
-        }
-        if cpu {
-            super::cpu::update::order_updates(&mut builder.graph);
         }
         let executor = Executor::plan(&builder.graph);
-        // Inputs nothing reads any more (a plugin's unused random tensor) are
-        // accepted and dropped.
-        let unused_inputs = builder
-            .inputs
-            .iter()
-            .filter(|s| !builder.graph.graph.contains_node(builder.tape[s.tensor.0].id))
-            .map(|s| s.name.clone())
-            .collect();
-        let inputs = builder
-            .inputs
-            .iter()
-            .filter(|s| builder.graph.graph.contains_node(builder.tape[s.tensor.0].id))
-            .map(|s| (s.name.clone(), (builder.tape[s.tensor.0].id, builder.tape[s.tensor.0].shape.clone())))
-            .collect();
-        let states = builder
-            .states
-            .iter()
-            .map(|s| StateBinding {
-                name: s.name.clone(),
-                shape: builder.tape[s.tensor.0].shape.clone(),
-                node: builder.tape[s.tensor.0].id,
-                next: s.next.map(|n| builder.tape[n.0].id),
-            })
-            .collect();
-        let outputs = builder.outputs.iter().map(|(n, t)| (n.clone(), builder.tape[t.0].id)).collect();
         // Only the graph is needed from here on; the tape (kilobytes of shape
         // tracker per entry) would only weigh on a cached program.
         builder.tape = Vec::new();
         Self {
             builder,
             executor,
-            inputs,
-            unused_inputs,
-            states,
-            outputs,
+            bindings,
             results: HashMap::new(),
             fingerprint,
+            matmuls,
             transfers: Transfers::default(),
             backend,
             failed: None,
         }
+    }
+
+    /// A program that reports why `backend` could not compile its graph.
+    fn failed(backend: Backend, fingerprint: u64, options: CompileOptions, message: String) -> Self {
+        let mut p = Self::compile_with(GraphBuilder::new(), Backend::Cpu, options);
+        p.backend = backend;
+        p.fingerprint = fingerprint;
+        p.failed = Some(RunError::Backend { backend, during: "compiling the graph", message });
+        p
     }
 
     /// Runs once on a batch of `batch` rows. `feeds` gives every input but the
@@ -239,13 +148,46 @@ impl Program {
         if let Some(RunError::Backend { backend, during, message }) = &self.failed {
             return Err(RunError::Backend { backend: *backend, during, message: message.clone() });
         }
+        self.feed(feeds, batch)?;
+        if let Some(missing) = self.bindings.states.iter().find(|s| !store.contains(&s.name)) {
+            return Err(RunError::MissingState(missing.name.clone()));
+        }
+        for s in &self.bindings.states {
+            let (_, t) = store.take(&s.name).expect("checked above");
+            if s.to_device {
+                self.transfers.to_device_bytes += 4 * element_count(&s.shape, 0) as u64;
+            }
+            self.executor.set(s.node, t);
+        }
+        // luminal's Constant ops read the batch size from the graph's map.
+        self.builder.graph.set_dyn_dim(super::shape::BATCH_DIM, batch);
+        if self.backend == Backend::Cpu {
+            self.executor.run(&mut self.builder.graph, batch);
+        } else if let Err(message) = super::guard::quietly(|| self.executor.run(&mut self.builder.graph, batch)) {
+            // The states are still in their slots, as they were before this
+            // run (luminal's ops write new tensors): back to the store.
+            for s in &self.bindings.states {
+                if let Some(t) = self.executor.take(s.node) {
+                    store.put(&s.name, s.shape.clone(), t);
+                }
+            }
+            return Err(self.fail("running a step", message));
+        }
+        self.transfers.runs += 1;
+        self.read_outputs()?;
+        self.carry_states(store)
+    }
+
+    /// Sets every input's value (and the batch scale) in its slot.
+    fn feed(&mut self, feeds: Vec<(&str, Vec<f32>)>, batch: usize) -> Result<(), RunError> {
         let exec = &mut self.executor;
+        let inputs = &self.bindings.inputs;
         let mut fed = 0;
         for (name, values) in feeds {
-            if self.unused_inputs.contains(name) {
+            if self.bindings.unused_inputs.contains(name) {
                 continue;
             }
-            let (node, shape) = self.inputs.get(name).ok_or_else(|| RunError::UnknownInput(name.to_string()))?;
+            let (node, shape) = inputs.get(name).ok_or_else(|| RunError::UnknownInput(name.to_string()))?;
             let expected = element_count(shape, batch);
             if values.len() != expected {
                 return Err(RunError::InputLength {
@@ -260,60 +202,72 @@ impl Program {
             exec.set(*node, LTensor::new(values));
             fed += 1;
         }
-        if let Some((node, _)) = self.inputs.get(INV_BATCH_INPUT) {
+        if let Some((node, _)) = inputs.get(INV_BATCH_INPUT) {
             exec.set(*node, LTensor::new(vec![1.0 / batch.max(1) as f32]));
             self.transfers.to_device_bytes += 4;
             fed += 1;
         }
-        if fed < self.inputs.len() {
-            let missing = self.inputs.iter().find(|(_, (n, _))| !exec.has(*n));
+        if fed < inputs.len() {
+            let missing = inputs.iter().find(|(_, (n, _))| !exec.has(*n));
             return Err(RunError::MissingInput(missing.map(|(k, _)| k.clone()).unwrap_or_default()));
         }
-        if let Some(missing) = self.states.iter().find(|s| !store.contains(&s.name)) {
-            return Err(RunError::MissingState(missing.name.clone()));
-        }
-        for s in &self.states {
-            let (_, t) = store.take(&s.name).expect("checked above");
-            exec.set(s.node, t);
-        }
-        // luminal's Constant ops read the batch size from the graph's map.
-        self.builder.graph.set_dyn_dim(BATCH_DIM, batch);
-        if self.backend == Backend::Cpu {
-            exec.run(&mut self.builder.graph, batch);
-        } else if let Err(message) = super::guard::quietly(|| exec.run(&mut self.builder.graph, batch)) {
-            // The states are still in their slots, as they were before this
-            // run (luminal's ops write new tensors): back to the store.
-            for s in &self.states {
-                if let Some(t) = exec.take(s.node) {
-                    store.put(&s.name, s.shape.clone(), t);
-                }
-            }
-            let backend = self.backend;
-            self.failed = Some(RunError::Backend { backend, during: "running a step", message: message.clone() });
-            return Err(RunError::Backend { backend, during: "running a step", message });
-        }
-        self.transfers.runs += 1;
+        Ok(())
+    }
+
+    /// Copies the outputs of the run that just ended. They stay in their
+    /// slots (each run recomputes them), so an output that is also a state's
+    /// new value is still there for the state.
+    fn read_outputs(&mut self) -> Result<(), RunError> {
         self.results.clear();
-        // Outputs stay in their slots (each run recomputes them), so an output
-        // that is also a state's new value is still there for the state.
-        for (name, node) in &self.outputs {
-            if let Some(t) = exec.get(*node) {
-                let v = t.data.as_any().downcast_ref::<Vec<f32>>().cloned().unwrap_or_default();
-                self.transfers.to_host_bytes += 4 * v.len() as u64;
-                self.results.insert(name.clone(), v);
-            }
-        }
-        for s in &self.states {
-            let t = match s.next {
-                Some(next) => {
-                    exec.discard(s.node);
-                    exec.take(next)
-                }
-                None => exec.take(s.node),
+        for (name, node) in &self.bindings.outputs {
+            let Some(t) = self.executor.get(*node) else { continue };
+            let Some(v) = t.data.as_any().downcast_ref::<Vec<f32>>() else {
+                let message = format!("output `{name}` is not in host memory");
+                return Err(self.fail("reading the outputs", message));
             };
-            store.put(&s.name, s.shape.clone(), t.expect("state survives execution"));
+            self.transfers.to_host_bytes += 4 * v.len() as u64;
+            self.results.insert(name.clone(), v.clone());
         }
         Ok(())
+    }
+
+    /// Moves each state's new value (or, without one, its value) back to the
+    /// store. A next value the backend did not keep leaves the state as it
+    /// was and fails the program, naming the state.
+    fn carry_states(&mut self, store: &mut StateStore) -> Result<(), RunError> {
+        let mut lost = vec![];
+        for s in &self.bindings.states {
+            let next = s.next.and_then(|n| self.executor.take(n));
+            if s.next.is_some() && next.is_none() {
+                lost.push(format!("`{}`", s.name));
+            }
+            let value = match next {
+                Some(t) => {
+                    self.executor.discard(s.node);
+                    if s.to_host {
+                        self.transfers.to_host_bytes += 4 * element_count(&s.shape, 0) as u64;
+                    }
+                    Some(t)
+                }
+                None => self.executor.take(s.node),
+            };
+            match value {
+                Some(t) => store.put(&s.name, s.shape.clone(), t),
+                None => lost.push(format!("`{}` (and its value before the step)", s.name)),
+            }
+        }
+        if lost.is_empty() {
+            return Ok(());
+        }
+        let message = format!("the new value of state {} was not kept by the backend", lost.join(", "));
+        Err(self.fail("reading back the states", message))
+    }
+
+    /// Records a backend failure: this program reports it from now on.
+    fn fail(&mut self, during: &'static str, message: String) -> RunError {
+        let backend = self.backend;
+        self.failed = Some(RunError::Backend { backend, during, message: message.clone() });
+        RunError::Backend { backend, during, message }
     }
 
     /// Swaps in a buffer pool, returning the program's previous one: a
@@ -330,7 +284,7 @@ impl Program {
 
     /// Names of the outputs this program produces.
     pub fn output_names(&self) -> impl Iterator<Item = &str> {
-        self.outputs.iter().map(|(n, _)| n.as_str())
+        self.bindings.outputs.iter().map(|(n, _)| n.as_str())
     }
 
     /// The first value of a scalar output of the last run (NaN if absent).
@@ -352,6 +306,38 @@ impl Program {
     pub fn node_count(&self) -> usize {
         self.builder.graph.graph.node_count()
     }
+
+    /// What the compiled graph is made of, with the batch dimension bound to
+    /// `batch` (see [`ProgramReport`]).
+    pub fn report(&self, batch: usize) -> ProgramReport {
+        ProgramReport::of(&self.builder.graph, self.matmuls, batch, self.failed.as_ref().map(ToString::to_string))
+    }
+}
+
+/// The CPU backend's lowering: our kernels, fused updates and elementwise
+/// chains, then dead nodes pruned.
+fn lower_for_cpu(builder: &mut GraphBuilder, options: CompileOptions) {
+    super::cpu::compile(builder);
+    if options.fuse_updates {
+        super::cpu::update::fuse_updates(builder);
+    }
+    super::cpu::prune(builder);
+    if options.fuse_elementwise {
+        super::cpu::fusion::fuse(&mut builder.graph);
+    }
+    super::cpu::update::order_updates(&mut builder.graph);
+}
+
+/// Lowering by luminal's compilers (reference ops, luminal_cuda). Dead nodes
+/// go first, so the compiler neither compiles kernels nor inserts copies for
+/// them; every tape id follows the nodes the compiler moves. luminal_cuda
+/// unwraps its failures: a panic comes back as its message.
+fn lower_with_luminal(builder: &mut GraphBuilder, backend: Backend) -> Result<(), String> {
+    super::cpu::prune(builder);
+    let (graph, tape) = (&mut builder.graph, &mut builder.tape);
+    super::guard::quietly(|| backend.compile_graph(graph, tape.iter_mut().map(|n| &mut n.id).collect()))?;
+    super::cpu::prune(builder);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -391,7 +377,7 @@ mod tests {
             let err = program.run(&mut store, vec![], 1).unwrap_err();
             let text = err.to_string();
             assert!(text.contains("reference backend failed") && text.contains("CUDA_ERROR_OUT_OF_MEMORY"), "{text}");
-            assert_eq!(store.read("p"), Some(vec![1.0, 2.0]));
+            assert_eq!(store.read("p"), Ok(vec![1.0, 2.0]));
         }
     }
 }

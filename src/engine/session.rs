@@ -11,7 +11,7 @@ use super::graph::Capacity;
 use super::hooks::{GraphHooks, Mode};
 use super::mlp::{outputs, MlpSpec, X_INPUT, Y_INPUT};
 use super::optimizer::{Optimizer, ADAM_STEP, LR_INPUT};
-use super::program::{Program, RunError, StateStore, Transfers};
+use super::program::{Program, ProgramReport, RunError, StateStore, Transfers};
 use super::program_cache::ProgramCache;
 
 /// What one training step reports.
@@ -265,7 +265,17 @@ impl Session {
 
     /// Number of optimizer steps taken so far (Adam's counter when present).
     pub fn adam_steps(&self) -> Option<f32> {
-        self.store.read(ADAM_STEP).map(|v| v[0])
+        self.store.read(ADAM_STEP).ok().map(|v| v[0])
+    }
+
+    /// What the train, monitored train and eval programs are made of, with
+    /// the batch dimension bound to `batch`.
+    pub fn program_reports(&self, batch: usize) -> [(&'static str, ProgramReport); 3] {
+        [
+            ("train", self.train.report(batch)),
+            ("monitored", self.train_monitored.report(batch)),
+            ("eval", self.eval.report(batch)),
+        ]
     }
 
     /// Luminal node counts of the train and eval programs.

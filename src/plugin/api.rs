@@ -379,7 +379,7 @@ unsafe extern "C" fn read_state(ctx: *mut c_void, name: abi::Str, out: *mut f32,
     // SAFETY: table contract.
     let (c, name) = unsafe { (cx(ctx), text(name)) };
     let Some(full) = c.state_name(&name) else { return -1 };
-    let Some(values) = c.store.as_deref().and_then(|s| s.read(&full)) else { return -1 };
+    let Some(values) = c.store.as_deref().and_then(|s| s.read(&full).ok()) else { return -1 };
     if values.len() > cap {
         return -1;
     }

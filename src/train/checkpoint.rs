@@ -56,6 +56,10 @@ pub enum CheckpointError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: not a valid traintop checkpoint: {reason}")]
     Invalid { path: PathBuf, reason: String },
+    /// A state could not be copied out: nothing is written rather than an
+    /// empty tensor.
+    #[error("{path}: not written: {source}")]
+    State { path: PathBuf, source: crate::engine::StateReadError },
 }
 
 const METADATA_KEY: &str = "traintop";
@@ -90,11 +94,12 @@ pub fn save(path: &Path, store: &StateStore, position: &Position) -> Result<(), 
     let buffers: Vec<(String, Vec<usize>, Vec<u8>)> = names
         .iter()
         .map(|name| {
-            let values = store.read(name).unwrap_or_default();
+            let values =
+                store.read(name).map_err(|e| CheckpointError::State { path: path.to_path_buf(), source: e })?;
             let shape = store.shape(name).map(|s| s.iter().map(|d| d.resolve(0)).collect()).unwrap_or_default();
-            (name.to_string(), shape, values.iter().flat_map(|v| v.to_le_bytes()).collect())
+            Ok((name.to_string(), shape, values.iter().flat_map(|v| v.to_le_bytes()).collect()))
         })
-        .collect();
+        .collect::<Result<_, CheckpointError>>()?;
     let views: Vec<(String, TensorView)> = buffers
         .iter()
         .map(|(n, shape, bytes)| {

@@ -7,7 +7,7 @@ pub(crate) mod clock;
 pub(crate) mod divergence;
 pub(crate) mod fork;
 pub(crate) mod metrics;
-pub(crate) mod model;
+pub mod model;
 pub(crate) mod prepare;
 pub(crate) mod prepare_error;
 pub(crate) mod resume_check;

@@ -9,3 +9,4 @@ pub mod screen;
 pub mod served;
 pub mod sshd;
 pub mod tmux;
+pub mod twin;
