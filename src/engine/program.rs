@@ -102,11 +102,16 @@ impl Program {
     /// them with the plain lowering).
     pub fn compile_with(mut builder: GraphBuilder, backend: Backend, options: CompileOptions) -> Self {
         let fingerprint = fingerprint(&builder, &(backend, options));
-        let matmuls = builder.tape.iter().filter(|n| matches!(n.op, Op::MatMul { .. })).count();
+        let matmuls;
         if backend == Backend::Cpu {
+            matmuls = live_matmuls(&builder);
             lower_for_cpu(&mut builder, options);
-        } else if let Err(message) = lower_with_luminal(&mut builder, backend) {
-            return Self::failed(backend, fingerprint, options, message);
+        } else {
+            super::cpu::prune(&mut builder);
+            matmuls = live_matmuls(&builder);
+            if let Err(message) = lower_with_luminal(&mut builder, backend) {
+                return Self::failed(backend, fingerprint, options, message);
+            }
         }
         let bindings = Bindings::read(&builder);
         if backend.has_device_memory() {
@@ -328,12 +333,18 @@ fn lower_for_cpu(builder: &mut GraphBuilder, options: CompileOptions) {
     super::cpu::update::order_updates(&mut builder.graph);
 }
 
-/// Lowering by luminal's compilers (reference ops, luminal_cuda). Dead nodes
-/// go first, so the compiler neither compiles kernels nor inserts copies for
-/// them; every tape id follows the nodes the compiler moves. luminal_cuda
-/// unwraps its failures: a panic comes back as its message.
+/// Matmuls of the tape whose product is still in the graph (autograd records
+/// some that nothing reads, which pruning removes).
+fn live_matmuls(builder: &GraphBuilder) -> usize {
+    let live = |mul: &luminal::prelude::NodeIndex| builder.graph.graph.contains_node(*mul);
+    builder.tape.iter().filter(|n| matches!(&n.op, Op::MatMul { mul } if live(mul))).count()
+}
+
+/// Lowering by luminal's compilers (reference ops, luminal_cuda), after dead
+/// nodes were pruned, so the compiler neither compiles kernels nor inserts
+/// copies for them; every tape id follows the nodes the compiler moves.
+/// luminal_cuda unwraps its failures: a panic comes back as its message.
 fn lower_with_luminal(builder: &mut GraphBuilder, backend: Backend) -> Result<(), String> {
-    super::cpu::prune(builder);
     let (graph, tape) = (&mut builder.graph, &mut builder.tape);
     super::guard::quietly(|| backend.compile_graph(graph, tape.iter_mut().map(|n| &mut n.id).collect()))?;
     super::cpu::prune(builder);

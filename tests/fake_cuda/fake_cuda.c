@@ -1630,7 +1630,7 @@ static int build_setup(void) {
   split_words(s && *s ? s : "c++", &build.cxx_argv, &build.cxx_argc);
   /* -fwrapv: signed overflow wraps, as it does on the device. -w: kernels
    * are generated code; only errors matter. */
-  split_words("-std=c++17 -O1 -fPIC -shared -fwrapv -fno-strict-aliasing -w", &build.cxx_argv, &build.cxx_argc);
+  split_words("-std=c++17 -O1 -fPIC -shared -fwrapv -fno-strict-aliasing -ffp-contract=off -w", &build.cxx_argv, &build.cxx_argc);
   split_words(getenv("TRAINTOP_FAKE_CUDA_CXXFLAGS"), &build.cxx_argv, &build.cxx_argc);
   if (!build.cxx_argc) {
     free(h1);
@@ -2170,6 +2170,15 @@ static CUresult lookup_error(int code, int want_name, const char **pStr) {
     }
   *pStr = NULL;
   return CUDA_ERROR_INVALID_VALUE;
+}
+
+/* NVIDIA's NVRTC dlopen()s libcuda.so.1 and asks it for private export
+ * tables; it copes without them. Answered quietly, unlike the generated
+ * stubs, since every compile asks. */
+FC_EXPORT CUresult cuGetExportTable(const void **ppExportTable, const CUuuid *pExportTableId) {
+  (void)pExportTableId;
+  if (ppExportTable) *ppExportTable = NULL;
+  return CUDA_ERROR_NOT_SUPPORTED;
 }
 
 /* These work before cuInit, as in the real driver. */

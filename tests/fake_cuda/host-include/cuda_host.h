@@ -26,7 +26,9 @@
 #include <math.h> /* the C++ <math.h> also puts std's float overloads in :: */
 #include <stdint.h>
 #include <string.h>
+#include <tuple>
 #include <type_traits>
+#include <utility>
 
 /* ---- CUDA keywords -------------------------------------------------- */
 #define __global__
@@ -113,49 +115,91 @@ static inline long long llmax(long long a, long long b) { return a > b ? a : b; 
 static inline long long llmin(long long a, long long b) { return a < b ? a : b; }
 
 /* ---- CUDA-only math and intrinsics ------------------------------------ */
+/* Defined under traintop_ names and mapped by macros: glibc's <math.h>
+ * already declares some of these names (__expf, sincosf, exp10f, ...), with
+ * C linkage, and a second definition would clash. */
 /* Bit casts go through memcpy: the host compiler must not assume aliasing. */
-static inline float __int_as_float(int i) { float f; memcpy(&f, &i, 4); return f; }
-static inline int __float_as_int(float f) { int i; memcpy(&i, &f, 4); return i; }
-static inline float __uint_as_float(unsigned int i) { float f; memcpy(&f, &i, 4); return f; }
-static inline unsigned int __float_as_uint(float f) { unsigned int i; memcpy(&i, &f, 4); return i; }
-static inline double __longlong_as_double(long long i) { double d; memcpy(&d, &i, 8); return d; }
-static inline long long __double_as_longlong(double d) { long long i; memcpy(&i, &d, 8); return i; }
+static inline float traintop_cuda_int_as_float(int i) { float f; memcpy(&f, &i, 4); return f; }
+static inline int traintop_cuda_float_as_int(float f) { int i; memcpy(&i, &f, 4); return i; }
+static inline float traintop_cuda_uint_as_float(unsigned int i) { float f; memcpy(&f, &i, 4); return f; }
+static inline unsigned int traintop_cuda_float_as_uint(float f) { unsigned int i; memcpy(&i, &f, 4); return i; }
+static inline double traintop_cuda_longlong_as_double(long long i) { double d; memcpy(&d, &i, 8); return d; }
+static inline long long traintop_cuda_double_as_longlong(double d) { long long i; memcpy(&i, &d, 8); return i; }
 
 /* Round-to-nearest variants: the host's default rounding mode is nearest. */
-static inline float __frcp_rn(float x) { return 1.0f / x; }
-static inline double __drcp_rn(double x) { return 1.0 / x; }
-static inline float __fsqrt_rn(float x) { return sqrtf(x); }
-static inline float __fdiv_rn(float a, float b) { return a / b; }
-static inline float __fadd_rn(float a, float b) { return a + b; }
-static inline float __fsub_rn(float a, float b) { return a - b; }
-static inline float __fmul_rn(float a, float b) { return a * b; }
-static inline float __fmaf_rn(float a, float b, float c) { return fmaf(a, b, c); }
-static inline float __fdividef(float a, float b) { return a / b; }
-static inline float __expf(float x) { return expf(x); }
-static inline float __exp10f(float x) { return powf(10.0f, x); }
-static inline float exp10f(float x) { return powf(10.0f, x); }
-static inline float __logf(float x) { return logf(x); }
-static inline float __log2f(float x) { return log2f(x); }
-static inline float __log10f(float x) { return log10f(x); }
-static inline float __sinf(float x) { return sinf(x); }
-static inline float __cosf(float x) { return cosf(x); }
-static inline float __tanf(float x) { return tanf(x); }
-static inline float __powf(float a, float b) { return powf(a, b); }
-static inline float __saturatef(float x) { return x < 0.0f ? 0.0f : (x > 1.0f ? 1.0f : (x == x ? x : 0.0f)); }
-static inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
-static inline double rsqrt(double x) { return 1.0 / sqrt(x); }
-static inline float rcbrtf(float x) { return 1.0f / cbrtf(x); }
-static inline void sincosf(float x, float *s, float *c) { *s = sinf(x); *c = cosf(x); }
-static inline float sinpif(float x) { return sinf(3.14159265358979323846f * x); }
-static inline float cospif(float x) { return cosf(3.14159265358979323846f * x); }
-static inline int __float2int_rn(float x) { return (int)nearbyintf(x); }
-static inline int __float2int_rz(float x) { return (int)x; }
-static inline int __float2int_rd(float x) { return (int)floorf(x); }
-static inline int __float2int_ru(float x) { return (int)ceilf(x); }
-static inline float __int2float_rn(int x) { return (float)x; }
-static inline int __popc(unsigned int x) { return __builtin_popcount(x); }
-static inline int __clz(int x) { return x == 0 ? 32 : __builtin_clz((unsigned)x); }
-static inline int __ffs(int x) { return __builtin_ffs(x); }
+static inline float traintop_cuda_frcp_rn(float x) { return 1.0f / x; }
+static inline double traintop_cuda_drcp_rn(double x) { return 1.0 / x; }
+static inline float traintop_cuda_fsqrt_rn(float x) { return sqrtf(x); }
+static inline float traintop_cuda_fdiv_rn(float a, float b) { return a / b; }
+static inline float traintop_cuda_fadd_rn(float a, float b) { return a + b; }
+static inline float traintop_cuda_fsub_rn(float a, float b) { return a - b; }
+static inline float traintop_cuda_fmul_rn(float a, float b) { return a * b; }
+static inline float traintop_cuda_fmaf_rn(float a, float b, float c) { return fmaf(a, b, c); }
+static inline float traintop_cuda_fdividef(float a, float b) { return a / b; }
+static inline float traintop_cuda_expf(float x) { return expf(x); }
+static inline float traintop_cuda_exp10f(float x) { return powf(10.0f, x); }
+static inline float traintop_cuda_logf(float x) { return logf(x); }
+static inline float traintop_cuda_log2f(float x) { return log2f(x); }
+static inline float traintop_cuda_log10f(float x) { return log10f(x); }
+static inline float traintop_cuda_sinf(float x) { return sinf(x); }
+static inline float traintop_cuda_cosf(float x) { return cosf(x); }
+static inline float traintop_cuda_tanf(float x) { return tanf(x); }
+static inline float traintop_cuda_powf(float a, float b) { return powf(a, b); }
+static inline float traintop_cuda_saturatef(float x) { return x < 0.0f ? 0.0f : (x > 1.0f ? 1.0f : (x == x ? x : 0.0f)); }
+static inline float traintop_cuda_rsqrtf(float x) { return 1.0f / sqrtf(x); }
+static inline double traintop_cuda_rsqrt(double x) { return 1.0 / sqrt(x); }
+static inline float traintop_cuda_rcbrtf(float x) { return 1.0f / cbrtf(x); }
+static inline void traintop_cuda_sincosf(float x, float *s, float *c) { *s = sinf(x); *c = cosf(x); }
+static inline float traintop_cuda_sinpif(float x) { return sinf(3.14159265358979323846f * x); }
+static inline float traintop_cuda_cospif(float x) { return cosf(3.14159265358979323846f * x); }
+static inline int traintop_cuda_float2int_rn(float x) { return (int)nearbyintf(x); }
+static inline int traintop_cuda_float2int_rz(float x) { return (int)x; }
+static inline int traintop_cuda_float2int_rd(float x) { return (int)floorf(x); }
+static inline int traintop_cuda_float2int_ru(float x) { return (int)ceilf(x); }
+static inline float traintop_cuda_int2float_rn(int x) { return (float)x; }
+static inline int traintop_cuda_popc(unsigned int x) { return __builtin_popcount(x); }
+static inline int traintop_cuda_clz(int x) { return x == 0 ? 32 : __builtin_clz((unsigned)x); }
+static inline int traintop_cuda_ffs(int x) { return __builtin_ffs(x); }
+#define __int_as_float traintop_cuda_int_as_float
+#define __float_as_int traintop_cuda_float_as_int
+#define __uint_as_float traintop_cuda_uint_as_float
+#define __float_as_uint traintop_cuda_float_as_uint
+#define __longlong_as_double traintop_cuda_longlong_as_double
+#define __double_as_longlong traintop_cuda_double_as_longlong
+#define __frcp_rn traintop_cuda_frcp_rn
+#define __drcp_rn traintop_cuda_drcp_rn
+#define __fsqrt_rn traintop_cuda_fsqrt_rn
+#define __fdiv_rn traintop_cuda_fdiv_rn
+#define __fadd_rn traintop_cuda_fadd_rn
+#define __fsub_rn traintop_cuda_fsub_rn
+#define __fmul_rn traintop_cuda_fmul_rn
+#define __fmaf_rn traintop_cuda_fmaf_rn
+#define __fdividef traintop_cuda_fdividef
+#define __expf traintop_cuda_expf
+#define __exp10f traintop_cuda_exp10f
+#define exp10f traintop_cuda_exp10f
+#define __logf traintop_cuda_logf
+#define __log2f traintop_cuda_log2f
+#define __log10f traintop_cuda_log10f
+#define __sinf traintop_cuda_sinf
+#define __cosf traintop_cuda_cosf
+#define __tanf traintop_cuda_tanf
+#define __powf traintop_cuda_powf
+#define __saturatef traintop_cuda_saturatef
+#define rsqrtf traintop_cuda_rsqrtf
+#define rsqrt traintop_cuda_rsqrt
+#define rcbrtf traintop_cuda_rcbrtf
+#define sincosf traintop_cuda_sincosf
+#define sinpif traintop_cuda_sinpif
+#define cospif traintop_cuda_cospif
+#define __float2int_rn traintop_cuda_float2int_rn
+#define __float2int_rz traintop_cuda_float2int_rz
+#define __float2int_rd traintop_cuda_float2int_rd
+#define __float2int_ru traintop_cuda_float2int_ru
+#define __int2float_rn traintop_cuda_int2float_rn
+#define __popc traintop_cuda_popc
+#define __clz traintop_cuda_clz
+#define __ffs traintop_cuda_ffs
 
 /* ---- atomics: exact, because no two CUDA threads run at once ------------ */
 template <typename T> static inline T atomicAdd(T *a, T v) { T o = *a; *a = o + v; return o; }
@@ -175,8 +219,6 @@ static_assert(std::is_same<decltype(max(1.0f, 1.0f)), float>::value, "max(float,
 static_assert(std::is_same<decltype(max(1, 1)), int>::value, "max(int, int) must be int");
 
 /* ---- launcher used by the generated code ------------------------------- */
-#include <tuple>
-#include <utility>
 namespace traintop_fake_cuda {
 /* Runs kernel k over the whole grid, one CUDA thread after the other. The
  * parameter types come from k's own declaration, so nothing is parsed out of
