@@ -78,3 +78,38 @@ fn cuda_trains_like_the_reference() {
         );
     }
 }
+
+/// Per-step losses of a run folder's metrics.jsonl.
+fn step_losses(dir: &std::path::Path) -> Vec<f64> {
+    let text = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["event"] == "step")
+        .map(|r| r["loss"].as_f64().unwrap())
+        .collect()
+}
+
+/// As a user runs it: `traintop run` with `run.device = "cuda"` trains 64
+/// steps, checkpoints and finishes as the same run on the CPU does (each
+/// step's loss within 1e-3 relative: the CPU backend sums in another order),
+/// and `traintop evaluate` reads the CUDA run's folder.
+#[test]
+fn traintop_run_on_cuda_follows_the_cpu_run() {
+    use common::cli;
+    let args = |device: &'static str| {
+        cli::sets(&["run.epochs=8", "run.log_every=1", "run.checkpoint_secs=0", device]).into_iter().collect::<Vec<_>>()
+    };
+    let (_cpu_out, cpu, _) = cli::train("iris.toml", &args("run.device=cpu"));
+    let (_cuda_out, cuda, _) = cli::train("iris.toml", &args("run.device=cuda"));
+    assert_eq!(cli::summary(&cuda)["device"], "cuda");
+    let (a, b) = (step_losses(&cpu), step_losses(&cuda));
+    assert!(a.len() >= 60 && a.len() == b.len(), "{} and {} steps", a.len(), b.len());
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        assert!((x - y).abs() <= 1e-3 * x.abs().max(1e-3), "step {i}: loss {x} on the CPU, {y} on CUDA");
+    }
+    let eval = cli::run(&["evaluate", cuda.to_str().unwrap(), "--json"]);
+    assert!(eval.status.success(), "evaluate: {}", cli::stderr(&eval));
+    let scored: serde_json::Value = serde_json::from_str(&cli::stdout(&eval)).unwrap();
+    let (loss, last) = (scored["loss"].as_f64().unwrap(), cli::summary(&cuda)["final_val_loss"].as_f64().unwrap());
+    assert!((loss - last).abs() <= 1e-4 * last, "evaluate scores {loss}, the run ended at {last}");
+}

@@ -4,14 +4,19 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The binary cargo built, or `TRAINTOP_BIN` where the tests were carried
+/// to another machine (scripts/gpu-bundle.sh).
 pub fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_traintop"));
+    let path = std::env::var_os("TRAINTOP_BIN").map(PathBuf::from);
+    let mut c = Command::new(path.unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_traintop"))));
     c.env_remove("TRAINTOP_PLUGIN_PATH").env("NO_COLOR", "1");
     c
 }
 
+/// The repository (configs/, data/): `TRAINTOP_ROOT` where the tests were
+/// carried to another machine, else where they were built.
 pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("TRAINTOP_ROOT").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
 pub fn config(name: &str) -> PathBuf {

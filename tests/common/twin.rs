@@ -34,10 +34,8 @@ pub struct Trace {
     pub reports: Vec<(&'static str, ProgramReport)>,
 }
 
-/// The repository (configs/, data/): `TRAINTOP_ROOT` where the test binary
-/// was carried elsewhere (a GPU machine), else where it was built.
 fn root() -> PathBuf {
-    std::env::var_os("TRAINTOP_ROOT").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+    super::cli::repo()
 }
 
 /// A small model over a small data set, with the given model, optimizer and
