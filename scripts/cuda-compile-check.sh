@@ -28,7 +28,7 @@ wheels="$root/target/cuda-wheels"
 if [ ! -f "$wheels/.installed-13.0" ]; then
   echo "== installing NVRTC 13.0, the CUDA 13.0 headers and ptxas (PyPI)"
   rm -rf "$wheels"
-  python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$wheels" \
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps --target "$wheels" \
     nvidia-cuda-nvrtc==13.0.88 nvidia-cuda-runtime==13.0.96 nvidia-cuda-nvcc==13.0.88
   touch "$wheels/.installed-13.0"
 fi
@@ -40,6 +40,12 @@ done
 echo "== link stubs and the test driver"
 [ -d target/cuda-stubs/lib64 ] || bash scripts/build-cuda.sh
 bash tests/fake_cuda/build.sh "$root/target/fake-cuda"
+
+# The test driver's own test, against the real NVRTC: kernels launched over
+# several grid shapes, GEMMs in every transpose, bounds checks.
+env LD_LIBRARY_PATH="$root/target/fake-cuda" TRAINTOP_REAL_NVRTC="$cuda/lib/libnvrtc.so.13" \
+  TRAINTOP_CUDA_INCLUDE="$cuda/include" TRAINTOP_FAKE_CUDA_CACHE="$root/target/fake-cuda-cache" \
+  "$root/target/fake-cuda/smoke" 2>/dev/null | tail -1
 
 echo "== building tests/cuda_path.rs with --features cuda"
 tests=$(CUDA_ROOT="$root/target/cuda-stubs" cargo test --release --features cuda --target-dir target/cuda \

@@ -18,8 +18,7 @@ pub enum Backend {
     /// The reference ops behind the graph surgery luminal_cuda performs (copy
     /// nodes after host-fed nodes and before retrieved ones, ids remapped):
     /// tests a program's bindings the way the CUDA backend needs them, on any
-    /// machine. Not offered to users.
-    #[doc(hidden)]
+    /// machine (tests only: no config selects it).
     CopyingReference,
 }
 
