@@ -68,11 +68,14 @@ impl ExitError {
     }
 
     /// A failure while running: exit code 1, or 2 when the backend failed (a
-    /// GPU out of memory, a kernel that did not compile), which is the
-    /// machine's or the model's size's fault, not the program's.
+    /// GPU out of memory, a kernel that did not compile, a tensor too large
+    /// for its indices), which is the machine's or the model's size's fault,
+    /// not the program's.
     pub fn runtime(e: anyhow::Error) -> Self {
         use crate::engine::program::RunError;
-        let backend = e.chain().any(|c| matches!(c.downcast_ref::<RunError>(), Some(RunError::Backend { .. })));
+        let backend = e.chain().any(|c| {
+            matches!(c.downcast_ref::<RunError>(), Some(RunError::Backend { .. } | RunError::TooLarge { .. }))
+        });
         Self { code: if backend { 2 } else { 1 }, message: format!("{e:#}") }
     }
 }

@@ -36,7 +36,14 @@ pub struct Program {
     /// Why the backend cannot run this program (its compilation failed, or
     /// an earlier run did): every run reports it.
     failed: Option<RunError>,
+    /// Batch sizes whose tensors were found small enough for a device
+    /// backend's 32-bit indexing.
+    sized_batches: Vec<usize>,
 }
+
+/// luminal_cuda's kernels index with `int`: a tensor (or view) of more
+/// elements would be read and written at wrapped indices.
+const DEVICE_INDEX_LIMIT: usize = i32::MAX as usize;
 
 /// What crossed between the host and the backend's memory, over all runs of
 /// a program: inputs fed in, outputs read back, and the states a backend with
@@ -71,6 +78,11 @@ pub enum RunError {
     UnknownInput(String),
     #[error("state `{0}` has no value (not initialized or not loaded)")]
     MissingState(String),
+    #[error(
+        "a tensor of {elements} elements at batch size {batch}: the {backend} backend's kernels index \
+         with 32-bit integers (at most 2147483647 elements); use a smaller run.batch_size or narrower layers"
+    )]
+    TooLarge { backend: Backend, batch: usize, elements: usize },
     /// The backend failed (a kernel that did not compile, device memory
     /// exhausted, a library call that failed): what it said.
     #[error("the {backend} backend failed while {during}: {message}")]
@@ -135,6 +147,7 @@ impl Program {
             transfers: Transfers::default(),
             backend,
             failed: None,
+            sized_batches: vec![],
         }
     }
 
@@ -153,6 +166,7 @@ impl Program {
         if let Some(RunError::Backend { backend, during, message }) = &self.failed {
             return Err(RunError::Backend { backend: *backend, during, message: message.clone() });
         }
+        self.check_index_range(batch)?;
         self.feed(feeds, batch)?;
         if let Some(missing) = self.bindings.states.iter().find(|s| !store.contains(&s.name)) {
             return Err(RunError::MissingState(missing.name.clone()));
@@ -181,6 +195,20 @@ impl Program {
         self.transfers.runs += 1;
         self.read_outputs()?;
         self.carry_states(store)
+    }
+
+    /// On a device backend, refuses a batch size at which some tensor would
+    /// outgrow the kernels' 32-bit indices (checked once per batch size).
+    fn check_index_range(&mut self, batch: usize) -> Result<(), RunError> {
+        if !self.backend.has_device_memory() || self.sized_batches.contains(&batch) {
+            return Ok(());
+        }
+        let largest = self.report(batch).largest_tensor;
+        if largest > DEVICE_INDEX_LIMIT {
+            return Err(RunError::TooLarge { backend: self.backend, batch, elements: largest });
+        }
+        self.sized_batches.push(batch);
+        Ok(())
     }
 
     /// Sets every input's value (and the batch scale) in its slot.
@@ -367,6 +395,30 @@ mod tests {
         fn process(&mut self, _: Vec<(InputTensor, ShapeTracker)>) -> Vec<Tensor> {
             panic!("CUDA_ERROR_OUT_OF_MEMORY")
         }
+    }
+
+    /// A batch at which a tensor would outgrow 32-bit indices is refused on a
+    /// device backend before anything is fed or run; the CPU backend indexes
+    /// with usize and is not limited.
+    #[test]
+    fn a_tensor_past_32_bit_indices_is_refused_on_a_device_backend() {
+        let build = || {
+            let mut b = GraphBuilder::new();
+            let x = b.input("x", &[Dim::Batch, Dim::Fixed(1 << 16)]);
+            let doubled = b.add_scalar(x, 1.0);
+            b.output("y", doubled);
+            b
+        };
+        let mut device = Program::compile(build(), Backend::CopyingReference);
+        let err = device.run(&mut StateStore::new(), vec![], 1 << 15).unwrap_err();
+        assert!(matches!(err, RunError::TooLarge { batch: 32768, elements: 2147483648, .. }), "{err}");
+        assert!(err.to_string().contains("run.batch_size"), "{err}");
+        // One row less fits: the run goes on to the feeds (none given here).
+        let err = device.run(&mut StateStore::new(), vec![], (1 << 15) - 1).unwrap_err();
+        assert!(matches!(err, RunError::MissingInput(_)), "{err}");
+        let mut cpu = Program::compile(build(), Backend::Cpu);
+        let err = cpu.run(&mut StateStore::new(), vec![], 1 << 15).unwrap_err();
+        assert!(matches!(err, RunError::MissingInput(_)), "{err}");
     }
 
     /// A backend op that panics mid-step is an error naming the backend and

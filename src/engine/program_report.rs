@@ -53,11 +53,21 @@ fn is_primitive(op: &dyn lop::Operator) -> bool {
         || any.is::<lop::Constant>()
 }
 
+/// The product of dimension sizes, in 128 bits and saturating: luminal's own
+/// element counts wrap at 2^31. An unknown size counts as too large.
+fn product(sizes: impl Iterator<Item = Option<usize>>) -> usize {
+    let n = sizes.map(|d| d.map_or(u128::MAX, |d| d as u128)).fold(1u128, u128::saturating_mul);
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+/// Elements of an edge's view and of the buffer behind it at this batch
+/// size, whichever is more.
 fn elements(mut tracker: ShapeTracker, batch: usize) -> usize {
     let dims = HashMap::from([(BATCH_DIM, batch)]).into_iter().collect();
     tracker.resolve_global_dyn_dims(&dims);
-    let logical = tracker.n_elements().to_usize().unwrap_or(usize::MAX);
-    let physical = tracker.n_physical_elements().to_usize().unwrap_or(usize::MAX);
+    let logical = product(tracker.shape().into_iter().map(|d| d.to_usize()));
+    let real = tracker.dims.iter().zip(&tracker.fake).filter(|(_, fake)| !**fake);
+    let physical = product(real.map(|(d, _)| d.to_usize()));
     logical.max(physical)
 }
 
