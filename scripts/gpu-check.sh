@@ -9,13 +9,13 @@
 #                       TRAINTOP_CUDA_INCLUDE for the later stages when it can;
 #                       compiles and runs one fp16 kernel through NVRTC and the
 #                       driver (the way luminal_cuda does)
-#   gate       (150 s)  ./cuda-path-tests: the CUDA backend against the
+#   gate       (200 s)  ./cuda-path-tests: the CUDA backend against the
 #                       Reference backend, every model of the matrix and config
-#   trajectory  (90 s)  configs/digits.toml and configs/deep-sigmoid.toml,
+#   trajectory  (60 s)  configs/digits.toml and configs/deep-sigmoid.toml,
 #                       trained on cpu and on cuda from the same seed; per-step
 #                       losses (first 60 steps, relative 1e-3) and the final
 #                       parameters compared
-#   throughput (150 s)  traintop bench --device cuda against benches/torch_mlp.py
+#   throughput (120 s)  traintop bench --device cuda against benches/torch_mlp.py
 #                       for 784-256-10 and 784-4096-4096-10, batch 1024, SGD
 #
 # Run it from the bundle made by scripts/gpu-bundle.sh (target/gpu-bundle):
@@ -32,8 +32,9 @@
 # Environment: OUT; TRAINTOP (the binary), CUDA_PATH_TESTS (the test binary),
 # PYTHON (python3); GPU_CHECK_{PROBE,GATE,TRAJECTORY,THROUGHPUT}_S (stage
 # budgets, seconds); GPU_CHECK_GATE_ARGS (extra test-binary arguments, e.g. a
-# filter); GPU_CHECK_GATE_PARALLEL=1 runs each test in its own process, side
-# by side (the gate then takes its slowest test's time, not the sum);
+# filter); the gate runs each test in its own process, side by side (it then
+# takes its slowest test's time, not the sum; GPU_CHECK_GATE_PARALLEL=0 runs
+# them one after another);
 # TRAINTOP_CUDA_STEPS reaches the tests (steps per case); GPU_CHECK_TRAJ_EPOCHS (2: 90 steps), GPU_CHECK_TRAJ_TOL (1e-3),
 # GPU_CHECK_BENCH_STEPS (200); GPU_CHECK_FORCE_THROUGHPUT=1 benches even
 # without a passed gate.
@@ -49,9 +50,9 @@ all_stages=(probe gate trajectory throughput)
 budget_of() {
   case "$1" in
     probe) echo "${GPU_CHECK_PROBE_S:-30}" ;;
-    gate) echo "${GPU_CHECK_GATE_S:-150}" ;;
-    trajectory) echo "${GPU_CHECK_TRAJECTORY_S:-90}" ;;
-    throughput) echo "${GPU_CHECK_THROUGHPUT_S:-150}" ;;
+    gate) echo "${GPU_CHECK_GATE_S:-200}" ;;
+    trajectory) echo "${GPU_CHECK_TRAJECTORY_S:-60}" ;;
+    throughput) echo "${GPU_CHECK_THROUGHPUT_S:-120}" ;;
     *) echo 0 ;;
   esac
 }
@@ -166,7 +167,7 @@ stage_probe() {
 }
 
 stage_gate() {
-  echo "== gate: $GC_TESTS --test-threads 1 --nocapture ${GPU_CHECK_GATE_ARGS:-}${GPU_CHECK_GATE_PARALLEL:+ (one process per test, side by side)}"
+  echo "== gate: $GC_TESTS --test-threads 1 --nocapture ${GPU_CHECK_GATE_ARGS:-}$([ "${GPU_CHECK_GATE_PARALLEL:-1}" = 0 ] || echo " (one process per test, side by side)")"
   if [ ! -f "$GC_TESTS" ] || [ ! -x "$GC_TESTS" ]; then
     verdict gate failed "test binary not found: $GC_TESTS (build it with: CUDA_ROOT=target/cuda-stubs cargo test --release --features cuda --target-dir target/cuda --test cuda_path --no-run; then scripts/gpu-bundle.sh)"
     return 0
@@ -175,7 +176,7 @@ stage_gate() {
   t=$(left 8)
   echo "TRAINTOP_ROOT=$GC_HERE, LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}, TRAINTOP_CUDA_INCLUDE=${TRAINTOP_CUDA_INCLUDE:-}, timeout ${t}s"
   t0=$(now)
-  if [ -n "${GPU_CHECK_GATE_PARALLEL:-}" ]; then
+  if [ "${GPU_CHECK_GATE_PARALLEL:-1}" != 0 ]; then
     # One process per test, side by side (each still --test-threads 1), each
     # to its own log; then one log as if serial, with each test's exit status.
     # shellcheck disable=SC2086 # GPU_CHECK_GATE_ARGS is a list of arguments

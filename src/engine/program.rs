@@ -29,7 +29,7 @@ pub struct Program {
     results: HashMap<String, Vec<f32>>,
     /// The fingerprint of the graph this was compiled from.
     fingerprint: u64,
-    /// Matmuls the graph was built with (a backend should run each as one GEMM).
+    /// Live matmuls of the graph as built (a backend should run each as one GEMM).
     matmuls: usize,
     transfers: Transfers,
     backend: Backend,

@@ -15,7 +15,7 @@ use super::shape::BATCH_DIM;
 pub struct ProgramReport {
     /// Nodes by op name (the op's type as luminal prints it).
     pub ops: BTreeMap<String, usize>,
-    /// Matmuls in the graph as built.
+    /// Matmuls in the graph as built that something reads.
     pub matmuls: usize,
     /// GEMM nodes after compilation: one per matmul when the backend matched
     /// every matmul pattern (else some run as an `[m, n, k]` product).
