@@ -1,6 +1,7 @@
 //! How figures are written for people: numbers that fit a column, counts
-//! with separators, durations, text cut to a width. Shared by the dashboard
-//! and the headless line log; imports nothing.
+//! with separators, durations, text cut to a width, and text from outside
+//! the process made safe to show ([`clean`]). Shared by the dashboard, the
+//! headless line log and every command that prints; imports nothing.
 
 /// A number in at most 8 characters, as `1.23e-4` when it is very small or
 /// large.
@@ -37,6 +38,46 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// `s` made safe for a terminal: every control character (C0, DEL, C1) and
+/// every bidirectional override is replaced by a visible escape (`\x1b`,
+/// `\u{9b}`, `\u{202e}`), so text from outside the process (class names
+/// from a data file, a client's name, a plugin's message, a remote's `ls`)
+/// can neither send escape sequences to the terminal (retitle, clear, move
+/// the cursor, OSC 52 clipboard writes) nor make a line read other than it
+/// is. Printable Unicode is kept as it is. A backslash is kept too: the
+/// escapes are for people to read, not to be decoded.
+pub fn clean(s: &str) -> String {
+    clean_keeping(s, false)
+}
+
+/// [`clean`], but line breaks (`\n`) are kept: for messages of several lines
+/// (errors) printed to stderr.
+pub fn clean_lines(s: &str) -> String {
+    clean_keeping(s, true)
+}
+
+fn clean_keeping(s: &str, newlines: bool) -> String {
+    if !s.chars().any(|c| needs_escape(c) && !(newlines && c == '\n')) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' if newlines => out.push(c),
+            c if needs_escape(c) && (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if needs_escape(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Control characters, and the bidirectional embeddings, overrides and
+/// isolates (U+202A..U+202E, U+2066..U+2069) that reorder what follows.
+fn needs_escape(c: char) -> bool {
+    c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c) || ('\u{2066}'..='\u{2069}').contains(&c)
+}
+
 /// At most `width` characters, with `…` when cut.
 pub fn truncate(s: &str, width: usize) -> String {
     if s.chars().count() <= width {
@@ -66,6 +107,26 @@ pub fn duration(secs: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clean_escapes_controls_and_keeps_printable_unicode() {
+        assert_eq!(clean("plain text, 1.5e-3"), "plain text, 1.5e-3");
+        assert_eq!(clean("ünïcødé 数字 ✓ →"), "ünïcødé 数字 ✓ →");
+        assert_eq!(clean("a\u{1b}]0;pwned\u{7}b"), r"a\x1b]0;pwned\x07b");
+        assert_eq!(clean("\u{1b}[2J"), r"\x1b[2J");
+        assert_eq!(clean("tab\tnl\ncr\rdel\u{7f}nul\u{0}"), r"tab\x09nl\x0acr\x0ddel\x7fnul\x00");
+        assert_eq!(clean("csi\u{9b}31m"), r"csi\u{9b}31m");
+        assert_eq!(clean("abc\u{202e}fed"), r"abc\u{202e}fed");
+        assert_eq!(clean(r"a\b"), r"a\b");
+        let cleaned = clean("\u{1b}\u{7}\u{9b}\u{8}");
+        assert!(!cleaned.chars().any(char::is_control), "{cleaned:?}");
+    }
+
+    #[test]
+    fn clean_lines_keeps_line_breaks_only() {
+        assert_eq!(clean_lines("error: x\n  hint\u{1b}[1m"), "error: x\n  hint\\x1b[1m");
+        assert_eq!(clean_lines("a\r\nb"), "a\\x0d\nb");
+    }
 
     #[test]
     fn formats() {

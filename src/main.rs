@@ -59,8 +59,19 @@ enum Command {
         screen: ScreenArgs,
     },
     /// Continue a stopped run from its folder's last checkpoint.
+    ///
+    /// The run's plugins come from TRAINTOP_PLUGIN_PATH and the binary's
+    /// folder, never from the [plugins] dirs of the folder's config (a run
+    /// folder may come from anyone; loading a plugin runs its code) unless
+    /// named with --trust-plugins.
     Resume {
         run_dir: PathBuf,
+        #[command(flatten)]
+        trust: TrustArgs,
+        /// Go on without this technique (its plugin is not available): its
+        /// settings and state are discarded, and the event log says so.
+        #[arg(long = "drop-technique", value_name = "NAME")]
+        drop_techniques: Vec<String>,
         #[arg(long)]
         headless: bool,
         /// Override a key of the run's config (e.g. run.epochs to train longer).
@@ -87,6 +98,11 @@ enum Command {
     /// learning rate, the epochs.
     Fork {
         run_dir: PathBuf,
+        #[command(flatten)]
+        trust: TrustArgs,
+        /// Go on without this technique (its plugin is not available).
+        #[arg(long = "drop-technique", value_name = "NAME")]
+        drop_techniques: Vec<String>,
         /// The checkpoint to continue from: last, best, or its step.
         #[arg(long, value_name = "STEP")]
         at: String,
@@ -179,6 +195,8 @@ enum Command {
     /// columns, in any order.
     Evaluate {
         run_dir: PathBuf,
+        #[command(flatten)]
+        trust: TrustArgs,
         /// A labelled CSV file with the columns the run was trained on.
         #[arg(long, value_name = "FILE")]
         data: Option<PathBuf>,
@@ -195,6 +213,8 @@ enum Command {
     /// probability of each class, or the predicted value.
     Predict {
         run_dir: PathBuf,
+        #[command(flatten)]
+        trust: TrustArgs,
         /// CSV file with the columns the run was trained on (the target may be absent).
         #[arg(long, value_name = "FILE")]
         data: PathBuf,
@@ -260,6 +280,16 @@ struct BackgroundArgs {
     /// Internal: this process is the background server `run` starts.
     #[arg(long, hide = true)]
     server: bool,
+}
+
+/// Which folders a run folder's plugins may come from.
+#[derive(clap::Args, Debug, Clone, Default)]
+struct TrustArgs {
+    /// Also load the run's plugins from DIR (repeatable). A run folder's own
+    /// [plugins] dirs are never searched: loading a plugin runs its code, so
+    /// name a folder here only if you trust what is in it.
+    #[arg(long = "trust-plugins", value_name = "DIR")]
+    trust_plugins: Vec<PathBuf>,
 }
 
 /// How the dashboard draws.
@@ -368,12 +398,53 @@ fn main() -> ExitCode {
             let opts = RunOptions { config, overrides, out, headless, quiet, baseline, ..Default::default() };
             run::run(&screen(s, b, opts))
         }
-        Some(Command::Resume { run_dir, headless, overrides, quiet, baseline, background: b, screen: s }) => {
-            let opts = RunOptions { overrides, headless, quiet, baseline, ..Default::default() };
+        Some(Command::Resume {
+            run_dir,
+            trust,
+            drop_techniques,
+            headless,
+            overrides,
+            quiet,
+            baseline,
+            background: b,
+            screen: s,
+        }) => {
+            let trust_plugins = trust.trust_plugins;
+            let opts = RunOptions {
+                overrides,
+                headless,
+                quiet,
+                baseline,
+                trust_plugins,
+                drop_techniques,
+                ..Default::default()
+            };
             run::resume(&run_dir, &screen(s, b, opts))
         }
-        Some(Command::Fork { run_dir, at, overrides, out, headless, quiet, baseline, background: b, screen: s }) => {
-            let opts = RunOptions { overrides, out, headless, quiet, baseline, ..Default::default() };
+        Some(Command::Fork {
+            run_dir,
+            trust,
+            drop_techniques,
+            at,
+            overrides,
+            out,
+            headless,
+            quiet,
+            baseline,
+            background: b,
+            screen: s,
+        }) => {
+            let trust_plugins = trust.trust_plugins;
+            let opts = RunOptions {
+                overrides,
+                out,
+                headless,
+                quiet,
+                baseline,
+                trust_plugins,
+                drop_techniques,
+                ..Default::default()
+            };
             traintop::cli::fork::fork(&run_dir, &at, &screen(s, b, opts))
         }
         Some(Command::Attach { run, read_only, ssh, stdio, baseline, screen: s }) => attach::attach(&AttachOptions {
@@ -406,15 +477,17 @@ fn main() -> ExitCode {
             traintop::tui::view_run(&run_dir, options)
                 .map_err(|e| ExitError::input(format!("{}: {e}", run_dir.display())))
         }
-        Some(Command::Evaluate { run_dir, data, split, checkpoint, json }) => {
+        Some(Command::Evaluate { run_dir, trust, data, split, checkpoint, json }) => {
             let split = match split {
                 SplitArg::Validation => SplitChoice::Validation,
                 SplitArg::Train => SplitChoice::Train,
             };
-            evaluate::evaluate(&EvaluateOptions { run: run_dir, data, split, checkpoint: checkpoint.into(), json })
+            let (run, trust_plugins, checkpoint) = (run_dir, trust.trust_plugins, checkpoint.into());
+            evaluate::evaluate(&EvaluateOptions { run, data, split, checkpoint, json, trust_plugins })
         }
-        Some(Command::Predict { run_dir, data, out, checkpoint }) => {
-            evaluate::predict(&PredictOptions { run: run_dir, data, out, checkpoint: checkpoint.into() })
+        Some(Command::Predict { run_dir, trust, data, out, checkpoint }) => {
+            let (run, trust_plugins, checkpoint) = (run_dir, trust.trust_plugins, checkpoint.into());
+            evaluate::predict(&PredictOptions { run, data, out, checkpoint, trust_plugins })
         }
         Some(Command::Diff { run_a, run_b, json }) => diff::diff(&run_a, &run_b, json),
         Some(Command::Plugins { command: PluginsCommand::List { dirs, json } }) => plugins::list(&dirs, json),
@@ -463,7 +536,8 @@ fn main() -> ExitCode {
         Err(e) => {
             // An empty message: said already (a background server's own error).
             if !e.message.is_empty() {
-                eprintln!("error: {e}");
+                // Errors quote files, configs and remotes: shown, never obeyed.
+                eprintln!("error: {}", traintop::cli::clean_lines(&e.to_string()));
             }
             ExitCode::from(e.code as u8)
         }

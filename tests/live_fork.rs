@@ -51,7 +51,7 @@ fn new_run(out: &Path) -> Prepared {
 
 fn resume(dir: &Path, sets: &[&str]) -> Prepared {
     let overrides = sets.iter().map(|s| s.to_string()).collect();
-    prepare(Launch::Resume { dir: dir.to_path_buf(), overrides }, &mut |_| {}).unwrap()
+    prepare(Launch::Resume { dir: dir.to_path_buf(), overrides, trust: Default::default() }, &mut |_| {}).unwrap()
 }
 
 fn last(dir: &Path) -> checkpoint::Loaded {

@@ -26,11 +26,13 @@ pub struct EvaluateOptions {
     pub split: SplitChoice,
     pub checkpoint: Which,
     pub json: bool,
+    /// Folders the user trusts to load the run's plugins from (`--trust-plugins`).
+    pub trust_plugins: Vec<PathBuf>,
 }
 
 /// `traintop evaluate`.
 pub fn evaluate(o: &EvaluateOptions) -> Result<(), ExitError> {
-    let mut model = TrainedModel::open(&o.run, o.checkpoint).map_err(ExitError::input)?;
+    let mut model = TrainedModel::open(&o.run, o.checkpoint, &o.trust_plugins).map_err(ExitError::input)?;
     let encoding = model.encoding().map_err(ExitError::input)?;
     let labels = class_labels(encoding.class_names(), model.classes());
     let (data, what) = match &o.data {
@@ -41,7 +43,8 @@ pub fn evaluate(o: &EvaluateOptions) -> Result<(), ExitError> {
     if o.json {
         println!("{}", serde_json::to_string_pretty(&report).expect("report serializes"));
     } else {
-        print!("{}", report.to_text());
+        // Class names come from the data file: shown, never obeyed.
+        print!("{}", crate::format::clean_lines(&report.to_text()));
     }
     Ok(())
 }
@@ -85,11 +88,13 @@ pub struct PredictOptions {
     /// `-` for standard output.
     pub out: PathBuf,
     pub checkpoint: Which,
+    /// Folders the user trusts to load the run's plugins from (`--trust-plugins`).
+    pub trust_plugins: Vec<PathBuf>,
 }
 
 /// `traintop predict`.
 pub fn predict(o: &PredictOptions) -> Result<(), ExitError> {
-    let mut model = TrainedModel::open(&o.run, o.checkpoint).map_err(ExitError::input)?;
+    let mut model = TrainedModel::open(&o.run, o.checkpoint, &o.trust_plugins).map_err(ExitError::input)?;
     let encoding = model.encoding().map_err(ExitError::input)?;
     let rows = new_file(&model, &encoding, &o.data, false)?;
     let scored = model.score(&rows.dataset).map_err(ExitError::input)?;

@@ -5,7 +5,7 @@
 
 use std::io::Write;
 
-use crate::format::duration;
+use crate::format::{clean, duration};
 use crate::grad_health::{assess, worth_warning, GradFlag};
 use crate::protocol::RunEvent;
 
@@ -33,8 +33,8 @@ impl LinePrinter {
     pub fn handle(&mut self, event: &RunEvent) {
         for (stream, line) in self.lines(event) {
             let _ = match stream {
-                Stream::Out => writeln!(std::io::stdout().lock(), "{line}"),
-                Stream::Err => writeln!(std::io::stderr().lock(), "{line}"),
+                Stream::Out => writeln!(std::io::stdout().lock(), "{}", clean(&line)),
+                Stream::Err => writeln!(std::io::stderr().lock(), "{}", clean(&line)),
             };
         }
         let _ = std::io::stdout().flush();

@@ -4,7 +4,7 @@
 use super::ExitError;
 use crate::client::find::{self, RunEntry};
 use crate::client::ssh;
-use crate::format::duration;
+use crate::format::{clean_lines, duration};
 
 /// Prints the runs here, or on each of `hosts`.
 pub fn ls(json: bool, hosts: &[String]) -> Result<(), ExitError> {
@@ -13,7 +13,7 @@ pub fn ls(json: bool, hosts: &[String]) -> Result<(), ExitError> {
         if json {
             println!("{}", serde_json::to_string_pretty(&runs).unwrap_or_default());
         } else {
-            print!("{}", table(&runs, None));
+            print!("{}", clean_lines(&table(&runs, None)));
         }
         return Ok(());
     }
@@ -31,7 +31,8 @@ pub fn ls(json: bool, hosts: &[String]) -> Result<(), ExitError> {
         println!("{}", serde_json::to_string_pretty(&by_host).unwrap_or_default());
     } else {
         for (host, runs) in &all {
-            print!("{}", table(runs, Some(host)));
+            // A remote's names and folders: shown, never obeyed.
+            print!("{}", clean_lines(&table(runs, Some(host))));
         }
     }
     match failed.is_empty() {
@@ -81,6 +82,9 @@ pub fn table(runs: &[RunEntry], host: Option<&str>) -> String {
         ));
         if let Some(resume) = &run.resume {
             out.push_str(&format!("{prefix}  its process died; continue it with: {resume}\n"));
+        }
+        if let Some(note) = &run.note {
+            out.push_str(&format!("{prefix}  {note}\n"));
         }
     }
     out

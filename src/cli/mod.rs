@@ -3,6 +3,9 @@
 //! time, 3 for a run that diverged (its `last` holds the last good state).
 
 pub mod attach;
+/// Text from outside the process made safe for a terminal, keeping line
+/// breaks (for the binary's error messages).
+pub use crate::format::clean_lines;
 pub(crate) mod background;
 pub mod bench;
 pub mod diff;

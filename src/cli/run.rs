@@ -11,7 +11,7 @@ use crate::protocol::{ClientId, Command, Request, RunEvent, StopReason};
 use crate::serve::server::Server;
 use crate::train::summary::write_panicked;
 use crate::train::trainer::Channels;
-use crate::train::{prepare, Launch, Prepared, Summary};
+use crate::train::{prepare, FolderTrust, Launch, Prepared, Summary};
 use crate::tui::{Baseline, Exit};
 
 /// The embedded default: the vanishing-gradient demo on the digits, so the
@@ -40,6 +40,11 @@ pub struct RunOptions {
     pub server: bool,
     /// A finished run folder to draw behind the live curves.
     pub baseline: Option<PathBuf>,
+    /// `resume`/`fork`: folders the user trusts to load the run folder's
+    /// plugins from (a run folder's own `[plugins] dirs` are never searched).
+    pub trust_plugins: Vec<PathBuf>,
+    /// `resume`/`fork`: techniques to go on without (`--drop-technique`).
+    pub drop_techniques: Vec<String>,
 }
 
 /// Reads the config, or the embedded default when none is given. The embedded
@@ -99,11 +104,15 @@ pub fn resume(dir: &Path, opts: &RunOptions) -> Result<(), ExitError> {
     if opts.server {
         background::leave_session();
     }
-    let launch = Launch::Resume { dir: dir.to_path_buf(), overrides: opts.overrides.clone() };
+    let trust = FolderTrust { plugin_dirs: opts.trust_plugins.clone(), drop: opts.drop_techniques.clone() };
+    let launch = Launch::Resume { dir: dir.to_path_buf(), overrides: opts.overrides.clone(), trust };
     let prepared = prepare(launch, &mut |w| eprintln!("{w}"))?;
     let step = prepared.resume.as_ref().map_or(0, |l| l.position.step);
     for c in &prepared.overrides {
         eprintln!("resume: --set {} applies from step {step}", c.text);
+    }
+    for note in &prepared.notes {
+        eprintln!("resume: {note}");
     }
     drive(prepared, opts, baseline)
 }
@@ -313,6 +322,14 @@ fn server_args(command: &str, target: Option<&Path>, opts: &RunOptions) -> Vec<s
     if let Some(out) = &opts.out {
         args.push("--out".into());
         args.push(out.as_os_str().to_owned());
+    }
+    for dir in &opts.trust_plugins {
+        args.push("--trust-plugins".into());
+        args.push(std::path::absolute(dir).unwrap_or_else(|_| dir.clone()).into_os_string());
+    }
+    for name in &opts.drop_techniques {
+        args.push("--drop-technique".into());
+        args.push(name.into());
     }
     args
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::session::{self, local_client};
 use crate::protocol::{RunStatus, Want};
+use crate::run_lock;
 use crate::serve::record::{self, ServerRecord, SERVER_FILE};
 use crate::serve::socket_dir;
 
@@ -28,6 +29,10 @@ pub struct RunEntry {
     /// For a dead run: how to go on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume: Option<String>,
+    /// For a live run that cannot be reached (`no-socket`): what is wrong
+    /// and what to do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl RunEntry {
@@ -62,7 +67,15 @@ pub fn list() -> Vec<RunEntry> {
 }
 
 fn entry(record: &ServerRecord) -> Option<RunEntry> {
-    let alive = record.process_alive();
+    // The run folder's writer lock says whether the run lives: held by the
+    // record's process, it does, whatever became of its socket file. A
+    // folder without a lock file (a run from before locks) falls back on
+    // the pid, which another process may have been given since.
+    let alive = match run_lock::held(&record.run_dir) {
+        Some((held, pid)) => held && pid.is_none_or(|p| p == record.pid),
+        None => record.process_alive(),
+    };
+    let locked = alive && run_lock::held(&record.run_dir).is_some();
     let status = match alive {
         true => ask(&record.socket),
         false => Err(Unreachable::Gone),
@@ -72,6 +85,9 @@ fn entry(record: &ServerRecord) -> Option<RunEntry> {
         Ok(s) => s.state.map(|s| s.as_str().to_string()).unwrap_or_else(|| "starting".into()),
         // A process of that pid that does not listen there: the run died
         // and its pid was given to another process.
+        // Live (it holds its folder's lock) but its socket file is gone: a
+        // /tmp cleaner deleted it. Not dead, and not to be resumed.
+        Err(Unreachable::Gone) if locked => "no-socket".into(),
         Err(Unreachable::Gone) if finished => {
             // Ended since it was recorded (a record left by a crash after
             // the summary, or by a kill during cleanup).
@@ -85,6 +101,15 @@ fn entry(record: &ServerRecord) -> Option<RunEntry> {
         Err(Unreachable::Silent) => "unreachable".into(),
     };
     let resume = (state == "dead").then(|| resume_hint(&record.run_dir));
+    let note = (state == "no-socket").then(|| {
+        format!(
+            "live (pid {pid}, it holds the folder's lock) but its socket {} is gone (deleted by a /tmp cleaner? \
+             set TRAINTOP_SOCKET_DIR to a folder no cleaner touches); it cannot be attached to. It trains on; \
+             `kill {pid}` stops it with a checkpoint, and it can then be resumed",
+            record.socket.display(),
+            pid = record.pid
+        )
+    });
     Some(RunEntry {
         name: record.name.clone(),
         run_dir: record.run_dir.clone(),
@@ -94,6 +119,7 @@ fn entry(record: &ServerRecord) -> Option<RunEntry> {
         socket: record.socket.clone(),
         status: status.ok(),
         resume,
+        note,
     })
 }
 
@@ -154,9 +180,12 @@ impl std::fmt::Display for FindError {
                 }
                 Ok(())
             }
-            FindError::NotLive(e) => match &e.resume {
-                Some(r) => write!(f, "{} is dead (its process is gone); continue it with: {r}", e.run_dir.display()),
-                None => write!(f, "{} is {}", e.run_dir.display(), e.state),
+            FindError::NotLive(e) => match (&e.resume, &e.note) {
+                (Some(r), _) => {
+                    write!(f, "{} is dead (its process is gone); continue it with: {r}", e.run_dir.display())
+                }
+                (None, Some(note)) => write!(f, "{}: {note}", e.run_dir.display()),
+                (None, None) => write!(f, "{} is {}", e.run_dir.display(), e.state),
             },
         }
     }

@@ -25,6 +25,7 @@ use crate::data::{io_reason, DataSource, DataSpec};
 pub use blame::Blame;
 pub use error::{ConfigError, Location, Origin};
 pub use limits::{safe_run_name, MAX_WIDTH};
+pub use schema::FolderPlugins;
 pub use schema::{
     Activation, DataSection, Device, ModelSection, OnDivergence, OptimizerKind, OptimizerSection, PluginsSection,
     RunSection, TechniqueConfig,
@@ -56,6 +57,39 @@ impl RunConfig {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError::Read { path: path.to_path_buf(), reason: io_reason(&e) })?;
         RunConfig::from_str(&text, ConfigSource::file(path), overrides)
+    }
+
+    /// Reads a run folder's `config.toml` (`path`) for a command that loads
+    /// its plugins (resume, fork, evaluate, predict). A run folder may have
+    /// come from anyone: its `[plugins] dirs` are set aside, and plugins come
+    /// only from `trusted` (the user's `--trust-plugins`), then
+    /// `TRAINTOP_PLUGIN_PATH` and the binary's folder. The techniques in
+    /// `drop` are taken out of the config (`resume --drop-technique`); a name
+    /// the config does not have is an error.
+    pub fn from_run_folder(
+        path: &Path,
+        overrides: &[String],
+        trusted: &[PathBuf],
+        drop: &[String],
+    ) -> Result<RunConfig, ConfigError> {
+        let mut config = RunConfig::from_file(path, overrides)?;
+        let trusted: Vec<PathBuf> =
+            trusted.iter().map(|d| std::path::absolute(d).unwrap_or_else(|_| d.clone())).collect();
+        let declared = std::mem::replace(&mut config.plugins.dirs, trusted);
+        let untrusted = declared.into_iter().filter(|d| !config.plugins.dirs.contains(d)).collect();
+        for name in drop {
+            if !config.techniques.iter().any(|t| &t.name == name) {
+                let names: Vec<&str> = config.techniques.iter().map(|t| t.name.as_str()).collect();
+                let has = if names.is_empty() { "none".to_string() } else { names.join(", ") };
+                return Err(config.error_at(
+                    "technique",
+                    format!("--drop-technique {name}: the run has no technique `{name}` (it has: {has})"),
+                ));
+            }
+        }
+        config.techniques.retain(|t| !drop.contains(&t.name));
+        config.plugins.folder = Some(FolderPlugins { untrusted, dropped: drop.to_vec() });
+        Ok(config)
     }
 
     /// Reads config text; `source` names it in errors and anchors its

@@ -370,8 +370,25 @@ impl Serialize for TechniqueConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PluginsSection {
-    /// Made absolute against the config's folder.
+    /// Made absolute against the config's folder. For a config read from a
+    /// run folder: only the folders the user trusted on the command line.
     pub dirs: Vec<PathBuf>,
+    /// Never read from TOML: set for a config read from a run folder
+    /// ([`super::RunConfig::from_run_folder`]).
+    #[serde(skip)]
+    pub folder: Option<FolderPlugins>,
+}
+
+/// What a run folder's config said about plugins, and what the user did
+/// about it on the command line. A run folder may come from anyone, and
+/// loading a plugin runs its code, so the folders its `[plugins] dirs`
+/// names are never searched unless the user names them (`--trust-plugins`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FolderPlugins {
+    /// The folders the run folder's config named that were not trusted.
+    pub untrusted: Vec<PathBuf>,
+    /// Techniques the user chose to go on without (`--drop-technique`).
+    pub dropped: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -72,13 +72,15 @@ pub struct Scored {
 }
 
 impl TrainedModel {
-    /// Opens `dir`'s checkpoint; errors name the file at fault.
-    pub fn open(dir: &Path, which: Which) -> Result<TrainedModel, String> {
+    /// Opens `dir`'s checkpoint; errors name the file at fault. Plugins come
+    /// from the folders in `trusted` (`--trust-plugins`), `TRAINTOP_PLUGIN_PATH`
+    /// and the binary's folder, never from a folder the run's config names.
+    pub fn open(dir: &Path, which: Which, trusted: &[PathBuf]) -> Result<TrainedModel, String> {
         let config_path = dir.join(CONFIG_FILE);
         if !config_path.exists() {
             return Err(format!("{}: not a run folder (no {CONFIG_FILE})", dir.display()));
         }
-        let config = RunConfig::from_file(&config_path, &[]).map_err(|e| e.to_string())?;
+        let config = RunConfig::from_run_folder(&config_path, &[], trusted, &[]).map_err(|e| e.to_string())?;
         let path = dir.join(which.file());
         if !path.exists() {
             return Err(format!("{}: the run has no {} checkpoint", path.display(), which.name()));

@@ -1,7 +1,9 @@
 //! Finding and loading plugin libraries, and checking what they declare before
 //! anything of theirs runs.
 //!
-//! Search order: the config's `[plugins] dirs`, then `TRAINTOP_PLUGIN_PATH`
+//! Search order: the config's `[plugins] dirs` (for a config read from a run
+//! folder, only the `--trust-plugins` folders: see
+//! `RunConfig::from_run_folder`), then `TRAINTOP_PLUGIN_PATH`
 //! (a `:`-separated list), then the executable's folder (where `cargo build`
 //! puts the workspace's plugins) and its `deps/` (where `cargo run` leaves
 //! them). A plugin file is named

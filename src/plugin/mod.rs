@@ -27,7 +27,7 @@ pub use host::PluginHost;
 pub use loader::{LoadError, LoadedLibrary};
 pub use param_calls::{SettingError, SettingProblem};
 
-use crate::config::{ConfigError, RunConfig};
+use crate::config::{self, ConfigError, RunConfig};
 
 /// Why the techniques of a run could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -112,15 +112,43 @@ fn unknown_technique(config: &RunConfig, i: usize, files: &[PathBuf], dirs: &[Pa
         Some(s) => format!("; did you mean \"{s}\"?"),
         None => String::new(),
     };
-    let message = format!(
-        "unknown technique \"{name}\"{hint} No libtraintop_plugin_{name} found in {}. Installed: {}.\n\
-         Build the plugins with `cargo build --release` in the traintop folder (they land next to the \
-         traintop binary), or add their folder to [plugins] dirs or {}",
-        dirs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
-        if installed.is_empty() { "none".to_string() } else { installed.join(", ") },
-        loader::PLUGIN_PATH_ENV
-    );
+    let searched = dirs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+    let installed = if installed.is_empty() { "none".to_string() } else { installed.join(", ") };
+    let message = match &config.plugins.folder {
+        Some(folder) => not_available(name, &searched, &installed, folder),
+        None => format!(
+            "unknown technique \"{name}\"{hint} No libtraintop_plugin_{name} found in {searched}. Installed: \
+             {installed}.\nBuild the plugins with `cargo build --release` in the traintop folder (they land next \
+             to the traintop binary), or add their folder to [plugins] dirs or {}",
+            loader::PLUGIN_PATH_ENV
+        ),
+    };
     SetupError::Config(config.error_at(&technique_key(config, i, "name"), message))
+}
+
+/// A technique a run folder names whose plugin is not in a folder the user
+/// trusts: what to do about it. The folder's own `[plugins] dirs` are never
+/// searched unless named with `--trust-plugins` (loading a plugin runs it).
+fn not_available(name: &str, searched: &str, installed: &str, folder: &config::FolderPlugins) -> String {
+    let declared = match folder.untrusted.as_slice() {
+        [] => String::new(),
+        dirs => {
+            let list = dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>();
+            let flags = list.iter().map(|d| format!("--trust-plugins {d}")).collect::<Vec<_>>().join(" ");
+            format!(
+                " The run folder's config names [plugins] dirs = [{}]; traintop does not load plugins a run \
+                 folder points at. If you trust the code there, pass {flags}.",
+                list.join(", ")
+            )
+        }
+    };
+    format!(
+        "technique \"{name}\": its plugin (libtraintop_plugin_{name}) is not in the folders searched for a run \
+         folder's plugins ({searched}: those of --trust-plugins, {env}, the traintop binary's). Installed: \
+         {installed}.{declared} Or install the plugin into a folder of {env}, or go on without the technique: \
+         traintop resume RUN_DIR --drop-technique {name}",
+        env = loader::PLUGIN_PATH_ENV
+    )
 }
 
 /// The closest installed name, if it is close enough to be a typo.

@@ -20,5 +20,6 @@ pub mod trainer;
 
 pub use prepare::{prepare, Launch, Prepared};
 pub use prepare_error::PrepareError;
+pub use resume_load::FolderTrust;
 pub use summary::Summary;
 pub use trainer::Trainer;

@@ -14,7 +14,7 @@ use anyhow::Context;
 use super::checkpoint::Loaded;
 use super::model::{backend, model_spec, optimizer};
 use super::prepare_error::PrepareError;
-use super::resume_load::{self, ResumeFrom};
+use super::resume_load::{self, FolderTrust, ResumeFrom};
 use super::resume_rules::Applied;
 use super::run_dir::{RunDir, ENCODING_FILE};
 use super::trainer::Trainer;
@@ -29,8 +29,9 @@ use crate::protocol::RunEvent;
 pub enum Launch {
     /// A new run of `config`, in a fresh folder under `out_dir`.
     New { config: Box<RunConfig>, out_dir: PathBuf },
-    /// The run in `dir`, from its last checkpoint, with `--set` overrides.
-    Resume { dir: PathBuf, overrides: Vec<String> },
+    /// The run in `dir`, from its last checkpoint, with `--set` overrides,
+    /// its plugins from the folders the user trusts.
+    Resume { dir: PathBuf, overrides: Vec<String>, trust: FolderTrust },
 }
 
 /// Everything a run needs, checked.
@@ -43,6 +44,9 @@ pub struct Prepared {
     pub resume: Option<Loaded>,
     /// The `--set`s a resume applies, announced when the run starts.
     pub overrides: Vec<Applied>,
+    /// What else a resume changed, recorded in the event log when it starts
+    /// (techniques dropped).
+    pub notes: Vec<String>,
 }
 
 impl Prepared {
@@ -53,6 +57,7 @@ impl Prepared {
             .overrides
             .iter()
             .map(|c| RunEvent::Override { step, key: c.key.clone(), set: c.text.clone() })
+            .chain(self.notes.iter().map(|n| RunEvent::log(n.clone())))
             .collect();
         let mut trainer =
             Trainer::new(self.config, self.train, self.validation, self.run_dir, self.plugins, self.resume);
@@ -66,7 +71,7 @@ impl Prepared {
 pub fn prepare(launch: Launch, warn: &mut dyn FnMut(String)) -> Result<Prepared, PrepareError> {
     match launch {
         Launch::New { config, out_dir } => prepare_new(*config, &out_dir, warn),
-        Launch::Resume { dir, overrides } => prepare_resume(&dir, &overrides, warn),
+        Launch::Resume { dir, overrides, trust } => prepare_resume(&dir, &overrides, &trust, warn),
     }
 }
 
@@ -83,20 +88,39 @@ fn prepare_new(config: RunConfig, out_dir: &Path, warn: &mut dyn FnMut(String)) 
         .write_json(ENCODING_FILE, &train.encoding)
         .with_context(|| format!("cannot write {}", run_dir.file(ENCODING_FILE).display()))
         .map_err(PrepareError::Runtime)?;
-    Ok(Prepared { config, train, validation, run_dir, plugins, resume: None, overrides: vec![] })
+    Ok(Prepared { config, train, validation, run_dir, plugins, resume: None, overrides: vec![], notes: vec![] })
 }
 
 /// A resume uses the folder's own resolved config; `--set` may change what
 /// can change mid-run (see [`super::resume_rules`]).
-fn prepare_resume(dir: &Path, overrides: &[String], warn: &mut dyn FnMut(String)) -> Result<Prepared, PrepareError> {
-    let mut from = resume_load::read(dir, overrides)?;
+fn prepare_resume(
+    dir: &Path,
+    overrides: &[String],
+    trust: &FolderTrust,
+    warn: &mut dyn FnMut(String),
+) -> Result<Prepared, PrepareError> {
+    // Before anything is read or written: one writer per run folder.
+    let lock = crate::run_lock::acquire(dir).map_err(|e| PrepareError::Input(e.to_string()))?;
+    let mut from = resume_load::read(dir, overrides, trust)?;
     let (train, validation) = datasets(&from.config)?;
     let mut plugins = load_plugins(&from.config, warn)?;
     from.check(dir, &train, &mut plugins)?;
-    let run_dir =
+    let mut run_dir =
         RunDir::open(dir).with_context(|| format!("cannot open {}", dir.display())).map_err(PrepareError::Runtime)?;
+    run_dir.hold(lock);
     let ResumeFrom { config, loaded, changes } = from;
-    Ok(Prepared { config, train, validation, run_dir, plugins, resume: Some(loaded), overrides: changes })
+    let step = loaded.position.step;
+    let notes = trust
+        .drop
+        .iter()
+        .map(|name| {
+            format!(
+                "technique `{name}` dropped (--drop-technique): not loaded, its settings and state at step {step} \
+                 discarded"
+            )
+        })
+        .collect();
+    Ok(Prepared { config, train, validation, run_dir, plugins, resume: Some(loaded), overrides: changes, notes })
 }
 
 /// Loads the data and splits it with the run's seed, after checking that a

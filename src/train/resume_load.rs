@@ -6,7 +6,7 @@
 //! the checkpoint it just wrote, without reading the data again) share it,
 //! so a fork's branch is exactly a resumed run.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::checkpoint::{self, Loaded};
 use super::model::backend;
@@ -25,20 +25,43 @@ pub struct ResumeFrom {
     pub changes: Vec<Applied>,
 }
 
-/// Reads the folder's config (with `overrides`) and its `last` checkpoint.
-pub fn read(dir: &Path, overrides: &[String]) -> Result<ResumeFrom, PrepareError> {
+/// What the user trusts of a run folder, and what it goes on without: the
+/// command line's `--trust-plugins` folders and `--drop-technique` names
+/// (see [`RunConfig::from_run_folder`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FolderTrust {
+    pub plugin_dirs: Vec<PathBuf>,
+    pub drop: Vec<String>,
+}
+
+impl FolderTrust {
+    /// What a running config was read with: its plugin folders are the ones
+    /// already trusted (a live fork reads its own folder again).
+    pub fn of(config: &RunConfig) -> FolderTrust {
+        let drop = config.plugins.folder.as_ref().map(|f| f.dropped.clone()).unwrap_or_default();
+        FolderTrust { plugin_dirs: config.plugins.dirs.clone(), drop }
+    }
+}
+
+/// Reads the folder's config (with `overrides`) and its `last` checkpoint;
+/// a dropped technique's settings and tensors are taken out of the checkpoint.
+pub fn read(dir: &Path, overrides: &[String], trust: &FolderTrust) -> Result<ResumeFrom, PrepareError> {
     let config_path = dir.join(CONFIG_FILE);
     if !config_path.exists() {
         return Err(PrepareError::Input(format!("{}: not a run folder (no {CONFIG_FILE})", dir.display())));
     }
-    let base = RunConfig::from_file(&config_path, &[]).map_err(PrepareError::Config)?;
-    let config = RunConfig::from_file(&config_path, overrides).map_err(PrepareError::Config)?;
+    let (trusted, drop) = (&trust.plugin_dirs, &trust.drop);
+    let base = RunConfig::from_run_folder(&config_path, &[], trusted, drop).map_err(PrepareError::Config)?;
+    let config = RunConfig::from_run_folder(&config_path, overrides, trusted, drop).map_err(PrepareError::Config)?;
     let changes = resume_rules::check(&base, &config).map_err(PrepareError::Config)?;
     backend(&config)
         .check_available()
         .map_err(|e| PrepareError::Config(config.error_at("run.device", e.to_string())))?;
     let last = dir.join(LAST_CHECKPOINT);
-    let loaded = checkpoint::load(&last).map_err(|e| PrepareError::Input(e.to_string()))?;
+    let mut loaded = checkpoint::load(&last).map_err(|e| PrepareError::Input(e.to_string()))?;
+    for name in drop {
+        discard(&mut loaded, name);
+    }
     let id = std::fs::read_to_string(&config_path).map(|t| run_id(&t)).unwrap_or_default();
     if !loaded.position.run_id.is_empty() && loaded.position.run_id != id {
         return Err(PrepareError::Input(format!(
@@ -69,6 +92,15 @@ impl ResumeFrom {
         check_checkpoint(&self.config, train, plugins, &self.loaded, &fresh)
             .map_err(|m| PrepareError::Input(format!("{}: {m}", last.display())))
     }
+}
+
+/// Takes technique `name` out of a checkpoint: its settings and its tensors
+/// (named `name.…`), so the run goes on as if it had never loaded it.
+fn discard(loaded: &mut Loaded, name: &str) {
+    if let Some(list) = loaded.position.techniques.as_array_mut() {
+        list.retain(|t| t["name"].as_str() != Some(name));
+    }
+    loaded.states.retain(|(tensor, _, _)| tensor.split('.').next() != Some(name));
 }
 
 /// The techniques a checkpoint's technique state has on.

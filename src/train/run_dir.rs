@@ -15,6 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use crate::protocol::{Hello, LineWriter, RecordRef, RunEvent};
+use crate::run_lock::{self, RunLock};
 
 /// File names inside a run folder.
 pub const CONFIG_FILE: &str = "config.toml";
@@ -35,6 +36,10 @@ pub struct RunDir {
     metrics: LineWriter<BufWriter<File>>,
     events: LineWriter<BufWriter<File>>,
     started: SystemTime,
+    /// The folder's writer lock ([`crate::run_lock`]), held while this
+    /// handle lives: taken by [`RunDir::create`], handed over by a resume
+    /// ([`RunDir::hold`]), which takes it before it writes anything.
+    lock: Option<RunLock>,
 }
 
 fn stamp() -> String {
@@ -91,12 +96,21 @@ impl RunDir {
             path = out_dir.join(format!("{base}-{n}"));
         }
         fs::create_dir_all(path.join("checkpoints"))?;
+        let lock = run_lock::acquire(&path).map_err(std::io::Error::other)?;
         let header = format!("{ID_LINE}{:016x}\n", rand::random::<u64>());
         fs::write(path.join(CONFIG_FILE), header + config_toml)?;
-        Self::open(&path)
+        let mut dir = Self::open(&path)?;
+        dir.hold(lock);
+        Ok(dir)
     }
 
-    /// Opens an existing run folder to append to its logs (resume).
+    /// Keeps the folder's writer lock for as long as this handle lives.
+    pub fn hold(&mut self, lock: RunLock) {
+        self.lock = Some(lock);
+    }
+
+    /// Opens an existing run folder to append to its logs (resume; the
+    /// caller holds its lock).
     pub fn open(path: &Path) -> std::io::Result<Self> {
         fs::create_dir_all(path.join("checkpoints"))?;
         let append = |f: &str| {
@@ -109,6 +123,7 @@ impl RunDir {
             metrics: append(METRICS_FILE)?,
             events: append(EVENTS_FILE)?,
             started: SystemTime::now(),
+            lock: None,
         };
         dir.record(&RunEvent::Hello(Hello::ours()))?;
         Ok(dir)

@@ -16,6 +16,7 @@ use super::panels::gradients::GradHealth;
 use super::panels::header::Header;
 use super::state::{Charts, Divergence, GradClip, LogEntry, LogKind, Overlay, Progress, RunInfo};
 use super::theme::Theme;
+use crate::format::clean;
 use crate::format::thousands;
 use crate::grad_health::worth_warning;
 use crate::protocol::{
@@ -322,7 +323,9 @@ impl App {
         if self.log.len() >= LOG_CAP {
             self.log.pop_front();
         }
-        self.log.push_back(LogEntry { step, text, kind });
+        // Client names, plugin messages and reasons come from outside the
+        // process: their control characters are shown, never sent.
+        self.log.push_back(LogEntry { step, text: clean(&text), kind });
         self.dirty = true;
     }
 

@@ -150,7 +150,7 @@ impl Trainer {
     /// A trainer resumed from `dir`'s `last` checkpoint with `sets`, over this
     /// run's data, writing to a fresh handle on `dir`.
     fn resumed_from(&self, dir: &Path, sets: &[String]) -> Result<Trainer, PrepareError> {
-        let mut from = resume_load::read(dir, sets)?;
+        let mut from = resume_load::read(dir, sets, &resume_load::FolderTrust::of(&self.config))?;
         let (mut plugins, _) = crate::plugin::setup(&from.config).map_err(|e| PrepareError::Input(e.to_string()))?;
         from.check(dir, &self.train, &mut plugins)?;
         let run_dir = RunDir::open(dir).map_err(|e| PrepareError::Input(format!("{}: {e}", dir.display())))?;

@@ -2,7 +2,7 @@
 //! ratatui's `TestBackend`; the helpers here serve the other tui tests too.
 
 use super::*;
-use crate::protocol::{ParamView, ToggleClass};
+use crate::protocol::{ClientId, ParamView, ToggleClass};
 use crossterm::event::{KeyCode, KeyModifiers};
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
@@ -371,4 +371,23 @@ fn vanishing_gradients_are_flagged() {
     app.apply(RunEvent::Step(r));
     let s = text(&render(&app, 120, 40));
     assert!(s.contains("EXPLODING"), "{s}");
+}
+
+/// Text from outside the process (a client's declared name, a plugin's
+/// message) reaches the events panel with its control characters shown,
+/// never sent to the terminal as escape sequences.
+#[test]
+fn outside_text_reaches_the_events_panel_escaped() {
+    let mut app = scripted();
+    app.apply(RunEvent::Attached {
+        client: ClientId::Script { name: "evil\u{1b}[2J\u{1b}]0;x\u{7}".into() },
+        read_only: false,
+    });
+    app.apply(RunEvent::log("p \u{1b}[31m\u{9b}2J".to_string()));
+    let buf = render(&app, 120, 40);
+    let cells: String = buf.content().iter().map(|c| c.symbol()).collect();
+    assert!(!cells.contains(['\u{1b}', '\u{7}', '\u{9b}']), "a control character reached the screen");
+    let s = text(&buf);
+    assert!(s.contains(r"evil\x1b[2J\x1b]0;x\x07"), "{s}");
+    assert!(s.contains(r"p \x1b[31m\u{9b}2J"), "{s}");
 }
