@@ -232,3 +232,35 @@ fn check_position(p: &Position) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Device memory the host cannot read.
+    #[derive(Debug, Clone)]
+    struct OnDevice;
+    impl luminal::prelude::Data for OnDevice {
+        fn as_any(&self) -> &dyn std::any::Any {
+            self
+        }
+        fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+            self
+        }
+    }
+
+    /// A state that cannot reach the host is an error naming it, and no
+    /// checkpoint is written (never one holding an empty tensor).
+    #[test]
+    fn a_state_off_the_host_is_refused_and_nothing_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("last.safetensors");
+        let mut store = StateStore::new();
+        store.insert("layer0.weight", vec![Dim::Fixed(2)], vec![1.0, 2.0]);
+        store.put("layer0.bias", vec![Dim::Fixed(1)], luminal::prelude::Tensor { data: Box::new(OnDevice) });
+        let err = save(&path, &store, &Position::default()).unwrap_err();
+        assert!(matches!(&err, CheckpointError::State { .. }), "{err}");
+        assert!(err.to_string().contains("state `layer0.bias` is not in host memory"), "{err}");
+        assert!(!path.exists());
+    }
+}
