@@ -51,7 +51,7 @@ mod tests {
 
     #[test]
     fn cuts_back_to_the_last_newline() {
-        assert_eq!(trimmed(b"{\"a\":1}\n{\"b\""), (b"{\"a\":1}\n".to_vec(), 5));
+        assert_eq!(trimmed(b"{\"a\":1}\n{\"b\""), (b"{\"a\":1}\n".to_vec(), 4));
         assert_eq!(trimmed(b"{\"a\":1}\n"), (b"{\"a\":1}\n".to_vec(), 0));
         assert_eq!(trimmed(b"half"), (vec![], 4));
         assert_eq!(trimmed(b""), (vec![], 0));
