@@ -248,7 +248,9 @@ fn a_disk_that_fills_during_a_checkpoint_keeps_the_last_one_and_says_why() {
     assert_eq!(left, vec![std::ffi::OsString::from("last.safetensors")], "temporary files left behind");
     let s = summary(&dir);
     assert_eq!(s["stop_reason"], "error");
-    assert!(s["error"].as_str().unwrap_or("").contains("No space left"), "{s}");
+    let error = s["error"].as_str().unwrap_or("");
+    assert!(error.contains("checkpoints/last.safetensors") && error.contains("No space left"), "{s}");
+    assert_eq!(error.matches("No space left").count(), 1, "the cause, said once: {error}");
     whole_lines(&dir.join("metrics.jsonl"));
     whole_lines(&dir.join("events.jsonl"));
 }

@@ -31,7 +31,9 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .map_err(|e| context(format_args!("cannot create a temporary file in {}", dir.display()), e))?;
     // From here on, dropping `tmp` (any early return) removes the file.
     let written = tmp.as_file().set_permissions(Permissions::from_mode(mode)).and_then(|_| {
-        tmp.write_all(bytes)?;
+        // The file itself: `NamedTempFile`'s own writes add the path to
+        // the error, which the context below already names.
+        tmp.as_file_mut().write_all(bytes)?;
         tmp.as_file().sync_all()
     });
     written.map_err(|e| context(format_args!("writing the temporary file {}", tmp.path().display()), e))?;

@@ -49,21 +49,23 @@ pub struct Position {
     pub run_id: String,
 }
 
-/// Why a checkpoint could not be read or written.
+/// Why a checkpoint could not be read or written. The cause is part of the
+/// message and not a `source`, so a report of the whole chain (`{:#}`)
+/// says it once.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {error}")]
+    Io { path: PathBuf, error: std::io::Error },
     #[error("{path}: not a valid traintop checkpoint: {reason}")]
     Invalid { path: PathBuf, reason: String },
     /// A state could not be copied out: nothing is written rather than an
     /// empty tensor.
-    #[error("{path}: not written: {source}")]
-    State { path: PathBuf, source: crate::engine::StateReadError },
+    #[error("{path}: not written: {error}")]
+    State { path: PathBuf, error: crate::engine::StateReadError },
     /// The logs could not be saved first: a checkpoint never covers records
     /// that are not on disk.
-    #[error("{path}: not written, since the records it covers could not be saved: {source}")]
-    Logs { path: PathBuf, source: std::io::Error },
+    #[error("{path}: not written, since the records it covers could not be saved: {error}")]
+    Logs { path: PathBuf, error: std::io::Error },
 }
 
 const METADATA_KEY: &str = "traintop";
@@ -88,7 +90,7 @@ fn crc(bytes: &[u8]) -> String {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
-    move |source| CheckpointError::Io { path: path.to_path_buf(), source }
+    move |error| CheckpointError::Io { path: path.to_path_buf(), error }
 }
 
 /// Writes all states and the position to `path`, atomically.
@@ -98,8 +100,7 @@ pub fn save(path: &Path, store: &StateStore, position: &Position) -> Result<(), 
     let buffers: Vec<(String, Vec<usize>, Vec<u8>)> = names
         .iter()
         .map(|name| {
-            let values =
-                store.read(name).map_err(|e| CheckpointError::State { path: path.to_path_buf(), source: e })?;
+            let values = store.read(name).map_err(|e| CheckpointError::State { path: path.to_path_buf(), error: e })?;
             let shape = store.shape(name).map(|s| s.iter().map(|d| d.resolve(0)).collect()).unwrap_or_default();
             Ok((name.to_string(), shape, values.iter().flat_map(|v| v.to_le_bytes()).collect()))
         })

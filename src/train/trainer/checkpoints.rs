@@ -50,7 +50,7 @@ impl Trainer {
     pub(super) fn write_checkpoints(&mut self, state: &mut LoopState) -> Result<(), CheckpointError> {
         self.run_dir
             .sync()
-            .map_err(|source| CheckpointError::Logs { path: self.run_dir.file(LAST_CHECKPOINT), source })?;
+            .map_err(|error| CheckpointError::Logs { path: self.run_dir.file(LAST_CHECKPOINT), error })?;
         if let Some((store, position)) = state.pending_best.take() {
             checkpoint::save(&self.run_dir.file(BEST_CHECKPOINT), &store, &position)?;
         }
