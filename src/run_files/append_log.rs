@@ -79,4 +79,35 @@ mod tests {
         log.flush().unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"a\":1}\n{\"c\":2}\n");
     }
+
+    #[test]
+    fn a_full_disk_leaves_whole_lines() {
+        // A one-page tmpfs (root only; skipped with the reason elsewhere).
+        let tmp = tempfile::tempdir().unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=4096", "tmpfs"])
+            .arg(tmp.path())
+            .output();
+        if !mounted.as_ref().is_ok_and(|o| o.status.success()) {
+            eprintln!("SKIPPED: cannot mount a tmpfs here: {mounted:?}");
+            return;
+        }
+        let path = tmp.path().join("m.jsonl");
+        let line = format!("{{\"pad\":\"{}\"}}\n", "x".repeat(90));
+        let (mut log, _) = AppendLog::open(&path).unwrap();
+        let mut failed = None;
+        for _ in 0..100 {
+            log.push(line.as_bytes()).unwrap();
+            if let Err(e) = log.push(line.as_bytes()).and_then(|_| log.flush()) {
+                failed = Some(e);
+                break;
+            }
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let _ = std::process::Command::new("umount").arg(tmp.path()).status();
+        let e = failed.expect("the disk filled");
+        assert_eq!(e.kind(), io::ErrorKind::StorageFull, "{e}");
+        assert!(e.to_string().contains("m.jsonl"), "names the file: {e}");
+        assert!(text.ends_with('\n') && text.lines().all(|l| l == line.trim_end()), "whole lines only");
+    }
 }
