@@ -18,6 +18,7 @@ pub(crate) mod grad_health;
 pub mod inspect;
 pub mod plugin;
 pub mod protocol;
+pub(crate) mod run_files;
 pub(crate) mod run_lock;
 pub(crate) mod serve;
 pub mod train;

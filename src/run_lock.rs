@@ -10,10 +10,10 @@
 //! ([`held`]): a socket file deleted by a /tmp cleaner, or a pid given to
 //! another process, says nothing about the run; the lock does.
 //!
-//! Its own floor (imports nothing of traintop): the trainer takes the lock,
+//! Its own floor (imports only `run_files`, for the file's mode): the trainer takes the lock,
 //! and the clients that list runs ask about it without knowing the trainer.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -52,8 +52,8 @@ pub enum LockError {
 pub fn acquire(dir: &Path) -> Result<RunLock, LockError> {
     let path = dir.join(LOCK_FILE);
     let io_error = |e: io::Error| LockError::Io { path: path.display().to_string(), reason: e.to_string() };
-    let mut file =
-        OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io_error)?;
+    // With the folder's mode, never through a symlink.
+    let mut file = crate::run_files::open_lock(&path).map_err(io_error)?;
     for attempt in 1..=TRIES {
         match file.try_lock() {
             Ok(()) => {

@@ -18,18 +18,19 @@ use std::path::{Path, PathBuf};
 const FLOORS: &[(&str, &[&str])] = &[
     ("protocol", &[]),
     ("format", &[]),
-    ("run_lock", &[]),
+    ("run_files", &[]),
+    ("run_lock", &["run_files"]),
     ("engine", &[]),
     ("data", &[]),
     ("config", &["data"]),
     ("grad_health", &["format"]),
     ("plugin", &["config", "engine", "protocol"]),
-    ("train", &["config", "data", "engine", "plugin", "protocol", "format", "run_lock"]),
+    ("train", &["config", "data", "engine", "plugin", "protocol", "format", "run_lock", "run_files"]),
     ("inspect", &["config", "data", "engine", "plugin", "protocol", "train", "format", "run_lock"]),
     ("tui", &["protocol", "format", "grad_health"]),
     // The run server speaks the protocol and knows nothing of the trainer;
     // its clients find runs through the server's records.
-    ("serve", &["protocol", "format"]),
+    ("serve", &["protocol", "format", "run_files"]),
     ("client", &["protocol", "serve", "format", "run_lock"]),
 ];
 

@@ -189,6 +189,14 @@ fn a_peer_of_another_uid_is_refused() {
     std::fs::set_permissions(place.tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(place.sock_dir(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o777)).unwrap();
+    // The server's record beside the socket is private (0600) like the run
+    // folder's files: opened too, so that `ls` finds the run.
+    for entry in std::fs::read_dir(place.sock_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|x| x == "json") {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+    }
     // The binary where uid 65534 may run it.
     let bin_dir = place.tmp.path().join("bin");
     std::fs::create_dir(&bin_dir).unwrap();

@@ -412,7 +412,7 @@ dirs = ["plugins", "/opt/traintop"]
         let e = err("[run]\nepochs = 2\nepoch = 3\n[data]\npath = \"synthetic:xor\"\n", &[]);
         assert_eq!(
             e,
-            "<embedded>:3:1: run.epoch: unknown field `epoch`, expected one of `name`, `seed`, `epochs`, `batch_size`, `device`, `out_dir`, `log_every`, `checkpoint_secs`, `hint`, `on_divergence`, `divergence_factor`, `divergence_warmup`, `snapshot_every`, `max_rollbacks`"
+            "<embedded>:3:1: run.epoch: unknown field `epoch`, expected one of `name`, `seed`, `epochs`, `batch_size`, `device`, `out_dir`, `log_every`, `checkpoint_secs`, `hint`, `on_divergence`, `divergence_factor`, `divergence_warmup`, `snapshot_every`, `max_rollbacks`, `shared_group`"
         );
         let e = err("[data]\npath = \"synthetic:xor\"\n[modle]\nhidden = [1]\n", &[]);
         assert!(e.starts_with("<embedded>:3:2: modle: unknown field `modle`, expected one of `run`, `data`"), "{e}");

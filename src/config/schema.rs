@@ -213,6 +213,10 @@ pub struct RunSection {
     pub snapshot_every: usize,
     /// Rollbacks `on_divergence = "rollback"` tries before it stops.
     pub max_rollbacks: usize,
+    /// The run folder is readable by the owner's group (0750 folders, 0640
+    /// files) instead of private (0700, 0600).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub shared_group: bool,
 }
 
 impl Default for RunSection {
@@ -232,6 +236,7 @@ impl Default for RunSection {
             divergence_warmup: 20,
             snapshot_every: 50,
             max_rollbacks: 3,
+            shared_group: false,
         }
     }
 }

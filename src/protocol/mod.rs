@@ -26,7 +26,7 @@ pub use event::{
     ConfusionRecord, EpochRecord, LogLevel, Record, RecordRef, RunEvent, RunState, RunStatus, Started, StepRecord,
     StopReason,
 };
-pub use framing::{EventReader, FrameError, LineReader, LineWriter};
+pub use framing::{encode, EventReader, FrameError, LineReader, LineWriter};
 pub use session::{ClientHello, Want};
 pub use technique::{ParamView, TechniqueView, ToggleClass};
 pub use version::{Hello, Version, VersionError, PROTOCOL};

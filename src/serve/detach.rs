@@ -2,7 +2,6 @@
 //! the run folder's `output.log` instead (stdout and stderr both), so
 //! nothing written after a hang-up fails or is lost.
 
-use std::fs::OpenOptions;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -13,7 +12,7 @@ pub const OUTPUT_FILE: &str = "output.log";
 /// its path.
 pub fn redirect_output(run_dir: &Path) -> io::Result<PathBuf> {
     let path = run_dir.join(OUTPUT_FILE);
-    let file = OpenOptions::new().create(true).append(true).open(&path)?;
+    let file = crate::run_files::open_append(&path)?;
     use std::io::Write;
     let _ = io::stdout().flush();
     rustix::stdio::dup2_stdout(&file)?;

@@ -82,9 +82,11 @@ impl ServerRecord {
     }
 }
 
+/// Through a new temporary file (never a fixed name a symlink could sit
+/// at), with the folder's mode.
 fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path))
+    crate::run_files::write_atomically(path, text.as_bytes())
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
 }
 
 /// Every record in the socket directory `dir`, oldest first.

@@ -4,7 +4,7 @@
 //! dashboard or without; it goes away with the run (socket and records
 //! removed), or stays behind as a dead run if the process is killed.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
 use std::sync::mpsc::Sender;
@@ -60,7 +60,7 @@ impl Server {
             update(&mut lock(&encoder_status), event);
             (line(event), keep(event))
         })?;
-        let events_file = OpenOptions::new().create(true).append(true).open(run_dir.join("events.jsonl"))?;
+        let events_file = crate::run_files::open_append(&run_dir.join("events.jsonl"))?;
         let notes = Arc::new(Notes { file: Mutex::new(events_file), publisher: publisher.clone() });
         let handler = RunHandler { status, commands: Mutex::new(commands), notes: Arc::clone(&notes) };
         let listener = listener::serve(&record.socket, Arc::clone(&fanout), Arc::new(handler))?;
@@ -177,7 +177,13 @@ struct Notes {
 
 impl Notes {
     fn note(&self, event: RunEvent) {
-        let _ = lock(&self.file).write_all(&encode(&RecordRef::now(&event)));
+        let file = lock(&self.file);
+        // One write per record; one that fails part way (a full disk) is
+        // cut back, so the log still ends with a whole line.
+        if (&*file).write_all(&encode(&RecordRef::now(&event))).is_err() {
+            let _ = crate::run_files::trim_torn_tail(&file);
+        }
+        drop(file);
         self.publisher.send(event, false);
     }
 }

@@ -1,8 +1,9 @@
 //! Checkpoints: every state tensor (parameters, optimizer moments, technique
 //! state) in the safetensors format, readable from PyTorch and numpy, plus the
-//! position in the run as JSON metadata. Written atomically: a temporary file in
-//! the same folder, fsync, rename, fsync of the folder, so a crash mid-write
-//! leaves the previous checkpoint intact.
+//! position in the run as JSON metadata. Written atomically
+//! ([`crate::run_files::write_atomically`]: a new temporary file in the same
+//! folder, fsync, rename, fsync of the folder), so a crash or a full disk
+//! mid-write leaves the previous checkpoint intact and no temporary file.
 //!
 //! Every checkpoint proves itself: the metadata key `traintop.checksums`
 //! holds the CRC-32 (zlib's, so `zlib.crc32(tensor_bytes)` in Python gives
@@ -13,8 +14,7 @@
 //! safetensors: the checksums are one more string in the metadata.
 
 use std::collections::HashMap;
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
@@ -49,17 +49,23 @@ pub struct Position {
     pub run_id: String,
 }
 
-/// Why a checkpoint could not be read or written.
+/// Why a checkpoint could not be read or written. The cause is part of the
+/// message and not a `source`, so a report of the whole chain (`{:#}`)
+/// says it once.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {error}")]
+    Io { path: PathBuf, error: std::io::Error },
     #[error("{path}: not a valid traintop checkpoint: {reason}")]
     Invalid { path: PathBuf, reason: String },
     /// A state could not be copied out: nothing is written rather than an
     /// empty tensor.
-    #[error("{path}: not written: {source}")]
-    State { path: PathBuf, source: crate::engine::StateReadError },
+    #[error("{path}: not written: {error}")]
+    State { path: PathBuf, error: crate::engine::StateReadError },
+    /// The logs could not be saved first: a checkpoint never covers records
+    /// that are not on disk.
+    #[error("{path}: not written, since the records it covers could not be saved: {error}")]
+    Logs { path: PathBuf, error: std::io::Error },
 }
 
 const METADATA_KEY: &str = "traintop";
@@ -84,7 +90,7 @@ fn crc(bytes: &[u8]) -> String {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
-    move |source| CheckpointError::Io { path: path.to_path_buf(), source }
+    move |error| CheckpointError::Io { path: path.to_path_buf(), error }
 }
 
 /// Writes all states and the position to `path`, atomically.
@@ -94,8 +100,7 @@ pub fn save(path: &Path, store: &StateStore, position: &Position) -> Result<(), 
     let buffers: Vec<(String, Vec<usize>, Vec<u8>)> = names
         .iter()
         .map(|name| {
-            let values =
-                store.read(name).map_err(|e| CheckpointError::State { path: path.to_path_buf(), source: e })?;
+            let values = store.read(name).map_err(|e| CheckpointError::State { path: path.to_path_buf(), error: e })?;
             let shape = store.shape(name).map(|s| s.iter().map(|d| d.resolve(0)).collect()).unwrap_or_default();
             Ok((name.to_string(), shape, values.iter().flat_map(|v| v.to_le_bytes()).collect()))
         })
@@ -121,26 +126,7 @@ pub fn save(path: &Path, store: &StateStore, position: &Position) -> Result<(), 
     let info = Some(HashMap::from([(METADATA_KEY.to_string(), meta), (CHECKSUMS_KEY.to_string(), sums)]));
     let bytes = safetensors::serialize(views, &info)
         .map_err(|e| CheckpointError::Invalid { path: path.to_path_buf(), reason: format!("{e:?}") })?;
-    write_atomically(path, &bytes)
-}
-
-/// Replaces `path` with `bytes` so that a reader sees the old or the new file,
-/// never a partial one.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(io(dir))?;
-    let tmp = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("checkpoint")));
-    {
-        let mut f = File::create(&tmp).map_err(io(&tmp))?;
-        f.write_all(bytes).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-    }
-    fs::rename(&tmp, path).map_err(io(path))?;
-    if let Ok(d) = File::open(dir) {
-        // Persist the rename itself; not all filesystems support fsync on a folder.
-        let _ = d.sync_all();
-    }
-    Ok(())
+    crate::run_files::write_atomically(path, &bytes).map_err(io(path))
 }
 
 /// A checkpoint read back.

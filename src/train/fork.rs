@@ -91,11 +91,14 @@ pub fn create(parent: &Path, at: &str, sets: &[String], out_dir: Option<&Path>) 
         None => parent.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf),
     };
     let runtime = |what: String| move |e: std::io::Error| PrepareError::Runtime(anyhow::anyhow!("{what}: {e}"));
-    let mut dir = RunDir::create(&out_dir, &format!("{}-fork", base.run.name), without_id(&text))
+    let shared = changed.run.shared_group;
+    let mut dir = RunDir::create_with(&out_dir, &format!("{}-fork", base.run.name), without_id(&text), shared)
         .map_err(runtime(format!("cannot create a run folder under {}", out_dir.display())))?;
     let encoding = parent.join(ENCODING_FILE);
     if encoding.exists() {
-        std::fs::copy(&encoding, dir.file(ENCODING_FILE))
+        // Read and written anew, so the copy gets this folder's mode.
+        std::fs::read(&encoding)
+            .and_then(|bytes| crate::run_files::write_atomically(&dir.file(ENCODING_FILE), &bytes))
             .map_err(runtime(format!("cannot copy {}", encoding.display())))?;
     }
     let mut position = loaded.position.clone();

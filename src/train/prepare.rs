@@ -81,7 +81,7 @@ fn prepare_new(config: RunConfig, out_dir: &Path, warn: &mut dyn FnMut(String)) 
         .map_err(|e| PrepareError::Config(config.error_at("run.device", e.to_string())))?;
     let (train, validation) = datasets(&config)?;
     let plugins = load_plugins(&config, warn)?;
-    let run_dir = RunDir::create(out_dir, &config.run.name, &config.to_toml_string())
+    let run_dir = RunDir::create_with(out_dir, &config.run.name, &config.to_toml_string(), config.run.shared_group)
         .with_context(|| format!("cannot create a run folder under {}", out_dir.display()))
         .map_err(PrepareError::Runtime)?;
     run_dir

@@ -46,6 +46,11 @@ fn reason(key: &str) -> &'static str {
         _ if key == "run.seed" || key == "run.batch_size" => {
             "the data order and the position in the epoch depend on it; start a new run to change it"
         }
+        // The modes were set when the folder was made; flipping the key
+        // would leave them as they are and the config saying otherwise.
+        _ if key == "run.shared_group" => {
+            "the folder's modes were set when it was created; use chmod (-R g+rX or g-rwx) to change who may read it"
+        }
         _ => "it names the run folder, which already exists",
     }
 }
@@ -181,6 +186,12 @@ mod tests {
             let e = resumed(&[set]).unwrap_err();
             assert!(e.starts_with(&format!("--set {set}: {key}: cannot change when resuming")), "{e}");
         }
+    }
+
+    #[test]
+    fn sharing_a_folder_is_a_chmod_not_a_resume() {
+        let e = resumed(&["run.shared_group=true"]).unwrap_err();
+        assert!(e.contains("run.shared_group: cannot change when resuming") && e.contains("chmod"), "{e}");
     }
 
     #[test]

@@ -6,15 +6,20 @@
 //! steps and epochs to `metrics.jsonl`, everything else to `events.jsonl`.
 //! Each run (and each resume) starts both with a hello naming the protocol
 //! version, so `traintop view` knows how to read what follows.
+//!
+//! The folder is private (0700, files 0600) unless `run.shared_group` lets
+//! the group read; every file is made through [`crate::run_files`], which
+//! sets those modes, writes logs in whole lines and replaces files through
+//! temporary files no planted symlink can redirect.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::BufWriter;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::protocol::{Hello, LineWriter, RecordRef, RunEvent};
+use crate::protocol::{encode, Hello, RecordRef, RunEvent};
+use crate::run_files::{self, Access, AppendLog};
 use crate::run_lock::{self, RunLock};
 
 /// File names inside a run folder.
@@ -33,8 +38,8 @@ pub struct RunDir {
     /// every checkpoint, so a resume can tell this run's checkpoints from
     /// another's (and a config edited by hand keeps its id).
     pub id: String,
-    metrics: LineWriter<BufWriter<File>>,
-    events: LineWriter<BufWriter<File>>,
+    metrics: AppendLog,
+    events: AppendLog,
     started: SystemTime,
     /// The folder's writer lock ([`crate::run_lock`]), held while this
     /// handle lives: taken by [`RunDir::create`], handed over by a resume
@@ -84,21 +89,37 @@ impl RunDir {
     /// Creates a fresh folder under `out_dir` (a numeric suffix keeps two runs
     /// started in the same second apart) and writes the resolved config.
     /// The name must pass [`crate::config::safe_run_name`], so the folder is
-    /// always directly inside `out_dir`.
+    /// always directly inside `out_dir`. Private: see [`RunDir::create_with`].
     pub fn create(out_dir: &Path, name: &str, config_toml: &str) -> std::io::Result<Self> {
+        Self::create_with(out_dir, name, config_toml, false)
+    }
+
+    /// [`RunDir::create`], group-readable when `shared_group` (`run.shared_group`).
+    pub fn create_with(out_dir: &Path, name: &str, config_toml: &str, shared_group: bool) -> std::io::Result<Self> {
+        let access = Access::shared(shared_group);
         crate::config::safe_run_name(name)
             .map_err(|m| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("run name {name:?}: {m}")))?;
         let base = format!("{name}-{}", stamp());
+        fs::create_dir_all(out_dir)?;
         let mut path = out_dir.join(&base);
         let mut n = 1;
-        while path.exists() {
-            n += 1;
-            path = out_dir.join(format!("{base}-{n}"));
+        // Created, not checked for: two runs started at once never share one.
+        loop {
+            match run_files::create_dir(&path, access) {
+                Ok(()) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    n += 1;
+                    path = out_dir.join(format!("{base}-{n}"));
+                }
+                Err(e) => return Err(std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
+            }
         }
-        fs::create_dir_all(path.join("checkpoints"))?;
+        run_files::create_dir(&path.join("checkpoints"), access)?;
         let lock = run_lock::acquire(&path).map_err(std::io::Error::other)?;
         let header = format!("{ID_LINE}{:016x}\n", rand::random::<u64>());
-        fs::write(path.join(CONFIG_FILE), header + config_toml)?;
+        let config_path = path.join(CONFIG_FILE);
+        run_files::write_atomically(&config_path, (header + config_toml).as_bytes())
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", config_path.display())))?;
         let mut dir = Self::open(&path)?;
         dir.hold(lock);
         Ok(dir)
@@ -110,22 +131,24 @@ impl RunDir {
     }
 
     /// Opens an existing run folder to append to its logs (resume; the
-    /// caller holds its lock).
+    /// caller holds its lock). A torn last line of either log (a crash in
+    /// the middle of a write) is cut off first, and said so in the events.
     pub fn open(path: &Path) -> std::io::Result<Self> {
-        fs::create_dir_all(path.join("checkpoints"))?;
-        let append = |f: &str| {
-            OpenOptions::new().create(true).append(true).open(path.join(f)).map(|f| LineWriter::new(BufWriter::new(f)))
-        };
+        let checkpoints = path.join("checkpoints");
+        if !checkpoints.is_dir() {
+            run_files::create_dir(&checkpoints, Access::of(path))?;
+        }
+        let (metrics, metrics_cut) = AppendLog::open(&path.join(METRICS_FILE))?;
+        let (events, events_cut) = AppendLog::open(&path.join(EVENTS_FILE))?;
         let id = fs::read_to_string(path.join(CONFIG_FILE)).map(|t| run_id(&t)).unwrap_or_default();
-        let mut dir = Self {
-            path: path.to_path_buf(),
-            id,
-            metrics: append(METRICS_FILE)?,
-            events: append(EVENTS_FILE)?,
-            started: SystemTime::now(),
-            lock: None,
-        };
+        let mut dir = Self { path: path.to_path_buf(), id, metrics, events, started: SystemTime::now(), lock: None };
         dir.record(&RunEvent::Hello(Hello::ours()))?;
+        for (file, cut) in [(METRICS_FILE, metrics_cut), (EVENTS_FILE, events_cut)] {
+            if cut > 0 {
+                let note = format!("{file}: cut off a torn last line ({cut} bytes without a newline) before appending");
+                dir.record(&RunEvent::log(note))?;
+            }
+        }
         Ok(dir)
     }
 
@@ -134,12 +157,12 @@ impl RunDir {
     /// once, since the event log is what explains a run that died) to
     /// `events.jsonl`. A hello goes to both.
     pub fn record(&mut self, event: &RunEvent) -> std::io::Result<()> {
-        let record = RecordRef::now(event);
+        let line = encode(&RecordRef::now(event));
         if matches!(event, RunEvent::Hello(_)) || event.is_metric() {
-            self.metrics.send(&record)?;
+            self.metrics.push(&line)?;
         }
         if !event.is_metric() {
-            self.events.send(&record)?;
+            self.events.push(&line)?;
             self.events.flush()?;
         }
         Ok(())
@@ -150,18 +173,27 @@ impl RunDir {
         self.events.flush()
     }
 
+    /// Flushes both logs and fsyncs them: called before a checkpoint is
+    /// written, so the records it covers outlive it (a `kill -9` after the
+    /// checkpoint leaves no hole before the resume point).
+    pub fn sync(&mut self) -> std::io::Result<()> {
+        self.metrics.sync()?;
+        self.events.sync()
+    }
+
     pub fn write_summary<T: Serialize>(&mut self, summary: &T) -> std::io::Result<()> {
-        self.flush()?;
-        let text = serde_json::to_string_pretty(summary)?;
-        crate::train::checkpoint::write_atomically(&self.path.join(SUMMARY_FILE), text.as_bytes())
-            .map_err(|e| std::io::Error::other(e.to_string()))
+        // The summary is written even when the logs cannot be (a full disk).
+        let flushed = self.flush();
+        self.write_json(SUMMARY_FILE, summary)?;
+        flushed
     }
 
     /// Writes `value` as pretty JSON to the file `name` of the folder, atomically.
     pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> std::io::Result<()> {
         let text = serde_json::to_string_pretty(value)?;
-        crate::train::checkpoint::write_atomically(&self.path.join(name), text.as_bytes())
-            .map_err(|e| std::io::Error::other(e.to_string()))
+        let path = self.path.join(name);
+        run_files::write_atomically(&path, text.as_bytes())
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
     }
 
     pub fn elapsed_secs(&self) -> f64 {

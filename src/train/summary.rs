@@ -5,9 +5,9 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::checkpoint::write_atomically;
 use super::run_dir::SUMMARY_FILE;
 use crate::protocol::StopReason;
+use crate::run_files::write_atomically;
 
 /// What `summary.json` holds.
 #[derive(Clone, Debug, Serialize)]
@@ -33,6 +33,10 @@ pub struct Summary {
     /// Times the run went back to a good state after a divergence.
     #[serde(skip_serializing_if = "is_zero")]
     pub rollbacks: usize,
+    /// A run that ended in an error (`stop_reason = "error"`): what failed,
+    /// on which file (a full disk during a checkpoint, say).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 fn is_zero(n: &usize) -> bool {

@@ -44,7 +44,13 @@ impl Trainer {
 
     /// Writes a pending `best`, then `last` (a diverged run has been put
     /// back to its last good state first, so `last` is always finite).
+    /// The logs go to disk first: a checkpoint never stands ahead of the
+    /// records it covers, so a `kill -9` right after it leaves no hole in
+    /// `metrics.jsonl` before the step a resume continues from.
     pub(super) fn write_checkpoints(&mut self, state: &mut LoopState) -> Result<(), CheckpointError> {
+        self.run_dir
+            .sync()
+            .map_err(|error| CheckpointError::Logs { path: self.run_dir.file(LAST_CHECKPOINT), error })?;
         if let Some((store, position)) = state.pending_best.take() {
             checkpoint::save(&self.run_dir.file(BEST_CHECKPOINT), &store, &position)?;
         }

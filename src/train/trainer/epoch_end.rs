@@ -22,7 +22,6 @@ impl Trainer {
                 self.keep_best(state)?;
             }
         }
-        self.checkpoint_if_due(state, true)?;
         state.last_val = val;
         let record = self.epoch_record(state, val);
         self.emit(ch, RunEvent::Epoch(record))?;
@@ -30,6 +29,8 @@ impl Trainer {
             let record = self.confusion_record(counts);
             self.emit(ch, RunEvent::Confusion(record))?;
         }
+        // After the epoch's records, which the checkpoint covers.
+        self.checkpoint_if_due(state, true)?;
         let epoch = self.position.epoch as u64;
         if let Some((val_loss, val_acc)) = val {
             self.dispatch(EventKind::ValidationEnd, epoch, val_loss as f64, val_acc.map_or(f64::NAN, f64::from));

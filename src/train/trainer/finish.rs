@@ -50,7 +50,8 @@ impl Trainer {
         if failure.is_some() {
             reason = StopReason::Error;
         }
-        let summary = self.summary(&state, reason);
+        let mut summary = self.summary(&state, reason);
+        summary.error = failure.as_ref().map(|e| format!("{e:#}"));
         let summary_written = self.run_dir.write_summary(&summary);
         let finished = RunEvent::Finished {
             step: self.position.step,
@@ -83,6 +84,7 @@ impl Trainer {
             diverged_at: state.diverged.as_ref().map(|d| d.step),
             divergence: state.diverged.as_ref().map(|d| d.cause.clone()),
             rollbacks: state.rollbacks,
+            error: None,
         }
     }
 }
