@@ -136,8 +136,11 @@ mod tests {
     use std::sync::{Condvar, Mutex};
 
     /// A writer that blocks until it is opened, then keeps what it got.
+    /// Whether it is open, and what was written.
+    type GateState = Mutex<(bool, Vec<u8>)>;
+
     #[derive(Clone, Default)]
-    struct Gate(Arc<(Mutex<(bool, Vec<u8>)>, Condvar)>);
+    struct Gate(Arc<(GateState, Condvar)>);
 
     impl Gate {
         fn open(&self) {

@@ -129,7 +129,9 @@ mod tests {
         bytes
     }
 
-    fn open_over(bytes: Vec<u8>) -> Result<Session<BufReader<io::Cursor<Vec<u8>>>, Vec<u8>>, SessionError> {
+    type Opened = Result<Session<BufReader<io::Cursor<Vec<u8>>>, Vec<u8>>, SessionError>;
+
+    fn open_over(bytes: Vec<u8>) -> Opened {
         open(io::Cursor::new(bytes), Vec::new(), ClientId::Dashboard, true, Want::Watch)
     }
 

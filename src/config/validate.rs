@@ -119,7 +119,8 @@ fn in_unit_range(r: &Reporter, path: &str, value: f64) -> Result<(), ConfigError
 
 /// Above 0, and an f32 ([`limits::fits_f32`]).
 fn positive(r: &Reporter, path: &str, value: f64) -> Result<(), ConfigError> {
-    if !(value > 0.0) {
+    // NaN is not greater than 0 either.
+    if value.is_nan() || value <= 0.0 {
         return Err(r.error(path, format!("must be greater than 0, got {value}")));
     }
     if !limits::fits_f32(value) {
