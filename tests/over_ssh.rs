@@ -39,6 +39,21 @@ fn remote_traintop(place: &Place) -> PathBuf {
     path
 }
 
+/// An executable shell script `name` with `body`, standing in for a remote
+/// traintop.
+fn script(place: &Place, name: &str, body: &str) -> PathBuf {
+    let path = place.tmp.path().join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// The ssh client on PATH.
+fn which_ssh() -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).map(|d| d.join("ssh")).find(|p| p.is_file()).expect("ssh on PATH")
+}
+
 /// Local traintop reaching the test's sshd, with `remote` as the far side.
 fn local(sshd: &Sshd, remote: &Path) -> Command {
     let mut c = common::cli::bin();
@@ -72,6 +87,27 @@ fn attach_and_ls_over_a_real_ssh_connection() {
     let o = local(&sshd, &remote).args(["ls", "--json", "--ssh", HOST]).output().unwrap();
     let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(json[HOST][0]["state"], "running", "{json}");
+
+    // A remote whose login prints first (a .bashrc echo), reached through an
+    // ssh whose path has a space in it (TRAINTOP_SSH split as a shell would).
+    let chatty =
+        script(&place, "chatty-traintop", &format!("echo 'Welcome to {HOST}'\necho\nexec {} \"$@\"", q(&remote)));
+    let spaced = place.tmp.path().join("my ssh");
+    std::os::unix::fs::symlink(which_ssh(), &spaced).unwrap();
+    let quoted_ssh = format!("{} -F {}", q(&spaced), q(&sshd.dir().join("ssh_config")));
+    let o = local(&sshd, &chatty).env("TRAINTOP_SSH", &quoted_ssh).args(["ls", "--ssh", HOST]).output().unwrap();
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success() && table.contains(folder),
+        "ls past a banner: {table}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // A banner and no traintop after it: the error quotes the banner.
+    let mute = script(&place, "mute-traintop", "echo 'Welcome to the cluster'\necho 'quota: 91% used'");
+    let o = local(&sshd, &mute).args(["attach", "--ssh", HOST]).stdin(std::process::Stdio::null()).output().unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && e.contains("\"Welcome to the cluster\", \"quota: 91% used\""), "{e}");
+    assert!(!e.contains("expected value"), "{e}");
 
     // attach --ssh in a terminal: the live run, steerable, named by ssh.
     let command = format!(

@@ -2,6 +2,7 @@
 //! machine (through its socket) or on another one (`--ssh HOST`, through
 //! `ssh HOST traintop attach --stdio`). `--stdio` is that far end.
 
+use std::io::BufReader;
 use std::io::{BufRead, IsTerminal, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -14,7 +15,7 @@ use super::ExitError;
 use crate::client::find::{self, FindError, RunEntry};
 use crate::client::session::{self, local_client, Session, SessionError};
 use crate::client::ssh::SshLink;
-use crate::client::{stdio, stream};
+use crate::client::{banner, stdio, stream};
 use crate::protocol::{ClientId, Request, RunEvent, RunStatus, Want};
 use crate::tui::{load_baseline, DashboardOptions, Exit};
 
@@ -90,7 +91,7 @@ type Stream = (Receiver<RunEvent>, Sender<Request>, RunStatus);
 type SharedLink = Arc<Mutex<Option<SshLink>>>;
 /// A dashboard's link over ssh: the ssh process (kept for its lifetime) and the stream.
 type SshStream = (Option<SharedLink>, Receiver<RunEvent>, Sender<Request>, RunStatus);
-type SshSession = Session<ChildStdout, ChildStdin>;
+type SshSession = Session<BufReader<ChildStdout>, ChildStdin>;
 
 /// Connects a dashboard to the run served on `socket`; reconnects after a
 /// cut.
@@ -152,7 +153,8 @@ fn open_ssh(host: &str, run: Option<&str>, read_only: bool) -> Result<(SshLink, 
     let mut args = vec!["attach", "--stdio"];
     args.extend(run);
     let (mut link, out, inp) = SshLink::open(host, &args).map_err(SshOpenError::Failed)?;
-    match session::open(out, inp, local_client(), read_only, Want::Watch) {
+    // A remote's login script may print before traintop speaks.
+    match banner::open(out, inp, local_client(), read_only, Want::Watch) {
         Ok(s) => Ok((link, s)),
         Err(SessionError::Refused(m) | SessionError::Protocol(m)) => Err(SshOpenError::Refused(m)),
         Err(e) => Err(SshOpenError::Failed(link.failure(&e.to_string()))),

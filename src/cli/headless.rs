@@ -1,20 +1,13 @@
 //! The headless line log: one line per logged step and per epoch, with the same
 //! field names as `metrics.jsonl`, for pipes, CI logs and `--headless`.
 //! Progress goes to stdout, warnings (plugin messages, refusals, gradient
-//! health) to stderr.
+//! health) to stderr, both through `line_pump` so that a reader that stops
+//! reading never stops the trainer.
 
-use std::io::Write;
-
+use super::line_pump::{LineSink, Stream};
 use crate::format::{clean, duration};
 use crate::grad_health::{assess, worth_warning, GradFlag};
 use crate::protocol::RunEvent;
-
-/// Where a line goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stream {
-    Out,
-    Err,
-}
 
 /// Turns events into lines.
 pub struct LinePrinter {
@@ -29,15 +22,11 @@ impl LinePrinter {
         Self { epochs: 0, quiet_steps, grad_flag: None }
     }
 
-    /// Prints the event's lines.
-    pub fn handle(&mut self, event: &RunEvent) {
+    /// Hands the event's lines to `sink`, which never waits for the reader.
+    pub fn handle(&mut self, event: &RunEvent, sink: &LineSink) {
         for (stream, line) in self.lines(event) {
-            let _ = match stream {
-                Stream::Out => writeln!(std::io::stdout().lock(), "{}", clean(&line)),
-                Stream::Err => writeln!(std::io::stderr().lock(), "{}", clean(&line)),
-            };
+            sink.send(stream, clean(&line));
         }
-        let _ = std::io::stdout().flush();
     }
 
     /// The lines an event gives, and where each goes.

@@ -3,7 +3,7 @@
 
 use super::ExitError;
 use crate::client::find::{self, RunEntry};
-use crate::client::ssh;
+use crate::client::{banner, ssh};
 use crate::format::{clean_lines, duration};
 
 /// Prints the runs here, or on each of `hosts`.
@@ -44,7 +44,14 @@ pub fn ls(json: bool, hosts: &[String]) -> Result<(), ExitError> {
 /// The runs of `host`, as its `traintop ls --json` says.
 pub fn remote(host: &str) -> Result<Vec<RunEntry>, String> {
     let text = ssh::output(host, &["ls", "--json"])?;
-    serde_json::from_str(&text).map_err(|e| format!("{host}: `traintop ls --json` answered something else ({e})"))
+    // A remote's login script may print before the list (a JSON array).
+    let mut read = std::io::Cursor::new(text.as_bytes());
+    let banner = banner::skip(&mut read, b'[').map_err(|e| format!("{host}: {e}"))?;
+    let list = &text[read.position() as usize..];
+    serde_json::from_str(list).map_err(|e| match banner.count {
+        0 => format!("{host}: `traintop ls --json` answered something else ({e})"),
+        _ => format!("{host}: the remote printed {} and then no run list ({e})", banner.describe()),
+    })
 }
 
 fn opt<T>(v: Option<T>, f: impl Fn(T) -> String) -> String {

@@ -12,6 +12,7 @@ pub mod diff;
 pub mod evaluate;
 pub mod fork;
 pub(crate) mod headless;
+mod line_pump;
 pub mod ls;
 pub mod plugins;
 pub(crate) mod roofline;

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::headless::LinePrinter;
+use super::line_pump::{self, LinePump, LineSink};
 use super::{background, signals, ExitError};
 use crate::config::{ConfigSource, OnDivergence, RunConfig};
 use crate::protocol::{ClientId, Command, Request, RunEvent, StopReason};
@@ -121,8 +122,9 @@ pub fn resume(dir: &Path, opts: &RunOptions) -> Result<(), ExitError> {
 enum Watcher {
     /// The dashboard in this process (`--foreground`).
     Dashboard(std::sync::mpsc::Sender<RunEvent>),
-    /// The line log (stdout, or the run folder once detached).
-    Lines(LinePrinter),
+    /// The line log (stdout, or the run folder once detached), written by
+    /// a thread of its own (`line_pump`).
+    Lines(LinePrinter, LineSink),
 }
 
 /// Runs the trainer on its own thread, serving it on the run's socket, and
@@ -160,9 +162,13 @@ fn drive(mut prepared: Prepared, opts: &RunOptions, baseline: Option<Baseline>) 
         }
     }
     let (event_tx, event_rx) = std::sync::mpsc::channel();
-    let watcher = match foreground {
-        true => Watcher::Dashboard(event_tx),
-        false => Watcher::Lines(LinePrinter::new(opts.quiet || opts.server)),
+    let (watcher, pump) = match foreground {
+        true => (Watcher::Dashboard(event_tx), None),
+        false => {
+            let (sink, pump) = line_pump::start()
+                .map_err(|e| ExitError::runtime(anyhow::anyhow!("cannot start the output thread: {e}")))?;
+            (Watcher::Lines(LinePrinter::new(opts.quiet || opts.server), sink), Some(pump))
+        }
     };
     let publisher = server.clone();
     let stop = Arc::clone(&flags.stop);
@@ -180,7 +186,7 @@ fn drive(mut prepared: Prepared, opts: &RunOptions, baseline: Option<Baseline>) 
                         Watcher::Dashboard(tx) => {
                             let _ = tx.send(e);
                         }
-                        Watcher::Lines(printer) => printer.handle(&e),
+                        Watcher::Lines(printer, sink) => printer.handle(&e, sink),
                     }
                 };
                 let mut channels = Channels { events: &mut on_event, commands: Some(command_rx), stop };
@@ -218,9 +224,15 @@ fn drive(mut prepared: Prepared, opts: &RunOptions, baseline: Option<Baseline>) 
         if flags.hung_up() {
             detach_output(server.as_deref(), &run_path, "the terminal hung up", &mut detached);
         }
+        note_dropped(server.as_deref(), pump.as_ref().map_or(0, LinePump::take_said));
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let result = worker.join().unwrap_or_else(Err);
+    // The trainer is done and its sink gone: what is queued gets a moment
+    // to be read; a reader that never reads again does not hold the exit.
+    if let Some(pump) = pump {
+        note_dropped(server.as_deref(), pump.finish(std::time::Duration::from_secs(2)));
+    }
     let summary = finish(result, &run_path)?;
     if foreground && !detached {
         println!("finished ({}): {}", summary.stop_reason.as_str(), summary.run_dir);
@@ -228,6 +240,14 @@ fn drive(mut prepared: Prepared, opts: &RunOptions, baseline: Option<Baseline>) 
     match summary.stop_reason {
         StopReason::Diverged => Err(ExitError::diverged(&summary)),
         _ => Ok(()),
+    }
+}
+
+/// Records in the run's events that `n` progress lines were dropped because
+/// the output was not read.
+fn note_dropped(server: Option<&Server>, n: u64) {
+    if let (true, Some(server)) = (n > 0, server) {
+        server.note(RunEvent::log(line_pump::notice(n)));
     }
 }
 

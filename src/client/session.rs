@@ -12,6 +12,9 @@ use crate::protocol::{ClientHello, ClientId, EventReader, FrameError, Hello, Lin
 pub enum SessionError {
     /// The other side closed before saying hello.
     Closed,
+    /// It closed after printing lines that are not the protocol (a remote's
+    /// login script); the message names them.
+    NoHello(String),
     /// The server refused us or sent an error, in its words.
     Refused(String),
     /// Not the run protocol, or another major version of it.
@@ -23,6 +26,7 @@ impl fmt::Display for SessionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SessionError::Closed => f.write_str("the run closed the connection before its hello"),
+            SessionError::NoHello(m) => f.write_str(m),
             SessionError::Refused(m) => write!(f, "the run refused: {m}"),
             SessionError::Protocol(m) => write!(f, "not a traintop run on the other end: {m}"),
             SessionError::Io(e) => write!(f, "{e}"),

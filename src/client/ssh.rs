@@ -1,6 +1,7 @@
 //! Reaching runs on another machine: `ssh HOST traintop ...`, with the run
 //! protocol over ssh's pipe. `TRAINTOP_SSH` replaces the `ssh` command line
-//! (e.g. `ssh -F ~/.ssh/gpu_config`), `TRAINTOP_REMOTE` the remote program
+//! (e.g. `ssh -F ~/.ssh/gpu_config`, split as a shell would, quotes and
+//! all), `TRAINTOP_REMOTE` the remote program
 //! (when traintop is not on the remote PATH). ssh's own failures (host
 //! unknown, no key, no traintop there) become one clear sentence.
 
@@ -9,17 +10,21 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// The local ssh command line.
-pub fn ssh_program() -> Vec<String> {
-    let words: Vec<String> = std::env::var("TRAINTOP_SSH")
-        .ok()
-        .map(|s| s.split_whitespace().map(str::to_string).collect())
-        .unwrap_or_default();
-    if words.is_empty() {
-        vec!["ssh".into()]
-    } else {
-        words
+/// The local ssh command line: `TRAINTOP_SSH` split into words, else `ssh`.
+pub fn ssh_program() -> Result<Vec<String>, String> {
+    match std::env::var("TRAINTOP_SSH") {
+        Ok(text) => split_command(&text).map_err(|m| format!("TRAINTOP_SSH: {m}")),
+        Err(_) => Ok(vec!["ssh".into()]),
     }
+}
+
+/// `text` split into words with a POSIX shell's quoting rules (so a quoted
+/// path with a space is one word); empty: plain `ssh`.
+fn split_command(text: &str) -> Result<Vec<String>, String> {
+    let words = shlex::split(text).ok_or_else(|| {
+        format!("cannot split {text:?} into words: a quote is not closed, or it ends in a lone backslash")
+    })?;
+    Ok(if words.is_empty() { vec!["ssh".into()] } else { words })
 }
 
 /// The traintop to run on the other machine.
@@ -36,15 +41,15 @@ fn quote(s: &str) -> String {
 }
 
 /// `ssh HOST traintop ARGS...` as a command (stdin, stdout piped).
-fn command(host: &str, args: &[&str]) -> Command {
-    let program = ssh_program();
+fn command(host: &str, args: &[&str]) -> Result<Command, String> {
+    let program = ssh_program()?;
     let remote: Vec<String> = std::iter::once(remote_program()).chain(args.iter().map(|a| a.to_string())).collect();
     let line = remote.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ");
     let mut c = Command::new(&program[0]);
     // -T: no terminal on the far side (the protocol is not for one); the
     // command line travels as one string that the remote shell splits.
     c.args(&program[1..]).args(["-T", "--", host, &line]);
-    c
+    Ok(c)
 }
 
 /// A running `ssh HOST traintop ...` whose stdout and stdin carry the
@@ -57,12 +62,14 @@ pub struct SshLink {
 
 impl SshLink {
     pub fn open(host: &str, args: &[&str]) -> Result<(Self, ChildStdout, ChildStdin), String> {
-        let mut child = command(host, args)
+        let mut command = command(host, args)?;
+        let program = command.get_program().to_string_lossy().into_owned();
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| format!("cannot run {}: {e}", ssh_program()[0]))?;
+            .map_err(|e| format!("cannot run {program}: {e}"))?;
         let stderr = Arc::new(Mutex::new(String::new()));
         if let Some(mut err) = child.stderr.take() {
             let keep = Arc::clone(&stderr);
@@ -130,7 +137,7 @@ fn explain(host: &str, status: Option<ExitStatus>, stderr: &str) -> Option<Strin
 
 /// `ssh HOST traintop ARGS` run to its end: its stdout, or why not.
 pub fn output(host: &str, args: &[&str]) -> Result<String, String> {
-    let out = command(host, args).stdin(Stdio::null()).output().map_err(|e| format!("cannot run ssh: {e}"))?;
+    let out = command(host, args)?.stdin(Stdio::null()).output().map_err(|e| format!("cannot run ssh: {e}"))?;
     if out.status.success() {
         return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
     }
@@ -148,5 +155,18 @@ mod tests {
         assert_eq!(quote("a b"), "'a b'");
         assert_eq!(quote("it's"), r"'it'\''s'");
         assert_eq!(quote(""), "''");
+    }
+
+    #[test]
+    fn the_ssh_override_is_split_as_a_shell_would() {
+        let split = |t: &str| split_command(t).unwrap();
+        assert_eq!(split("ssh -F ~/.ssh/gpu_config"), ["ssh", "-F", "~/.ssh/gpu_config"]);
+        assert_eq!(
+            split(r#"'/opt/my tools/ssh' -F "/home/me/ssh config" -o ProxyJump=a\ b"#),
+            ["/opt/my tools/ssh", "-F", "/home/me/ssh config", "-o", "ProxyJump=a b"]
+        );
+        assert_eq!(split("  "), ["ssh"], "blank: plain ssh");
+        let e = split_command("ssh -F 'unclosed").unwrap_err();
+        assert!(e.contains("quote"), "{e}");
     }
 }

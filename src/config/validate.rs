@@ -21,6 +21,15 @@ pub(crate) fn finish(raw: RawConfig, source: ConfigSource, r: &Reporter) -> Resu
             format!("must be between 0 and {} seconds, got {}", limits::MAX_CHECKPOINT_SECS, run.checkpoint_secs);
         return Err(r.error("run.checkpoint_secs", message));
     }
+    if !limits::fits_f32(run.checkpoint_secs) {
+        let message = format!(
+            "must be 0 or between {} and {} seconds, got {}",
+            limits::F32_SMALLEST_TEXT,
+            limits::MAX_CHECKPOINT_SECS,
+            limits::shown(run.checkpoint_secs)
+        );
+        return Err(r.error("run.checkpoint_secs", message));
+    }
     if run.hint.contains(['\n', '\r']) {
         return Err(r.error("run.hint", "must be one line"));
     }
@@ -91,19 +100,60 @@ fn in_range(r: &Reporter, path: &str, value: usize, max: usize) -> Result<(), Co
     Ok(())
 }
 
-/// `0 <= value < 1`; NaN is outside every range, so it fails too.
+/// `0 <= value < 1`, and an f32 ([`limits::fits_f32`]); NaN is outside
+/// every range, so it fails too.
 fn in_unit_range(r: &Reporter, path: &str, value: f64) -> Result<(), ConfigError> {
     if !(0.0..1.0).contains(&value) {
         return Err(r.error(path, format!("must be in [0, 1), got {value}")));
     }
+    if !limits::fits_f32(value) {
+        let message = format!(
+            "must be in [0, 1), and 0 or at least {} (the smallest normal f32), got {}",
+            limits::F32_SMALLEST_TEXT,
+            limits::shown(value)
+        );
+        return Err(r.error(path, message));
+    }
     Ok(())
 }
 
+/// Above 0, and an f32 ([`limits::fits_f32`]).
 fn positive(r: &Reporter, path: &str, value: f64) -> Result<(), ConfigError> {
-    if !(value > 0.0 && value.is_finite()) {
+    // NaN is not greater than 0 either.
+    if value.is_nan() || value <= 0.0 {
         return Err(r.error(path, format!("must be greater than 0, got {value}")));
     }
+    if !limits::fits_f32(value) {
+        let message = format!(
+            "must be between {} and {} (f32's positive normal range), got {}",
+            limits::F32_SMALLEST_TEXT,
+            limits::F32_LARGEST_TEXT,
+            limits::shown(value)
+        );
+        return Err(r.error(path, message));
+    }
     Ok(())
+}
+
+/// What a float outside f32's range is told, where 0 and both signs are fine.
+fn not_f32(value: f64) -> String {
+    format!(
+        "must be 0 or of a magnitude between {} and {} (f32's normal range), got {}",
+        limits::F32_SMALLEST_TEXT,
+        limits::F32_LARGEST_TEXT,
+        limits::shown(value)
+    )
+}
+
+/// The first float in `value` (a number, or one inside a list or table)
+/// that f32 cannot hold.
+fn unfit_float(value: &toml::Value) -> Option<f64> {
+    match value {
+        toml::Value::Float(f) => Some(*f).filter(|f| !limits::fits_f32(*f)),
+        toml::Value::Array(items) => items.iter().find_map(unfit_float),
+        toml::Value::Table(table) => table.values().find_map(unfit_float),
+        _ => None,
+    }
 }
 
 fn data(raw: RawData, source: &ConfigSource, r: &Reporter) -> Result<DataSection, ConfigError> {
@@ -148,6 +198,15 @@ fn data(raw: RawData, source: &ConfigSource, r: &Reporter) -> Result<DataSection
     }
     if !(raw.noise >= 0.0 && raw.noise.is_finite()) {
         return Err(r.error("data.noise", format!("must be 0 or more, got {}", raw.noise)));
+    }
+    if !limits::fits_f32(raw.noise) {
+        let message = format!(
+            "must be 0 or between {} and {} (f32's normal range), got {}",
+            limits::F32_SMALLEST_TEXT,
+            limits::F32_LARGEST_TEXT,
+            limits::shown(raw.noise)
+        );
+        return Err(r.error("data.noise", message));
     }
     Ok(DataSection {
         path: parsed.to_string(),
@@ -213,6 +272,12 @@ fn technique(i: usize, mut params: toml::Table, r: &Reporter) -> Result<Techniqu
             return Err(r.error(&format!("{at}.enabled"), format!("expected true or false, got {}", other.type_str())))
         }
     };
+    // A technique reads its parameters as f32 (the plugin ABI's floats).
+    for (key, value) in &params {
+        if let Some(bad) = unfit_float(value) {
+            return Err(r.error(&format!("{at}.{key}"), not_f32(bad)));
+        }
+    }
     Ok(TechniqueConfig { name, enabled, params, location: r.location_of(&at) })
 }
 
@@ -346,11 +411,78 @@ mod tests {
     fn optimizer_ranges() {
         check("[optimizer]\nlr = 0\n", "<embedded>:4:6: optimizer.lr: must be greater than 0, got 0");
         check("[optimizer]\nlr = -0.1\n", "<embedded>:4:6: optimizer.lr: must be greater than 0, got -0.1");
-        check("[optimizer]\nlr = inf\n", "<embedded>:4:6: optimizer.lr: must be greater than 0, got inf");
         check("[optimizer]\nmomentum = 1.0\n", "<embedded>:4:12: optimizer.momentum: must be in [0, 1), got 1");
         check("[optimizer]\nbeta1 = -1\n", "<embedded>:4:9: optimizer.beta1: must be in [0, 1), got -1");
         check("[optimizer]\nbeta2 = 1\n", "<embedded>:4:9: optimizer.beta2: must be in [0, 1), got 1");
         check("[optimizer]\neps = 0\n", "<embedded>:4:7: optimizer.eps: must be greater than 0, got 0");
+    }
+
+    /// Every float a config sets is trained with as an f32: a value f32
+    /// cannot hold (1e39 is inf, 1e-50 is 0) is refused at its key.
+    #[test]
+    fn floats_must_fit_f32() {
+        const POSITIVE: &str = "must be between 1.1754944e-38 and 3.4028235e38 (f32's positive normal range)";
+        check("[optimizer]\nlr = 1e39\n", &format!("<embedded>:4:6: optimizer.lr: {POSITIVE}, got 1e39"));
+        check("[optimizer]\nlr = 1e-50\n", &format!("<embedded>:4:6: optimizer.lr: {POSITIVE}, got 1e-50"));
+        check("[optimizer]\nlr = inf\n", &format!("<embedded>:4:6: optimizer.lr: {POSITIVE}, got inf"));
+        check("[optimizer]\neps = 1e-45\n", &format!("<embedded>:4:7: optimizer.eps: {POSITIVE}, got 1e-45"));
+        check(
+            "[optimizer]\nmomentum = 1e-40\n",
+            "<embedded>:4:12: optimizer.momentum: must be in [0, 1), and 0 or at least 1.1754944e-38 (the smallest normal f32), got 1e-40",
+        );
+        check(
+            "[optimizer]\nbeta2 = 1e-300\n",
+            "<embedded>:4:9: optimizer.beta2: must be in [0, 1), and 0 or at least 1.1754944e-38 (the smallest normal f32), got 1e-300",
+        );
+        check(
+            "[data]\npath = \"synthetic:xor\"\nvalidation = 1e-39\n",
+            "<embedded>:3:14: data.validation: must be in [0, 1), and 0 or at least 1.1754944e-38 (the smallest normal f32), got 1e-39",
+        );
+        check(
+            "[data]\npath = \"synthetic:xor\"\nnoise = 1e39\n",
+            "<embedded>:3:9: data.noise: must be 0 or between 1.1754944e-38 and 3.4028235e38 (f32's normal range), got 1e39",
+        );
+        check(
+            "[run]\ncheckpoint_secs = 1e-320\n",
+            "<embedded>:4:19: run.checkpoint_secs: must be 0 or between 1.1754944e-38 and 86400 seconds, got 1e-320",
+        );
+        // The edges themselves are fine, and so is 0 where 0 is allowed.
+        for ok in ["lr = 1.1754944e-38", "lr = 3.4028235e38", "momentum = 0.0", "beta1 = 1.1754944e-38"] {
+            let doc = format!("[data]\npath = \"synthetic:xor\"\n[optimizer]\n{ok}\n");
+            assert!(RunConfig::from_str(&doc, ConfigSource::embedded("/cfg"), &[]).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn float_overrides_must_fit_f32() {
+        let base = "[data]\npath = \"synthetic:xor\"\n[optimizer]\nlr = 0.01\n";
+        let err = |set: &str| {
+            RunConfig::from_str(base, ConfigSource::embedded("/cfg"), &[set.to_string()]).unwrap_err().to_string()
+        };
+        assert_eq!(
+            err("optimizer.lr=1e39"),
+            "--set optimizer.lr=1e39: optimizer.lr: must be between 1.1754944e-38 and 3.4028235e38 (f32's positive normal range), got 1e39"
+        );
+        assert_eq!(
+            err("optimizer.lr=1e-50"),
+            "--set optimizer.lr=1e-50: optimizer.lr: must be between 1.1754944e-38 and 3.4028235e38 (f32's positive normal range), got 1e-50"
+        );
+        // A technique's own floats reach it as f32 too.
+        assert_eq!(
+            err("technique.dropout.rate=1e39"),
+            "--set technique.dropout.rate=1e39: technique[0].rate: must be 0 or of a magnitude between 1.1754944e-38 and 3.4028235e38 (f32's normal range), got 1e39"
+        );
+        let e = RunConfig::from_str(
+            &format!("{base}[[technique]]\nname = \"l2\"\nlambda = 1e-60\n"),
+            ConfigSource::embedded("/cfg"),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "<embedded>:7:10: technique[0].lambda: must be 0 or of a magnitude between 1.1754944e-38 and 3.4028235e38 (f32's normal range), got 1e-60"
+        );
+        assert_eq!(e.exit_code(), 2);
     }
 
     #[test]
