@@ -67,11 +67,7 @@ enum Command {
     Resume {
         run_dir: PathBuf,
         #[command(flatten)]
-        trust: TrustArgs,
-        /// Go on without this technique (its plugin is not available): its
-        /// settings and state are discarded, and the event log says so.
-        #[arg(long = "drop-technique", value_name = "NAME")]
-        drop_techniques: Vec<String>,
+        continued: ContinueArgs,
         #[arg(long)]
         headless: bool,
         /// Override a key of the run's config (e.g. run.epochs to train longer).
@@ -99,10 +95,7 @@ enum Command {
     Fork {
         run_dir: PathBuf,
         #[command(flatten)]
-        trust: TrustArgs,
-        /// Go on without this technique (its plugin is not available).
-        #[arg(long = "drop-technique", value_name = "NAME")]
-        drop_techniques: Vec<String>,
+        continued: ContinueArgs,
         /// The checkpoint to continue from: last, best, or its step.
         #[arg(long, value_name = "STEP")]
         at: String,
@@ -238,31 +231,34 @@ enum Command {
         command: PluginsCommand,
     },
     /// Measure training throughput (forward, backward, update) on random data.
-    Bench {
-        /// Layer widths, input to output.
-        #[arg(long, value_delimiter = ',', default_value = "784,256,10")]
-        layers: Vec<usize>,
-        #[arg(long, default_value_t = 128)]
-        batch: usize,
-        #[arg(long, default_value_t = 300)]
-        steps: usize,
-        #[arg(long, default_value_t = 20)]
-        warmup: usize,
-        #[arg(long, value_enum, default_value_t = BenchOptimizer::Sgd)]
-        optimizer: BenchOptimizer,
-        #[arg(long, value_enum, default_value_t = BenchDevice::Cpu)]
-        device: BenchDevice,
-        /// Hidden-layer activation.
-        #[arg(long, value_enum, default_value_t = BenchActivation::Relu)]
-        activation: BenchActivation,
-        /// Also time a 2048 x 2048 SGEMM with the engine's GEMM (same threads)
-        /// and print the step's share of that rate.
-        #[arg(long)]
-        roofline: bool,
-        /// Print one JSON object instead of a sentence.
-        #[arg(long)]
-        json: bool,
-    },
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct BenchArgs {
+    /// Layer widths, input to output.
+    #[arg(long, value_delimiter = ',', default_value = "784,256,10")]
+    layers: Vec<usize>,
+    #[arg(long, default_value_t = 128)]
+    batch: usize,
+    #[arg(long, default_value_t = 300)]
+    steps: usize,
+    #[arg(long, default_value_t = 20)]
+    warmup: usize,
+    #[arg(long, value_enum, default_value_t = BenchOptimizer::Sgd)]
+    optimizer: BenchOptimizer,
+    #[arg(long, value_enum, default_value_t = BenchDevice::Cpu)]
+    device: BenchDevice,
+    /// Hidden-layer activation.
+    #[arg(long, value_enum, default_value_t = BenchActivation::Relu)]
+    activation: BenchActivation,
+    /// Also time a 2048 x 2048 SGEMM with the engine's GEMM (same threads)
+    /// and print the step's share of that rate.
+    #[arg(long)]
+    roofline: bool,
+    /// Print one JSON object instead of a sentence.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Where a run lives.
@@ -290,6 +286,23 @@ struct TrustArgs {
     /// name a folder here only if you trust what is in it.
     #[arg(long = "trust-plugins", value_name = "DIR")]
     trust_plugins: Vec<PathBuf>,
+}
+
+/// How a run folder's run goes on (resume, fork): whose plugins, without which.
+#[derive(clap::Args, Debug, Clone, Default)]
+struct ContinueArgs {
+    #[command(flatten)]
+    trust: TrustArgs,
+    /// Go on without this technique (its plugin is not available): its
+    /// settings and state are discarded, and the event log says so.
+    #[arg(long = "drop-technique", value_name = "NAME")]
+    drop_techniques: Vec<String>,
+}
+
+impl ContinueArgs {
+    fn apply(self, opts: RunOptions) -> RunOptions {
+        RunOptions { trust_plugins: self.trust.trust_plugins, drop_techniques: self.drop_techniques, ..opts }
+    }
 }
 
 /// How the dashboard draws.
@@ -390,6 +403,45 @@ fn screen(s: ScreenArgs, b: BackgroundArgs, opts: RunOptions) -> RunOptions {
     }
 }
 
+/// `traintop bench`: the engine's throughput on random data, as a sentence or JSON.
+fn bench_command(args: BenchArgs) -> Result<(), ExitError> {
+    let BenchArgs { layers, batch, steps, warmup, optimizer, device, activation, roofline, json } = args;
+    let optimizer = match optimizer {
+        BenchOptimizer::Sgd => Optimizer::Sgd,
+        BenchOptimizer::Momentum => Optimizer::Momentum { momentum: 0.9 },
+        BenchOptimizer::Adam => Optimizer::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 },
+    };
+    let backend = match device {
+        BenchDevice::Cpu => Backend::Cpu,
+        BenchDevice::Cuda => Backend::Cuda,
+    };
+    let activation = match activation {
+        BenchActivation::Relu => Activation::Relu,
+        BenchActivation::Sigmoid => Activation::Sigmoid,
+        BenchActivation::Tanh => Activation::Tanh,
+    };
+    let opts = BenchOptions { layers, batch, steps, warmup, optimizer, backend, seed: 1, activation, roofline };
+    bench::run(&opts).map_err(|e| ExitError::input(format!("{e:#}"))).map(|r| {
+        if json {
+            println!("{}", serde_json::to_string(&r).expect("report serializes"));
+        } else {
+            println!(
+                "{:?} batch {} {}: {:.0} samples/s ({:.3} ms/step, {} graph nodes)",
+                r.layers, r.batch, r.optimizer, r.samples_per_sec, r.ms_per_step, r.graph_nodes
+            );
+            if let Some(f) = &r.roofline {
+                println!(
+                    "roofline: SGEMM {n}x{n} {:.1} GFLOP/s; the step's matmuls {:.1} GFLOP/s = {:.0}% of it",
+                    f.sgemm_gflops,
+                    f.step_gflops,
+                    100.0 * f.share,
+                    n = f.sgemm_n
+                );
+            }
+        }
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -400,8 +452,7 @@ fn main() -> ExitCode {
         }
         Some(Command::Resume {
             run_dir,
-            trust,
-            drop_techniques,
+            continued,
             headless,
             overrides,
             quiet,
@@ -409,22 +460,12 @@ fn main() -> ExitCode {
             background: b,
             screen: s,
         }) => {
-            let trust_plugins = trust.trust_plugins;
-            let opts = RunOptions {
-                overrides,
-                headless,
-                quiet,
-                baseline,
-                trust_plugins,
-                drop_techniques,
-                ..Default::default()
-            };
+            let opts = continued.apply(RunOptions { overrides, headless, quiet, baseline, ..Default::default() });
             run::resume(&run_dir, &screen(s, b, opts))
         }
         Some(Command::Fork {
             run_dir,
-            trust,
-            drop_techniques,
+            continued,
             at,
             overrides,
             out,
@@ -434,17 +475,7 @@ fn main() -> ExitCode {
             background: b,
             screen: s,
         }) => {
-            let trust_plugins = trust.trust_plugins;
-            let opts = RunOptions {
-                overrides,
-                out,
-                headless,
-                quiet,
-                baseline,
-                trust_plugins,
-                drop_techniques,
-                ..Default::default()
-            };
+            let opts = continued.apply(RunOptions { overrides, out, headless, quiet, baseline, ..Default::default() });
             traintop::cli::fork::fork(&run_dir, &at, &screen(s, b, opts))
         }
         Some(Command::Attach { run, read_only, ssh, stdio, baseline, screen: s }) => attach::attach(&AttachOptions {
@@ -494,43 +525,13 @@ fn main() -> ExitCode {
         Some(Command::Plugins { command: PluginsCommand::Check { path, settings, json } }) => {
             plugins::check(&path, &settings, json)
         }
-        Some(Command::Bench { layers, batch, steps, warmup, optimizer, device, activation, roofline, json }) => {
-            let optimizer = match optimizer {
-                BenchOptimizer::Sgd => Optimizer::Sgd,
-                BenchOptimizer::Momentum => Optimizer::Momentum { momentum: 0.9 },
-                BenchOptimizer::Adam => Optimizer::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 },
-            };
-            let backend = match device {
-                BenchDevice::Cpu => Backend::Cpu,
-                BenchDevice::Cuda => Backend::Cuda,
-            };
-            let activation = match activation {
-                BenchActivation::Relu => Activation::Relu,
-                BenchActivation::Sigmoid => Activation::Sigmoid,
-                BenchActivation::Tanh => Activation::Tanh,
-            };
-            let opts = BenchOptions { layers, batch, steps, warmup, optimizer, backend, seed: 1, activation, roofline };
-            bench::run(&opts).map_err(|e| ExitError::input(format!("{e:#}"))).map(|r| {
-                if json {
-                    println!("{}", serde_json::to_string(&r).expect("report serializes"));
-                } else {
-                    println!(
-                        "{:?} batch {} {}: {:.0} samples/s ({:.3} ms/step, {} graph nodes)",
-                        r.layers, r.batch, r.optimizer, r.samples_per_sec, r.ms_per_step, r.graph_nodes
-                    );
-                    if let Some(f) = &r.roofline {
-                        println!(
-                            "roofline: SGEMM {n}x{n} {:.1} GFLOP/s; the step's matmuls {:.1} GFLOP/s = {:.0}% of it",
-                            f.sgemm_gflops,
-                            f.step_gflops,
-                            100.0 * f.share,
-                            n = f.sgemm_n
-                        );
-                    }
-                }
-            })
-        }
+        Some(Command::Bench(args)) => bench_command(args),
     };
+    exit_code(result)
+}
+
+/// The process's exit: the error said on stderr, its code returned.
+fn exit_code(result: Result<(), ExitError>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
