@@ -74,7 +74,7 @@ fn clean_keeping(s: &str, newlines: bool) -> String {
 
 /// Control characters, and the bidirectional embeddings, overrides and
 /// isolates (U+202A..U+202E, U+2066..U+2069) that reorder what follows.
-fn needs_escape(c: char) -> bool {
+pub fn needs_escape(c: char) -> bool {
     c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c) || ('\u{2066}'..='\u{2069}').contains(&c)
 }
 

@@ -13,7 +13,8 @@ pub fn diff(a: &Path, b: &Path, json: bool) -> Result<(), ExitError> {
     if json {
         println!("{}", serde_json::to_string_pretty(&c).expect("comparison serializes"));
     } else {
-        print!("{}", c.to_text());
+        // Technique names, config values and notes come from the run folders.
+        print!("{}", crate::format::clean_lines(&c.to_text()));
     }
     Ok(())
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::ExitError;
+use crate::format::clean;
 use crate::plugin::check::{check_library, PointReport};
 use crate::plugin::loader::{self, LoadedLibrary};
 
@@ -78,13 +79,19 @@ pub fn list(extra_dirs: &[PathBuf], json: bool) -> Result<(), ExitError> {
             println!("build them with `cargo build --release` in the traintop folder");
         }
         for p in &described {
-            println!("{} {} ({}): {}", p.name, p.version, p.class, p.description);
+            // Names, descriptions and help come from the library: text from
+            // outside the process, printed with its control characters escaped.
+            println!("{}", clean(&format!("{} {} ({}): {}", p.name, p.version, p.class, p.description)));
             for q in &p.params {
-                println!("    {:<18} {:<7} default {:<16} range {:<28} {}", q.name, q.kind, q.default, q.range, q.help);
+                let line = format!(
+                    "    {:<18} {:<7} default {:<16} range {:<28} {}",
+                    q.name, q.kind, q.default, q.range, q.help
+                );
+                println!("{}", clean(&line));
             }
         }
         for e in &errors {
-            eprintln!("refused: {e}");
+            eprintln!("refused: {}", clean(&e.to_string()));
         }
     }
     Ok(())
@@ -112,7 +119,9 @@ pub fn check(path: &Path, settings: &[String], json: bool) -> Result<(), ExitErr
                 .expect("serializes")
         );
     } else {
-        println!("{} {} ({}): descriptor ok, {} parameters", info.name, info.version, info.class, info.params.len());
+        let head =
+            format!("{} {} ({}): descriptor ok, {} parameters", info.name, info.version, info.class, info.params.len());
+        println!("{}", clean(&head));
         for r in &reports {
             let verdict = if !r.used {
                 "not used".to_string()

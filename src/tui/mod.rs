@@ -7,6 +7,7 @@
 
 mod app;
 mod baseline;
+mod clean_backend;
 mod compare;
 mod editor;
 mod history;

@@ -21,6 +21,8 @@ use crossterm::terminal::{disable_raw_mode, enable_raw_mode, EnterAlternateScree
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 
+use super::clean_backend::CleanBackend;
+
 /// Whether the terminal is in dashboard mode; the panic hook restores only
 /// then, so a panic after the dashboard closed prints no stray escapes.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
@@ -31,7 +33,7 @@ static DEFERRED: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// The dashboard's terminal; restores the terminal when dropped.
 pub struct TerminalGuard {
-    pub terminal: Terminal<CrosstermBackend<Stdout>>,
+    pub terminal: Terminal<CleanBackend<CrosstermBackend<Stdout>>>,
 }
 
 /// Puts the terminal in dashboard mode.
@@ -47,7 +49,7 @@ pub fn enter(mouse: bool) -> io::Result<TerminalGuard> {
         if mouse {
             execute!(out, EnableMouseCapture)?;
         }
-        let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+        let mut terminal = Terminal::new(CleanBackend::new(CrosstermBackend::new(io::stdout())))?;
         terminal.hide_cursor()?;
         terminal.clear()?;
         Ok(terminal)

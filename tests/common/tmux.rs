@@ -132,6 +132,15 @@ impl Tmux {
         screen
     }
 
+    /// The pane's title, which a program sets with OSC 0 or 2: a hostile
+    /// string that reaches the terminal raw changes it.
+    pub fn pane_title(&self) -> String {
+        let target = self.target();
+        let out = self.run(&["display-message", "-p", "-t", &target, "#{pane_title}"]);
+        assert!(out.status.success(), "tmux display-message: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+    }
+
     /// The last screen [`Tmux::capture`] returned.
     pub fn last_capture(&self) -> String {
         self.last.borrow().clone()
