@@ -73,6 +73,69 @@ pub fn worth_warning<'a>(before: Option<&GradFlag>, now: Option<&'a GradFlag>) -
     }
 }
 
+/// Logged steps a vanishing flag (or health after a flag) must last before
+/// the watch says so. A converged run's first-layer gradient hovers around
+/// the 1e-3 ratio and would flip the flag every few steps; one said change
+/// per real change is what a reader can act on.
+pub const SETTLE_STEPS: u32 = 5;
+
+/// The flag as shown to people: [`assess`] with hysteresis. Exploding shows
+/// at once (it ends runs); vanishing, and the return to health, only after
+/// [`SETTLE_STEPS`] steps in a row. The dashboard's gradients panel and the
+/// headless line log keep one each, so both say the same thing.
+#[derive(Clone, Debug, Default)]
+pub struct GradWatch {
+    shown: Option<GradFlag>,
+    /// A different state seen lately, and for how many steps in a row.
+    pending: Option<GradFlag>,
+    streak: u32,
+}
+
+/// Healthy, vanishing and exploding, whatever the figures.
+fn same_kind(a: Option<&GradFlag>, b: Option<&GradFlag>) -> bool {
+    let kind = |f: Option<&GradFlag>| match f {
+        None => 0,
+        Some(GradFlag::Vanishing(_)) => 1,
+        Some(GradFlag::Exploding(_)) => 2,
+    };
+    kind(a) == kind(b)
+}
+
+impl GradWatch {
+    /// Judges one step's norms; returns the flag to warn about when the
+    /// shown state just became worth a warning ([`worth_warning`]).
+    pub fn observe(&mut self, norms: &[(String, f32)]) -> Option<GradFlag> {
+        let now = assess(norms);
+        if same_kind(now.as_ref(), self.shown.as_ref()) {
+            // Still the same: keep the figures current, forget any blip.
+            self.shown = now;
+            self.pending = None;
+            self.streak = 0;
+            return None;
+        }
+        if same_kind(now.as_ref(), self.pending.as_ref()) && self.streak > 0 {
+            self.streak += 1;
+        } else {
+            self.streak = 1;
+        }
+        self.pending = now.clone();
+        let exploding = matches!(now, Some(GradFlag::Exploding(_)));
+        if !exploding && self.streak < SETTLE_STEPS {
+            return None;
+        }
+        let warning = worth_warning(self.shown.as_ref(), now.as_ref()).cloned();
+        self.shown = now;
+        self.pending = None;
+        self.streak = 0;
+        warning
+    }
+
+    /// The flag as it stands for people.
+    pub fn shown(&self) -> Option<&GradFlag> {
+        self.shown.as_ref()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,5 +170,38 @@ mod tests {
         assert_eq!(worth_warning(Some(&vanishing), Some(&exploding)), Some(&exploding));
         assert_eq!(worth_warning(Some(&exploding), Some(&vanishing)), None);
         assert_eq!(worth_warning(Some(&exploding), None), None);
+    }
+
+    fn watch(w: &mut GradWatch, first_weight: f32) -> Option<GradFlag> {
+        w.observe(&norms(&[("layer0.weight", first_weight), ("layer1.weight", 0.1)]))
+    }
+
+    #[test]
+    fn a_flapping_flag_is_never_said() {
+        let mut w = GradWatch::default();
+        let warnings = (0..1000).filter_map(|i| watch(&mut w, if i % 3 == 0 { 1e-5 } else { 0.05 })).count();
+        assert_eq!(warnings, 0);
+        assert_eq!(w.shown(), None);
+    }
+
+    #[test]
+    fn a_lasting_flag_is_said_once_after_it_settles_and_health_comes_back_quietly() {
+        let mut w = GradWatch::default();
+        let said = (0..50).filter(|_| watch(&mut w, 1e-5).is_some()).count();
+        assert_eq!(said, 1);
+        assert!(matches!(w.shown(), Some(GradFlag::Vanishing(_))));
+        for _ in 0..SETTLE_STEPS - 1 {
+            assert!(watch(&mut w, 0.05).is_none());
+            assert!(w.shown().is_some(), "health needs to settle too");
+        }
+        assert!(watch(&mut w, 0.05).is_none(), "health is not a warning");
+        assert_eq!(w.shown(), None);
+    }
+
+    #[test]
+    fn exploding_is_said_at_once() {
+        let mut w = GradWatch::default();
+        assert!(matches!(watch(&mut w, f32::NAN), Some(GradFlag::Exploding(_))));
+        assert!(watch(&mut w, f32::NAN).is_none());
     }
 }

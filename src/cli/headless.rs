@@ -6,20 +6,20 @@
 
 use super::line_pump::{LineSink, Stream};
 use crate::format::{clean, duration};
-use crate::grad_health::{assess, worth_warning, GradFlag};
+use crate::grad_health::GradWatch;
 use crate::protocol::RunEvent;
 
 /// Turns events into lines.
 pub struct LinePrinter {
     epochs: usize,
     quiet_steps: bool,
-    /// The gradients' last flag, so that each is warned about once.
-    grad_flag: Option<GradFlag>,
+    /// The gradients' flag as shown, so that each is warned about once.
+    grads: GradWatch,
 }
 
 impl LinePrinter {
     pub fn new(quiet_steps: bool) -> Self {
-        Self { epochs: 0, quiet_steps, grad_flag: None }
+        Self { epochs: 0, quiet_steps, grads: GradWatch::default() }
     }
 
     /// Hands the event's lines to `sink`, which never waits for the reader.
@@ -59,11 +59,9 @@ impl LinePrinter {
                     ));
                 }
                 if !r.grad_norms.is_empty() {
-                    let now = assess(&r.grad_norms);
-                    if let Some(flag) = worth_warning(self.grad_flag.as_ref(), now.as_ref()) {
+                    if let Some(flag) = self.grads.observe(&r.grad_norms) {
                         lines.push((Stream::Err, format!("warning: step {}: gradients {flag}", r.step)));
                     }
-                    self.grad_flag = now;
                 }
                 lines
             }
@@ -153,12 +151,19 @@ mod tests {
     fn gradient_health_is_warned_about_once_per_flag() {
         let mut p = LinePrinter::new(true);
         assert!(p.lines(&step(1, 0.05)).is_empty(), "quiet and healthy: nothing");
-        let vanishing = p.lines(&step(2, 1e-9));
+        let settle = crate::grad_health::SETTLE_STEPS as u64;
+        for s in 2..1 + settle {
+            assert!(p.lines(&step(s, 1e-9)).is_empty(), "said only once it lasts");
+        }
+        let vanishing = p.lines(&step(1 + settle, 1e-9));
         assert_eq!(vanishing.len(), 1);
         assert_eq!(vanishing[0].0, Stream::Err);
-        assert!(vanishing[0].1.starts_with("warning: step 2: gradients VANISHING"), "{vanishing:?}");
-        assert!(p.lines(&step(3, 1e-9)).is_empty(), "the same flag is said once");
-        let exploding = p.lines(&step(4, f32::NAN));
+        assert!(
+            vanishing[0].1.starts_with(&format!("warning: step {}: gradients VANISHING", 1 + settle)),
+            "{vanishing:?}"
+        );
+        assert!(p.lines(&step(2 + settle, 1e-9)).is_empty(), "the same flag is said once");
+        let exploding = p.lines(&step(3 + settle, f32::NAN));
         assert!(exploding[0].1.contains("EXPLODING"), "{exploding:?}");
     }
 

@@ -18,7 +18,6 @@ use super::state::{Charts, Divergence, GradClip, LogEntry, LogKind, Overlay, Pro
 use super::theme::Theme;
 use crate::format::clean;
 use crate::format::thousands;
-use crate::grad_health::worth_warning;
 use crate::protocol::{
     Command, ConfusionRecord, EpochRecord, LogLevel, RunEvent, RunState, Started, StepRecord, StopReason, TechniqueView,
 };
@@ -214,9 +213,7 @@ impl App {
         p.wall_time = r.wall_time;
         self.charts.add_step(&r);
         self.technique_metrics = r.metrics.clone();
-        let before = self.grads.flag.clone();
-        self.grads.apply(&r);
-        if let Some(flag) = worth_warning(before.as_ref(), self.grads.flag.as_ref()) {
+        if let Some(flag) = self.grads.apply(&r) {
             let text = format!("gradients {flag}");
             self.push_log(Some(r.step), text, LogKind::Warn);
         }

@@ -361,12 +361,17 @@ fn dirty_flag_tracks_changes() {
 #[test]
 fn vanishing_gradients_are_flagged() {
     let mut app = scripted();
-    let mut r = step(51);
-    r.grad_norms[0].1 = 1e-6;
-    app.apply(RunEvent::Step(r));
+    let settle = crate::grad_health::SETTLE_STEPS as u64;
+    for n in 51..51 + settle {
+        let s = text(&render(&app, 120, 40));
+        assert!(!s.contains("VANISHING"), "flagged before it lasted {settle} steps: {s}");
+        let mut r = step(n);
+        r.grad_norms[0].1 = 1e-6;
+        app.apply(RunEvent::Step(r));
+    }
     let s = text(&render(&app, 120, 40));
     assert!(s.contains("VANISHING"), "{s}");
-    let mut r = step(52);
+    let mut r = step(51 + settle);
     r.grad_norms[2].1 = f32::NAN;
     app.apply(RunEvent::Step(r));
     let s = text(&render(&app, 120, 40));

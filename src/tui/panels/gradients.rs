@@ -11,7 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget};
 
 use super::{fmt_sci, truncate};
-use crate::grad_health::{assess, GradFlag};
+use crate::grad_health::{GradFlag, GradWatch};
 use crate::protocol::StepRecord;
 use crate::tui::theme::Theme;
 
@@ -30,15 +30,20 @@ pub struct GradHealth {
     pub norms: Vec<(String, f32)>,
     pub history: Vec<(String, VecDeque<f32>)>,
     pub saturation: Vec<(usize, f32)>,
+    /// The flag as shown ([`GradWatch`]: it changes only once it lasts).
     pub flag: Option<GradFlag>,
+    watch: GradWatch,
 }
 
 impl GradHealth {
-    pub fn apply(&mut self, r: &StepRecord) {
+    /// Takes a step's figures; returns the flag to warn about, when the
+    /// shown flag just became one worth a warning.
+    pub fn apply(&mut self, r: &StepRecord) -> Option<GradFlag> {
         self.step = r.step;
         self.norms = r.grad_norms.clone();
         self.saturation = r.saturation.clone();
-        self.flag = assess(&r.grad_norms);
+        let warning = if r.grad_norms.is_empty() { None } else { self.watch.observe(&r.grad_norms) };
+        self.flag = self.watch.shown().cloned();
         for (name, v) in &r.grad_norms {
             let pos = match self.history.iter().position(|(n, _)| n == name) {
                 Some(p) => p,
@@ -53,6 +58,7 @@ impl GradHealth {
             }
             h.push_back(*v);
         }
+        warning
     }
 }
 
