@@ -32,13 +32,20 @@ fn is_model_weight(name: &str) -> bool {
 
 /// Judges one step's norms. Exploding wins over vanishing: it ends runs.
 pub fn assess(norms: &[(String, f32)]) -> Option<GradFlag> {
+    judge(norms, 1.0)
+}
+
+/// [`assess`] with the vanishing thresholds (1e-7 absolute, 1e-3 first to
+/// last) multiplied by `slack`: a flag already shown stays until the figures
+/// are clearly healthy, not just over the line.
+fn judge(norms: &[(String, f32)], slack: f32) -> Option<GradFlag> {
     if let Some((n, v)) = norms.iter().find(|(_, v)| !v.is_finite() || *v > 1e3) {
         return Some(GradFlag::Exploding(format!("{n} = {}", fmt_sci(*v as f64))));
     }
     // Only the model's weight matrices count for vanishing: a bias in front of
     // batch norm has an exactly zero gradient by design.
     let model_weights: Vec<&(String, f32)> = norms.iter().filter(|(n, _)| is_model_weight(n)).collect();
-    if let Some((n, v)) = model_weights.iter().find(|(_, v)| *v < 1e-7) {
+    if let Some((n, v)) = model_weights.iter().find(|(_, v)| *v < 1e-7 * slack) {
         return Some(GradFlag::Vanishing(format!("{n} = {}", fmt_sci(*v as f64))));
     }
     // The first and last layers' weights; other parameter names (plugins)
@@ -50,7 +57,7 @@ pub fn assess(norms: &[(String, f32)]) -> Option<GradFlag> {
     };
     let pool: Vec<&(String, f32)> = if weights.len() >= 2 { weights } else { norms.iter().collect() };
     if let (Some(first), Some(last)) = (pool.first(), pool.last()) {
-        if pool.len() >= 2 && first.1 < 1e-3 * last.1 {
+        if pool.len() >= 2 && first.1 < 1e-3 * slack * last.1 {
             return Some(GradFlag::Vanishing(format!(
                 "{} {} < 1e-3 × {} {}",
                 first.0,
@@ -79,9 +86,14 @@ pub fn worth_warning<'a>(before: Option<&GradFlag>, now: Option<&'a GradFlag>) -
 /// per real change is what a reader can act on.
 pub const SETTLE_STEPS: u32 = 5;
 
+/// How far past the vanishing thresholds the figures must get before a
+/// shown vanishing flag is taken back.
+const LEAVE_SLACK: f32 = 10.0;
+
 /// The flag as shown to people: [`assess`] with hysteresis. Exploding shows
 /// at once (it ends runs); vanishing, and the return to health, only after
-/// [`SETTLE_STEPS`] steps in a row. The dashboard's gradients panel and the
+/// [`SETTLE_STEPS`] steps in a row, and a shown vanishing flag leaves only
+/// once the figures clear its thresholds tenfold. The dashboard's gradients panel and the
 /// headless line log keep one each, so both say the same thing.
 #[derive(Clone, Debug, Default)]
 pub struct GradWatch {
@@ -105,7 +117,8 @@ impl GradWatch {
     /// Judges one step's norms; returns the flag to warn about when the
     /// shown state just became worth a warning ([`worth_warning`]).
     pub fn observe(&mut self, norms: &[(String, f32)]) -> Option<GradFlag> {
-        let now = assess(norms);
+        let slack = if matches!(self.shown, Some(GradFlag::Vanishing(_))) { LEAVE_SLACK } else { 1.0 };
+        let now = judge(norms, slack);
         if same_kind(now.as_ref(), self.shown.as_ref()) {
             // Still the same: keep the figures current, forget any blip.
             self.shown = now;
