@@ -31,13 +31,9 @@ fn is_model_weight(name: &str) -> bool {
 }
 
 /// Judges one step's norms. Exploding wins over vanishing: it ends runs.
-pub fn assess(norms: &[(String, f32)]) -> Option<GradFlag> {
-    judge(norms, 1.0)
-}
-
-/// [`assess`] with the vanishing thresholds (1e-7 absolute, 1e-3 first to
-/// last) multiplied by `slack`: a flag already shown stays until the figures
-/// are clearly healthy, not just over the line.
+/// The vanishing thresholds (1e-7 absolute, 1e-3 first to last) are
+/// multiplied by `slack`: a flag already shown stays until the figures are
+/// clearly healthy, not just over the line.
 fn judge(norms: &[(String, f32)], slack: f32) -> Option<GradFlag> {
     if let Some((n, v)) = norms.iter().find(|(_, v)| !v.is_finite() || *v > 1e3) {
         return Some(GradFlag::Exploding(format!("{n} = {}", fmt_sci(*v as f64))));
@@ -90,7 +86,7 @@ pub const SETTLE_STEPS: u32 = 5;
 /// shown vanishing flag is taken back.
 const LEAVE_SLACK: f32 = 10.0;
 
-/// The flag as shown to people: [`assess`] with hysteresis. Exploding shows
+/// The flag as shown to people: [`judge`] with hysteresis. Exploding shows
 /// at once (it ends runs); vanishing, and the return to health, only after
 /// [`SETTLE_STEPS`] steps in a row, and a shown vanishing flag leaves only
 /// once the figures clear its thresholds tenfold. The dashboard's gradients panel and the
@@ -160,18 +156,18 @@ mod tests {
     #[test]
     fn flags() {
         let healthy = norms(&[("layer0.weight", 0.01), ("layer0.bias", 0.001), ("layer1.weight", 0.1)]);
-        assert_eq!(assess(&healthy), None);
+        assert_eq!(judge(&healthy, 1.0), None);
         let ratio = norms(&[("layer0.weight", 1e-5), ("layer1.weight", 0.1)]);
-        assert!(matches!(assess(&ratio), Some(GradFlag::Vanishing(_))));
+        assert!(matches!(judge(&ratio, 1.0), Some(GradFlag::Vanishing(_))));
         let tiny = norms(&[("layer0.weight", 1e-8), ("layer0.bias", 1.0)]);
-        assert!(matches!(assess(&tiny), Some(GradFlag::Vanishing(_))));
+        assert!(matches!(judge(&tiny, 1.0), Some(GradFlag::Vanishing(_))));
         // A bias in front of batch norm gets no gradient by design.
         let bias_before_bn = norms(&[("layer0.weight", 1.0), ("layer0.bias", 1e-9), ("batch_norm.layer0.bias", 0.1)]);
-        assert_eq!(assess(&bias_before_bn), None);
+        assert_eq!(judge(&bias_before_bn, 1.0), None);
         let big = norms(&[("layer0.weight", 1e-9), ("layer1.weight", 2e3)]);
-        assert!(matches!(assess(&big), Some(GradFlag::Exploding(_))));
+        assert!(matches!(judge(&big, 1.0), Some(GradFlag::Exploding(_))));
         let nan = norms(&[("layer0.weight", f32::NAN)]);
-        assert!(matches!(assess(&nan), Some(GradFlag::Exploding(_))));
+        assert!(matches!(judge(&nan, 1.0), Some(GradFlag::Exploding(_))));
     }
 
     #[test]
