@@ -43,7 +43,9 @@ fn a_run_serves_its_owner_only_and_requests_name_their_client() {
     assert_eq!(sock.parent().unwrap(), place.sock_dir());
     assert_eq!(mode(&place.sock_dir()), 0o700, "the socket folder is its owner's only");
     assert_eq!(mode(&sock), 0o600, "the socket is its owner's only");
-    assert!(place.sock_dir().join(format!("{}.json", child.id())).exists(), "the registry entry beside the socket");
+    // Written just after the folder's copy (each synced): waited for.
+    let entry = place.sock_dir().join(format!("{}.json", child.id()));
+    poll("the registry entry beside the socket", || entry.exists().then_some(()));
 
     let mut conn = Conn::connect(&sock);
     let status = conn.handshake(script("tests"), false);
