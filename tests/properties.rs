@@ -1,11 +1,15 @@
 //! Property tests over hostile input: the config parser and `--set`, the CSV
-//! and IDX loaders, checkpoint loading of mutated files, and the plugin
-//! descriptor checks. None may panic; each must refuse what it cannot use
+//! and IDX loaders, checkpoint loading of mutated files, the plugin
+//! descriptor checks, and the run server's socket ([`server`]). None may panic; each must refuse what it cannot use
 //! and, where it accepts, accept only what is right (a mutated checkpoint
 //! that loads must load the original's contents).
 //!
 //! CI runs each with a few hundred cases; set `FUZZ_CASES=N` for longer
 //! runs (`FUZZ_CASES=10000 cargo test --release --test properties`).
+
+mod common;
+#[path = "properties/server.rs"]
+mod server;
 
 use std::mem::{offset_of, size_of};
 use std::path::Path;

@@ -43,7 +43,9 @@ fn a_run_serves_its_owner_only_and_requests_name_their_client() {
     assert_eq!(sock.parent().unwrap(), place.sock_dir());
     assert_eq!(mode(&place.sock_dir()), 0o700, "the socket folder is its owner's only");
     assert_eq!(mode(&sock), 0o600, "the socket is its owner's only");
-    assert!(place.sock_dir().join(format!("{}.json", child.id())).exists(), "the registry entry beside the socket");
+    // Written just after the folder's copy (each synced): waited for.
+    let entry = place.sock_dir().join(format!("{}.json", child.id()));
+    poll("the registry entry beside the socket", || entry.exists().then_some(()));
 
     let mut conn = Conn::connect(&sock);
     let status = conn.handshake(script("tests"), false);
@@ -53,15 +55,17 @@ fn a_run_serves_its_owner_only_and_requests_name_their_client() {
     // A command from a newer version is answered, not obeyed.
     conn.send(&json!({ "from": script("tests"), "command": "explode" }));
     let rejected = conn.wait_for("the unknown command's rejection", |e| e["event"] == "rejected");
-    assert_eq!(rejected["from"], script("tests"), "{rejected}");
+    let me = json!(std::process::id());
+    assert_eq!(rejected["from"]["pid"], me, "the sender as the socket says: {rejected}");
     conn.send(&json!({ "from": script("ignored"), "command": "pause" }));
     let paused = conn.wait_for("the pause to take effect", |e| e["event"] == "state" && e["state"] == "paused");
     let accepted = poll("the accepted pause in events.jsonl", || {
         records(&run, "events.jsonl").into_iter().find(|e| e["event"] == "accepted" && e["command"] == "pause")
     });
-    assert_eq!(accepted["from"], script("tests"), "the client is the one its hello named: {accepted}");
+    assert_eq!(accepted["from"]["pid"], me, "the client is the one the socket says, not a request's: {accepted}");
     let attached = records(&run, "events.jsonl").into_iter().find(|e| e["event"] == "attached").expect("attached");
-    assert_eq!(attached["client"], script("tests"));
+    assert_eq!(attached["client"]["pid"], me, "{attached}");
+    assert_eq!(attached["says"], "tests", "the hello's name, as a label: {attached}");
     let held = metrics_lines(&run);
     std::thread::sleep(Duration::from_millis(500));
     assert!(metrics_lines(&run) <= held + 1, "paused at step {}", paused["step"]);

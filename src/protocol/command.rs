@@ -70,7 +70,44 @@ impl Command {
     }
 }
 
-/// Who sent a command.
+impl Command {
+    /// The length (characters) of the longest text the command carries: a
+    /// technique, a parameter, a value.
+    pub fn longest_text(&self) -> usize {
+        self.texts().map(|t| t.chars().count()).max().unwrap_or(0)
+    }
+
+    /// The command with every text cut to `chars` characters (`…` marking a
+    /// cut), for echoing a refused one without echoing all of it.
+    pub fn shortened(&self, chars: usize) -> Command {
+        let mut short = self.clone();
+        for text in short.texts_mut() {
+            if text.chars().count() > chars {
+                *text = text.chars().take(chars.saturating_sub(1)).chain(['…']).collect();
+            }
+        }
+        short
+    }
+
+    fn texts(&self) -> impl Iterator<Item = &String> {
+        let (a, b, c) = match self {
+            Command::Toggle { technique, .. } | Command::Fork { technique, .. } => (Some(technique), None, None),
+            Command::SetParam { technique, param, value } => (Some(technique), Some(param), Some(value)),
+            _ => (None, None, None),
+        };
+        [a, b, c].into_iter().flatten()
+    }
+
+    fn texts_mut(&mut self) -> impl Iterator<Item = &mut String> {
+        let (a, b, c) = match self {
+            Command::Toggle { technique, .. } | Command::Fork { technique, .. } => (Some(technique), None, None),
+            Command::SetParam { technique, param, value } => (Some(technique), Some(param), Some(value)),
+            _ => (None, None, None),
+        };
+        [a, b, c].into_iter().flatten()
+    }
+}
+
 /// One branch of a fork: A has the change, B goes on as before.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -88,6 +125,7 @@ impl ForkBranch {
     }
 }
 
+/// Who sent a command.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ClientId {

@@ -277,8 +277,15 @@ pub enum RunEvent {
     Status(RunStatus),
     /// A client connected to the run's socket.
     Attached {
+        /// Who the server found on the socket (pid and terminal, or the
+        /// ssh address), not what the client said.
         client: ClientId,
         read_only: bool,
+        /// What the client's hello called itself, when that says more than
+        /// `client` (cleaned and cut short): a label, never an identity
+        /// (since 1.3).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        says: Option<String>,
     },
     /// A client left, or the run lost its own terminal (`client` is then
     /// absent) and went on without it.

@@ -109,6 +109,11 @@ impl<R: Read> LineReader<R> {
         Self { inner: BufReader::new(inner), line: 0 }
     }
 
+    /// The stream underneath (what it has buffered stays buffered).
+    pub fn get_mut(&mut self) -> &mut R {
+        self.inner.get_mut()
+    }
+
     /// The number of the line last read (1-based).
     pub fn line(&self) -> usize {
         self.line

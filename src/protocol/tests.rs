@@ -141,7 +141,12 @@ fn each_kind_once() -> Vec<RunEvent> {
             error: Some("boom".into()),
         },
         RunEvent::Status(sample_status()),
-        RunEvent::Attached { client: ClientId::Ssh { host: "10.0.0.7".into() }, read_only: true },
+        RunEvent::Attached { client: ClientId::Ssh { host: "10.0.0.7".into() }, read_only: true, says: None },
+        RunEvent::Attached {
+            client: ClientId::Local { pid: 9, tty: None },
+            read_only: false,
+            says: Some("ssh from 10.0.0.7".into()),
+        },
         RunEvent::Detached { client: Some(ClientId::Local { pid: 7, tty: None }), reason: "left".into() },
         RunEvent::Detached { client: None, reason: "the terminal hung up".into() },
         RunEvent::Refused { peer: "pid 9, uid 65534".into(), reason: "not the owner".into() },

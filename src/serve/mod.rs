@@ -3,9 +3,13 @@
 //! watch it, from this terminal, another one, or another machine over ssh;
 //! and a run outlives the terminal that started it.
 
+pub mod deadline;
 pub mod detach;
 pub mod fanout;
+pub mod identity;
+pub mod limits;
 pub mod listener;
+pub mod rate;
 pub mod record;
 pub mod server;
 pub mod socket_dir;

@@ -126,9 +126,10 @@ impl App {
             // server cut it off): the history follows, so start afresh.
             RunEvent::Hello(_) if self.attached => self.resync(),
             RunEvent::Hello(_) | RunEvent::Unknown | RunEvent::Accepted { .. } | RunEvent::Status(_) => {}
-            RunEvent::Attached { client, read_only } => {
+            RunEvent::Attached { client, read_only, says } => {
                 let how = if read_only { " (read-only)" } else { "" };
-                self.push_log(None, format!("{client} attached{how}"), LogKind::State)
+                let says = says.map(|s| format!(" (says \"{s}\")")).unwrap_or_default();
+                self.push_log(None, format!("{client}{says} attached{how}"), LogKind::State)
             }
             RunEvent::Detached { client: Some(client), reason } => {
                 self.push_log(None, format!("{client} detached ({reason})"), LogKind::State)

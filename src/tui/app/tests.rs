@@ -387,6 +387,7 @@ fn outside_text_reaches_the_events_panel_escaped() {
     app.apply(RunEvent::Attached {
         client: ClientId::Script { name: "evil\u{1b}[2J\u{1b}]0;x\u{7}".into() },
         read_only: false,
+        says: None,
     });
     app.apply(RunEvent::log("p \u{1b}[31m\u{9b}2J".to_string()));
     let buf = render(&app, 120, 40);
