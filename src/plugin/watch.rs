@@ -1,0 +1,152 @@
+//! Which plugin hook is running now, and since when: what a stalled run
+//! reports (`ls`, the dashboard) and what a crashed run's summary names.
+//!
+//! Two copies of the same fact, for two readers:
+//! - in memory, for the run's own watchdog (the thread that waits for the
+//!   trainer sees a hook that has not returned for too long);
+//! - in `hook.now` in the run folder, mapped into memory (`MAP_SHARED`), for
+//!   the supervisor process: a plugin that segfaults takes the whole server
+//!   with it, and the page cache keeps the last label it stored. A write per
+//!   call would cost a system call per hook per batch; a store into a mapped
+//!   page costs a copy of a few bytes.
+//!
+//! The file is a NUL-padded label (`technique.hook`), empty between calls, so
+//! a crash outside any plugin blames none.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// The run folder's file holding the hook under way.
+pub const HOOK_FILE: &str = "hook.now";
+/// Bytes of `hook.now` (a label longer than this is cut).
+const LABEL_BYTES: usize = 256;
+
+/// A hook call under way.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Running {
+    /// `technique.hook`, e.g. `dropout.batch_end`.
+    pub label: String,
+    pub since: Instant,
+    /// Distinguishes two calls of the same hook (a stall is reported once).
+    pub call: u64,
+}
+
+/// The hook under way, shared between the trainer and its watchers.
+#[derive(Default)]
+pub struct HookWatch {
+    now: Mutex<Option<Running>>,
+    calls: std::sync::atomic::AtomicU64,
+    file: OnceLock<Mapped>,
+}
+
+impl HookWatch {
+    /// Also keeps the label in `<run_dir>/hook.now` from now on.
+    pub fn record_in(&self, run_dir: &Path) -> std::io::Result<()> {
+        let mapped = Mapped::create(&run_dir.join(HOOK_FILE))?;
+        let _ = self.file.set(mapped);
+        Ok(())
+    }
+
+    pub(crate) fn enter(&self, technique: &str, hook: &str) {
+        let label = format!("{technique}.{hook}");
+        if let Some(f) = self.file.get() {
+            f.store(label.as_bytes());
+        }
+        let call = self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        *self.lock() = Some(Running { label, since: Instant::now(), call });
+    }
+
+    pub(crate) fn leave(&self) {
+        if let Some(f) = self.file.get() {
+            f.store(b"");
+        }
+        *self.lock() = None;
+    }
+
+    /// The hook that has been running for `limit` or longer, if any.
+    pub fn stalled(&self, limit: Duration) -> Option<Running> {
+        self.lock().clone().filter(|r| r.since.elapsed() >= limit)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Running>> {
+        self.now.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The label a dead server left in `<run_dir>/hook.now`: the hook it died
+/// in, or `None` (between hooks, or no such file).
+pub fn left_in(run_dir: &Path) -> Option<String> {
+    let bytes = std::fs::read(run_dir.join(HOOK_FILE)).ok()?;
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    let label = String::from_utf8_lossy(&bytes[..end]).into_owned();
+    (!label.is_empty()).then_some(label)
+}
+
+/// `hook.now`, mapped shared and writable.
+struct Mapped {
+    ptr: *mut u8,
+    _file: File,
+}
+
+// SAFETY: the mapping is only written through `store`, by the one thread that
+// calls plugins (the host stays on the trainer thread); others never read it
+// in this process.
+unsafe impl Send for Mapped {}
+unsafe impl Sync for Mapped {}
+
+impl Mapped {
+    fn create(path: &Path) -> std::io::Result<Self> {
+        // Never through a symlink; zeroed (a resumed run's old label goes).
+        let file = crate::run_files::open_lock(path)?;
+        file.set_len(0)?;
+        file.set_len(LABEL_BYTES as u64)?;
+        use rustix::mm::{mmap, MapFlags, ProtFlags};
+        // SAFETY: a fresh mapping of our own file of LABEL_BYTES bytes, at an
+        // address the kernel chooses; nothing else in this process maps it.
+        let ptr = unsafe {
+            mmap(std::ptr::null_mut(), LABEL_BYTES, ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED, &file, 0)
+        }?;
+        Ok(Self { ptr: ptr.cast(), _file: file })
+    }
+
+    /// Writes `label` (cut to fit), ended by a NUL.
+    fn store(&self, label: &[u8]) {
+        let n = label.len().min(LABEL_BYTES - 1);
+        // SAFETY: `ptr` maps LABEL_BYTES writable bytes for the life of
+        // `self`; `n + 1 <= LABEL_BYTES`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(label.as_ptr(), self.ptr, n);
+            *self.ptr.add(n) = 0;
+        }
+    }
+}
+
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `create`, unmapped once.
+        let _ = unsafe { rustix::mm::munmap(self.ptr.cast(), LABEL_BYTES) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_file_holds_the_hook_under_way_and_nothing_between_calls() {
+        let dir = tempfile::tempdir().unwrap();
+        let watch = HookWatch::default();
+        watch.record_in(dir.path()).unwrap();
+        watch.enter("fixture_faulty", "batch_end");
+        assert_eq!(left_in(dir.path()).as_deref(), Some("fixture_faulty.batch_end"));
+        assert!(watch.stalled(Duration::ZERO).is_some());
+        assert!(watch.stalled(Duration::from_secs(3600)).is_none());
+        watch.enter("l2", "build");
+        assert_eq!(left_in(dir.path()).as_deref(), Some("l2.build"));
+        watch.leave();
+        assert_eq!(left_in(dir.path()), None);
+        assert!(watch.stalled(Duration::ZERO).is_none());
+    }
+}
