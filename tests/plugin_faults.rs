@@ -83,6 +83,26 @@ fn a_plugin_that_crashes_the_server_leaves_a_summary_and_a_finished_record() {
     }
 }
 
+#[test]
+fn the_dashboards_run_records_a_crash_too() {
+    if !common::served::terminals_ready() {
+        return;
+    }
+    let place = Place::new();
+    let q = |s: &str| common::tmux::shell_quote(s);
+    let sets: Vec<String> = faulty_sets(&place, "segv").iter().map(|a| q(a)).collect();
+    let cfg = config("digits.toml");
+    let line =
+        format!("run {} --out {} {}", q(cfg.to_str().unwrap()), q(place.out().to_str().unwrap()), sets.join(" "));
+    let term = common::tmux::Tmux::start(100, 30, &place.shell(&line));
+    let run =
+        poll("a run folder", || std::fs::read_dir(place.out()).ok()?.flatten().map(|e| e.path()).find(|p| p.is_dir()));
+    let s = wait_summary(&run);
+    assert_eq!(s["stop_reason"], "crashed", "{s}");
+    assert_eq!(s["hook"], "fixture_faulty.batch_end", "{s}");
+    drop(term);
+}
+
 /// `traintop run digits.toml --headless` with `sets` and a 2 s hook limit.
 fn start_hanging(place: &Place) -> Child {
     let cfg = config("digits.toml");
@@ -141,6 +161,10 @@ fn a_clients_stop_ends_a_run_stalled_in_a_hook() {
     let entry = wait_stalled(&place);
     let mut conn = Conn::connect(Path::new(entry["socket"].as_str().unwrap()));
     conn.handshake(script("tests"), false);
+    // What an attached dashboard shows in its events panel.
+    conn.wait_for("the stall", |v| {
+        v["event"] == "log" && v["message"].as_str().is_some_and(|m| m.contains("stalled in fixture_faulty.batch_end"))
+    });
     conn.send(&json!({ "from": script("tests"), "command": "stop" }));
     let finished = conn.wait_for("finished", |v| v["event"] == "finished");
     assert!(finished["error"].as_str().unwrap().contains("hung"), "{finished}");
