@@ -16,8 +16,6 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use super::background::READY;
 use super::ExitError;
@@ -29,11 +27,6 @@ use crate::train::summary::{last_logged, Abandoned};
 /// Runs `traintop ARGS --server` and supervises it until it ends.
 pub fn supervise(mut args: Vec<std::ffi::OsString>) -> Result<(), ExitError> {
     super::background::leave_session();
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&stop))
-            .map_err(|e| ExitError::runtime(anyhow::anyhow!("cannot install signal handlers: {e}")))?;
-    }
     let exe =
         std::env::current_exe().map_err(|e| ExitError::runtime(anyhow::anyhow!("cannot find traintop itself: {e}")))?;
     args.push("--server".into());
@@ -44,13 +37,14 @@ pub fn supervise(mut args: Vec<std::ffi::OsString>) -> Result<(), ExitError> {
         .stderr(Stdio::inherit())
         .spawn()
         .map_err(|e| ExitError::runtime(anyhow::anyhow!("cannot start the run server: {e}")))?;
+    forward_stops(&child)?;
     let record = pass_on_ready(&mut child);
     if let Some(record) = &record {
         // The starting process may be gone by now (`--detach`): what this
         // one still says goes to the run folder.
         let _ = crate::serve::detach::redirect_output(&record.run_dir);
     }
-    let status = wait(&mut child, &stop)?;
+    let status = child.wait().map_err(|e| ExitError::runtime(anyhow::anyhow!("waiting for the run server: {e}")))?;
     match (status.signal(), &record) {
         (Some(signal), Some(record)) => {
             record_crash(&record.run_dir, signal);
@@ -77,19 +71,23 @@ fn pass_on_ready(child: &mut Child) -> Option<ServerRecord> {
     serde_json::from_str(line.strip_prefix(READY)?.trim_end()).ok()
 }
 
-/// Waits for the server, passing a stop on.
-fn wait(child: &mut Child, stop: &AtomicBool) -> Result<std::process::ExitStatus, ExitError> {
-    loop {
-        if stop.swap(false, Ordering::SeqCst) {
-            let _ =
-                rustix::process::kill_process(rustix::process::Pid::from_child(child), rustix::process::Signal::TERM);
-        }
-        match child.try_wait() {
-            Ok(Some(status)) => return Ok(status),
-            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(100)),
-            Err(e) => return Err(ExitError::runtime(anyhow::anyhow!("waiting for the run server: {e}"))),
-        }
-    }
+/// Passes SIGINT and SIGTERM on to the server as SIGTERM (a graceful stop),
+/// from a thread of its own while this one waits. The server's pid cannot
+/// be reused before it is waited for.
+fn forward_stops(child: &Child) -> Result<(), ExitError> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .map_err(|e| ExitError::runtime(anyhow::anyhow!("cannot install signal handlers: {e}")))?;
+    let pid = rustix::process::Pid::from_child(child);
+    std::thread::Builder::new()
+        .name("forward-stops".into())
+        .spawn(move || {
+            for _ in signals.forever() {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            }
+        })
+        .map(|_| ())
+        .map_err(|e| ExitError::runtime(anyhow::anyhow!("cannot start the signal thread: {e}")))
 }
 
 /// Writes the crashed run's summary and `finished` record.
