@@ -94,6 +94,8 @@ struct Mapped {
 // calls plugins (the host stays on the trainer thread); others never read it
 // in this process.
 unsafe impl Send for Mapped {}
+// SAFETY: as for `Send`: `store` is reached only through `HookWatch::enter`
+// and `leave`, which only the plugin host calls, from the one thread it runs on.
 unsafe impl Sync for Mapped {}
 
 impl Mapped {
