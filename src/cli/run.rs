@@ -152,7 +152,8 @@ fn drive(mut prepared: Prepared, opts: &RunOptions, baseline: Option<Baseline>) 
     let hooks = prepared.plugins.watch();
     if opts.server {
         // For the supervisor, should a plugin take this process down.
-        if let Err(e) = hooks.record_in(&run_path) {
+        let file = crate::run_files::open_lock(&run_path.join(crate::plugin::watch::HOOK_FILE));
+        if let Err(e) = file.and_then(|f| hooks.record_in(f)) {
             eprintln!("warning: a crash will not name the plugin hook: {e}");
         }
     }

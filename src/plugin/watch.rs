@@ -42,9 +42,10 @@ pub struct HookWatch {
 }
 
 impl HookWatch {
-    /// Also keeps the label in `<run_dir>/hook.now` from now on.
-    pub fn record_in(&self, run_dir: &Path) -> std::io::Result<()> {
-        let mapped = Mapped::create(&run_dir.join(HOOK_FILE))?;
+    /// Also keeps the label in `file` from now on (`<run_dir>/hook.now`,
+    /// opened by the caller with the run folder's modes), which is emptied.
+    pub fn record_in(&self, file: File) -> std::io::Result<()> {
+        let mapped = Mapped::create(file)?;
         let _ = self.file.set(mapped);
         Ok(())
     }
@@ -99,9 +100,8 @@ unsafe impl Send for Mapped {}
 unsafe impl Sync for Mapped {}
 
 impl Mapped {
-    fn create(path: &Path) -> std::io::Result<Self> {
-        // Never through a symlink; zeroed (a resumed run's old label goes).
-        let file = crate::run_files::open_lock(path)?;
+    fn create(file: File) -> std::io::Result<Self> {
+        // Zeroed: a resumed run's old label goes.
         file.set_len(0)?;
         file.set_len(LABEL_BYTES as u64)?;
         use rustix::mm::{mmap, MapFlags, ProtFlags};
@@ -140,7 +140,9 @@ mod tests {
     fn the_file_holds_the_hook_under_way_and_nothing_between_calls() {
         let dir = tempfile::tempdir().unwrap();
         let watch = HookWatch::default();
-        watch.record_in(dir.path()).unwrap();
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        watch.record_in(options.open(dir.path().join(HOOK_FILE)).unwrap()).unwrap();
         watch.enter("fixture_faulty", "batch_end");
         assert_eq!(left_in(dir.path()).as_deref(), Some("fixture_faulty.batch_end"));
         assert!(watch.stalled(Duration::ZERO).is_some());
