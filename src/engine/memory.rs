@@ -73,7 +73,11 @@ fn meminfo_available(text: &str) -> Option<u64> {
 /// `memory.current`, else v1 `memory.limit_in_bytes` minus
 /// `memory.usage_in_bytes` ("max", or v1's huge "unlimited", count as none).
 fn cgroup_room() -> Option<u64> {
-    let read = |f: &str| std::fs::read_to_string(format!("/sys/fs/cgroup/{f}")).ok()?.trim().parse::<u64>().ok();
+    cgroup_room_in(std::path::Path::new("/sys/fs/cgroup"))
+}
+
+fn cgroup_room_in(root: &std::path::Path) -> Option<u64> {
+    let read = |f: &str| std::fs::read_to_string(root.join(f)).ok()?.trim().parse::<u64>().ok();
     let (max, used) = match read("memory.max") {
         Some(max) => (max, read("memory.current")),
         None => (read("memory/memory.limit_in_bytes").filter(|&m| m < 1 << 60)?, read("memory/memory.usage_in_bytes")),
@@ -169,6 +173,24 @@ mod tests {
         assert!(e.contains("a 64-1048576-1048576-10 network, batch 32"), "{e}");
         assert!(e.contains(" leaves "), "{e}");
         assert!(check_fits(&spec(&[64, 64]), 32, Optimizer::Sgd).is_ok());
+    }
+
+    #[test]
+    fn reads_cgroup_v2_and_v1_limits() {
+        let v2 = tempfile::tempdir().unwrap();
+        assert_eq!(cgroup_room_in(v2.path()), None);
+        std::fs::write(v2.path().join("memory.max"), "max\n").unwrap();
+        assert_eq!(cgroup_room_in(v2.path()), None, "no limit");
+        std::fs::write(v2.path().join("memory.max"), "1000\n").unwrap();
+        std::fs::write(v2.path().join("memory.current"), "300\n").unwrap();
+        assert_eq!(cgroup_room_in(v2.path()), Some(700));
+        let v1 = tempfile::tempdir().unwrap();
+        std::fs::create_dir(v1.path().join("memory")).unwrap();
+        std::fs::write(v1.path().join("memory/memory.limit_in_bytes"), "9223372036854771712\n").unwrap();
+        assert_eq!(cgroup_room_in(v1.path()), None, "v1's unlimited");
+        std::fs::write(v1.path().join("memory/memory.limit_in_bytes"), "2048\n").unwrap();
+        std::fs::write(v1.path().join("memory/memory.usage_in_bytes"), "48\n").unwrap();
+        assert_eq!(cgroup_room_in(v1.path()), Some(2000));
     }
 
     #[test]
