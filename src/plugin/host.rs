@@ -87,7 +87,7 @@ impl PluginHost {
     pub fn new(libs: Vec<LoadedLibrary>, order: &[String], seed: u64) -> Self {
         let mut libs = libs;
         libs.sort_by_key(|l| (order.iter().position(|n| *n == l.name).unwrap_or(usize::MAX), l.name.clone()));
-        let plugins = libs
+        let plugins: Vec<Plugin> = libs
             .into_iter()
             .map(|lib| {
                 // SAFETY: `create` is the plugin's constructor per the ABI.
@@ -95,11 +95,12 @@ impl PluginHost {
                 Plugin { failed: state.is_null(), lib, state, enabled: false, status: String::new() }
             })
             .collect();
+        let names = plugins.iter().map(|p| p.lib.name.clone()).collect();
         Self {
             plugins,
             state: HostState { seed, ..HostState::default() },
             metric_tally: HashMap::new(),
-            watch: Default::default(),
+            watch: std::sync::Arc::new(HookWatch::new(names)),
         }
     }
 
@@ -177,7 +178,7 @@ impl PluginHost {
     fn call<R>(
         &mut self,
         index: usize,
-        hook: &str,
+        hook: &'static str,
         builder: Option<&mut GraphBuilder>,
         store: Option<&mut StateStore>,
         mode: Mode,
@@ -187,7 +188,7 @@ impl PluginHost {
         let caller = Caller { index, name: &lib.name, params: &lib.params, status };
         let mut ctx = CallCtx { state: &mut self.state, caller, builder, store, mode };
         let api = table(&mut ctx);
-        self.watch.enter(&lib.name, hook);
+        self.watch.enter(index, hook);
         let r = f(&lib.descriptor, *state, &api);
         self.watch.leave();
         r

@@ -36,12 +36,21 @@ pub struct Running {
 /// The hook under way, shared between the trainer and its watchers.
 #[derive(Default)]
 pub struct HookWatch {
-    now: Mutex<Option<Running>>,
+    /// The techniques, by the host's plugin index.
+    names: Vec<String>,
+    /// (plugin index, hook, since, call number) of the call under way: no
+    /// allocation per call, the label is built when asked for.
+    now: Mutex<Option<(usize, &'static str, Instant, u64)>>,
     calls: std::sync::atomic::AtomicU64,
     file: OnceLock<Mapped>,
 }
 
 impl HookWatch {
+    /// A watch over the techniques `names` (in the host's order).
+    pub(crate) fn new(names: Vec<String>) -> Self {
+        Self { names, ..Self::default() }
+    }
+
     /// Also keeps the label in `file` from now on (`<run_dir>/hook.now`,
     /// opened by the caller with the run folder's modes), which is emptied.
     pub fn record_in(&self, file: File) -> std::io::Result<()> {
@@ -50,28 +59,30 @@ impl HookWatch {
         Ok(())
     }
 
-    pub(crate) fn enter(&self, technique: &str, hook: &str) {
-        let label = format!("{technique}.{hook}");
+    pub(crate) fn enter(&self, plugin: usize, hook: &'static str) {
         if let Some(f) = self.file.get() {
-            f.store(label.as_bytes());
+            let name = self.names.get(plugin).map_or("?", String::as_str);
+            f.store(&[name.as_bytes(), b".", hook.as_bytes()]);
         }
         let call = self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        *self.lock() = Some(Running { label, since: Instant::now(), call });
+        *self.lock() = Some((plugin, hook, Instant::now(), call));
     }
 
     pub(crate) fn leave(&self) {
         if let Some(f) = self.file.get() {
-            f.store(b"");
+            f.store(&[]);
         }
         *self.lock() = None;
     }
 
     /// The hook that has been running for `limit` or longer, if any.
     pub fn stalled(&self, limit: Duration) -> Option<Running> {
-        self.lock().clone().filter(|r| r.since.elapsed() >= limit)
+        let (plugin, hook, since, call) = (*self.lock())?;
+        let name = self.names.get(plugin).map_or("?", String::as_str);
+        (since.elapsed() >= limit).then(|| Running { label: format!("{name}.{hook}"), since, call })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Running>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(usize, &'static str, Instant, u64)>> {
         self.now.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -113,15 +124,18 @@ impl Mapped {
         Ok(Self { ptr: ptr.cast(), _file: file })
     }
 
-    /// Writes `label` (cut to fit), ended by a NUL.
-    fn store(&self, label: &[u8]) {
-        let n = label.len().min(LABEL_BYTES - 1);
-        // SAFETY: `ptr` maps LABEL_BYTES writable bytes for the life of
-        // `self`; `n + 1 <= LABEL_BYTES`.
-        unsafe {
-            std::ptr::copy_nonoverlapping(label.as_ptr(), self.ptr, n);
-            *self.ptr.add(n) = 0;
+    /// Writes the label made of `parts` (cut to fit), ended by a NUL.
+    fn store(&self, parts: &[&[u8]]) {
+        let mut at = 0;
+        for part in parts {
+            let n = part.len().min(LABEL_BYTES - 1 - at);
+            // SAFETY: `ptr` maps LABEL_BYTES writable bytes for the life of
+            // `self`, and `at + n <= LABEL_BYTES - 1`.
+            unsafe { std::ptr::copy_nonoverlapping(part.as_ptr(), self.ptr.add(at), n) };
+            at += n;
         }
+        // SAFETY: `at <= LABEL_BYTES - 1`, inside the mapping.
+        unsafe { *self.ptr.add(at) = 0 };
     }
 }
 
@@ -139,15 +153,15 @@ mod tests {
     #[test]
     fn the_file_holds_the_hook_under_way_and_nothing_between_calls() {
         let dir = tempfile::tempdir().unwrap();
-        let watch = HookWatch::default();
+        let watch = HookWatch::new(vec!["fixture_faulty".into(), "l2".into()]);
         let mut options = std::fs::OpenOptions::new();
         options.read(true).write(true).create(true).truncate(false);
         watch.record_in(options.open(dir.path().join(HOOK_FILE)).unwrap()).unwrap();
-        watch.enter("fixture_faulty", "batch_end");
+        watch.enter(0, "batch_end");
         assert_eq!(left_in(dir.path()).as_deref(), Some("fixture_faulty.batch_end"));
         assert!(watch.stalled(Duration::ZERO).is_some());
         assert!(watch.stalled(Duration::from_secs(3600)).is_none());
-        watch.enter("l2", "build");
+        watch.enter(1, "build");
         assert_eq!(left_in(dir.path()).as_deref(), Some("l2.build"));
         watch.leave();
         assert_eq!(left_in(dir.path()), None);
