@@ -276,6 +276,10 @@ struct BackgroundArgs {
     /// Internal: this process is the background server `run` starts.
     #[arg(long, hide = true)]
     server: bool,
+    /// Internal: this process supervises the background server (see
+    /// src/cli/supervise.rs).
+    #[arg(long, hide = true, conflicts_with = "server")]
+    supervise: bool,
 }
 
 /// Which folders a run folder's plugins may come from.
@@ -399,6 +403,7 @@ fn screen(s: ScreenArgs, b: BackgroundArgs, opts: RunOptions) -> RunOptions {
         detach: b.detach,
         foreground: b.foreground,
         server: b.server,
+        supervise: b.supervise,
         ..opts
     }
 }

@@ -30,9 +30,17 @@ fn metrics_lines(run: &Path) -> usize {
     std::fs::read_to_string(run.join("metrics.jsonl")).map(|t| t.lines().count()).unwrap_or(0)
 }
 
-/// Every live process this test started, but `except`.
+/// Every live process this test started, but `except` and the run's
+/// supervisor (which only waits for the server, to record a crash).
 fn others(place: &Place, except: u32) -> Vec<u32> {
-    procs::traintops(&place.tmp.path().display().to_string()).into_iter().filter(|&p| p != except).collect()
+    let supervisor = |p: &u32| {
+        let cmd = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+        cmd.split(|&b| b == 0).any(|a| a == b"--supervise")
+    };
+    procs::traintops(&place.tmp.path().display().to_string())
+        .into_iter()
+        .filter(|p| *p != except && !supervisor(p))
+        .collect()
 }
 
 #[test]

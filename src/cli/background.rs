@@ -1,5 +1,6 @@
 //! Starting a run in the background: `traintop run` (with a dashboard) and
-//! `run --detach` start the same program again as the run's server, in a
+//! `run --detach` start the same program again as the run's supervisor
+//! (`supervise.rs`), which starts it once more as the run's server, in a
 //! session of its own (`setsid`: no controlling terminal, so no hang-up can
 //! reach it), and wait until it serves. The server prepares the run itself;
 //! until it is ready its stderr is ours, so a bad config reads exactly as in
@@ -22,11 +23,13 @@ pub struct Background {
     pub record: ServerRecord,
 }
 
-/// Starts `traintop ARGS --server` and waits for it to serve.
+/// Starts `traintop ARGS --supervise` (which starts the server) and waits
+/// for the server to serve. `child` is the supervisor: it exits as the
+/// server does.
 pub fn start(mut args: Vec<OsString>) -> Result<Background, ExitError> {
     let exe =
         std::env::current_exe().map_err(|e| ExitError::runtime(anyhow::anyhow!("cannot find traintop itself: {e}")))?;
-    args.push("--server".into());
+    args.push("--supervise".into());
     let mut child = Command::new(exe)
         .args(&args)
         .stdin(Stdio::null())

@@ -83,7 +83,7 @@ pub fn table(runs: &[RunEntry], host: Option<&str>) -> String {
             opt(s.and_then(|s| s.loss), |l| format!("{l:.4}")),
             opt(s.and_then(|s| s.val_acc), |a| format!("{a:.4}")),
             opt(s, |s| format!("{:.0}", s.samples_per_sec)),
-            opt(s.and_then(|s| s.eta_secs), duration),
+            opt(s.filter(|s| s.stalled.is_none()).and_then(|s| s.eta_secs), duration),
             opt(s, |s| s.clients.to_string()),
             run.run_dir.display()
         ));

@@ -18,6 +18,8 @@ pub mod plugins;
 pub(crate) mod roofline;
 pub mod run;
 pub(crate) mod signals;
+mod stall;
+mod supervise;
 pub mod top;
 pub mod view;
 

@@ -39,6 +39,8 @@ pub struct RunOptions {
     pub detach: bool,
     /// This process is a run's background server (started by `run`).
     pub server: bool,
+    /// This process supervises a run's background server (started by `run`).
+    pub supervise: bool,
     /// A finished run folder to draw behind the live curves.
     pub baseline: Option<PathBuf>,
     /// `resume`/`fork`: folders the user trusts to load the run folder's
@@ -74,6 +76,9 @@ fn toml_string(p: &Path) -> String {
 
 /// `traintop run`.
 pub fn run(opts: &RunOptions) -> Result<(), ExitError> {
+    if opts.supervise {
+        return super::supervise::supervise(server_args("run", opts.config.as_deref(), opts));
+    }
     let baseline = baseline_of(opts)?;
     if wants_background(opts) {
         return in_background(server_args("run", opts.config.as_deref(), opts), opts, baseline);
@@ -98,6 +103,9 @@ fn baseline_of(opts: &RunOptions) -> Result<Option<Baseline>, ExitError> {
 /// change is printed here and recorded (an `override` event) at the resume
 /// step.
 pub fn resume(dir: &Path, opts: &RunOptions) -> Result<(), ExitError> {
+    if opts.supervise {
+        return super::supervise::supervise(server_args("resume", Some(dir), opts));
+    }
     let baseline = baseline_of(opts)?;
     if wants_background(opts) {
         return in_background(server_args("resume", Some(dir), opts), opts, baseline);
@@ -141,6 +149,14 @@ fn drive(mut prepared: Prepared, opts: &RunOptions, baseline: Option<Baseline>) 
     let flags = signals::install()?;
     let run_path = std::path::absolute(&prepared.run_dir.path).unwrap_or_else(|_| prepared.run_dir.path.clone());
     let name = prepared.config.run.name.clone();
+    let hooks = prepared.plugins.watch();
+    if opts.server {
+        // For the supervisor, should a plugin take this process down.
+        let file = crate::run_files::open_lock(&run_path.join(crate::plugin::watch::HOOK_FILE));
+        if let Err(e) = file.and_then(|f| hooks.record_in(f)) {
+            eprintln!("warning: a crash will not name the plugin hook: {e}");
+        }
+    }
     let (command_tx, command_rx) = std::sync::mpsc::channel();
     // A run that cannot be served still trains (only a background server
     // exists to be served).
@@ -194,6 +210,8 @@ fn drive(mut prepared: Prepared, opts: &RunOptions, baseline: Option<Baseline>) 
             }))
         })
         .map_err(|e| ExitError::runtime(anyhow::anyhow!("cannot start the trainer thread: {e}")))?;
+    // The dashboard here asked for a stop when it quit.
+    let mut stop_sent = false;
     if foreground {
         let options = crate::tui::DashboardOptions {
             refresh_ms: opts.refresh_ms.max(16),
@@ -212,6 +230,7 @@ fn drive(mut prepared: Prepared, opts: &RunOptions, baseline: Option<Baseline>) 
             }
             // A quit has asked for a stop already; make sure of it.
             Ok(_) => {
+                stop_sent = true;
                 let _ = command_tx.send(Request::dashboard(Command::Stop));
             }
             Err(e) => {
@@ -220,7 +239,13 @@ fn drive(mut prepared: Prepared, opts: &RunOptions, baseline: Option<Baseline>) 
             }
         }
     }
+    let mut stall = super::stall::StallWatch::new(hooks);
     while !worker.is_finished() {
+        if let Some(stalled) = stall.check(server.as_deref()) {
+            if stop_sent || flags.stopped() || server.as_deref().is_some_and(Server::stop_asked) {
+                super::stall::abandon(&stalled, server.as_deref(), &run_path);
+            }
+        }
         if flags.hung_up() {
             detach_output(server.as_deref(), &run_path, "the terminal hung up", &mut detached);
         }
@@ -328,7 +353,9 @@ fn in_background(
 /// a terminal, or `--detach`) rather than staying in this process.
 fn wants_background(opts: &RunOptions) -> bool {
     use std::io::IsTerminal;
-    !opts.server && (opts.detach || (!opts.headless && !opts.foreground && std::io::stdout().is_terminal()))
+    !opts.server
+        && !opts.supervise
+        && (opts.detach || (!opts.headless && !opts.foreground && std::io::stdout().is_terminal()))
 }
 
 /// The server's command line: the same run, as `--server`.

@@ -18,8 +18,8 @@ use crate::serve::socket_dir;
 pub struct RunEntry {
     pub name: String,
     pub run_dir: PathBuf,
-    /// `running`, `paused`, `stopping`, `finished`, `dead` (its process died)
-    /// or `starting`.
+    /// `running`, `paused`, `stopping`, `finished`, `dead` (its process died),
+    /// `starting`, or `stalled` (a plugin hook does not return).
     pub state: String,
     pub pid: u32,
     pub host: String,
@@ -82,6 +82,8 @@ fn entry(record: &ServerRecord) -> Option<RunEntry> {
     };
     let finished = record.run_dir.join("summary.json").exists();
     let state = match &status {
+        // A plugin hook that does not return holds the run (no ETA holds).
+        Ok(s) if s.stalled.is_some() => "stalled".into(),
         Ok(s) => s.state.map(|s| s.as_str().to_string()).unwrap_or_else(|| "starting".into()),
         // A process of that pid that does not listen there: the run died
         // and its pid was given to another process.
@@ -101,14 +103,23 @@ fn entry(record: &ServerRecord) -> Option<RunEntry> {
         Err(Unreachable::Silent) => "unreachable".into(),
     };
     let resume = (state == "dead").then(|| resume_hint(&record.run_dir));
-    let note = (state == "no-socket").then(|| {
+    let stalled = status.as_ref().ok().and_then(|s| s.stalled.clone()).map(|hook| {
         format!(
-            "live (pid {pid}, it holds the folder's lock) but its socket {} is gone (deleted by a /tmp cleaner? \
+            "stalled in {hook}: the plugin hook does not return; `traintop stop` or `kill {}` ends the run at its \
+             last checkpoint (resume it without the plugin: --drop-technique)",
+            record.pid
+        )
+    });
+    let note = stalled.or_else(|| {
+        (state == "no-socket").then(|| {
+            format!(
+                "live (pid {pid}, it holds the folder's lock) but its socket {} is gone (deleted by a /tmp cleaner? \
              set TRAINTOP_SOCKET_DIR to a folder no cleaner touches); it cannot be attached to. It trains on; \
              `kill {pid}` stops it with a checkpoint, and it can then be resumed",
-            record.socket.display(),
-            pid = record.pid
-        )
+                record.socket.display(),
+                pid = record.pid
+            )
+        })
     });
     Some(RunEntry {
         name: record.name.clone(),

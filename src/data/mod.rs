@@ -10,6 +10,7 @@ mod csv;
 mod dataset;
 mod encoding;
 mod error;
+pub mod footprint;
 mod idx;
 mod spec;
 mod split;

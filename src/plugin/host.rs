@@ -17,6 +17,7 @@ use super::api::{table, CallCtx};
 use super::call_state::{Caller, Feed, FeedKind, HostState};
 use super::loader::LoadedLibrary;
 use super::param_calls::{self, SetFailure, SettingError, SettingProblem};
+use super::watch::HookWatch;
 use crate::engine::graph::{GraphBuilder, Tensor};
 use crate::engine::hooks::{GraphHooks, Mode, ParamGrad};
 use crate::engine::StateStore;
@@ -63,6 +64,8 @@ pub struct PluginHost {
     state: HostState,
     /// Running (sum, count, last) of each reported metric, for status lines.
     metric_tally: HashMap<String, (f64, u64, f32)>,
+    /// The hook under way, for the run's watchdog and its supervisor.
+    watch: std::sync::Arc<HookWatch>,
 }
 
 // SAFETY: plugin states are raw pointers owned by the plugins; the host is used
@@ -84,7 +87,7 @@ impl PluginHost {
     pub fn new(libs: Vec<LoadedLibrary>, order: &[String], seed: u64) -> Self {
         let mut libs = libs;
         libs.sort_by_key(|l| (order.iter().position(|n| *n == l.name).unwrap_or(usize::MAX), l.name.clone()));
-        let plugins = libs
+        let plugins: Vec<Plugin> = libs
             .into_iter()
             .map(|lib| {
                 // SAFETY: `create` is the plugin's constructor per the ABI.
@@ -92,7 +95,18 @@ impl PluginHost {
                 Plugin { failed: state.is_null(), lib, state, enabled: false, status: String::new() }
             })
             .collect();
-        Self { plugins, state: HostState { seed, ..HostState::default() }, metric_tally: HashMap::new() }
+        let names = plugins.iter().map(|p| p.lib.name.clone()).collect();
+        Self {
+            plugins,
+            state: HostState { seed, ..HostState::default() },
+            metric_tally: HashMap::new(),
+            watch: std::sync::Arc::new(HookWatch::new(names)),
+        }
+    }
+
+    /// Which hook is under way (shared: the trainer's watchers read it).
+    pub fn watch(&self) -> std::sync::Arc<HookWatch> {
+        std::sync::Arc::clone(&self.watch)
     }
 
     /// The number of layers (hidden + output) of the model the plugins build on.
@@ -164,6 +178,7 @@ impl PluginHost {
     fn call<R>(
         &mut self,
         index: usize,
+        hook: &'static str,
         builder: Option<&mut GraphBuilder>,
         store: Option<&mut StateStore>,
         mode: Mode,
@@ -173,7 +188,10 @@ impl PluginHost {
         let caller = Caller { index, name: &lib.name, params: &lib.params, status };
         let mut ctx = CallCtx { state: &mut self.state, caller, builder, store, mode };
         let api = table(&mut ctx);
-        f(&lib.descriptor, *state, &api)
+        self.watch.enter(index, hook);
+        let r = f(&lib.descriptor, *state, &api);
+        self.watch.leave();
+        r
     }
 
     fn fail(&mut self, index: usize, what: &str) {
@@ -233,7 +251,7 @@ impl PluginHost {
     /// as one.
     fn set_param_1_0(&mut self, index: usize, param: &str, value: &str) -> Result<(), SetFailure> {
         self.state.set_param_warnings = Some(vec![]);
-        let rc = self.call(index, None, None, Mode::Train, |d, s, api| {
+        let rc = self.call(index, "set_param", None, None, Mode::Train, |d, s, api| {
             // SAFETY: `s` is this plugin's state and `api` valid for the call.
             unsafe { (d.set_param)(s, api, abi::Str::new(param), abi::Str::new(value)) }
         });
@@ -292,7 +310,8 @@ impl PluginHost {
     }
 
     fn dispatch_one(&mut self, index: usize, event: &abi::Event, store: &mut StateStore) {
-        let rc = self.call(index, None, Some(store), Mode::Train, |d, s, api| {
+        let hook = abi::EventKind::try_from(event.kind).map_or("on_event", event_hook);
+        let rc = self.call(index, hook, None, Some(store), Mode::Train, |d, s, api| {
             // SAFETY: valid state, table and event for the call.
             unsafe { (d.on_event)(s, api, event) }
         });
@@ -403,7 +422,7 @@ impl PluginHost {
             }
             let mut out = current.0 as abi::Handle;
             let abi_mode = if mode == Mode::Train { abi::Mode::Train } else { abi::Mode::Eval };
-            let rc = self.call(i, Some(g), None, mode, |d, s, api| {
+            let rc = self.call(i, "build", Some(g), None, mode, |d, s, api| {
                 // SAFETY: valid state and table; `out` is writable.
                 unsafe {
                     (d.build)(s, api, point.into(), abi_mode.into(), layer as u32, current.0 as abi::Handle, &mut out)
@@ -419,6 +438,27 @@ impl PluginHost {
             current = Tensor(out as usize);
         }
         current
+    }
+}
+
+/// The name a hook is reported by: the event it handles, in the SDK's words.
+fn event_hook(kind: abi::EventKind) -> &'static str {
+    use abi::EventKind as K;
+    match kind {
+        K::RunStart => "run_start",
+        K::RunEnd => "run_end",
+        K::EpochStart => "epoch_start",
+        K::EpochEnd => "epoch_end",
+        K::BatchStart => "batch_start",
+        K::BatchEnd => "batch_end",
+        K::ValidationEnd => "validation_end",
+        K::InitParameters => "init_parameters",
+        K::TrainData => "train_data",
+        K::Toggled => "toggled",
+        K::Paused => "paused",
+        K::Resumed => "resumed",
+        K::Stopping => "stopping",
+        _ => "on_event",
     }
 }
 
@@ -460,7 +500,7 @@ impl GraphHooks for PluginHost {
                     is_weight: p.is_weight as u32,
                 })
                 .collect();
-            let rc = self.call(i, Some(g), None, Mode::Train, |d, s, api| {
+            let rc = self.call(i, "build_gradients", Some(g), None, Mode::Train, |d, s, api| {
                 // SAFETY: valid state and table; `raw` readable and writable for its length.
                 unsafe { (d.build_gradients)(s, api, raw.as_mut_ptr(), raw.len()) }
             });

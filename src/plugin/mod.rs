@@ -1,11 +1,12 @@
 //! The host side of the plugin ABI: finding and checking libraries (`loader`,
 //! `descriptor`), the function table plugins call (`api`), parameters read
-//! and set through the ABI (`param_calls`), and the pipeline that runs them
-//! (`host`).
+//! and set through the ABI (`param_calls`), the pipeline that runs them
+//! (`host`), and which of their hooks is under way (`watch`).
 //!
 //! The plugin boundary: the five modules that load libraries, read what a
-//! plugin hands over and call through the C ABI are the only ones in the
-//! crate allowed `unsafe` (each block says why it is sound in `// SAFETY:`).
+//! plugin hands over and call through the C ABI, and `watch` (which maps the
+//! file a crashing plugin's supervisor reads), are the only ones in the crate
+//! allowed `unsafe` (each block says why it is sound in `// SAFETY:`).
 
 #[allow(unsafe_code)]
 mod api;
@@ -20,6 +21,8 @@ pub mod loader;
 mod mapped;
 #[allow(unsafe_code)]
 mod param_calls;
+#[allow(unsafe_code)]
+pub mod watch;
 
 use std::path::PathBuf;
 

@@ -18,6 +18,9 @@ pub enum StopReason {
     User,
     Diverged,
     Error,
+    /// The server died by a signal (a plugin that segfaulted or aborted);
+    /// written by the process that started it, which saw it die.
+    Crashed,
 }
 
 impl StopReason {
@@ -28,6 +31,7 @@ impl StopReason {
             StopReason::User => "user",
             StopReason::Diverged => "diverged",
             StopReason::Error => "error",
+            StopReason::Crashed => "crashed",
         }
     }
 }
@@ -384,4 +388,8 @@ pub struct RunStatus {
     /// The last few training losses, oldest first (a sparkline's worth).
     #[serde(default)]
     pub recent_loss: Vec<f32>,
+    /// The plugin hook (`technique.hook`) that has not returned within the
+    /// limit, while it has not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stalled: Option<String>,
 }

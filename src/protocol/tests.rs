@@ -105,6 +105,7 @@ fn sample_status() -> RunStatus {
         eta_secs: Some(60.0),
         clients: 2,
         recent_loss: vec![1.0, 0.5, 0.25],
+        stalled: Some("dropout.batch_end".into()),
     }
 }
 

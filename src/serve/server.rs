@@ -7,6 +7,7 @@
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 
@@ -15,7 +16,7 @@ use super::listener::{self, Handler, Listener, Peer};
 use super::record::{host_name, ServerRecord};
 use super::socket_dir;
 use crate::protocol::framing::encode;
-use crate::protocol::{EventReader, Record, RecordRef, Request, RunEvent, RunState, RunStatus};
+use crate::protocol::{Command, EventReader, Record, RecordRef, Request, RunEvent, RunState, RunStatus};
 
 /// Training losses kept for the status's sparkline.
 const RECENT_LOSSES: usize = 60;
@@ -25,6 +26,10 @@ pub struct Server {
     pub record: ServerRecord,
     publisher: Publisher<RunEvent>,
     notes: Arc<Notes>,
+    status: Arc<Mutex<RunStatus>>,
+    /// A client asked for a stop (the trainer may be unable to take it: a
+    /// plugin hook that hangs).
+    stop_asked: Arc<AtomicBool>,
     _listener: Listener,
 }
 
@@ -62,10 +67,32 @@ impl Server {
         })?;
         let events_file = crate::run_files::open_append(&run_dir.join("events.jsonl"))?;
         let notes = Arc::new(Notes { file: Mutex::new(events_file), publisher: publisher.clone() });
-        let handler = RunHandler { status, commands: Mutex::new(commands), notes: Arc::clone(&notes) };
+        let stop_asked = Arc::new(AtomicBool::new(false));
+        let handler = RunHandler {
+            status: Arc::clone(&status),
+            commands: Mutex::new(commands),
+            notes: Arc::clone(&notes),
+            stop_asked: Arc::clone(&stop_asked),
+        };
         let listener = listener::serve(&record.socket, Arc::clone(&fanout), Arc::new(handler))?;
         record.write()?;
-        Ok(Self { record, publisher, notes, _listener: listener })
+        Ok(Self { record, publisher, notes, status, stop_asked, _listener: listener })
+    }
+
+    /// What `ls` and new clients are told about the run now.
+    pub fn status(&self) -> RunStatus {
+        lock(&self.status).clone()
+    }
+
+    /// Marks the run as stalled in a plugin hook (`technique.hook`), or no
+    /// longer stalled; `ls` shows it.
+    pub fn set_stalled(&self, hook: Option<String>) {
+        lock(&self.status).stalled = hook;
+    }
+
+    /// Whether a client has asked for a stop.
+    pub fn stop_asked(&self) -> bool {
+        self.stop_asked.load(Ordering::SeqCst)
     }
 
     /// Hands one of the trainer's events to the clients (never waits).
@@ -192,6 +219,7 @@ struct RunHandler {
     status: Arc<Mutex<RunStatus>>,
     commands: Mutex<Sender<Request>>,
     notes: Arc<Notes>,
+    stop_asked: Arc<AtomicBool>,
 }
 
 impl Handler for RunHandler {
@@ -203,6 +231,9 @@ impl Handler for RunHandler {
         // The server knows who is on the other end; the request says only
         // what it wants.
         let request = Request::new(peer.client.clone(), request.command);
+        if matches!(request.command, Command::Stop) {
+            self.stop_asked.store(true, Ordering::SeqCst);
+        }
         let _ = lock(&self.commands).send(request);
     }
 

@@ -127,6 +127,7 @@ fn prepare_resume(
 /// synthetic set fits in memory; then checks that the model does.
 pub fn datasets(config: &RunConfig) -> Result<(Dataset, Dataset), PrepareError> {
     check_synthetic_fits(config)?;
+    check_data_fits(config)?;
     let full = data::load(&config.data_spec()).map_err(|e| match e.key {
         // The file is fine; the config asks for what it does not have.
         Some(key) => PrepareError::Config(config.error_at(key, e.to_string())),
@@ -145,6 +146,25 @@ pub fn datasets(config: &RunConfig) -> Result<(Dataset, Dataset), PrepareError> 
     Ok((s.train, s.validation))
 }
 
+/// A data file is loaded whole: its size and format say about how much
+/// memory that takes (`data::footprint`), compared with the tightest limit
+/// on this process before anything is read.
+fn check_data_fits(config: &RunConfig) -> Result<(), PrepareError> {
+    let Some((need, what)) = data::footprint::load_bytes(&config.data_spec().source) else { return Ok(()) };
+    match memory::room() {
+        Some(have) if need > have.bytes as f64 => Err(PrepareError::Config(config.error_at(
+            "data.path",
+            format!(
+                "loading {what} needs about {} of memory, {} leaves {} available",
+                memory::human(need),
+                have.what,
+                memory::human(have.bytes as f64)
+            ),
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// A synthetic set is generated in memory: rows times (features + target),
 /// held twice while it is split.
 fn check_synthetic_fits(config: &RunConfig) -> Result<(), PrepareError> {
@@ -152,15 +172,16 @@ fn check_synthetic_fits(config: &RunConfig) -> Result<(), PrepareError> {
         return Ok(());
     }
     let need = 8.0 * config.data.samples as f64 * (config.data.features as f64 + 1.0);
-    match memory::available() {
-        Some(have) if need > have as f64 => Err(PrepareError::Config(config.error_at(
+    match memory::room() {
+        Some(have) if need > have.bytes as f64 => Err(PrepareError::Config(config.error_at(
             "data.samples",
             format!(
-                "{} rows of {} features need about {} of memory, the machine has {} available",
+                "{} rows of {} features need about {} of memory, {} leaves {} available",
                 config.data.samples,
                 config.data.features,
                 memory::human(need),
-                memory::human(have as f64)
+                have.what,
+                memory::human(have.bytes as f64)
             ),
         ))),
         _ => Ok(()),

@@ -58,3 +58,61 @@ pub fn write_panicked(run_dir: &Path, error: &str) {
         let _ = write_atomically(&run_dir.join(SUMMARY_FILE), text.as_bytes());
     }
 }
+
+/// The summary of a run that ended without its trainer's say: a server that
+/// died by a signal (written by its supervisor), or one stopped while a
+/// plugin hook hung. The figures are what the logs had reached.
+#[derive(Serialize)]
+pub struct Abandoned<'a> {
+    pub stop_reason: StopReason,
+    pub epochs_run: usize,
+    pub steps: u64,
+    pub run_dir: String,
+    /// The signal the server died of (`SIGSEGV`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal: Option<&'a str>,
+    /// The plugin hook under way (`technique.hook`), where known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hook: Option<&'a str>,
+    pub error: &'a str,
+}
+
+impl Abandoned<'_> {
+    /// Writes `summary.json` and appends the `finished` record to
+    /// `events.jsonl` (for a server that can no longer do it itself).
+    pub fn write_with_record(&self, run_dir: &Path) -> std::io::Result<()> {
+        self.write(run_dir)?;
+        let finished = self.finished();
+        let log = crate::run_files::open_append(&run_dir.join("events.jsonl"))?;
+        use std::io::Write;
+        (&log).write_all(&crate::protocol::framing::encode(&crate::protocol::RecordRef::now(&finished)))
+    }
+
+    /// Writes `summary.json` only.
+    pub fn write(&self, run_dir: &Path) -> std::io::Result<()> {
+        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        write_atomically(&run_dir.join(SUMMARY_FILE), text.as_bytes())
+    }
+
+    /// The `finished` event that goes with it.
+    pub fn finished(&self) -> crate::protocol::RunEvent {
+        crate::protocol::RunEvent::Finished {
+            step: self.steps,
+            epoch: self.epochs_run,
+            reason: self.stop_reason,
+            run_dir: self.run_dir.clone(),
+            error: Some(self.error.to_string()),
+        }
+    }
+}
+
+/// The last step and epoch `metrics.jsonl` records (0, 0 when none).
+pub fn last_logged(run_dir: &Path) -> (u64, usize) {
+    use crate::protocol::{EventReader, RunEvent};
+    let Ok(file) = std::fs::File::open(run_dir.join("metrics.jsonl")) else { return (0, 0) };
+    EventReader::new(std::io::BufReader::new(file)).filter_map(Result::ok).fold((0, 0), |at, r| match r.event {
+        RunEvent::Step(s) => (s.step, s.epoch),
+        RunEvent::Epoch(e) => (e.step, e.epoch),
+        _ => at,
+    })
+}

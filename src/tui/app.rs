@@ -274,7 +274,7 @@ impl App {
         self.divergence = None;
         self.finished = Some(reason);
         let kind = match reason {
-            StopReason::Diverged | StopReason::Error => LogKind::Warn,
+            StopReason::Diverged | StopReason::Error | StopReason::Crashed => LogKind::Warn,
             _ => LogKind::State,
         };
         if let Some(error) = error {
