@@ -232,6 +232,10 @@ enum Command {
     },
     /// Measure training throughput (forward, backward, update) on random data.
     Bench(BenchArgs),
+    /// Internal: the crash witness of a run training in the process that
+    /// started it (see src/cli/crash_watch.rs).
+    #[command(hide = true)]
+    CrashWitness { run_dir: PathBuf },
 }
 
 #[derive(clap::Args, Debug)]
@@ -531,6 +535,7 @@ fn main() -> ExitCode {
             plugins::check(&path, &settings, json)
         }
         Some(Command::Bench(args)) => bench_command(args),
+        Some(Command::CrashWitness { run_dir }) => traintop::cli::crash_watch::witness(&run_dir),
     };
     exit_code(result)
 }

@@ -83,6 +83,57 @@ fn a_plugin_that_crashes_the_server_leaves_a_summary_and_a_finished_record() {
     }
 }
 
+/// A run training in the process the user started has no supervisor: its
+/// crash witness records the crash, and `ls` lists the run as crashed with
+/// the resume command that leaves the plugin out.
+#[test]
+fn a_headless_run_killed_by_a_plugin_is_recorded_and_listed_as_crashed() {
+    let place = Place::new();
+    let cfg = config("digits.toml");
+    let o = place
+        .bin()
+        .args(["run", cfg.to_str().unwrap(), "--headless", "--quiet", "--out", place.out().to_str().unwrap()])
+        .args(faulty_sets(&place, "segv"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), None, "died of the signal: {}", stderr(&o));
+    let run = common::cli::run_dir(&place.out());
+    let s = wait_summary(&run);
+    assert_eq!(s["stop_reason"], "crashed", "{s}");
+    assert_eq!(s["hook"], "fixture_faulty.batch_end", "{s}");
+    let last = records(&run, "events.jsonl").pop().unwrap();
+    assert_eq!(last["event"], "finished", "{last}");
+    let list = place.ls();
+    let entry = &list.as_array().unwrap()[0];
+    assert_eq!(entry["state"], "crashed", "{entry}");
+    let hint = entry["resume"].as_str().unwrap();
+    assert!(hint.contains("--drop-technique fixture_faulty"), "{hint}");
+    let mine = place.tmp.path().display().to_string();
+    poll("the witness to exit", || procs::traintops(&mine).is_empty().then_some(()));
+    resumes_without_the_plugin(&place, &run);
+    assert!(place.ls().as_array().unwrap().is_empty(), "resumed to the end, the run leaves the list");
+}
+
+/// A run that ends by its own hand leaves its witness nothing to write.
+#[test]
+fn a_completed_run_leaves_no_crash_record() {
+    let place = Place::new();
+    let cfg = config("iris.toml");
+    let o = place
+        .bin()
+        .args(["run", cfg.to_str().unwrap(), "--headless", "--quiet", "--out", place.out().to_str().unwrap()])
+        .args(["--set", "run.epochs=2"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = common::cli::run_dir(&place.out());
+    let mine = place.tmp.path().display().to_string();
+    poll("the witness to exit", || procs::traintops(&mine).is_empty().then_some(()));
+    assert_eq!(summary(&run)["stop_reason"], "completed");
+    assert_eq!(records(&run, "events.jsonl").iter().filter(|e| e["event"] == "finished").count(), 1);
+}
+
 #[test]
 fn the_dashboards_run_records_a_crash_too() {
     if !common::served::terminals_ready() {

@@ -8,6 +8,7 @@ pub mod attach;
 pub use crate::format::clean_lines;
 pub(crate) mod background;
 pub mod bench;
+pub mod crash_watch;
 pub mod diff;
 pub mod evaluate;
 pub mod fork;

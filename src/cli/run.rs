@@ -150,13 +150,18 @@ fn drive(mut prepared: Prepared, opts: &RunOptions, baseline: Option<Baseline>) 
     let run_path = std::path::absolute(&prepared.run_dir.path).unwrap_or_else(|_| prepared.run_dir.path.clone());
     let name = prepared.config.run.name.clone();
     let hooks = prepared.plugins.watch();
-    if opts.server {
-        // For the supervisor, should a plugin take this process down.
-        let file = crate::run_files::open_lock(&run_path.join(crate::plugin::watch::HOOK_FILE));
-        if let Err(e) = file.and_then(|f| hooks.record_in(f)) {
-            eprintln!("warning: a crash will not name the plugin hook: {e}");
-        }
+    // For the supervisor (a server) or the crash witness (a run in this
+    // process), should a plugin take this process down.
+    let file = crate::run_files::open_lock(&run_path.join(crate::plugin::watch::HOOK_FILE));
+    if let Err(e) = file.and_then(|f| hooks.record_in(f)) {
+        eprintln!("warning: a crash will not name the plugin hook: {e}");
     }
+    let _witness = match opts.server {
+        true => None,
+        false => super::crash_watch::start(&run_path)
+            .inspect_err(|e| eprintln!("warning: a crash of a plugin will not be recorded: {e}"))
+            .ok(),
+    };
     let (command_tx, command_rx) = std::sync::mpsc::channel();
     // A run that cannot be served still trains (only a background server
     // exists to be served).

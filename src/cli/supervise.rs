@@ -48,8 +48,9 @@ pub fn supervise(mut args: Vec<std::ffi::OsString>) -> Result<(), ExitError> {
     match (status.signal(), &record) {
         (Some(signal), Some(record)) => {
             record_crash(&record.run_dir, signal);
-            // The socket and registry entry of a dead server mislead `ls`.
-            record.remove();
+            // The record stays: `ls` lists the run as crashed, with the way
+            // to resume it. The dead socket goes.
+            record.remove_socket();
             Err(ExitError { code: 128 + signal, message: String::new() })
         }
         (Some(signal), None) => Err(ExitError { code: 128 + signal, message: String::new() }),

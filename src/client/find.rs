@@ -56,7 +56,7 @@ pub fn list() -> Vec<RunEntry> {
     entries
         .into_iter()
         .filter_map(|(record, e)| {
-            if e.state == "dead" && live_dirs.contains(&e.run_dir) {
+            if matches!(e.state.as_str(), "dead" | "crashed") && live_dirs.contains(&e.run_dir) {
                 // Resumed since: the folder's server.json is the new run's.
                 record.remove_registry();
                 return None;
@@ -90,6 +90,10 @@ fn entry(record: &ServerRecord) -> Option<RunEntry> {
         // Live (it holds its folder's lock) but its socket file is gone: a
         // /tmp cleaner deleted it. Not dead, and not to be resumed.
         Err(Unreachable::Gone) if locked => "no-socket".into(),
+        Err(Unreachable::Gone) if crashed_in(&record.run_dir).is_some() => {
+            record.remove_socket();
+            "crashed".into()
+        }
         Err(Unreachable::Gone) if finished => {
             // Ended since it was recorded (a record left by a crash after
             // the summary, or by a kill during cleanup).
@@ -102,7 +106,11 @@ fn entry(record: &ServerRecord) -> Option<RunEntry> {
         }
         Err(Unreachable::Silent) => "unreachable".into(),
     };
-    let resume = (state == "dead").then(|| resume_hint(&record.run_dir));
+    let resume = match state.as_str() {
+        "dead" => Some(resume_hint(&record.run_dir)),
+        "crashed" => Some(crash_resume_hint(&record.run_dir)),
+        _ => None,
+    };
     let stalled = status.as_ref().ok().and_then(|s| s.stalled.clone()).map(|hook| {
         format!(
             "stalled in {hook}: the plugin hook does not return; `traintop stop` or `kill {}` ends the run at its \
@@ -142,6 +150,27 @@ fn resume_hint(run_dir: &Path) -> String {
         format!("traintop resume {}", run_dir.display())
     } else {
         format!("no checkpoint yet; start again: traintop run {}", run_dir.join("config.toml").display())
+    }
+}
+
+/// The summary of a run that crashed (a plugin took its process down), as
+/// its supervisor or crash witness wrote it: `Some(hook)`, the plugin hook
+/// under way where known. Read as plain JSON: clients do not import the
+/// trainer.
+fn crashed_in(run_dir: &Path) -> Option<Option<String>> {
+    let text = std::fs::read_to_string(run_dir.join("summary.json")).ok()?;
+    let summary: serde_json::Value = serde_json::from_str(&text).ok()?;
+    (summary["stop_reason"] == "crashed").then(|| summary["hook"].as_str().map(str::to_string))
+}
+
+/// How a crashed run goes on: without the plugin whose hook it died in.
+fn crash_resume_hint(run_dir: &Path) -> String {
+    let plain = resume_hint(run_dir);
+    match crashed_in(run_dir).flatten().as_deref().and_then(|hook| hook.split_once('.')) {
+        Some((technique, _)) if plain.starts_with("traintop resume") => {
+            format!("{plain} --drop-technique {technique}  (it died in {technique}'s plugin)")
+        }
+        _ => plain,
     }
 }
 
