@@ -46,11 +46,16 @@ impl Trainer {
         let step = self.position.step;
         let epoch = self.position.epoch as u64 + 1;
         let accepted = RunEvent::Accepted { step, request: request.clone() };
-        // A steering change may move the loss to another level: the
-        // divergence rule takes the new one.
+        // A steering change (a switch, which may rebuild the graph, a
+        // parameter, the rate, a live fork or the keep that ends it) may move
+        // the loss to another level: the divergence rule takes the new one.
         if matches!(
             request.command,
-            Command::Toggle { .. } | Command::SetParam { .. } | Command::SetLearningRate { .. }
+            Command::Toggle { .. }
+                | Command::SetParam { .. }
+                | Command::SetLearningRate { .. }
+                | Command::Fork { .. }
+                | Command::Keep { .. }
         ) {
             state.detector.restart();
         }
