@@ -5,6 +5,7 @@
 
 pub mod detach;
 pub mod fanout;
+mod history;
 pub mod listener;
 pub mod record;
 pub mod server;
