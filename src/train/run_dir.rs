@@ -132,6 +132,12 @@ impl RunDir {
         self.lock = Some(lock);
     }
 
+    /// Hands the folder's writer lock to the caller (a live fork's branch B
+    /// keeps it past this handle).
+    pub fn release(&mut self) -> Option<RunLock> {
+        self.lock.take()
+    }
+
     /// Opens an existing run folder to append to its logs (resume; the
     /// caller holds its lock). A torn last line of either log (a crash in
     /// the middle of a write) is cut off first, and said so in the events.
