@@ -11,6 +11,7 @@ pub mod model;
 pub(crate) mod prepare;
 pub(crate) mod prepare_error;
 pub(crate) mod resume_check;
+pub(crate) mod resume_drop;
 pub(crate) mod resume_load;
 pub(crate) mod resume_rules;
 pub mod run_dir;

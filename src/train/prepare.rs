@@ -116,6 +116,7 @@ fn prepare_resume(
     let (train, validation) = datasets(&from.config)?;
     let mut plugins = load_plugins(&from.config, warn)?;
     from.check(dir, &train, &mut plugins)?;
+    super::resume_drop::persist(dir, &trust.drop)?;
     let mut run_dir =
         RunDir::open(dir).with_context(|| format!("cannot open {}", dir.display())).map_err(PrepareError::Runtime)?;
     run_dir.hold(lock);

@@ -96,7 +96,7 @@ impl ResumeFrom {
 
 /// Takes technique `name` out of a checkpoint: its settings and its tensors
 /// (named `name.…`), so the run goes on as if it had never loaded it.
-fn discard(loaded: &mut Loaded, name: &str) {
+pub(super) fn discard(loaded: &mut Loaded, name: &str) {
     if let Some(list) = loaded.position.techniques.as_array_mut() {
         list.retain(|t| t["name"].as_str() != Some(name));
     }
