@@ -13,6 +13,7 @@ pub(crate) mod prepare_error;
 pub(crate) mod resume_check;
 pub(crate) mod resume_drop;
 pub(crate) mod resume_load;
+pub(crate) mod resume_rescue;
 pub(crate) mod resume_rules;
 pub mod run_dir;
 pub(crate) mod summary;
