@@ -51,3 +51,44 @@ fn a_fork_and_a_keep_restart_the_warm_up_on_a_converged_run() {
     assert_eq!(common::cli::summary(&run)["stop_reason"], "user");
     assert!(divergences(&run).is_empty(), "{:?}", divergences(&run));
 }
+
+/// The latest `techniques` record's switch for `name`.
+fn enabled(run: &std::path::Path, name: &str) -> Option<bool> {
+    let said = records(run, "events.jsonl").into_iter().filter(|e| e["event"] == "techniques").last()?;
+    said["techniques"].as_array()?.iter().find(|t| t["name"] == name)?["enabled"].as_bool()
+}
+
+#[test]
+fn a_rollback_keeps_the_fix_made_at_the_banner_and_undoes_a_raised_rate() {
+    let place = Place::new();
+    let sets = [
+        "optimizer.kind=sgd",
+        "optimizer.lr=4",
+        "run.epochs=100",
+        "run.on_divergence=pause",
+        "technique.grad_clip.enabled=false",
+    ];
+    let args: Vec<&str> = sets.iter().flat_map(|s| ["--set", *s]).collect();
+    let mut child = place.start_headless("spirals.toml", &args);
+    let run = place.wait_run();
+    let mut conn = Conn::connect(&socket(&run));
+    conn.handshake(script("tests"), false);
+    let first = conn.wait_for("the first rollback", |e| e["event"] == "rolled_back");
+    assert_eq!(first["paused"], true, "{first}");
+    // At the banner: grad_clip on (the fix), then a rate far too high.
+    command(&mut conn, json!({ "command": "toggle", "technique": "grad_clip", "enabled": true }));
+    command(&mut conn, json!({ "command": "set_learning_rate", "lr": 1e6 }));
+    command(&mut conn, json!({ "command": "resume" }));
+    // Said as the state is put back, before the rollback's own record.
+    let said = conn.wait_for("what the rollback kept", |e| {
+        e["event"] == "log" && e["message"].as_str().is_some_and(|m| m.starts_with("rollback kept"))
+    });
+    let message = said["message"].as_str().unwrap();
+    assert!(message.contains("kept the steering changes grad_clip"), "{message}");
+    assert!(message.contains("undid lr 4 -> 1000000"), "{message}");
+    let second = conn.wait_for("the second rollback", |e| e["event"] == "rolled_back");
+    assert_eq!(second["lr"], 4.0, "the raised rate is undone: {second}");
+    command(&mut conn, json!({ "command": "stop" }));
+    assert_eq!(wait_exit(&mut child), 0);
+    assert_eq!(enabled(&run, "grad_clip"), Some(true), "the rollback kept grad_clip on");
+}

@@ -25,6 +25,7 @@ mod finish;
 mod live_fork;
 mod loop_state;
 mod start;
+mod steering;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::Receiver;

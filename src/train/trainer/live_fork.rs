@@ -225,6 +225,8 @@ impl Trainer {
         let marker = request.marker(label.clone());
         self.note(ch, RunEvent::Accepted { step, request });
         self.become_resumed(ch, a, &set);
+        // A rollback goes back no further than the fork (`steering.rs`).
+        state.adopt(self.snapshot(None));
         let mut branch = Branch { trainer: Box::new(b), state: None, order: None };
         branch.state = Some(branch.with_channels(&mut to_watchers(ch), |t, _, _, c| t.start(c)));
         state.branch = Some(Box::new(branch));
@@ -287,6 +289,7 @@ impl Trainer {
                 }
             }
         }
+        state.adopt(self.snapshot(None));
         self.note(ch, RunEvent::ForkEnded { step, kept, other_dir: dir.display().to_string() });
         self.note(ch, RunEvent::Marker { step, label: marker });
         Ok(())
