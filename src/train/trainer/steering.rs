@@ -4,8 +4,10 @@
 //! learning rate) are kept on those weights, unless they caused the
 //! blow-up. The rule for "caused", judged at the divergence:
 //!
-//! - a raised learning rate is undone (back to the good state's rate);
-//! - the last change before the blow-up is undone when it came within two
+//! - a raised learning rate is undone (back to the rate before the raise);
+//!   a lowered one is kept, since it cannot cause a blow-up;
+//! - the last change before the blow-up, when it is a technique's switch or
+//!   parameter, is undone when it came within two
 //!   warm-ups (`run.divergence_warmup`) of it, since the rule cannot judge a
 //!   new level before one warm-up has passed, so a blow-up a change caused
 //!   shows from then on; unless it was made in answer to a divergence (after
@@ -55,9 +57,11 @@ pub(super) fn blamed(changes: &[Steer], at: u64, warmup: u64) -> Vec<bool> {
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let raised = matches!(c.what, Steered::Lr { from, to } if to > from);
             let recent = Some(i) == last && at.saturating_sub(c.step) <= 2 * warmup && !c.answer;
-            raised || recent
+            match c.what {
+                Steered::Lr { from, to } => to > from,
+                Steered::Technique(_) => recent,
+            }
         })
         .collect()
 }
