@@ -54,7 +54,7 @@ fn a_fork_and_a_keep_restart_the_warm_up_on_a_converged_run() {
 
 /// The latest `techniques` record's switch for `name`.
 fn enabled(run: &std::path::Path, name: &str) -> Option<bool> {
-    let said = records(run, "events.jsonl").into_iter().filter(|e| e["event"] == "techniques").last()?;
+    let said = records(run, "events.jsonl").into_iter().rev().find(|e| e["event"] == "techniques")?;
     said["techniques"].as_array()?.iter().find(|t| t["name"] == name)?["enabled"].as_bool()
 }
 
