@@ -12,19 +12,22 @@ use std::process::{Child, Stdio};
 use common::cli::config;
 use common::served::{self, poll, records, script, wait_exit, Conn, Place};
 
-/// The shim, built into `dir`.
-fn shim(dir: &Path) -> PathBuf {
+/// The shim, built into `dir`; `None` (with a notice) without a C compiler.
+fn shim(dir: &Path) -> Option<PathBuf> {
     let source = common::cli::repo().join("tests/fixtures/clock/wall_clock_jump.c");
     let lib = dir.join("wall_clock_jump.so");
-    let built = std::process::Command::new("cc")
+    let Ok(built) = std::process::Command::new("cc")
         .args(["-shared", "-fPIC", "-O2", "-o"])
         .arg(&lib)
         .arg(&source)
         .arg("-ldl")
         .status()
-        .expect("a C compiler (cc)");
+    else {
+        eprintln!("skipping: no C compiler (cc) to build the clock shim");
+        return None;
+    };
     assert!(built.success(), "cc {}", source.display());
-    lib
+    Some(lib)
 }
 
 /// `traintop ARGS` with the shim preloaded, its jump armed by `flag`.
@@ -48,7 +51,7 @@ fn wait_steps(run: &Path, n: usize) {
 #[test]
 fn a_wall_clock_jump_neither_zeroes_durations_nor_reorders_the_history() {
     let place = Place::new();
-    let lib = shim(place.tmp.path());
+    let Some(lib) = shim(place.tmp.path()) else { return };
     let flag = place.tmp.path().join("jump");
     let (cfg, out) = (config("digits.toml"), place.out());
     let args = ["run", cfg.to_str().unwrap(), "--headless", "--quiet", "--out", out.to_str().unwrap()];
