@@ -104,38 +104,27 @@ impl Trainer {
     /// and is dropped unwritten.
     fn restore(&mut self, ch: &mut Channels, state: &mut LoopState) {
         let good = state.good.clone();
-        let (now, now_lr, at) = (techniques::snapshot(&self.plugins), self.position.lr, self.position.step);
+        let (now, now_lr) = (techniques::snapshot(&self.plugins), self.position.lr);
         let changes = std::mem::take(&mut state.steering);
-        let blamed = steering::blamed(&changes, at, self.config.run.divergence_warmup as u64);
+        let blamed = steering::blamed(&changes, self.position.step, self.config.run.divergence_warmup as u64);
         let mut rebuild = self.put_back(ch, &good.position.techniques);
         self.session.store = good.store;
         self.position = good.position;
-        let kept = kept_techniques(&changes, &blamed);
-        let target = steering::settings(&self.position.techniques, &now, &kept);
-        rebuild |= self.put_back(ch, &target);
-        // The rate in force (with earlier rollbacks' halvings), or the one
-        // before a raise that caused the blow-up.
-        let undone_raise = changes.iter().zip(&blamed).find_map(|(c, b)| match c.what {
-            Steered::Lr { from, .. } if *b => Some(from),
-            _ => None,
-        });
-        self.position.lr = undone_raise.unwrap_or(now_lr);
+        rebuild |= self.keep_steering(ch, &changes, &blamed, &now, now_lr);
         if rebuild {
             self.rebuild(ch, "rollback");
         }
-        if kept.iter().any(|t| self.plugins.is_active(t) && self.plugins.class_of(t) == Some(ToggleClass::Data)) {
+        // A data technique kept on computes its statistics again, as when switched on.
+        let data = |t: &&str| self.plugins.is_active(t) && self.plugins.class_of(t) == Some(ToggleClass::Data);
+        if kept_techniques(&changes, &blamed).iter().any(data) {
             self.send_train_data();
         }
         self.plugins.set_step(self.position.step);
         self.say_kept(ch, &changes, &blamed);
         // What was kept is part of what is tried from here: not judged again.
         let to = self.position.step;
-        state.steering = changes
-            .into_iter()
-            .zip(&blamed)
-            .filter(|(_, b)| !**b)
-            .map(|(c, _)| Steer { step: to, answer: true, ..c })
-            .collect();
+        let kept = changes.into_iter().zip(&blamed).filter(|(_, b)| !**b);
+        state.steering = kept.map(|(c, _)| Steer { step: to, answer: true, ..c }).collect();
         self.plugin_logs(ch);
         self.publish_techniques(ch);
         state.last_loss = good.loss;
@@ -144,6 +133,28 @@ impl Trainer {
         if state.pending_best.as_ref().is_some_and(|(_, p)| p.step > self.position.step) {
             state.pending_best = None;
         }
+    }
+
+    /// On the good state just put back: the kept changes' technique
+    /// settings (`now` is how they were at the blow-up) and the rate in force
+    /// (`now_lr`, with earlier rollbacks' halvings), or the rate before a
+    /// raise that caused the blow-up. True when the graphs must be rebuilt.
+    fn keep_steering(
+        &mut self,
+        ch: &mut Channels,
+        changes: &[Steer],
+        blamed: &[bool],
+        now: &serde_json::Value,
+        now_lr: f32,
+    ) -> bool {
+        let kept = kept_techniques(changes, blamed);
+        let rebuild = self.put_back(ch, &steering::settings(&self.position.techniques, now, &kept));
+        let undone_raise = changes.iter().zip(blamed).find_map(|(c, b)| match c.what {
+            Steered::Lr { from, .. } if *b => Some(from),
+            _ => None,
+        });
+        self.position.lr = undone_raise.unwrap_or(now_lr);
+        rebuild
     }
 
     /// Applies techniques' settings mid-run; true when the graphs must be
