@@ -107,3 +107,25 @@ fn resume_drop_technique_goes_on_without_it_and_says_so() {
         last.position.techniques.as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
     assert!(!names.contains(&"fixture_marker"), "{names:?}");
 }
+
+/// After one `resume --drop-technique`, the folder no longer names the
+/// technique: plain resumes need neither the flag nor the plugin, and the
+/// run keeps its id.
+#[test]
+fn a_dropped_technique_stays_dropped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = shipped(tmp.path());
+    let d = dir.to_str().unwrap();
+    let mark = tmp.path().join("loaded");
+    let id = traintop::train::run_dir::run_id(&std::fs::read_to_string(dir.join("config.toml")).unwrap());
+    let args = ["resume", d, "--headless", "--quiet", "--set", "run.epochs=3", "--drop-technique", "fixture_marker"];
+    let o = go(&mark, &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = go(&mark, &["resume", d, "--headless", "--quiet", "--set", "run.epochs=4"]);
+    assert!(o.status.success(), "a plain resume after the drop: {}", stderr(&o));
+    assert!(!mark.exists(), "the dropped technique's plugin was loaded");
+    assert_eq!(common::cli::summary(&dir)["epochs_run"], 4);
+    let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    assert!(!config.contains("fixture_marker"), "{config}");
+    assert_eq!(traintop::train::run_dir::run_id(&config), id, "the run keeps its id");
+}

@@ -14,5 +14,11 @@ pub fn fork(parent: &Path, at: &str, opts: &RunOptions) -> Result<(), ExitError>
     // The fork's folder is made; resuming it is a plain resume (its own
     // server, when in the background).
     let opts = RunOptions { out: None, ..opts.clone() };
-    run::resume(&dir, &opts)
+    let resumed = run::resume(&dir, &opts);
+    // Refused before it trained (a `--set` the resume rejects, a plugin
+    // missing): the new folder holds nothing worth keeping.
+    if resumed.is_err() && crate::train::fork::never_started(&dir) {
+        crate::train::fork::discard(&dir);
+    }
+    resumed
 }

@@ -146,7 +146,13 @@ fn drive(mut prepared: Prepared, opts: &RunOptions, baseline: Option<Baseline>) 
     // banner offers the fixes) and stops a headless one (exit code 3).
     let watched = if opts.server || foreground { OnDivergence::Pause } else { OnDivergence::Stop };
     prepared.config.run.on_divergence.get_or_insert(watched);
-    let flags = signals::install()?;
+    let flags = match signals::install() {
+        Ok(flags) => flags,
+        Err(e) => {
+            prepared.abandon();
+            return Err(e);
+        }
+    };
     let run_path = std::path::absolute(&prepared.run_dir.path).unwrap_or_else(|_| prepared.run_dir.path.clone());
     let name = prepared.config.run.name.clone();
     let hooks = prepared.plugins.watch();
@@ -167,7 +173,10 @@ fn drive(mut prepared: Prepared, opts: &RunOptions, baseline: Option<Baseline>) 
     // exists to be served).
     let server = match Server::start(&run_path, &name, command_tx.clone()) {
         Ok(s) => Some(Arc::new(s)),
-        Err(e) if opts.server => return Err(ExitError::runtime(anyhow::anyhow!("cannot serve the run: {e}"))),
+        Err(e) if opts.server => {
+            prepared.abandon();
+            return Err(ExitError::runtime(anyhow::anyhow!("cannot serve the run: {e}")));
+        }
         Err(e) => {
             eprintln!("warning: the run is not served, `traintop attach` cannot reach it: {e}");
             None
@@ -186,8 +195,13 @@ fn drive(mut prepared: Prepared, opts: &RunOptions, baseline: Option<Baseline>) 
     let (watcher, pump) = match foreground {
         true => (Watcher::Dashboard(event_tx), None),
         false => {
-            let (sink, pump) = line_pump::start()
-                .map_err(|e| ExitError::runtime(anyhow::anyhow!("cannot start the output thread: {e}")))?;
+            let (sink, pump) = match line_pump::start() {
+                Ok(started) => started,
+                Err(e) => {
+                    prepared.abandon();
+                    return Err(ExitError::runtime(anyhow::anyhow!("cannot start the output thread: {e}")));
+                }
+            };
             (Watcher::Lines(LinePrinter::new(opts.quiet || opts.server), sink), Some(pump))
         }
     };

@@ -6,6 +6,7 @@
 pub mod deadline;
 pub mod detach;
 pub mod fanout;
+mod history;
 pub mod identity;
 pub mod limits;
 pub mod listener;

@@ -16,7 +16,7 @@ use super::listener::{self, Handler, Listener, Peer};
 use super::record::{host_name, ServerRecord};
 use super::socket_dir;
 use crate::protocol::framing::encode;
-use crate::protocol::{Command, EventReader, Record, RecordRef, Request, RunEvent, RunState, RunStatus};
+use crate::protocol::{Command, RecordRef, Request, RunEvent, RunState, RunStatus};
 
 /// Training losses kept for the status's sparkline.
 const RECENT_LOSSES: usize = 60;
@@ -56,10 +56,10 @@ impl Server {
             ..Default::default()
         }));
         let fanout = Arc::new(Fanout::default());
-        for event in earlier_records(run_dir) {
+        super::history::replay(run_dir, |event| {
             update(&mut lock(&status), &event);
             fanout.publish(line(&event), keep(&event));
-        }
+        });
         let encoder_status = Arc::clone(&status);
         let publisher = Publisher::start(Arc::clone(&fanout), move |event: &RunEvent| {
             update(&mut lock(&encoder_status), event);
@@ -181,18 +181,6 @@ fn update(status: &mut RunStatus, event: &RunEvent) {
         }
         _ => {}
     }
-}
-
-/// The run folder's records so far, in time order (a resumed run's past).
-fn earlier_records(run_dir: &Path) -> Vec<RunEvent> {
-    let mut records: Vec<Record> = Vec::new();
-    for name in ["metrics.jsonl", "events.jsonl"] {
-        if let Ok(file) = File::open(run_dir.join(name)) {
-            records.extend(EventReader::new(io::BufReader::new(file)).filter_map(Result::ok));
-        }
-    }
-    records.sort_by(|a, b| a.time.total_cmp(&b.time));
-    records.into_iter().map(|r| r.event).filter(|e| !matches!(e, RunEvent::Hello(_))).collect()
 }
 
 /// The server's own records: appended to `events.jsonl` (one write per

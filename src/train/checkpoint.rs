@@ -137,12 +137,38 @@ pub struct Loaded {
 
 /// Reads a checkpoint and verifies its checksums, its metadata and its values.
 pub fn load(path: &Path) -> Result<Loaded, CheckpointError> {
+    load_rescuing(path, None)
+}
+
+/// [`load`], with `lr` standing in for a learning rate the checkpoint
+/// stores as `null` (an infinite one, written before rates were checked;
+/// see `crate::train::resume_rescue`).
+pub fn load_rescuing(path: &Path, lr: Option<f32>) -> Result<Loaded, CheckpointError> {
     let bytes = fs::read(path).map_err(io(path))?;
-    parse(&bytes).map_err(|reason| CheckpointError::Invalid { path: path.to_path_buf(), reason })
+    parse_with(&bytes, lr).map_err(|reason| CheckpointError::Invalid { path: path.to_path_buf(), reason })
 }
 
 /// [`load`] on bytes in memory; the error is the reason alone.
 pub fn parse(bytes: &[u8]) -> Result<Loaded, String> {
+    parse_with(bytes, None)
+}
+
+/// The position in the metadata text; a `null` rate is `lr` if given.
+fn position(meta_json: &str, lr: Option<f32>) -> Result<Position, String> {
+    let mut value: serde_json::Value = serde_json::from_str(meta_json).map_err(|e| format!("metadata: {e}"))?;
+    if value.get("lr").is_some_and(serde_json::Value::is_null) {
+        let Some(lr) = lr else {
+            return Err("metadata: lr is null (an infinite or NaN learning rate, written before rates were \
+                        checked); resume with --set optimizer.lr=VALUE"
+                .to_string());
+        };
+        value["lr"] = serde_json::json!(lr);
+    }
+    serde_json::from_value(value).map_err(|e| format!("metadata: {e}"))
+}
+
+/// [`parse`], rescuing a `null` rate with `lr`.
+fn parse_with(bytes: &[u8], lr: Option<f32>) -> Result<Loaded, String> {
     let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| format!("{e:?} (truncated or corrupt?)"))?;
     let tensors = SafeTensors::deserialize(bytes).map_err(|e| format!("{e:?} (truncated or corrupt?)"))?;
     let info = meta.metadata().as_ref();
@@ -162,7 +188,7 @@ pub fn parse(bytes: &[u8]) -> Result<Loaded, String> {
     if crc(meta_json.as_bytes()) != sums.metadata {
         return Err(format!("the {METADATA_KEY} metadata does not match its checksum: the file is damaged"));
     }
-    let position: Position = serde_json::from_str(meta_json).map_err(|e| format!("metadata: {e}"))?;
+    let position = position(meta_json, lr)?;
     check_position(&position)?;
     let mut states = vec![];
     for (name, view) in tensors.tensors() {

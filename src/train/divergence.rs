@@ -7,9 +7,10 @@
 //! loss of a model that learned nothing (the [`baseline`]: predicting the
 //! training split's class frequencies, or its mean target). The rule starts
 //! over at a run's start, a resume, a rollback, and any steering change
-//! (learning rate, technique switch or parameter), since each may move the
-//! loss to another level on purpose. The warm-up (`run.divergence_warmup`
-//! steps) lets the smoothed loss settle before it is judged.
+//! (learning rate, technique switch or parameter, a live fork and its keep),
+//! since each may move the loss to another level on purpose. The warm-up
+//! (`run.divergence_warmup` steps) lets the smoothed loss settle before it
+//! is judged.
 //!
 //! Smoothing keeps one noisy batch late in training (a loss of 0.3 against
 //! a best of 0.005) from counting, and the baseline keeps a change of level

@@ -22,10 +22,11 @@ use serde::Serialize;
 use super::checkpoint::{self, Loaded};
 use super::prepare_error::PrepareError;
 use super::resume_rules;
-use super::run_dir::{without_id, RunDir, BEST_CHECKPOINT, CONFIG_FILE, ENCODING_FILE, LAST_CHECKPOINT};
+use super::run_dir::{without_id, RunDir, BEST_CHECKPOINT, CONFIG_FILE, ENCODING_FILE, EVENTS_FILE, LAST_CHECKPOINT};
 use crate::config::RunConfig;
 use crate::engine::StateStore;
 use crate::protocol::RunEvent;
+use crate::run_lock::RunLock;
 
 /// Where the fork's parentage is written.
 pub const FORK_FILE: &str = "fork.json";
@@ -79,6 +80,17 @@ fn source(parent: &Path, at: &str) -> Result<Source, PrepareError> {
 /// `None`) and returns its path; the `sets` are checked here as a resume
 /// would check them, and applied when the caller resumes the folder.
 pub fn create(parent: &Path, at: &str, sets: &[String], out_dir: Option<&Path>) -> Result<PathBuf, PrepareError> {
+    create_locked(parent, at, sets, out_dir).map(|(dir, _)| dir)
+}
+
+/// [`create`], the new folder still locked by this process: a live fork's
+/// branch B holds it from its making to its end.
+pub fn create_locked(
+    parent: &Path,
+    at: &str,
+    sets: &[String],
+    out_dir: Option<&Path>,
+) -> Result<(PathBuf, RunLock), PrepareError> {
     let config_path = parent.join(CONFIG_FILE);
     let text = std::fs::read_to_string(&config_path)
         .map_err(|e| PrepareError::Input(format!("{}: not a run folder ({e})", config_path.display())))?;
@@ -119,5 +131,25 @@ pub fn create(parent: &Path, at: &str, sets: &[String], out_dir: Option<&Path>) 
     let change = if sets.is_empty() { "no change".to_string() } else { format!("--set {}", sets.join(" --set ")) };
     let note = format!("fork of {} at step {} ({name} checkpoint), {change}", info.parent, info.step);
     dir.record(&RunEvent::log(note)).map_err(runtime(format!("cannot write {}", dir.path.display())))?;
-    Ok(dir.path.clone())
+    let lock =
+        dir.release().ok_or_else(|| PrepareError::Runtime(anyhow::anyhow!("{}: not locked", dir.path.display())))?;
+    Ok((dir.path.clone(), lock))
+}
+
+/// Whether the fork in `dir` never started training (its event log has no
+/// `started` record): a resume refused it.
+pub fn never_started(dir: &Path) -> bool {
+    let Ok(file) = std::fs::File::open(dir.join(EVENTS_FILE)) else { return true };
+    let mut records = crate::protocol::EventReader::new(std::io::BufReader::new(file));
+    !records.any(|r| r.is_ok_and(|r| matches!(r.event, RunEvent::Started(_))))
+}
+
+/// Removes a fork's folder that never trained; one that is locked (a run
+/// took it meanwhile) or is no fork's is left alone.
+pub fn discard(dir: &Path) {
+    let Ok(lock) = crate::run_lock::acquire(dir) else { return };
+    if dir.join(FORK_FILE).is_file() && never_started(dir) {
+        drop(lock);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

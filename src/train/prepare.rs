@@ -64,6 +64,17 @@ impl Prepared {
         trainer.announce(announce);
         trainer
     }
+
+    /// Gives up before training: a new run's folder, which holds nothing
+    /// but its config and empty logs, goes (a failed `run --detach` left
+    /// it behind); a resumed folder stays as it was.
+    pub fn abandon(self) {
+        if self.resume.is_none() {
+            let path = self.run_dir.path.clone();
+            drop(self.run_dir);
+            let _ = std::fs::remove_dir_all(path);
+        }
+    }
 }
 
 /// Prepares a run; `warn` hears what is worth saying but not fatal (plugins
@@ -105,6 +116,7 @@ fn prepare_resume(
     let (train, validation) = datasets(&from.config)?;
     let mut plugins = load_plugins(&from.config, warn)?;
     from.check(dir, &train, &mut plugins)?;
+    super::resume_drop::persist(dir, &trust.drop)?;
     let mut run_dir =
         RunDir::open(dir).with_context(|| format!("cannot open {}", dir.display())).map_err(PrepareError::Runtime)?;
     run_dir.hold(lock);

@@ -12,6 +12,7 @@ use super::checkpoint::{self, Loaded};
 use super::model::backend;
 use super::prepare_error::PrepareError;
 use super::resume_check::{apply_changes, check_checkpoint, check_encoding, check_position};
+use super::resume_rescue;
 use super::resume_rules::{self, Applied};
 use super::run_dir::{run_id, CONFIG_FILE, LAST_CHECKPOINT};
 use crate::config::RunConfig;
@@ -51,14 +52,16 @@ pub fn read(dir: &Path, overrides: &[String], trust: &FolderTrust) -> Result<Res
         return Err(PrepareError::Input(format!("{}: not a run folder (no {CONFIG_FILE})", dir.display())));
     }
     let (trusted, drop) = (&trust.plugin_dirs, &trust.drop);
-    let base = RunConfig::from_run_folder(&config_path, &[], trusted, drop).map_err(PrepareError::Config)?;
+    let (base, rescued) = resume_rescue::base_config(&config_path, overrides, trusted, drop)?;
     let config = RunConfig::from_run_folder(&config_path, overrides, trusted, drop).map_err(PrepareError::Config)?;
-    let changes = resume_rules::check(&base, &config).map_err(PrepareError::Config)?;
+    let mut changes = resume_rules::check(&base, &config).map_err(PrepareError::Config)?;
+    changes.extend(rescued);
     backend(&config)
         .check_available()
         .map_err(|e| PrepareError::Config(config.error_at("run.device", e.to_string())))?;
     let last = dir.join(LAST_CHECKPOINT);
-    let mut loaded = checkpoint::load(&last).map_err(|e| PrepareError::Input(e.to_string()))?;
+    let lr = resume_rescue::checkpoint_lr(&config, &changes);
+    let mut loaded = checkpoint::load_rescuing(&last, lr).map_err(|e| PrepareError::Input(e.to_string()))?;
     for name in drop {
         discard(&mut loaded, name);
     }
@@ -96,7 +99,7 @@ impl ResumeFrom {
 
 /// Takes technique `name` out of a checkpoint: its settings and its tensors
 /// (named `name.…`), so the run goes on as if it had never loaded it.
-fn discard(loaded: &mut Loaded, name: &str) {
+pub(super) fn discard(loaded: &mut Loaded, name: &str) {
     if let Some(list) = loaded.position.techniques.as_array_mut() {
         list.retain(|t| t["name"].as_str() != Some(name));
     }

@@ -14,7 +14,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
@@ -40,7 +40,9 @@ pub struct RunDir {
     pub id: String,
     metrics: AppendLog,
     events: AppendLog,
-    started: SystemTime,
+    /// When this handle opened the folder, on the monotonic clock: a wall
+    /// clock set back mid-run made durations read 0.0.
+    started: Instant,
     /// The folder's writer lock ([`crate::run_lock`]), held while this
     /// handle lives: taken by [`RunDir::create`], handed over by a resume
     /// ([`RunDir::hold`]), which takes it before it writes anything.
@@ -130,6 +132,12 @@ impl RunDir {
         self.lock = Some(lock);
     }
 
+    /// Hands the folder's writer lock to the caller (a live fork's branch B
+    /// keeps it past this handle).
+    pub fn release(&mut self) -> Option<RunLock> {
+        self.lock.take()
+    }
+
     /// Opens an existing run folder to append to its logs (resume; the
     /// caller holds its lock). A torn last line of either log (a crash in
     /// the middle of a write) is cut off first, and said so in the events.
@@ -141,7 +149,7 @@ impl RunDir {
         let (metrics, metrics_cut) = AppendLog::open(&path.join(METRICS_FILE))?;
         let (events, events_cut) = AppendLog::open(&path.join(EVENTS_FILE))?;
         let id = fs::read_to_string(path.join(CONFIG_FILE)).map(|t| run_id(&t)).unwrap_or_default();
-        let mut dir = Self { path: path.to_path_buf(), id, metrics, events, started: SystemTime::now(), lock: None };
+        let mut dir = Self { path: path.to_path_buf(), id, metrics, events, started: Instant::now(), lock: None };
         dir.record(&RunEvent::Hello(Hello::ours()))?;
         for (file, cut) in [(METRICS_FILE, metrics_cut), (EVENTS_FILE, events_cut)] {
             if cut > 0 {
@@ -197,7 +205,7 @@ impl RunDir {
     }
 
     pub fn elapsed_secs(&self) -> f64 {
-        self.started.elapsed().map(|d| d.as_secs_f64()).unwrap_or(0.0)
+        self.started.elapsed().as_secs_f64()
     }
 
     pub fn file(&self, name: &str) -> PathBuf {

@@ -8,6 +8,7 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
 use super::loop_state::LoopState;
+use super::steering::Steered;
 use super::{Channels, Flow, Trainer};
 use crate::protocol::{Command, Request, RunEvent, RunState, StopReason, ToggleClass};
 use crate::train::run_dir::LAST_CHECKPOINT;
@@ -46,11 +47,16 @@ impl Trainer {
         let step = self.position.step;
         let epoch = self.position.epoch as u64 + 1;
         let accepted = RunEvent::Accepted { step, request: request.clone() };
-        // A steering change may move the loss to another level: the
-        // divergence rule takes the new one.
+        // A steering change (a switch, which may rebuild the graph, a
+        // parameter, the rate, a live fork or the keep that ends it) may move
+        // the loss to another level: the divergence rule takes the new one.
         if matches!(
             request.command,
-            Command::Toggle { .. } | Command::SetParam { .. } | Command::SetLearningRate { .. }
+            Command::Toggle { .. }
+                | Command::SetParam { .. }
+                | Command::SetLearningRate { .. }
+                | Command::Fork { .. }
+                | Command::Keep { .. }
         ) {
             state.detector.restart();
         }
@@ -80,10 +86,11 @@ impl Trainer {
                 self.note(ch, accepted);
                 self.note(ch, RunEvent::log(format!("checkpoint written at step {step}")));
             }
-            Command::Toggle { .. } | Command::SetParam { .. } => self.apply_technique_command(ch, request),
+            Command::Toggle { .. } | Command::SetParam { .. } => self.apply_technique_command(ch, state, request),
             Command::Fork { .. } => self.fork(ch, state, request)?,
             Command::Keep { .. } => self.keep(ch, state, request)?,
             Command::SetLearningRate { lr } if lr.is_finite() && lr > 0.0 => {
+                state.steered(step, Steered::Lr { from: self.position.lr, to: lr });
                 self.position.lr = lr;
                 self.note(ch, accepted);
                 self.note(ch, RunEvent::log(format!("learning rate set to {lr}")));
@@ -102,7 +109,7 @@ impl Trainer {
     }
 
     /// Applies a toggle or parameter change.
-    fn apply_technique_command(&mut self, ch: &mut Channels, request: Request) {
+    fn apply_technique_command(&mut self, ch: &mut Channels, state: &mut LoopState, request: Request) {
         let step = self.position.step;
         let (technique, result) = match &request.command {
             Command::Toggle { technique, enabled } => {
@@ -115,6 +122,7 @@ impl Trainer {
         };
         match result {
             Ok(needs_rebuild) => {
+                state.steered(step, Steered::Technique(technique.clone()));
                 let label = request.command.label();
                 let marker = request.marker(label.clone());
                 self.note(ch, RunEvent::Accepted { step, request });

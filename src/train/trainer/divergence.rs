@@ -11,9 +11,10 @@
 //! and the techniques' settings; no disk, no checksum.
 
 use super::loop_state::{Divergence, LoopState, Snapshot};
+use super::steering::{self, Steer, Steered};
 use super::{Channels, Flow, Trainer};
 use crate::config::OnDivergence;
-use crate::protocol::{RunEvent, RunState, StopReason};
+use crate::protocol::{RunEvent, RunState, StopReason, ToggleClass};
 use crate::train::divergence::{Cause, Verdict};
 use crate::train::techniques;
 use traintop_plugin_abi::EventKind;
@@ -41,7 +42,7 @@ impl Trainer {
             Verdict::Healthy => {
                 if let Some(mut kept) = state.candidate.take() {
                     kept.loss = Some(loss);
-                    state.good = kept;
+                    state.adopt(kept);
                 }
                 Ok(Flow::Continue)
             }
@@ -62,12 +63,11 @@ impl Trainer {
             OnDivergence::Pause if ch.commands.is_none() => OnDivergence::Stop,
             policy => policy,
         };
-        let lr = self.position.lr;
         match policy {
             OnDivergence::Rollback if state.rollbacks < self.config.run.max_rollbacks => {
-                self.roll_back(ch, state, cause, lr / 2.0, false);
+                self.roll_back(ch, state, cause, 0.5, false);
             }
-            OnDivergence::Pause => self.roll_back(ch, state, cause, lr, true),
+            OnDivergence::Pause => self.roll_back(ch, state, cause, 1.0, true),
             OnDivergence::Rollback | OnDivergence::Stop => {
                 self.restore(ch, state);
                 state.diverged = Some(Divergence { step, cause });
@@ -77,13 +77,15 @@ impl Trainer {
         Ok(Flow::Rewind)
     }
 
-    /// Goes back to the good state with learning rate `lr`, and says so;
-    /// `pause` then waits for a command.
-    fn roll_back(&mut self, ch: &mut Channels, state: &mut LoopState, cause: String, lr: f32, pause: bool) {
+    /// Goes back to the good state with the learning rate it goes on with
+    /// times `factor`, and says so; `pause` then waits for a command.
+    fn roll_back(&mut self, ch: &mut Channels, state: &mut LoopState, cause: String, factor: f32, pause: bool) {
         let step = self.position.step;
         self.restore(ch, state);
-        self.position.lr = lr;
+        self.position.lr *= factor;
+        let lr = self.position.lr;
         state.rollbacks += 1;
+        state.answering = true;
         let to_step = self.position.step;
         let attempt = state.rollbacks;
         self.note(ch, RunEvent::RolledBack { step, to_step, cause, lr, attempt, paused: pause });
@@ -94,25 +96,35 @@ impl Trainer {
         }
     }
 
-    /// Puts the good state back: techniques' settings (rebuilding the
-    /// graphs when a switch changed), tensors, position. The rule starts
-    /// over; a `best` taken after the good state belongs to the abandoned
-    /// stretch and is dropped unwritten.
+    /// Puts the good state back: tensors, position and techniques'
+    /// settings (rebuilding the graphs when a switch changed); then the
+    /// steering changes made since that a rollback keeps (`steering.rs`),
+    /// saying which it kept and which it undid. The rule starts over; a
+    /// `best` taken after the good state belongs to the abandoned stretch
+    /// and is dropped unwritten.
     fn restore(&mut self, ch: &mut Channels, state: &mut LoopState) {
         let good = state.good.clone();
-        let rebuild = match techniques::reapply(&mut self.plugins, &good.position.techniques, &mut self.session.store) {
-            Ok(rebuild) => rebuild,
-            Err(e) => {
-                self.note(ch, RunEvent::log(format!("warning: rollback: {e}")));
-                true
-            }
-        };
+        let (now, now_lr) = (techniques::snapshot(&self.plugins), self.position.lr);
+        let changes = std::mem::take(&mut state.steering);
+        let blamed = steering::blamed(&changes, self.position.step, self.config.run.divergence_warmup as u64);
+        let mut rebuild = self.put_back(ch, &good.position.techniques);
         self.session.store = good.store;
         self.position = good.position;
+        rebuild |= self.keep_steering(ch, &changes, &blamed, &now, now_lr);
         if rebuild {
             self.rebuild(ch, "rollback");
         }
+        // A data technique kept on computes its statistics again, as when switched on.
+        let data = |t: &&str| self.plugins.is_active(t) && self.plugins.class_of(t) == Some(ToggleClass::Data);
+        if kept_techniques(&changes, &blamed).iter().any(data) {
+            self.send_train_data();
+        }
         self.plugins.set_step(self.position.step);
+        self.say_kept(ch, &changes, &blamed);
+        // What was kept is part of what is tried from here: not judged again.
+        let to = self.position.step;
+        let kept = changes.into_iter().zip(&blamed).filter(|(_, b)| !**b);
+        state.steering = kept.map(|(c, _)| Steer { step: to, answer: true, ..c }).collect();
         self.plugin_logs(ch);
         self.publish_techniques(ch);
         state.last_loss = good.loss;
@@ -122,4 +134,70 @@ impl Trainer {
             state.pending_best = None;
         }
     }
+
+    /// On the good state just put back: the kept changes' technique
+    /// settings (`now` is how they were at the blow-up) and the rate in force
+    /// (`now_lr`, with earlier rollbacks' halvings), or the rate before a
+    /// raise that caused the blow-up. True when the graphs must be rebuilt.
+    fn keep_steering(
+        &mut self,
+        ch: &mut Channels,
+        changes: &[Steer],
+        blamed: &[bool],
+        now: &serde_json::Value,
+        now_lr: f32,
+    ) -> bool {
+        let kept = kept_techniques(changes, blamed);
+        let rebuild = self.put_back(ch, &steering::settings(&self.position.techniques, now, &kept));
+        let undone_raise = changes.iter().zip(blamed).find_map(|(c, b)| match c.what {
+            Steered::Lr { from, .. } if *b => Some(from),
+            _ => None,
+        });
+        self.position.lr = undone_raise.unwrap_or(now_lr);
+        rebuild
+    }
+
+    /// Applies techniques' settings mid-run; true when the graphs must be
+    /// rebuilt (also when a setting could not be applied, which is said).
+    fn put_back(&mut self, ch: &mut Channels, settings: &serde_json::Value) -> bool {
+        match techniques::reapply(&mut self.plugins, settings, &mut self.session.store) {
+            Ok(rebuild) => rebuild,
+            Err(e) => {
+                self.note(ch, RunEvent::log(format!("warning: rollback: {e}")));
+                true
+            }
+        }
+    }
+
+    /// The event log's word on the steering changes a rollback judged.
+    fn say_kept(&mut self, ch: &mut Channels, changes: &[Steer], blamed: &[bool]) {
+        if changes.is_empty() {
+            return;
+        }
+        let list = |undo: bool| {
+            let picked: Vec<String> =
+                changes.iter().zip(blamed).filter(|(_, b)| **b == undo).map(|(c, _)| c.to_string()).collect();
+            if picked.is_empty() {
+                "nothing".to_string()
+            } else {
+                picked.join(", ")
+            }
+        };
+        let message = format!("rollback kept the steering changes {}; undid {}", list(false), list(true));
+        self.note(ch, RunEvent::log(message));
+    }
+}
+
+/// The techniques whose changes a rollback keeps: changed, and never blamed.
+fn kept_techniques<'a>(changes: &'a [Steer], blamed: &[bool]) -> Vec<&'a str> {
+    let named = |want: bool| {
+        changes.iter().zip(blamed).filter(move |(_, b)| **b == want).filter_map(|(c, _)| match &c.what {
+            Steered::Technique(name) => Some(name.as_str()),
+            Steered::Lr { .. } => None,
+        })
+    };
+    let undone: Vec<&str> = named(true).collect();
+    let mut kept: Vec<&str> = named(false).filter(|n| !undone.contains(n)).collect();
+    kept.dedup();
+    kept
 }

@@ -37,7 +37,7 @@ impl Trainer {
         }
         self.dispatch(EventKind::EpochEnd, epoch, f64::NAN, f64::NAN);
         self.plugin_logs(ch);
-        self.note(ch, RunEvent::Techniques { techniques: self.plugins.views() });
+        self.report_techniques(ch);
         Ok(self.stop_requested(ch).map_or(Flow::Continue, Flow::Stop))
     }
 

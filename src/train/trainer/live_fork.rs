@@ -27,9 +27,10 @@ use super::loop_state::{LoopState, OtherBranch};
 use super::{Channels, Flow, Trainer};
 use crate::data::Batches;
 use crate::protocol::{Command, ForkBranch, Request, RunEvent, StopReason};
+use crate::train::fork;
 use crate::train::prepare_error::PrepareError;
 use crate::train::resume_load;
-use crate::train::run_dir::RunDir;
+use crate::train::run_dir::{RunDir, LAST_CHECKPOINT};
 use traintop_plugin_abi::EventKind;
 
 /// Branch B: a trainer of its own over B's folder, with its loop's state.
@@ -158,6 +159,14 @@ impl Trainer {
         Ok(Trainer::new(from.config, train, validation, run_dir, plugins, Some(from.loaded)))
     }
 
+    /// The fork's two trainers: B resumed from `dir` as it is, A from this
+    /// run's folder with `set`.
+    fn branches(&self, dir: &Path, set: &[String]) -> Result<(Trainer, Trainer), PrepareError> {
+        let b = self.resumed_from(dir, &[])?;
+        let a = self.resumed_from(&self.run_dir.path.clone(), set)?;
+        Ok((b, a))
+    }
+
     /// Becomes `next` (a trainer resumed from a checkpoint of this run), keeping
     /// this run's folder handle; then what a resume does before its first
     /// batch: the training data to the techniques and their run-start hook.
@@ -191,10 +200,19 @@ impl Trainer {
         let set = vec![format!("technique.{technique}.enabled={enabled}")];
         self.write_checkpoints(state)?;
         self.run_dir.flush()?;
-        let made = crate::train::fork::create(&self.run_dir.path, "last", &[], None).and_then(|dir| {
-            let b = self.resumed_from(&dir, &[])?;
-            let a = self.resumed_from(&self.run_dir.path.clone(), &set)?;
-            Ok((dir, b, a))
+        let made = fork::create_locked(&self.run_dir.path, "last", &[], None).and_then(|(dir, lock)| {
+            match self.branches(&dir, &set) {
+                Ok((mut b, a)) => {
+                    // B's folder is B's alone while the fork lives.
+                    b.run_dir.hold(lock);
+                    Ok((dir, b, a))
+                }
+                Err(e) => {
+                    drop(lock);
+                    fork::discard(&dir);
+                    Err(e)
+                }
+            }
         });
         let (dir, b, a) = match made {
             Ok(m) => m,
@@ -207,6 +225,8 @@ impl Trainer {
         let marker = request.marker(label.clone());
         self.note(ch, RunEvent::Accepted { step, request });
         self.become_resumed(ch, a, &set);
+        // A rollback goes back no further than the fork (`steering.rs`).
+        state.adopt(self.snapshot(None));
         let mut branch = Branch { trainer: Box::new(b), state: None, order: None };
         branch.state = Some(branch.with_channels(&mut to_watchers(ch), |t, _, _, c| t.start(c)));
         state.branch = Some(Box::new(branch));
@@ -219,12 +239,15 @@ impl Trainer {
     /// At each batch boundary: B catches up with this run's step.
     pub(super) fn step_branch(&mut self, ch: &mut Channels, state: &mut LoopState) -> anyhow::Result<()> {
         let Some(branch) = state.branch.as_mut() else { return Ok(()) };
-        if branch.catch_up(self.position.step, &mut to_watchers(ch))? {
-            return Ok(());
-        }
+        // B failing (its folder deleted under it) ends B, not this run.
+        let why = match branch.catch_up(self.position.step, &mut to_watchers(ch)) {
+            Ok(true) => return Ok(()),
+            Ok(false) => "stopped by itself".to_string(),
+            Err(e) => format!("failed: {e}"),
+        };
         let dir = branch.dir().display().to_string();
         state.branch = None;
-        self.note(ch, RunEvent::log(format!("branch B stopped by itself ({dir}); this run goes on as A")));
+        self.note(ch, RunEvent::log(format!("branch B {why} ({dir}); this run goes on as A")));
         self.note(ch, RunEvent::ForkEnded { step: self.position.step, kept: ForkBranch::A, other_dir: dir });
         Ok(())
     }
@@ -233,36 +256,64 @@ impl Trainer {
     pub(super) fn keep(&mut self, ch: &mut Channels, state: &mut LoopState, request: Request) -> anyhow::Result<()> {
         let step = self.position.step;
         let Command::Keep { branch: kept } = request.command else { return Ok(()) };
-        let Some(mut other) = state.branch.take() else {
+        let Some(other) = state.branch.take() else {
             let reason = "not forked: f forks the selected technique's switch first".to_string();
             self.note(ch, RunEvent::Rejected { step, request, reason });
             return Ok(());
         };
         let dir: PathBuf = other.dir().to_path_buf();
-        let going = other.catch_up(step, &mut to_watchers(ch))?;
-        if going {
-            other.end(&mut to_watchers(ch))?;
+        if kept == ForkBranch::B && !dir.join(LAST_CHECKPOINT).is_file() {
+            // Nothing to take B's state from: refused, and the fork goes on.
+            state.branch = Some(other);
+            let reason = format!(
+                "cannot keep B: its folder {} or its checkpoint is gone; keep A to end the fork",
+                dir.display()
+            );
+            self.note(ch, RunEvent::Rejected { step, request, reason });
+            return Ok(());
         }
+        self.end_branch(ch, other);
         let marker = request.marker(request.command.label());
         self.note(ch, RunEvent::Accepted { step, request });
+        let mut kept = kept;
         if kept == ForkBranch::B {
             match self.resumed_from(&dir, &[]) {
                 Ok(b) => self.become_resumed(ch, b, &[]),
-                Err(e) => self.note(ch, RunEvent::log(format!("error: cannot take branch B's state: {e}"))),
+                Err(e) => {
+                    // B ended, its state unreadable: the run is A, and says so.
+                    self.note(
+                        ch,
+                        RunEvent::log(format!("error: cannot take branch B's state ({e}); this run goes on as A")),
+                    );
+                    kept = ForkBranch::A;
+                }
             }
         }
+        state.adopt(self.snapshot(None));
         self.note(ch, RunEvent::ForkEnded { step, kept, other_dir: dir.display().to_string() });
         self.note(ch, RunEvent::Marker { step, label: marker });
         Ok(())
     }
 
+    /// B catches up and ends (its checkpoints and summary written); B
+    /// failing (its folder deleted under it) is said, and ends only B.
+    fn end_branch(&mut self, ch: &mut Channels, mut other: Box<dyn OtherBranch>) {
+        let (step, dir) = (self.position.step, other.dir().display().to_string());
+        let going = other.catch_up(step, &mut to_watchers(ch));
+        let ended = match going {
+            Ok(true) => other.end(&mut to_watchers(ch)),
+            stopped => stopped.map(|_| ()),
+        };
+        if let Err(e) = ended {
+            self.note(ch, RunEvent::log(format!("error: branch B ({dir}) failed: {e}")));
+        }
+    }
+
     /// The run ends: B ends with it.
     pub(super) fn end_fork(&mut self, ch: &mut Channels, state: &mut LoopState) -> anyhow::Result<()> {
-        let Some(mut other) = state.branch.take() else { return Ok(()) };
+        let Some(other) = state.branch.take() else { return Ok(()) };
         let dir = other.dir().display().to_string();
-        if other.catch_up(self.position.step, &mut to_watchers(ch))? {
-            other.end(&mut to_watchers(ch))?;
-        }
+        self.end_branch(ch, other);
         self.note(ch, RunEvent::ForkEnded { step: self.position.step, kept: ForkBranch::A, other_dir: dir });
         Ok(())
     }

@@ -13,6 +13,8 @@ use crate::train::checkpoint::Position;
 use crate::train::clock::TrainingClock;
 use crate::train::divergence::Detector;
 
+use super::steering::{Steer, Steered};
+
 /// The whole state at a batch boundary, kept in memory to go back to after
 /// a divergence: every tensor (weights, optimizer moments, technique
 /// state) and the position with the techniques' settings.
@@ -60,6 +62,10 @@ pub(super) struct LoopState {
     pub diverged: Option<Divergence>,
     /// Branch B of a live fork (`live_fork.rs`), trained in step with this run.
     pub branch: Option<Box<dyn OtherBranch>>,
+    /// Steering changes since `good`, oldest first (`steering.rs`).
+    pub steering: Vec<Steer>,
+    /// Rolled back to `good` already: changes now answer a divergence.
+    pub answering: bool,
 }
 
 /// The other branch of a live fork, as the loop drives it (a trait, so the
@@ -95,6 +101,8 @@ impl LoopState {
             rollbacks: 0,
             diverged: None,
             branch: None,
+            steering: Vec::new(),
+            answering: false,
         }
     }
 
@@ -111,6 +119,20 @@ impl LoopState {
     pub fn resume(&mut self) {
         self.paused = false;
         self.clock.resume();
+    }
+
+    /// Notes a steering change made at `step`, for a rollback to judge.
+    pub fn steered(&mut self, step: u64, what: Steered) {
+        let answer = self.answering;
+        self.steering.push(Steer { step, what, answer });
+    }
+
+    /// `kept` is the new good state: the changes it includes are no longer
+    /// a rollback's to judge, and no divergence is being answered.
+    pub fn adopt(&mut self, kept: Snapshot) {
+        self.steering.retain(|c| c.step > kept.position.step);
+        self.good = kept;
+        self.answering = false;
     }
 
     /// Samples per second of training so far.
