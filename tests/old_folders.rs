@@ -46,3 +46,28 @@ fn a_folder_with_an_infinite_rate_resumes_with_a_new_rate() {
     assert_eq!(common::cli::summary(&dir)["epochs_run"], 2);
     assert_eq!(checkpoint::load(&dir.join("checkpoints/last.safetensors")).unwrap().position.lr, 0.001);
 }
+
+#[test]
+fn a_folder_with_an_infinite_rate_forks_with_a_new_rate() {
+    let (out, dir, _) = train("digits.toml", &["--set", "run.epochs=1"]);
+    as_written_with_an_infinite_rate(&dir);
+    let d = dir.to_str().unwrap();
+    let fork = |extra: &[&str]| {
+        let args = ["fork", d, "--at", "last", "--headless", "--quiet", "--set", "run.epochs=2"];
+        run(&[&args[..], extra].concat())
+    };
+    let o = fork(&[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--set optimizer.lr="), "names the remedy: {}", stderr(&o));
+
+    let o = fork(&["--set", "optimizer.lr=0.001"]);
+    assert!(o.status.success(), "the override rescues it: {}", stderr(&o));
+    let forked = std::fs::read_dir(out.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.is_dir() && p != &dir && p.file_name().unwrap().to_string_lossy().contains("fork"))
+        .expect("the fork's folder");
+    assert_eq!(common::cli::summary(&forked)["stop_reason"], "completed");
+    assert_eq!(checkpoint::load(&forked.join("checkpoints/last.safetensors")).unwrap().position.lr, 0.001);
+}

@@ -21,6 +21,7 @@ use serde::Serialize;
 
 use super::checkpoint::{self, Loaded};
 use super::prepare_error::PrepareError;
+use super::resume_rescue;
 use super::resume_rules;
 use super::run_dir::{without_id, RunDir, BEST_CHECKPOINT, CONFIG_FILE, ENCODING_FILE, EVENTS_FILE, LAST_CHECKPOINT};
 use crate::config::RunConfig;
@@ -51,12 +52,12 @@ struct Source {
 }
 
 /// The parent's checkpoint that `at` names: `last`, `best`, or a step.
-fn source(parent: &Path, at: &str) -> Result<Source, PrepareError> {
+fn source(parent: &Path, at: &str, lr: Option<f32>) -> Result<Source, PrepareError> {
     let mut found = Vec::new();
     for (name, file) in [("last", LAST_CHECKPOINT), ("best", BEST_CHECKPOINT)] {
         let path = parent.join(file);
         if path.exists() {
-            let loaded = checkpoint::load(&path).map_err(|e| PrepareError::Input(e.to_string()))?;
+            let loaded = checkpoint::load_rescuing(&path, lr).map_err(|e| PrepareError::Input(e.to_string()))?;
             found.push(Source { name, loaded });
         }
     }
@@ -94,10 +95,13 @@ pub fn create_locked(
     let config_path = parent.join(CONFIG_FILE);
     let text = std::fs::read_to_string(&config_path)
         .map_err(|e| PrepareError::Input(format!("{}: not a run folder ({e})", config_path.display())))?;
-    let base = RunConfig::from_file(&config_path, &[]).map_err(PrepareError::Config)?;
+    // A folder from before float settings were checked (lr = inf) forks
+    // when a --set gives the setting a value, as it resumes.
+    let (base, rescued) = resume_rescue::rescued(sets, |rescues| RunConfig::from_file(&config_path, rescues))?;
     let changed = RunConfig::from_file(&config_path, sets).map_err(PrepareError::Config)?;
-    resume_rules::check(&base, &changed).map_err(PrepareError::Config)?;
-    let Source { name, loaded } = source(parent, at)?;
+    let mut changes = resume_rules::check(&base, &changed).map_err(PrepareError::Config)?;
+    changes.extend(rescued);
+    let Source { name, loaded } = source(parent, at, resume_rescue::checkpoint_lr(&changed, &changes))?;
     let out_dir = match out_dir {
         Some(d) => d.to_path_buf(),
         None => parent.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf),

@@ -23,9 +23,19 @@ pub fn base_config(
     trusted: &[PathBuf],
     drop: &[String],
 ) -> Result<(RunConfig, Vec<Applied>), PrepareError> {
+    rescued(overrides, |rescues| RunConfig::from_run_folder(path, rescues, trusted, drop))
+}
+
+/// The config `load` reads with no override, or, where the folder holds a
+/// float setting out of f32's range, with the override from `overrides`
+/// that gives it a value (a resume's and a fork's `--set`s alike).
+pub fn rescued(
+    overrides: &[String],
+    load: impl Fn(&[String]) -> Result<RunConfig, ConfigError>,
+) -> Result<(RunConfig, Vec<Applied>), PrepareError> {
     let mut rescues: Vec<String> = vec![];
     loop {
-        let error = match RunConfig::from_run_folder(path, &rescues, trusted, drop) {
+        let error = match load(&rescues) {
             Ok(config) => {
                 let changes = rescues.iter().map(|text| Applied { key: key_of(text).to_string(), text: text.clone() });
                 return Ok((config, changes.collect()));
@@ -56,7 +66,7 @@ fn with_remedy(error: ConfigError, field: &str) -> ConfigError {
             field: f,
             message: format!(
                 "{message}; this folder was written before float settings were checked: \
-                 resume it with --set {field}=VALUE"
+                 resume or fork it with --set {field}=VALUE"
             ),
         },
         other => other,
