@@ -28,8 +28,9 @@ pub fn identify(pid: u32, declared: &ClientId) -> (ClientId, Option<String>) {
 
 fn derive(pid: u32, declared: &ClientId) -> ClientId {
     // The dashboard of the terminal that started the run is the process
-    // that started this server (or this process, with `--foreground`).
-    if *declared == ClientId::Dashboard && (pid == parent_pid() || pid == std::process::id()) {
+    // that started this server's supervisor (or this process, with
+    // `--foreground`).
+    if *declared == ClientId::Dashboard && (pid == std::process::id() || starters().contains(&pid)) {
         return ClientId::Dashboard;
     }
     match ssh_origin(pid) {
@@ -38,8 +39,18 @@ fn derive(pid: u32, declared: &ClientId) -> ClientId {
     }
 }
 
-fn parent_pid() -> u32 {
-    rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get() as u32)
+/// This server's parent (the supervisor) and the parent's parent (the
+/// `traintop run` whose dashboard attaches); 0 where unknown.
+fn starters() -> [u32; 2] {
+    let parent = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get() as u32);
+    [parent, parent_of(parent).unwrap_or(0)]
+}
+
+/// The parent of `pid`, from `/proc/PID/stat` (its fourth field, after the
+/// command name in parentheses, which may itself hold spaces and `)`).
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..].split_whitespace().nth(1)?.parse().ok()
 }
 
 /// The terminal on the process's standard input, if it is one.
@@ -77,6 +88,13 @@ mod tests {
             assert!(matches!(client, ClientId::Local { pid, .. } if pid == me), "{client:?}");
         }
         assert_eq!(label.as_deref(), Some("ssh from 10.0.0.7"));
+    }
+
+    #[test]
+    fn the_parent_of_a_process_is_read_from_proc() {
+        let me = std::process::id();
+        let parent = rustix::process::getppid().map(|p| p.as_raw_nonzero().get() as u32);
+        assert_eq!(parent_of(me), parent);
     }
 
     #[test]
