@@ -15,8 +15,9 @@ pub struct Version {
 /// The version this build speaks.
 /// 1.1 added the `confusion` record; 1.2 the `rolled_back` event and
 /// `diverged`'s `cause`; 1.3 forks (`fork` and `keep` commands,
-/// `fork_started`, `branch` and `fork_ended` events).
-pub const PROTOCOL: Version = Version { major: 1, minor: 3 };
+/// `fork_started`, `branch` and `fork_ended` events); 1.4 the `crashed`
+/// stop reason, the status's `stalled` hook and `attached`'s `says` label.
+pub const PROTOCOL: Version = Version { major: 1, minor: 4 };
 
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
