@@ -222,3 +222,31 @@ fn two_clients_see_the_same_run_and_a_stopped_one_costs_nothing() {
     });
     stop_server(&run);
 }
+
+/// Esc over the confusion matrix closes the matrix, not the dashboard; a
+/// second Esc detaches and the run trains on.
+#[test]
+fn esc_closes_the_confusion_matrix_first_then_detaches() {
+    if skip() {
+        return;
+    }
+    const MATRIX: &str = "columns predicted";
+    let place = Place::new();
+    let out = place.out();
+    let line = format!("run {} --out {} --set run.epochs=100000", q(&config("iris.toml")), q(&out));
+    let term = Tmux::start(100, 30, &place.shell(&line));
+    term.wait_until("a step count above 0", TIMEOUT, |s| header_step(s).is_some_and(|n| n > 0));
+    let run = place.wait_run();
+    term.send_keys(&["C"]);
+    term.wait_until("the confusion matrix", TIMEOUT, |s| s.contains(MATRIX));
+    term.send_keys(&["Escape"]);
+    let screen = term.wait_until("the matrix to close", TIMEOUT, |s| !s.contains(MATRIX));
+    assert!(header_state(&screen).is_some(), "the dashboard is still up:\n{screen}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(header_state(&term.capture()).is_some(), "the dashboard stays after one Esc:\n{}", term.last_capture());
+    term.send_keys(&["Escape"]);
+    term.wait_until("the dashboard to detach", TIMEOUT, |s| s.contains("traintop attach "));
+    assert!(procs::alive(server_pid(&run)), "the run trains on");
+    stop_server(&run);
+    assert_eq!(summary(&run)["stop_reason"], "user");
+}

@@ -35,6 +35,9 @@ pub enum Action {
     StepOnce,
     /// Leave the dashboard; the run goes on (a run server's client only).
     Detach,
+    /// Esc: close what is open over the panels (the confusion matrix), and
+    /// only with nothing open, detach.
+    Back,
     Stop,
     Checkpoint,
     SelectNext,
@@ -107,7 +110,8 @@ pub const KEYS: &[Binding] = &[
     hinted(key(&[Char('n')], Action::StepOnce, "n", "train one step (while paused)"), "n", "step"),
     hinted(key(&[Char('s')], Action::Stop, "s", "stop gracefully (checkpoint, summary)"), "s", "stop"),
     hinted(key(&[Char('c')], Action::Checkpoint, "c", "write a checkpoint now"), "c", "ckpt"),
-    key(&[Char('d'), Esc], Action::Detach, "d Esc", "detach: close this screen, the run goes on"),
+    key(&[Char('d')], Action::Detach, "d Esc", "detach: close this screen, the run goes on"),
+    key(&[Esc], Action::Back, "", ""),
     key(&[Char('j'), Down], Action::SelectNext, "j k ↓ ↑", "select a technique"),
     key(&[Char('k'), Up], Action::SelectPrev, "", ""),
     hinted(
@@ -135,7 +139,7 @@ pub const KEYS: &[Binding] = &[
     ),
     hinted(key(&[Char('m')], Action::ToggleSmoothing, "m", ""), "m", "smooth"),
     key(&[Char('b')], Action::ToggleBaseline, "b", "charts: the --baseline run's curves on/off"),
-    key(&[Char('C')], Action::ToggleConfusion, "C", "validation confusion matrix (heat map) on/off"),
+    key(&[Char('C')], Action::ToggleConfusion, "C", "confusion matrix (heat map) on/off; Esc closes it"),
     key(&[Char('h')], Action::HalveLearningRate, "h g", "after a divergence: halve lr / grad_clip on"),
     key(&[Char('g')], Action::GradClipOn, "", ""),
     always(key(&[Char('?')], Action::ToggleHelp, "?", "this help"), "?", "help"),

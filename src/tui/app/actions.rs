@@ -37,7 +37,13 @@ impl App {
 
     pub(super) fn act(&mut self, action: Action) -> Option<Command> {
         match action {
-            Action::Detach | Action::Stop | Action::Interrupt | Action::Quit | Action::Confirm(_) => self.leave(action),
+            Action::Back if self.show_confusion => {
+                self.show_confusion = false;
+                None
+            }
+            Action::Back | Action::Detach | Action::Stop | Action::Interrupt | Action::Quit | Action::Confirm(_) => {
+                self.leave(action)
+            }
             Action::TogglePause | Action::StepOnce | Action::Checkpoint => self.control(action),
             Action::ToggleTechnique | Action::EditTechnique | Action::EditLearningRate => self.steer(action),
             Action::ForkTechnique | Action::Keep(_) => self.fork_action(action),
@@ -59,7 +65,7 @@ impl App {
     /// Detach, stop, quit, and the answer to "detach or stop?".
     fn leave(&mut self, action: Action) -> Option<Command> {
         match action {
-            Action::Detach => self.detach(),
+            Action::Detach | Action::Back => self.detach(),
             Action::Stop | Action::Interrupt if self.read_only => {
                 self.overlay = Overlay::None;
                 self.quit = action == Action::Interrupt;

@@ -397,3 +397,18 @@ fn outside_text_reaches_the_events_panel_escaped() {
     assert!(s.contains(r"evil\x1b[2J\x1b]0;x\x07"), "{s}");
     assert!(s.contains(r"p \x1b[31m\u{9b}2J"), "{s}");
 }
+
+/// Esc closes the confusion matrix first; only with nothing open does it
+/// detach (it used to detach at once, the matrix still open).
+#[test]
+fn esc_closes_the_confusion_matrix_before_it_detaches() {
+    let mut app = scripted();
+    app.set_attached(true, false);
+    app.on_key(key('C'));
+    assert!(app.show_confusion);
+    app.on_key(code(KeyCode::Esc));
+    assert!(!app.show_confusion, "Esc closes the matrix");
+    assert!(!app.should_quit() && !app.detached(), "and stays attached");
+    app.on_key(code(KeyCode::Esc));
+    assert!(app.should_quit() && app.detached(), "a second Esc detaches");
+}
