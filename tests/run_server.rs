@@ -342,3 +342,32 @@ fn a_killed_run_resumed_shows_once_in_ls() {
     procs::signal(resumed.id(), "TERM");
     assert_eq!(wait_exit(&mut resumed), 0);
 }
+
+/// `n` pressed five times while paused trains five steps, not one: a
+/// command sent after them is taken five steps after the pause.
+#[test]
+fn each_step_once_while_paused_trains_one_step() {
+    let place = Place::new();
+    let mut child = place.start_headless("digits.toml", LONG);
+    let run = place.wait_run();
+    let mut conn = Conn::connect(&socket(&run));
+    conn.handshake(script("tests"), false);
+    let send = |conn: &mut Conn, command: &str| conn.send(&json!({ "from": script("tests"), "command": command }));
+    send(&mut conn, "pause");
+    let paused = conn.wait_for("the pause", |e| e["event"] == "state" && e["state"] == "paused");
+    let at = paused["step"].as_u64().unwrap();
+    for _ in 0..5 {
+        send(&mut conn, "step_once");
+    }
+    for n in 1..=5 {
+        conn.wait_for(&format!("step_once {n} accepted"), |e| e["event"] == "accepted" && e["command"] == "step_once");
+    }
+    // The steps are trained after the commands at that boundary: give
+    // them time, then ask where the run is.
+    std::thread::sleep(Duration::from_secs(1));
+    send(&mut conn, "checkpoint");
+    let taken = conn.wait_for("the checkpoint", |e| e["event"] == "accepted" && e["command"] == "checkpoint");
+    assert_eq!(taken["step"].as_u64(), Some(at + 5), "five presses, five steps, then paused again");
+    send(&mut conn, "stop");
+    assert_eq!(wait_exit(&mut child), 0);
+}

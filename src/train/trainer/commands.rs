@@ -33,8 +33,9 @@ impl Trainer {
                         return Ok(Flow::Stop(reason));
                     }
                 }
-                None if !state.paused || state.step_once => {
-                    state.step_once = false;
+                None if !state.paused => return Ok(Flow::Continue),
+                None if state.steps_asked > 0 => {
+                    state.steps_asked -= 1;
                     return Ok(Flow::Continue);
                 }
                 None => {}
@@ -74,7 +75,11 @@ impl Trainer {
                 self.note(ch, RunEvent::State { step, state: RunState::Running });
             }
             Command::StepOnce => {
-                state.step_once = true;
+                // Each press is a step of its own; while running there is
+                // nothing to add.
+                if state.paused {
+                    state.steps_asked = state.steps_asked.saturating_add(1);
+                }
                 self.note(ch, accepted);
             }
             Command::Stop => {
@@ -150,7 +155,7 @@ impl Trainer {
 /// nobody could resume it.
 fn next_request(ch: &Channels, state: &mut LoopState) -> Option<Request> {
     let rx = ch.commands.as_ref()?;
-    if !state.paused || state.step_once {
+    if !state.paused || state.steps_asked > 0 {
         return rx.try_recv().ok();
     }
     match rx.recv_timeout(PAUSED_POLL) {

@@ -40,8 +40,9 @@ pub(super) struct LoopState {
     /// Samples trained by this run (or resume).
     pub samples: usize,
     pub paused: bool,
-    /// One batch asked for while paused.
-    pub step_once: bool,
+    /// Single batches asked for while paused (`n` pressed this many times),
+    /// not yet trained.
+    pub steps_asked: u32,
     /// The summed loss and batch count of the epoch under way.
     pub epoch_loss: f64,
     pub epoch_batches: usize,
@@ -88,7 +89,7 @@ impl LoopState {
             start_epoch,
             samples: 0,
             paused: false,
-            step_once: false,
+            steps_asked: 0,
             epoch_loss: 0.0,
             epoch_batches: 0,
             last_loss: None,
@@ -118,6 +119,7 @@ impl LoopState {
 
     pub fn resume(&mut self) {
         self.paused = false;
+        self.steps_asked = 0;
         self.clock.resume();
     }
 
