@@ -28,7 +28,10 @@ fn top_opens_a_runs_dashboard_and_esc_comes_back() {
     let run = place.detach(&["--set", "run.epochs=100000"]);
     let name = run.file_name().unwrap().to_str().unwrap().to_string();
     let term = Tmux::start(120, 40, &format!("{}; sleep 60", place.shell("top")));
-    term.wait_until("top listing the run as running", TIMEOUT, |s| is_top_listing(s, &name) && s.contains("running"));
+    let screen = term
+        .wait_until("top listing the run as running", TIMEOUT, |s| is_top_listing(s, &name) && s.contains("running"));
+    assert!(screen.contains("· 1 run "), "one run, singular: {screen}");
+    assert!(screen.contains("% "), "progress as a percentage: {screen}");
     let top = child_of(term.pane_pid().unwrap()).expect("the top process");
 
     term.send_keys(&["Enter"]);

@@ -65,6 +65,38 @@ pub fn sparkline(values: &[f32], width: usize) -> String {
         .collect()
 }
 
+/// The name column's least width.
+const NAME_MIN: usize = 10;
+/// Every column but the name, with the spacing between the nine (8), the
+/// cursor (2) and the borders (2).
+const FIXED_WIDTH: usize = 7 + 8 + 11 + 7 + 8 + 9 + 6 + 3 + 8 + 2 + 2;
+
+/// Epochs done as a gauge and a percentage, in the column's 11 characters
+/// whatever the counts (`169564/200000` did not fit).
+fn progress(epoch: usize, epochs: usize) -> String {
+    if epochs == 0 {
+        return "-".into();
+    }
+    let share = (epoch as f64 / epochs as f64).clamp(0.0, 1.0);
+    let filled = (share * 5.0).round() as usize;
+    format!("{}{} {:>3.0}%", "█".repeat(filled), "░".repeat(5 - filled), 100.0 * share)
+}
+
+/// `name` in at most `width` characters, cut in the middle: run names end
+/// in their start time, which tells runs of one config apart.
+fn middle_ellipsis(name: &str, width: usize) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    if chars.len() <= width || width < 3 {
+        return chars.iter().take(width).collect();
+    }
+    let tail = (width - 1) / 2;
+    let head = width - 1 - tail;
+    let mut out: String = chars[..head].iter().collect();
+    out.push('…');
+    out.extend(&chars[chars.len() - tail..]);
+    out
+}
+
 fn eta(secs: Option<f64>) -> String {
     match secs {
         None => "-".into(),
@@ -90,17 +122,15 @@ pub fn draw(frame: &mut Frame, snapshot: &TopSnapshot, selected: usize, theme: &
     .areas(frame.area());
     let header =
         Row::new(["host", "run", "state", "progress", "loss", "recent", "samples/s", "ETA", "cl"]).style(theme.title());
+    // The name takes what the fixed columns leave (borders, the cursor,
+    // the spacing between the nine columns).
+    let name_width = (body.width as usize).saturating_sub(FIXED_WIDTH).max(NAME_MIN);
     let rows = snapshot.rows.iter().map(|r| {
-        let progress = if r.epochs > 0 {
-            format!("{}/{} {:.0}%", r.epoch, r.epochs, 100.0 * r.epoch as f64 / r.epochs as f64)
-        } else {
-            "-".into()
-        };
         Row::new(vec![
             Cell::from(r.host.clone().unwrap_or_else(|| "here".into())),
-            Cell::from(r.name.clone()),
+            Cell::from(middle_ellipsis(&r.name, name_width)),
             Cell::from(r.state.clone()),
-            Cell::from(progress),
+            Cell::from(progress(r.epoch, r.epochs)),
             Cell::from(r.loss.map(|l| format!("{l:.4}")).unwrap_or_else(|| "-".into())),
             Cell::from(sparkline(&r.recent_loss, 8)),
             Cell::from(format!("{:.0}", r.samples_per_sec)),
@@ -111,7 +141,7 @@ pub fn draw(frame: &mut Frame, snapshot: &TopSnapshot, selected: usize, theme: &
     // 80 columns hold every column; more room goes to the run's name.
     let widths = [
         Constraint::Length(7),
-        Constraint::Min(10),
+        Constraint::Min(NAME_MIN as u16),
         Constraint::Length(8),
         Constraint::Length(11),
         Constraint::Length(7),
@@ -120,7 +150,8 @@ pub fn draw(frame: &mut Frame, snapshot: &TopSnapshot, selected: usize, theme: &
         Constraint::Length(6),
         Constraint::Length(3),
     ];
-    let title = format!(" traintop top · {} runs ", snapshot.rows.len());
+    let n = snapshot.rows.len();
+    let title = format!(" traintop top · {n} {} ", if n == 1 { "run" } else { "runs" });
     let table = Table::new(rows, widths)
         .header(header)
         .block(Block::default().borders(Borders::ALL).title(title))
@@ -204,6 +235,22 @@ mod tests {
     }
 
     #[test]
+    fn progress_is_a_gauge_and_a_percentage_that_fit_the_column() {
+        assert_eq!(progress(169_564, 200_000), "████░  85%");
+        assert_eq!(progress(0, 10), "░░░░░   0%");
+        assert_eq!(progress(10, 10), "█████ 100%");
+        assert_eq!(progress(3, 0), "-");
+        assert!(progress(169_564, 200_000).chars().count() <= 11);
+    }
+
+    #[test]
+    fn long_names_keep_both_ends() {
+        assert_eq!(middle_ellipsis("deep-sigmoid-20261207-222145", 13), "deep-s…222145");
+        assert_eq!(middle_ellipsis("wine", 13), "wine");
+        assert_eq!(middle_ellipsis("deep-sigmoid-20261207-222145", 10).chars().count(), 10);
+    }
+
+    #[test]
     fn rows_and_host_errors_fit_80_columns() {
         let snapshot = TopSnapshot {
             rows: vec![
@@ -227,7 +274,10 @@ mod tests {
         let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
         terminal.draw(|f| draw(f, &snapshot, 1, &Theme::plain())).unwrap();
         let text: String = terminal.backend().buffer().content().iter().map(|c| c.symbol()).collect();
-        assert!(text.contains("digits-202"), "{text}");
+        // Both ends of the name: the config's and the start time's.
+        assert!(text.contains("digit…0000"), "{text}");
+        assert!(text.contains("██░░░  30%"), "the progress gauge: {text}");
+        assert!(text.contains("2 runs"), "{text}");
         assert!(text.contains("running"));
         assert!(text.contains("1m15s"));
         assert!(text.contains("> gpu1"));
