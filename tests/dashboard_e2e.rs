@@ -155,6 +155,9 @@ fn dashboard_pause_toggle_edit_stop_quit() {
         technique_line(&screen, "dropout").unwrap().contains("[off] dropout"),
         "dropout should start off:\n{screen}"
     );
+    // An empty layer list is every hidden layer, and says so.
+    // (cut to the panel's width: "layers=a…" at 120 columns).
+    assert!(technique_line(&screen, "dropout").unwrap().contains("layers=a"), "{screen}");
     // Move the cursor one line at a time towards dropout.
     for _ in 0..32 {
         let s = term.capture();

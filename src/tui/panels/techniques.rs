@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget};
 
 use super::{fmt_sci, truncate};
-use crate::protocol::{TechniqueView, ToggleClass};
+use crate::protocol::{ParamView, TechniqueView, ToggleClass};
 use crate::tui::theme::Theme;
 
 pub struct TechniquesPanel<'a> {
@@ -74,7 +74,7 @@ impl Widget for TechniquesPanel<'_> {
             if per == 1 {
                 params.push(class_word(tech.class).to_string());
             }
-            params.extend(tech.params.iter().map(|p| format!("{}={}", p.name, p.value)));
+            params.extend(tech.params.iter().map(|p| format!("{}={}", p.name, shown_value(p))));
             let used = 2 + 5 + 1 + name_w + 1;
             let mut line = Line::from(vec![
                 Span::raw(if sel { "> " } else { "  " }),
@@ -101,5 +101,32 @@ impl Widget for TechniquesPanel<'_> {
             }
         }
         Paragraph::new(lines).render(inner, buf);
+    }
+}
+
+/// A parameter's value as the panel shows it: an empty layer list means
+/// every hidden layer (the plugins' documented default), so it says "all"
+/// rather than `[]`, which read as "none".
+fn shown_value(p: &ParamView) -> &str {
+    if p.value == "[]" && p.range.starts_with("[layer") {
+        "all"
+    } else {
+        &p.value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn param(value: &str, range: &str) -> ParamView {
+        ParamView { name: "layers".into(), value: value.into(), range: range.into(), help: String::new() }
+    }
+
+    #[test]
+    fn an_empty_layer_list_shows_as_all() {
+        assert_eq!(shown_value(&param("[]", "[layer, ...] (empty: default)")), "all");
+        assert_eq!(shown_value(&param("[0, 1]", "[layer, ...] (empty: default)")), "[0, 1]");
+        assert_eq!(shown_value(&param("[]", "anything else")), "[]");
     }
 }
