@@ -106,7 +106,9 @@ fn connections_beyond_the_cap_get_one_error_line_and_no_thread() {
         s.read_to_string(&mut line).unwrap();
         assert!(line.len() < 512 && line.contains("\"error\""), "{line}");
     }
-    assert!(threads(pid) <= before + 4, "threads grew from {before} to {}", threads(pid));
+    // 300 refused connections: a thread each would show as ~300 more;
+    // the run's own threads (compute pools, writers) may come and go by a few.
+    assert!(threads(pid) <= before + 16, "threads grew from {before} to {}", threads(pid));
     let from = metrics_lines(&run);
     wait_steps(&run, from, 2);
     done.store(true, Ordering::SeqCst);
