@@ -146,71 +146,199 @@ fn drive(mut prepared: Prepared, opts: &RunOptions, baseline: Option<Baseline>) 
     // banner offers the fixes) and stops a headless one (exit code 3).
     let watched = if opts.server || foreground { OnDivergence::Pause } else { OnDivergence::Stop };
     prepared.config.run.on_divergence.get_or_insert(watched);
-    let flags = match signals::install() {
-        Ok(flags) => flags,
+    let (mut run, trainer_ends) = match Driven::set_up(&prepared, opts, foreground) {
+        Ok(set_up) => set_up,
         Err(e) => {
             prepared.abandon();
             return Err(e);
         }
     };
-    let run_path = std::path::absolute(&prepared.run_dir.path).unwrap_or_else(|_| prepared.run_dir.path.clone());
-    let name = prepared.config.run.name.clone();
-    let hooks = prepared.plugins.watch();
-    // For the supervisor (a server) or the crash witness (a run in this
-    // process), should a plugin take this process down.
+    let worker = spawn_trainer(prepared, trainer_ends, run.server.clone(), Arc::clone(&run.flags.stop))?;
+    let stop_sent = match foreground {
+        true => run.dashboard(opts, baseline)?,
+        false => false,
+    };
+    let result = run.wait_for(worker, stop_sent);
+    let summary = finish(result, &run.path)?;
+    if foreground && !run.detached {
+        println!("finished ({}): {}", summary.stop_reason.as_str(), summary.run_dir);
+    }
+    match summary.stop_reason {
+        StopReason::Diverged => Err(ExitError::diverged(&summary)),
+        _ => Ok(()),
+    }
+}
+
+/// The trainer thread's outcome.
+type TrainerResult = std::thread::Result<anyhow::Result<Summary>>;
+
+/// What the trainer thread takes with it: where its events go, and the
+/// commands it is sent.
+struct TrainerEnds {
+    watcher: Watcher,
+    commands: std::sync::mpsc::Receiver<Request>,
+}
+
+/// A run being driven from this process: what watches, serves and
+/// records it while the trainer thread trains.
+struct Driven {
+    flags: signals::Flags,
+    path: PathBuf,
+    name: String,
+    hooks: Arc<crate::plugin::watch::HookWatch>,
+    /// Says `ok` to the crash witness when dropped (a run in this process).
+    _witness: Option<super::crash_watch::Witness>,
+    commands: std::sync::mpsc::Sender<Request>,
+    server: Option<Arc<Server>>,
+    detached: bool,
+    /// The trainer's events, for the dashboard in this terminal.
+    events: Option<std::sync::mpsc::Receiver<RunEvent>>,
+    pump: Option<LinePump>,
+}
+
+impl Driven {
+    /// Signals, crash records, the server and the watcher: everything that
+    /// may fail before the trainer starts (the caller then abandons the
+    /// new folder).
+    fn set_up(prepared: &Prepared, opts: &RunOptions, foreground: bool) -> Result<(Self, TrainerEnds), ExitError> {
+        let flags = signals::install()?;
+        let path = std::path::absolute(&prepared.run_dir.path).unwrap_or_else(|_| prepared.run_dir.path.clone());
+        let name = prepared.config.run.name.clone();
+        let hooks = prepared.plugins.watch();
+        let witness = record_crashes(&hooks, &path, opts.server);
+        let (commands, command_rx) = std::sync::mpsc::channel();
+        let (server, detached) = serve(&path, &name, &commands, opts.server)?;
+        let (watcher, events, pump) = match foreground {
+            true => {
+                let (event_tx, events) = std::sync::mpsc::channel();
+                (Watcher::Dashboard(event_tx), Some(events), None)
+            }
+            false => {
+                let (sink, pump) = line_pump::start()
+                    .map_err(|e| ExitError::runtime(anyhow::anyhow!("cannot start the output thread: {e}")))?;
+                (Watcher::Lines(LinePrinter::new(opts.quiet || opts.server), sink), None, Some(pump))
+            }
+        };
+        let driven = Self { flags, path, name, hooks, _witness: witness, commands, server, detached, events, pump };
+        Ok((driven, TrainerEnds { watcher, commands: command_rx }))
+    }
+
+    /// The dashboard in this terminal, until it quits or the terminal goes;
+    /// whether it asked the run to stop.
+    fn dashboard(&mut self, opts: &RunOptions, baseline: Option<Baseline>) -> Result<bool, ExitError> {
+        let options = crate::tui::DashboardOptions {
+            refresh_ms: opts.refresh_ms.max(16),
+            mouse: opts.mouse,
+            no_color: opts.no_color,
+            title: self.name.clone(),
+            quit_signal: Some(Arc::clone(&self.flags.any)),
+            baseline,
+            ..Default::default()
+        };
+        let Some(events) = self.events.take() else { return Ok(false) };
+        match crate::tui::run_dashboard(options, events, self.commands.clone()) {
+            // The terminal is gone (or a hang-up): the run goes on.
+            Ok(Exit::TerminalGone) if !self.flags.stopped() => {
+                detach_output(self.server.as_deref(), &self.path, "the terminal hung up", &mut self.detached);
+                Ok(false)
+            }
+            // A quit has asked for a stop already; make sure of it.
+            Ok(_) => {
+                let _ = self.commands.send(Request::dashboard(Command::Stop));
+                Ok(true)
+            }
+            Err(e) => {
+                let _ = self.commands.send(Request::dashboard(Command::Stop));
+                Err(ExitError::runtime(anyhow::anyhow!("dashboard: {e}")))
+            }
+        }
+    }
+
+    /// Watches the trainer until it ends: a hook that stalls under a stop
+    /// ends the process, a hang-up detaches, dropped output lines are
+    /// noted; then the queued output gets a moment to be read.
+    fn wait_for(&mut self, worker: std::thread::JoinHandle<TrainerResult>, stop_sent: bool) -> TrainerResult {
+        let server = self.server.as_deref();
+        let mut stall = super::stall::StallWatch::new(Arc::clone(&self.hooks));
+        while !worker.is_finished() {
+            if let Some(stalled) = stall.check(server) {
+                if stop_sent || self.flags.stopped() || server.is_some_and(Server::stop_asked) {
+                    super::stall::abandon(&stalled, server, &self.path);
+                }
+            }
+            if self.flags.hung_up() {
+                detach_output(server, &self.path, "the terminal hung up", &mut self.detached);
+            }
+            note_dropped(server, self.pump.as_ref().map_or(0, LinePump::take_said));
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let result = worker.join().unwrap_or_else(Err);
+        // A reader that never reads again does not hold the exit.
+        if let Some(pump) = self.pump.take() {
+            note_dropped(server, pump.finish(std::time::Duration::from_secs(2)));
+        }
+        result
+    }
+}
+
+/// Keeps the plugin hook under way in the run folder (`hook.now`) and, for
+/// a run in this process, starts its crash witness: should a plugin take
+/// the process down, the supervisor (a server) or the witness names it.
+fn record_crashes(
+    hooks: &crate::plugin::watch::HookWatch,
+    run_path: &Path,
+    server: bool,
+) -> Option<super::crash_watch::Witness> {
     let file = crate::run_files::open_lock(&run_path.join(crate::plugin::watch::HOOK_FILE));
     if let Err(e) = file.and_then(|f| hooks.record_in(f)) {
         eprintln!("warning: a crash will not name the plugin hook: {e}");
     }
-    let _witness = match opts.server {
-        true => None,
-        false => super::crash_watch::start(&run_path)
-            .inspect_err(|e| eprintln!("warning: a crash of a plugin will not be recorded: {e}"))
-            .ok(),
-    };
-    let (command_tx, command_rx) = std::sync::mpsc::channel();
-    // A run that cannot be served still trains (only a background server
-    // exists to be served).
-    let server = match Server::start(&run_path, &name, command_tx.clone()) {
-        Ok(s) => Some(Arc::new(s)),
-        Err(e) if opts.server => {
-            prepared.abandon();
-            return Err(ExitError::runtime(anyhow::anyhow!("cannot serve the run: {e}")));
-        }
+    if server {
+        return None;
+    }
+    super::crash_watch::start(run_path)
+        .inspect_err(|e| eprintln!("warning: a crash of a plugin will not be recorded: {e}"))
+        .ok()
+}
+
+/// The run's server, and whether the run starts detached (a background
+/// server, born without a terminal). A run that cannot be served still
+/// trains, unless it is the background server, which exists to be served.
+fn serve(
+    run_path: &Path,
+    name: &str,
+    commands: &std::sync::mpsc::Sender<Request>,
+    background: bool,
+) -> Result<(Option<Arc<Server>>, bool), ExitError> {
+    let server = match Server::start(run_path, name, commands.clone()) {
+        Ok(s) => Arc::new(s),
+        Err(e) if background => return Err(ExitError::runtime(anyhow::anyhow!("cannot serve the run: {e}"))),
         Err(e) => {
             eprintln!("warning: the run is not served, `traintop attach` cannot reach it: {e}");
-            None
+            return Ok((None, false));
         }
     };
-    let mut detached = false;
-    if let (true, Some(server)) = (opts.server, &server) {
+    if background {
         background::announce(&server.record);
-        // Born without a terminal: nothing to detach from, only output to keep.
-        detached = true;
-        if let Err(e) = crate::serve::detach::redirect_output(&run_path) {
+        if let Err(e) = crate::serve::detach::redirect_output(run_path) {
             server.note(RunEvent::log(format!("warning: output is lost: {e}")));
         }
     }
-    let (event_tx, event_rx) = std::sync::mpsc::channel();
-    let (watcher, pump) = match foreground {
-        true => (Watcher::Dashboard(event_tx), None),
-        false => {
-            let (sink, pump) = match line_pump::start() {
-                Ok(started) => started,
-                Err(e) => {
-                    prepared.abandon();
-                    return Err(ExitError::runtime(anyhow::anyhow!("cannot start the output thread: {e}")));
-                }
-            };
-            (Watcher::Lines(LinePrinter::new(opts.quiet || opts.server), sink), Some(pump))
-        }
-    };
-    let publisher = server.clone();
-    let stop = Arc::clone(&flags.stop);
-    let worker = std::thread::Builder::new()
+    Ok((Some(server), background))
+}
+
+/// Starts the trainer thread: events to the server's clients and the
+/// watcher, commands from `ends`, a panic caught as the thread's result.
+fn spawn_trainer(
+    prepared: Prepared,
+    ends: TrainerEnds,
+    publisher: Option<Arc<Server>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> Result<std::thread::JoinHandle<TrainerResult>, ExitError> {
+    let TrainerEnds { mut watcher, commands } = ends;
+    std::thread::Builder::new()
         .name("trainer".into())
         .spawn(move || {
-            let mut watcher = watcher;
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
                 let mut trainer = prepared.into_trainer();
                 let mut on_event = |e: RunEvent| {
@@ -224,67 +352,11 @@ fn drive(mut prepared: Prepared, opts: &RunOptions, baseline: Option<Baseline>) 
                         Watcher::Lines(printer, sink) => printer.handle(&e, sink),
                     }
                 };
-                let mut channels = Channels { events: &mut on_event, commands: Some(command_rx), stop };
+                let mut channels = Channels { events: &mut on_event, commands: Some(commands), stop };
                 trainer.run(&mut channels)
             }))
         })
-        .map_err(|e| ExitError::runtime(anyhow::anyhow!("cannot start the trainer thread: {e}")))?;
-    // The dashboard here asked for a stop when it quit.
-    let mut stop_sent = false;
-    if foreground {
-        let options = crate::tui::DashboardOptions {
-            refresh_ms: opts.refresh_ms.max(16),
-            mouse: opts.mouse,
-            no_color: opts.no_color,
-            title: name,
-            quit_signal: Some(Arc::clone(&flags.any)),
-            baseline,
-            ..Default::default()
-        };
-        let ui = crate::tui::run_dashboard(options, event_rx, command_tx.clone());
-        match ui {
-            // The terminal is gone (or a hang-up): the run goes on.
-            Ok(Exit::TerminalGone) if !flags.stopped() => {
-                detach_output(server.as_deref(), &run_path, "the terminal hung up", &mut detached)
-            }
-            // A quit has asked for a stop already; make sure of it.
-            Ok(_) => {
-                stop_sent = true;
-                let _ = command_tx.send(Request::dashboard(Command::Stop));
-            }
-            Err(e) => {
-                let _ = command_tx.send(Request::dashboard(Command::Stop));
-                return Err(ExitError::runtime(anyhow::anyhow!("dashboard: {e}")));
-            }
-        }
-    }
-    let mut stall = super::stall::StallWatch::new(hooks);
-    while !worker.is_finished() {
-        if let Some(stalled) = stall.check(server.as_deref()) {
-            if stop_sent || flags.stopped() || server.as_deref().is_some_and(Server::stop_asked) {
-                super::stall::abandon(&stalled, server.as_deref(), &run_path);
-            }
-        }
-        if flags.hung_up() {
-            detach_output(server.as_deref(), &run_path, "the terminal hung up", &mut detached);
-        }
-        note_dropped(server.as_deref(), pump.as_ref().map_or(0, LinePump::take_said));
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let result = worker.join().unwrap_or_else(Err);
-    // The trainer is done and its sink gone: what is queued gets a moment
-    // to be read; a reader that never reads again does not hold the exit.
-    if let Some(pump) = pump {
-        note_dropped(server.as_deref(), pump.finish(std::time::Duration::from_secs(2)));
-    }
-    let summary = finish(result, &run_path)?;
-    if foreground && !detached {
-        println!("finished ({}): {}", summary.stop_reason.as_str(), summary.run_dir);
-    }
-    match summary.stop_reason {
-        StopReason::Diverged => Err(ExitError::diverged(&summary)),
-        _ => Ok(()),
-    }
+        .map_err(|e| ExitError::runtime(anyhow::anyhow!("cannot start the trainer thread: {e}")))
 }
 
 /// Records in the run's events that `n` progress lines were dropped because
