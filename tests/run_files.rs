@@ -89,14 +89,19 @@ fn shared_group_lets_the_group_read() {
     check_modes(true);
 }
 
+/// The folder of a finished headless run of the XOR config under `tmp`.
+fn trained_xor(tmp: &Path) -> PathBuf {
+    let cfg = write_config(tmp, XOR);
+    let out = tmp.join("runs");
+    let o = run(&["run", cfg.to_str().unwrap(), "--headless", "--quiet", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}\n{}", stderr(&o), stdout(&o));
+    run_dir(&out)
+}
+
 #[test]
 fn a_planted_symlink_at_a_temporary_name_redirects_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    let cfg = write_config(tmp.path(), XOR);
-    let out = tmp.path().join("runs");
-    let o = run(&["run", cfg.to_str().unwrap(), "--headless", "--quiet", "--out", out.to_str().unwrap()]);
-    assert!(o.status.success(), "{}\n{}", stderr(&o), stdout(&o));
-    let dir = run_dir(&out);
+    let dir = trained_xor(tmp.path());
     // Where the old fixed temporary names were: a symlink to a file outside.
     let victim = tmp.path().join("victim.txt");
     std::fs::write(&victim, "precious").unwrap();
@@ -129,11 +134,7 @@ fn whole_lines(path: &Path) -> Vec<serde_json::Value> {
 #[test]
 fn a_resume_cuts_off_a_torn_last_line_before_appending() {
     let tmp = tempfile::tempdir().unwrap();
-    let cfg = write_config(tmp.path(), XOR);
-    let out = tmp.path().join("runs");
-    let o = run(&["run", cfg.to_str().unwrap(), "--headless", "--quiet", "--out", out.to_str().unwrap()]);
-    assert!(o.status.success(), "{}\n{}", stderr(&o), stdout(&o));
-    let dir = run_dir(&out);
+    let dir = trained_xor(tmp.path());
     // What a crash in the middle of a write leaves: half a record, no newline.
     for log in ["metrics.jsonl", "events.jsonl"] {
         let mut text = std::fs::read_to_string(dir.join(log)).unwrap();
