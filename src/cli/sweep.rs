@@ -318,7 +318,9 @@ fn status(dir: &Path) -> Result<(), ExitError> {
     let mut launcher = make_launcher(dir, &m)?;
     let probes = launcher.probe(&m, false);
     for (i, (t, p)) in m.tasks.iter().zip(&probes).enumerate() {
-        let state = launcher.note(i).map_or(p.state.as_str().to_string(), |n| format!("{} ({n})", p.state.as_str()));
+        let state = launcher
+            .note(&m, i, p.state)
+            .map_or(p.state.as_str().to_string(), |n| format!("{} ({n})", p.state.as_str()));
         let figure = p.last.map_or(String::new(), |l| {
             format!(
                 "epoch {}/{} val_loss {:.4}{}",

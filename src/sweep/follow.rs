@@ -47,7 +47,7 @@ pub fn follow(
             return Ok((Outcome::Stopped, launcher.probe(m, false)));
         }
         let waiting: Vec<usize> = (0..m.tasks.len())
-            .filter(|&i| probes[i].state.unfinished() && launcher.note(i).is_none() && !started.contains(&i))
+            .filter(|&i| probes[i].state.unfinished() && !launcher.queued(i) && !started.contains(&i))
             .collect();
         let room = launcher.free(m, &probes).min(waiting.len());
         if room > 0 {

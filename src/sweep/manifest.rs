@@ -49,6 +49,9 @@ pub struct Task {
     /// The ssh host it was started on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    /// The Slurm array task it was last submitted as (`JOB_INDEX`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -76,7 +79,7 @@ impl Manifest {
         for &seed in seeds {
             for variant in grid::variants(&self.axes) {
                 let out = dir.join(format!("{}-seed{seed}", grid::slug(&self.axes, &variant)));
-                self.tasks.push(Task { variant, seed, out, host: None });
+                self.tasks.push(Task { variant, seed, out, host: None, job: None });
             }
             self.seeds.push(seed);
         }

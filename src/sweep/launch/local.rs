@@ -4,6 +4,7 @@
 //! (`traintop sweep task`, which becomes the run) whose output goes to the
 //! task folder's `task.log`.
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
 use super::{own_program, task_args, terminate, Launch};
@@ -72,6 +73,9 @@ impl Local {
         let err = log.try_clone().map_err(|e| format!("{}: {e}", log_path.display()))?;
         let mut command = Command::new(own_program()?);
         command.args(task_args(m, task, false)).stdin(Stdio::null()).stdout(log).stderr(err);
+        // Its own process group: Ctrl+C reaches the sweep alone, which
+        // stops each run with one SIGTERM (a second would skip its checkpoint).
+        command.process_group(0);
         let gpu = self.pick_gpu();
         if let Some(id) = &gpu {
             command.env("CUDA_VISIBLE_DEVICES", id);
@@ -102,13 +106,14 @@ impl Launch for Local {
     }
 
     fn stop(&mut self, _m: &Manifest, probes: &[Probe]) -> Result<(), String> {
-        for p in probes.iter().filter(|p| p.state == RunState::Running) {
-            if let Some(pid) = p.pid {
-                let _ = terminate(pid);
-            }
-        }
-        for (child, _) in &mut self.children {
-            let _ = terminate(child.id());
+        // One SIGTERM each: a second one tells a run to quit at once,
+        // without its checkpoint.
+        let mut pids: Vec<u32> = self.children.iter().map(|(c, _)| c.id()).collect();
+        pids.extend(probes.iter().filter(|p| p.state == RunState::Running).filter_map(|p| p.pid));
+        pids.sort_unstable();
+        pids.dedup();
+        for pid in pids {
+            let _ = terminate(pid);
         }
         for (child, _) in &mut self.children {
             let _ = child.wait();

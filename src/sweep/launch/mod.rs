@@ -9,7 +9,7 @@ pub mod slurm;
 pub mod ssh;
 
 use super::manifest::{Manifest, Task};
-use super::probe::Probe;
+use super::probe::{Probe, RunState};
 
 /// What the sweep's follow loop asks of a launcher.
 pub trait Launch {
@@ -25,8 +25,13 @@ pub trait Launch {
     /// Stops every run of the sweep that is running or queued; each keeps
     /// its checkpoints, so `sweep resume` goes on from them.
     fn stop(&mut self, m: &Manifest, probes: &[Probe]) -> Result<(), String>;
-    /// A note about a task's state beyond its folder (a Slurm queue state).
-    fn note(&self, _task: usize) -> Option<String> {
+    /// Whether a task waits or runs in a queue (so it is not started again).
+    fn queued(&self, _task: usize) -> bool {
+        false
+    }
+    /// What the launcher knows of a task beyond its folder (its Slurm queue
+    /// state, or that Slurm dropped it).
+    fn note(&self, _m: &Manifest, _task: usize, _state: RunState) -> Option<String> {
         None
     }
 }

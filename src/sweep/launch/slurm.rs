@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use super::ssh::quote;
 use super::{own_program, task_args, Launch};
 use crate::sweep::manifest::{Launcher, Manifest};
-use crate::sweep::probe::{self, Probe};
+use crate::sweep::probe::{self, Probe, RunState};
 
 pub struct Slurm {
     dir: PathBuf,
@@ -124,6 +124,9 @@ impl Launch for Slurm {
         if job.is_empty() {
             return Err(format!("sbatch printed no job id: {out:?}"));
         }
+        for &i in tasks {
+            m.tasks[i].job = Some(format!("{job}_{i}"));
+        }
         if let Launcher::Slurm(spec) = &mut m.launcher {
             spec.jobs.push(job);
         }
@@ -147,7 +150,16 @@ impl Launch for Slurm {
         }
     }
 
-    fn note(&self, task: usize) -> Option<String> {
-        self.queue.get(&task).map(|s| s.to_lowercase())
+    fn queued(&self, task: usize) -> bool {
+        self.queue.contains_key(&task)
+    }
+
+    fn note(&self, m: &Manifest, task: usize, state: RunState) -> Option<String> {
+        if let Some(q) = self.queue.get(&task) {
+            return Some(format!("slurm: {}", q.to_lowercase()));
+        }
+        let job = m.tasks[task].job.as_deref()?;
+        (state != RunState::Done && state != RunState::Running)
+            .then(|| format!("slurm job {job} left the queue unfinished (cancelled or failed)"))
     }
 }
