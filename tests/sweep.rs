@@ -262,7 +262,7 @@ fn a_slurm_sweep_runs_as_an_array_and_a_cancelled_task_is_submitted_again() {
         std::fs::read_dir(out.path()).ok()?.filter_map(|e| e.ok()).map(|e| e.path()).next()
     });
     let job = poll("the array job's id", || {
-        Some(manifest(&sweep)["launcher"]["jobs"].as_array()?.first()?.as_str()?.to_string())
+        Some(try_manifest(&sweep)?["launcher"]["jobs"].as_array()?.first()?.as_str()?.to_string())
     });
     let q = cluster.queue();
     assert!(q.contains(&format!("{job}_3")), "the four tasks are one array job:\n{q}");
@@ -288,4 +288,38 @@ fn a_slurm_sweep_runs_as_an_array_and_a_cancelled_task_is_submitted_again() {
         assert_eq!(summary(&dir)["stop_reason"], "completed", "{}", dir.display());
     }
     assert!(sweep.join("slurm").join("task-3.log").exists());
+}
+
+#[test]
+fn top_ranks_a_3x2_sweeps_variants_live() {
+    if !common::served::terminals_ready() {
+        return;
+    }
+    let place = common::served::Place::new();
+    let cfg = config("deep-sigmoid.toml");
+    let mut sweep = place
+        .bin()
+        .args(["sweep", cfg.to_str().unwrap(), "--vary", BN, "--vary", "optimizer.lr=0.05,0.1,0.2", "--seeds", "2"])
+        .args(["--jobs", "2", "--set", "run.epochs=400", "--out", place.out().to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let term = common::tmux::Tmux::start(100, 30, &format!("{}; sleep 60", place.shell("top")));
+    let screen = term.wait_until("the sweep's leaderboard, live", std::time::Duration::from_secs(60), |s| {
+        s.contains("ranked by val_acc") && s.contains("live)") && s.contains("helped")
+    });
+    let ranks: Vec<&str> = screen
+        .lines()
+        .filter(|l| {
+            l.starts_with("│") && l[3..].trim_start().starts_with(char::is_numeric) && l.contains("batch_norm.enabled=")
+        })
+        .collect();
+    assert_eq!(ranks.len(), 6, "six variants ranked:\n{screen}");
+    assert!(ranks[0].contains("batch_norm.enabled=true"), "batch norm leads:\n{screen}");
+    assert!(screen.contains("batch_norm.enabled true vs false: +0."), "{screen}");
+    assert!(screen.contains("-seed4"), "runs named by their task:\n{screen}");
+    term.send_keys(&["q"]);
+    let _ = sweep.kill();
+    let _ = sweep.wait();
 }
