@@ -323,3 +323,34 @@ fn top_ranks_a_3x2_sweeps_variants_live() {
     let _ = sweep.kill();
     let _ = sweep.wait();
 }
+
+#[test]
+fn a_sweep_table_in_the_config_gives_the_grid_and_gpus_are_shared_per_gpu() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(config("deep-sigmoid.toml")).unwrap();
+    let data = common::cli::repo().join("data").join("digits.csv");
+    let text = text.replace("../data/digits.csv", data.to_str().unwrap()).replace("epochs = 20", "epochs = 3");
+    let table = "\n[sweep]\nseeds = 2\nvary = { \"technique.batch_norm.enabled\" = [false, true] }\n";
+    let cfg = dir.path().join("sweep.toml");
+    std::fs::write(&cfg, format!("{text}{table}")).unwrap();
+    let out = dir.path().join("out");
+    let ran = bin()
+        .env("CUDA_VISIBLE_DEVICES", "0,1")
+        .args(["sweep", cfg.to_str().unwrap(), "--per-gpu", "2", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(ran.status.success(), "{}{}", stdout(&ran), stderr(&ran));
+    assert!(stdout(&ran).contains("4 runs: 2 variants x 2 seeds, 4 at once, 2 per GPU"), "{}", stdout(&ran));
+    let sweep = sweep_dir(&stdout(&ran));
+    assert_eq!(run_dirs(&sweep).len(), 4);
+
+    std::fs::write(&cfg, format!("{text}\n[sweep]\nseed = 2\n")).unwrap();
+    let bad = run(&["sweep", cfg.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(2));
+    let line = text.lines().count() + 3;
+    assert!(
+        stderr(&bad).contains(&format!("sweep.toml:{line}:")) && stderr(&bad).contains("unknown field `seed`"),
+        "{}",
+        stderr(&bad)
+    );
+}
