@@ -68,6 +68,15 @@ fn task_logs(sweep: &Path) -> String {
         .join("\n")
 }
 
+/// Starts `command` (a `sweep`) into `out` in the background; returns it
+/// and its sweep folder once made.
+fn spawn_sweep(mut command: std::process::Command, out: &Path) -> (std::process::Child, PathBuf) {
+    let child = command.arg("--out").arg(out).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let sweep =
+        poll("the sweep folder", || std::fs::read_dir(out).ok()?.filter_map(|e| e.ok()).map(|e| e.path()).next());
+    (child, sweep)
+}
+
 fn summary(run: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap()
 }
@@ -153,16 +162,20 @@ fn bad_vary_keys_and_values_are_refused_before_anything_starts() {
 fn a_stopped_sweep_resumes_from_its_checkpoints_with_nothing_lost() {
     let out = tempfile::tempdir().unwrap();
     let cfg = config("deep-sigmoid.toml");
-    let child = bin()
-        .args(["sweep", cfg.to_str().unwrap(), "--vary", BN, "--seeds", "2", "--jobs", "2", "--set", "run.epochs=300"])
-        .args(["--out", out.path().to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let sweep = poll("the sweep folder", || {
-        std::fs::read_dir(out.path()).ok()?.filter_map(|e| e.ok()).map(|e| e.path()).next()
-    });
+    let mut command = bin();
+    command.args([
+        "sweep",
+        cfg.to_str().unwrap(),
+        "--vary",
+        BN,
+        "--seeds",
+        "2",
+        "--jobs",
+        "2",
+        "--set",
+        "run.epochs=300",
+    ]);
+    let (child, sweep) = spawn_sweep(command, out.path());
     // Both running runs past a few epochs.
     poll("two runs training", || {
         let m = try_manifest(&sweep)?;
@@ -242,25 +255,20 @@ fn a_slurm_sweep_runs_as_an_array_and_a_cancelled_task_is_submitted_again() {
         c.env("SLURM_CONF", cluster.conf()).args(args);
         c
     };
-    let child = sweep_cmd(&[
-        "sweep",
-        cfg.to_str().unwrap(),
-        "--slurm",
-        "--vary",
-        BN,
-        "--seeds",
-        "2",
-        "--set",
-        "run.epochs=100",
-    ])
-    .args(["--out", out.path().to_str().unwrap()])
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
-    let sweep = poll("the sweep folder", || {
-        std::fs::read_dir(out.path()).ok()?.filter_map(|e| e.ok()).map(|e| e.path()).next()
-    });
+    let (child, sweep) = spawn_sweep(
+        sweep_cmd(&[
+            "sweep",
+            cfg.to_str().unwrap(),
+            "--slurm",
+            "--vary",
+            BN,
+            "--seeds",
+            "2",
+            "--set",
+            "run.epochs=100",
+        ]),
+        out.path(),
+    );
     let job = poll("the array job's id", || {
         Some(try_manifest(&sweep)?["launcher"]["jobs"].as_array()?.first()?.as_str()?.to_string())
     });
