@@ -61,6 +61,18 @@ fn range(low: f64, high: f64) -> String {
     }
 }
 
+/// One key's effect, colored by its verdict.
+fn effect_line(e: &EffectView, theme: &Theme) -> Line<'static> {
+    let style = match e.verdict.as_str() {
+        "helped" => theme.good(),
+        "hurt" => theme.bad(),
+        _ => theme.dim(),
+    };
+    let text =
+        format!("{} {} vs {}: {:+.4} {} {}", e.key, e.value, e.baseline, e.diff, range(e.low, e.high), e.verdict);
+    Line::styled(text, style)
+}
+
 /// Draws `board` in `area`: the ranked variants, then one line per effect.
 pub fn draw_board(frame: &mut Frame, area: Rect, board: &BoardView, theme: &Theme) {
     let title = format!(" sweep {} · {}/{} done · ranked by {} ", board.name, board.done, board.total, board.metric);
@@ -99,27 +111,7 @@ pub fn draw_board(frame: &mut Frame, area: Rect, board: &BoardView, theme: &Them
         ratatui::layout::Layout::vertical([Constraint::Length(1 + board.variants.len() as u16), Constraint::Min(0)])
             .areas(inner);
     frame.render_widget(Table::new(rows, widths).header(header), table_area);
-    let lines: Vec<Line> = board
-        .effects
-        .iter()
-        .map(|e| {
-            let style = match e.verdict.as_str() {
-                "helped" => theme.good(),
-                "hurt" => theme.bad(),
-                _ => theme.dim(),
-            };
-            let text = format!(
-                "{} {} vs {}: {:+.4} {} {}",
-                e.key,
-                e.value,
-                e.baseline,
-                e.diff,
-                range(e.low, e.high),
-                e.verdict
-            );
-            Line::styled(text, style)
-        })
-        .collect();
+    let lines: Vec<Line> = board.effects.iter().map(|e| effect_line(e, theme)).collect();
     frame.render_widget(Paragraph::new(lines), effects_area);
 }
 
