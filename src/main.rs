@@ -163,6 +163,11 @@ enum Command {
     /// steer and resume them as any run); `top` groups them. Subcommands:
     /// resume, status, report, stop (each takes the sweep folder).
     Sweep(traintop::cli::sweep::SweepArgs),
+    /// Wait for a run to end; exit 0 when it completed or stopped early on
+    /// its own, 3 when it diverged, 1 when it failed, crashed or was stopped.
+    ///
+    /// RUN is a run folder, a run folder's name or a run name, as for attach.
+    Wait { run: String },
     /// One screen over the runs of this machine and of other hosts, live;
     /// Enter opens a run's dashboard (d or q comes back).
     ///
@@ -506,6 +511,7 @@ fn main() -> ExitCode {
         }),
         Some(Command::Ls { json, ssh }) => ls::ls(json, &ssh),
         Some(Command::Sweep(args)) => traintop::cli::sweep::sweep(args),
+        Some(Command::Wait { run }) => traintop::cli::wait::wait(&run),
         Some(Command::Top { ssh, screen: s }) => {
             top::top(&TopOptions { hosts: ssh, no_color: s.no_color, mouse: s.mouse, refresh_ms: s.refresh_ms })
         }
