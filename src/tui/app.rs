@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 
-use crossterm::event::KeyEvent;
+use ratatui::crossterm::event::KeyEvent;
 use ratatui::Frame;
 
 use super::baseline::Baseline;

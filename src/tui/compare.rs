@@ -14,8 +14,8 @@
 
 use std::path::PathBuf;
 
-use crossterm::event::{self, Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::buffer::Buffer;
+use ratatui::crossterm::event::{self, Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style};
 use ratatui::symbols::Marker;
@@ -273,7 +273,7 @@ pub fn view_runs(runs: &[RunToCompare], no_color: bool, mouse: bool) -> std::io:
     let result = (|| -> std::io::Result<()> {
         loop {
             guard.terminal.draw(|f| f.render_widget(&compare, f.area()))?;
-            if crossterm::terminal::size().is_err() {
+            if ratatui::crossterm::terminal::size().is_err() {
                 return Ok(());
             }
             if !event::poll(std::time::Duration::from_millis(500))? {

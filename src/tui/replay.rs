@@ -236,7 +236,7 @@ mod tests {
 
     #[test]
     fn commands_are_refused_and_q_quits() {
-        use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
         let mut app = app_from_metrics("x", &metrics_text(), "").unwrap();
         let k = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
         assert_eq!(app.on_key(k('p')), None);

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::time::{Duration, Instant};
 
-use crossterm::event::{self, Event as TermEvent};
+use ratatui::crossterm::event::{self, Event as TermEvent};
 
 use super::app::App;
 use super::replay;
@@ -115,7 +115,7 @@ fn event_loop(
         // A terminal that hung up without a SIGHUP reaching us (a killed tmux
         // pane, a non-interactive parent) reads as endless empty input: leave
         // instead of spinning.
-        if crossterm::terminal::size().is_err() || signalled {
+        if ratatui::crossterm::terminal::size().is_err() || signalled {
             return Ok(Exit::TerminalGone);
         }
         if app.should_quit() || (options.exit_when_finished && app.is_finished()) {

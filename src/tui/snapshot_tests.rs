@@ -7,7 +7,7 @@
 use super::app::tests::{render, scripted, techniques, text};
 use super::app::App;
 use crate::protocol::{RunEvent, RunState, StopReason};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
 

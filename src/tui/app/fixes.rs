@@ -47,7 +47,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::protocol::{RunEvent, RunState, TechniqueView, ToggleClass};
     use crate::tui::app::tests::{scripted, step, techniques};
-    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
     fn press(app: &mut App, c: char) -> Option<Command> {
         app.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))

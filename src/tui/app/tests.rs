@@ -3,9 +3,9 @@
 
 use super::*;
 use crate::protocol::{ClientId, ParamView, ToggleClass};
-use crossterm::event::{KeyCode, KeyModifiers};
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
+use ratatui::crossterm::event::{KeyCode, KeyModifiers};
 use ratatui::style::{Color, Modifier};
 use ratatui::Terminal;
 
