@@ -53,17 +53,10 @@ pub fn dashboard(opts: &AttachOptions, flags: &signals::Flags) -> Result<(), Exi
             (None, events, requests, status)
         }
     };
-    let options = DashboardOptions {
-        refresh_ms: opts.refresh_ms.max(16),
-        mouse: opts.mouse,
-        no_color: opts.no_color,
-        title: status.name.clone(),
-        attached: true,
-        read_only: opts.read_only,
-        quit_signal: Some(flags.any.clone()),
-        baseline,
-        ..Default::default()
-    };
+    let options = DashboardOptions::new(&status.name, opts.refresh_ms, opts.mouse, opts.no_color)
+        .attached(opts.read_only)
+        .quit_on(&flags.any)
+        .with_baseline(baseline);
     let exit = crate::tui::run_dashboard(options, events, requests)
         .map_err(|e| ExitError::runtime(anyhow::anyhow!("dashboard: {e}")))?;
     // Closing the link ends ssh and keeps it from opening again.
