@@ -17,6 +17,7 @@ pub(crate) mod command;
 pub(crate) mod event;
 mod float;
 pub(crate) mod framing;
+mod narration;
 pub(crate) mod session;
 pub(crate) mod technique;
 pub(crate) mod version;

@@ -126,21 +126,8 @@ impl App {
             // server cut it off): the history follows, so start afresh.
             RunEvent::Hello(_) if self.attached => self.resync(),
             RunEvent::Hello(_) | RunEvent::Unknown | RunEvent::Accepted { .. } | RunEvent::Status(_) => {}
-            RunEvent::Attached { client, read_only, says } => {
-                let how = if read_only { " (read-only)" } else { "" };
-                let says = says.map(|s| format!(" (says \"{s}\")")).unwrap_or_default();
-                self.push_log(None, format!("{client}{says} attached{how}"), LogKind::State)
-            }
-            RunEvent::Detached { client: Some(client), reason } => {
-                self.push_log(None, format!("{client} detached ({reason})"), LogKind::State)
-            }
-            RunEvent::Detached { client: None, reason } => {
-                self.push_log(None, format!("the run's terminal is gone ({reason}); it goes on"), LogKind::State)
-            }
-            RunEvent::Refused { peer, reason } => {
-                self.push_log(None, format!("refused {peer}: {reason}"), LogKind::Warn)
-            }
-            RunEvent::Error { message } => self.push_log(None, format!("the run says: {message}"), LogKind::Warn),
+            RunEvent::Attached { .. } | RunEvent::Detached { .. } => self.narrate(&e, LogKind::State),
+            RunEvent::Refused { .. } | RunEvent::Error { .. } => self.narrate(&e, LogKind::Warn),
             RunEvent::Started(started) => self.start(started),
             RunEvent::Techniques { techniques } => self.set_techniques(techniques),
             RunEvent::Marker { step, label } => {
@@ -166,25 +153,20 @@ impl App {
                 };
                 self.push_log(None, message, kind);
             }
-            RunEvent::Rebuild { step, reason, rebuild_ms } => {
-                self.push_log(Some(step), format!("graph rebuilt in {rebuild_ms:.1} ms ({reason})"), LogKind::Info)
-            }
-            RunEvent::Rejected { step, reason, .. } => {
-                self.push_log(Some(step), format!("rejected: {reason}"), LogKind::Warn)
-            }
-            RunEvent::Override { step, set, .. } => {
-                self.push_log(Some(step), format!("resume: --set {set}"), LogKind::State)
-            }
-            RunEvent::StopRequested { step, by, .. } => {
-                self.push_log(Some(step), format!("stop requested by {by}"), LogKind::State)
-            }
-            RunEvent::Diverged { step, cause, .. } => {
-                self.push_log(Some(step), format!("diverged: {cause}"), LogKind::Warn)
-            }
+            RunEvent::Rebuild { .. } => self.narrate(&e, LogKind::Info),
+            RunEvent::Override { .. } | RunEvent::StopRequested { .. } => self.narrate(&e, LogKind::State),
+            RunEvent::Rejected { .. } | RunEvent::Diverged { .. } => self.narrate(&e, LogKind::Warn),
             RunEvent::RolledBack { step, to_step, cause, lr, paused, .. } => {
                 self.rolled_back(Divergence { step, to_step, cause, lr }, paused)
             }
             RunEvent::Finished { reason, run_dir, error, .. } => self.finish(reason, run_dir, error),
+        }
+    }
+
+    /// An event told in the event log in its own words, at its step.
+    fn narrate(&mut self, e: &RunEvent, kind: LogKind) {
+        if let Some(text) = e.describe() {
+            self.push_log(e.step(), text, kind);
         }
     }
 

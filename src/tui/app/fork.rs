@@ -70,20 +70,21 @@ impl App {
         match record {
             RunEvent::Step(r) => branch.charts.add_step(&r),
             RunEvent::Epoch(r) => branch.charts.add_epoch(&r),
-            RunEvent::Finished { step, reason, run_dir, .. } => {
-                self.push_log(Some(step), format!("B finished ({}): {run_dir}", reason.as_str()), LogKind::State)
-            }
-            RunEvent::Log { message, .. } => self.push_log(None, format!("B: {message}"), LogKind::Info),
-            RunEvent::Diverged { step, cause, .. } => {
-                self.push_log(Some(step), format!("B diverged: {cause}"), LogKind::Warn)
-            }
+            // B's own words, marked as B's.
+            RunEvent::Finished { .. } => self.narrate_branch(&record, "B ", LogKind::State),
+            RunEvent::Log { .. } => self.narrate_branch(&record, "B: ", LogKind::Info),
+            RunEvent::Diverged { .. } => self.narrate_branch(&record, "B ", LogKind::Warn),
             RunEvent::RolledBack { step, to_step, .. } => {
                 self.push_log(Some(step), format!("B rolled back to step {to_step}"), LogKind::Warn)
             }
-            RunEvent::StopRequested { step, by, .. } => {
-                self.push_log(Some(step), format!("B: stop requested by {by}"), LogKind::State)
-            }
+            RunEvent::StopRequested { .. } => self.narrate_branch(&record, "B: ", LogKind::State),
             _ => {}
+        }
+    }
+
+    fn narrate_branch(&mut self, record: &RunEvent, prefix: &str, kind: LogKind) {
+        if let Some(text) = record.describe() {
+            self.push_log(record.step(), format!("{prefix}{text}"), kind);
         }
     }
 }
