@@ -10,9 +10,9 @@ use std::time::Duration;
 use super::loop_state::LoopState;
 use super::steering::Steered;
 use super::{Channels, Flow, Trainer};
+use crate::plugin::PluginEvent;
 use crate::protocol::{Command, Request, RunEvent, RunState, StopReason, ToggleClass};
 use crate::train::run_dir::LAST_CHECKPOINT;
-use traintop_plugin_abi::EventKind;
 
 /// How long a paused trainer waits for a command before looking at the stop
 /// signal again.
@@ -64,13 +64,13 @@ impl Trainer {
         match request.command {
             Command::Pause => {
                 state.pause();
-                self.dispatch(EventKind::Paused, epoch, f64::NAN, f64::NAN);
+                self.dispatch(PluginEvent::Paused { epoch });
                 self.note(ch, accepted);
                 self.note(ch, RunEvent::State { step, state: RunState::Paused });
             }
             Command::Resume => {
                 state.resume();
-                self.dispatch(EventKind::Resumed, epoch, f64::NAN, f64::NAN);
+                self.dispatch(PluginEvent::Resumed { epoch });
                 self.note(ch, accepted);
                 self.note(ch, RunEvent::State { step, state: RunState::Running });
             }
