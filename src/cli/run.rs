@@ -8,7 +8,7 @@ use super::headless::LinePrinter;
 use super::line_pump::{self, LinePump, LineSink};
 use super::{background, signals, ExitError};
 use crate::config::{ConfigSource, OnDivergence, RunConfig};
-use crate::protocol::{ClientId, Command, Request, RunEvent, StopReason};
+use crate::protocol::{ClientId, Request, RunCommand, RunEvent, StopReason};
 use crate::serve::server::Server;
 use crate::train::summary::write_panicked;
 use crate::train::trainer::Channels;
@@ -238,11 +238,11 @@ impl Driven {
             }
             // A quit has asked for a stop already; make sure of it.
             Ok(_) => {
-                let _ = self.commands.send(Request::dashboard(Command::Stop));
+                let _ = self.commands.send(Request::dashboard(RunCommand::Stop));
                 Ok(true)
             }
             Err(e) => {
-                let _ = self.commands.send(Request::dashboard(Command::Stop));
+                let _ = self.commands.send(Request::dashboard(RunCommand::Stop));
                 Err(ExitError::runtime(anyhow::anyhow!("dashboard: {e}")))
             }
         }
@@ -411,7 +411,7 @@ fn in_background(
         Exit::TerminalGone if !flags.stopped() => return Ok(()),
         // SIGINT or SIGTERM to `traintop run` stops the run, as it always did.
         Exit::TerminalGone => {
-            let _ = requests.send(Request::dashboard(Command::Stop));
+            let _ = requests.send(Request::dashboard(RunCommand::Stop));
         }
         Exit::Quit => {}
     }

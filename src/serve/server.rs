@@ -16,7 +16,7 @@ use super::listener::{self, Handler, Listener, Peer};
 use super::record::{host_name, ServerRecord};
 use super::socket_dir;
 use crate::protocol::framing::encode;
-use crate::protocol::{Command, RecordRef, Request, RunEvent, RunStatus};
+use crate::protocol::{RecordRef, Request, RunCommand, RunEvent, RunStatus};
 
 /// A run's socket and clients, for as long as it lives.
 pub struct Server {
@@ -176,7 +176,7 @@ impl Handler for RunHandler {
         // The server knows who is on the other end; the request says only
         // what it wants.
         let request = Request::new(peer.client.clone(), request.command);
-        if matches!(request.command, Command::Stop) {
+        if matches!(request.command, RunCommand::Stop) {
             self.stop_asked.store(true, Ordering::SeqCst);
         }
         let _ = lock(&self.commands).send(request);

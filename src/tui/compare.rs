@@ -25,11 +25,11 @@ use ratatui::widgets::{Block, Paragraph, Widget};
 use ratatui::Frame;
 
 use super::app::App;
-use super::history::History;
+use super::bounded_series::BoundedSeries;
 use super::panels::plot::{Kind, Plot, Series};
 use super::panels::{fmt_sci, truncate};
 use super::replay;
-use super::terminal_loop::{self, LoopOptions, Screen};
+use super::terminal_loop::{self, LoopOptions, TerminalScreen};
 use super::theme::Theme;
 
 /// Per run, in order: a color and a canvas marker (and a letter).
@@ -136,7 +136,7 @@ impl Compare {
     /// The points of one run's loss or accuracy curve, x in steps or epochs.
     fn points(&self, run: &CompareRun, accuracy: bool) -> Vec<(f64, f64)> {
         let c = &run.app.charts;
-        let pick = |val: &History, train: &History| match self.curves {
+        let pick = |val: &BoundedSeries, train: &BoundedSeries| match self.curves {
             Curves::Validation if !val.is_empty() => val.points(),
             _ => train.points(),
         };
@@ -268,7 +268,7 @@ impl Widget for &Compare {
     }
 }
 
-impl Screen for Compare {
+impl TerminalScreen for Compare {
     type Outcome = ();
 
     fn draw(&mut self, frame: &mut Frame) {

@@ -7,10 +7,10 @@
 
 mod app;
 mod baseline;
+mod bounded_series;
 mod clean_backend;
 mod compare;
 mod editor;
-mod history;
 mod input;
 mod layout;
 mod panels;

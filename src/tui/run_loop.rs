@@ -15,7 +15,7 @@ use ratatui::Frame;
 use super::app::App;
 use super::replay;
 use super::state::LogKind;
-use super::terminal_loop::{self, Ending, LoopOptions, Screen};
+use super::terminal_loop::{self, Ending, LoopOptions, TerminalScreen};
 use super::theme::Theme;
 use super::{DashboardOptions, Exit};
 use crate::protocol::{Request, RunEvent};
@@ -62,7 +62,7 @@ pub fn view_run(dir: &Path, options: DashboardOptions) -> io::Result<()> {
     run(app, None, None, &options).map(|_| ())
 }
 
-/// The dashboard as a [`Screen`]: the app, and the channels to the run
+/// The dashboard as a [`TerminalScreen`]: the app, and the channels to the run
 /// (none for a folder shown by `view`).
 struct Dashboard<'a> {
     app: App,
@@ -71,7 +71,7 @@ struct Dashboard<'a> {
     exit_when_finished: bool,
 }
 
-impl Screen for Dashboard<'_> {
+impl TerminalScreen for Dashboard<'_> {
     type Outcome = Exit;
 
     fn on_tick(&mut self) {
@@ -90,8 +90,7 @@ impl Screen for Dashboard<'_> {
     }
 
     fn on_key(&mut self, key: KeyEvent) {
-        let first = self.app.on_key(key);
-        for command in first.into_iter().chain(self.app.take_follow_up()) {
+        for command in self.app.on_key(key) {
             if let Some(tx) = self.commands {
                 if tx.send(Request::dashboard(command)).is_err() {
                     self.app.on_disconnected();

@@ -3,7 +3,7 @@
 //! then tick, draw when needed, wait for keys, and restore the terminal on
 //! the way out, on error paths too.
 //!
-//! Each screen says only what is its own ([`Screen`]): what a tick folds in,
+//! Each screen says only what is its own ([`TerminalScreen`]): what a tick folds in,
 //! how it draws, what a key does and when it is done. What every screen
 //! needs lives here once, so no screen can forget it:
 //! - the hang-up guard: crossterm's `event::poll` spins on a terminal that
@@ -35,7 +35,7 @@ pub fn tick(refresh_ms: u64) -> Duration {
 }
 
 /// A full screen the loop drives.
-pub trait Screen {
+pub trait TerminalScreen {
     /// What the screen hands back when the user is done with it.
     type Outcome;
 
@@ -47,7 +47,7 @@ pub trait Screen {
         true
     }
 
-    /// Draws one frame (the loop calls it only when [`Screen::needs_draw`]).
+    /// Draws one frame (the loop calls it only when [`TerminalScreen::needs_draw`]).
     fn draw(&mut self, frame: &mut Frame);
 
     /// One key press (or repeat or release; the screen filters).
@@ -86,7 +86,7 @@ pub struct LoopOptions<'a> {
 }
 
 /// Runs `screen` in the terminal until it is done or the terminal goes.
-pub fn run<S: Screen>(screen: &mut S, options: LoopOptions) -> io::Result<Ending<S::Outcome>> {
+pub fn run<S: TerminalScreen>(screen: &mut S, options: LoopOptions) -> io::Result<Ending<S::Outcome>> {
     let mut guard = terminal::enter(options.mouse)?;
     let mut panics = Vec::new();
     let result = event_loop(&mut guard, screen, options, &mut panics);
@@ -98,7 +98,7 @@ pub fn run<S: Screen>(screen: &mut S, options: LoopOptions) -> io::Result<Ending
     result
 }
 
-fn event_loop<S: Screen>(
+fn event_loop<S: TerminalScreen>(
     guard: &mut TerminalGuard,
     screen: &mut S,
     options: LoopOptions,
@@ -141,7 +141,7 @@ fn event_loop<S: Screen>(
 
 /// Takes every queued input before drawing again, so held keys and pastes
 /// do not lag one frame per key.
-fn read_keys<S: Screen>(screen: &mut S) -> io::Result<Option<S::Outcome>> {
+fn read_keys<S: TerminalScreen>(screen: &mut S) -> io::Result<Option<S::Outcome>> {
     loop {
         match event::read()? {
             TermEvent::Key(key) => screen.on_key(key),
@@ -158,7 +158,11 @@ fn read_keys<S: Screen>(screen: &mut S) -> io::Result<Option<S::Outcome>> {
 }
 
 /// Other threads' panic messages: to the screen now, to stderr later.
-fn take_panics<S: Screen>(guard: &mut TerminalGuard, screen: &mut S, panics: &mut Vec<String>) -> io::Result<()> {
+fn take_panics<S: TerminalScreen>(
+    guard: &mut TerminalGuard,
+    screen: &mut S,
+    panics: &mut Vec<String>,
+) -> io::Result<()> {
     let new = terminal::take_deferred_panics();
     if new.is_empty() {
         return Ok(());

@@ -14,7 +14,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
-use super::terminal_loop::{self, Ending, LoopOptions, Screen};
+use super::terminal_loop::{self, Ending, LoopOptions, TerminalScreen};
 use super::theme::Theme;
 
 /// One run as `top` shows it.
@@ -152,8 +152,8 @@ pub fn draw(frame: &mut Frame, snapshot: &TopSnapshot, selected: usize, theme: &
     frame.render_widget(Paragraph::new(keys), footer);
 }
 
-/// `top` as a [`Screen`]: the rows asked for each tick, and the cursor.
-struct TopScreen<'a> {
+/// `top` as a [`TerminalScreen`]: the rows asked for each tick, and the cursor.
+struct TopList<'a> {
     snapshot: &'a dyn Fn() -> TopSnapshot,
     current: TopSnapshot,
     selected: &'a mut usize,
@@ -161,7 +161,7 @@ struct TopScreen<'a> {
     choice: Option<TopChoice>,
 }
 
-impl Screen for TopScreen<'_> {
+impl TerminalScreen for TopList<'_> {
     type Outcome = TopChoice;
 
     fn on_tick(&mut self) {
@@ -204,7 +204,7 @@ pub fn run_top(
     quit: &AtomicBool,
 ) -> io::Result<TopChoice> {
     let mut screen =
-        TopScreen { snapshot, current: TopSnapshot::default(), selected, theme: Theme::new(no_color), choice: None };
+        TopList { snapshot, current: TopSnapshot::default(), selected, theme: Theme::new(no_color), choice: None };
     let options = LoopOptions { tick: refresh, mouse: false, quit_signal: Some(quit) };
     match terminal_loop::run(&mut screen, options)? {
         Ending::Done(choice) => Ok(choice),

@@ -27,7 +27,7 @@ use super::loop_state::{LoopState, OtherBranch};
 use super::{Channels, Flow, Trainer};
 use crate::data::Batches;
 use crate::plugin::PluginEvent;
-use crate::protocol::{Command, ForkBranch, Request, RunEvent, StopReason};
+use crate::protocol::{ForkBranch, Request, RunCommand, RunEvent, StopReason};
 use crate::train::fork;
 use crate::train::prepare_error::PrepareError;
 use crate::train::resume_load;
@@ -187,7 +187,7 @@ impl Trainer {
     /// The `fork` command: answered, and carried out or refused.
     pub(super) fn fork(&mut self, ch: &mut Channels, state: &mut LoopState, request: Request) -> anyhow::Result<()> {
         let step = self.position.step;
-        let Command::Fork { technique, enabled } = request.command.clone() else { return Ok(()) };
+        let RunCommand::Fork { technique, enabled } = request.command.clone() else { return Ok(()) };
         let reason = match (&state.branch, self.plugins.has(&technique)) {
             (Some(b), _) => Some(format!("already forked (B is {}); keep A or B first", b.dir().display())),
             (None, false) => Some(format!("no technique `{technique}` is loaded")),
@@ -255,7 +255,7 @@ impl Trainer {
     /// The `keep` command: ends the fork with one branch.
     pub(super) fn keep(&mut self, ch: &mut Channels, state: &mut LoopState, request: Request) -> anyhow::Result<()> {
         let step = self.position.step;
-        let Command::Keep { branch: kept } = request.command else { return Ok(()) };
+        let RunCommand::Keep { branch: kept } = request.command else { return Ok(()) };
         let Some(other) = state.branch.take() else {
             let reason = "not forked: f forks the selected technique's switch first".to_string();
             self.note(ch, RunEvent::Rejected { step, request, reason });

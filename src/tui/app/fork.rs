@@ -6,7 +6,7 @@
 
 use super::App;
 use crate::protocol::{ForkBranch, RunEvent};
-use crate::tui::baseline::Baseline;
+use crate::tui::baseline::BranchB;
 use crate::tui::state::LogKind;
 
 /// The fork as the header shows it.
@@ -39,7 +39,7 @@ impl App {
     pub(super) fn on_fork(&mut self, e: RunEvent) {
         match e {
             RunEvent::ForkStarted { step, change, branch_dir } => {
-                self.branch = Some(Baseline::fork_branch("B as before".into()));
+                self.branch = Some(BranchB::new("B as before".into()));
                 let text = format!("forked: A = {change} here, B as before in {branch_dir}");
                 self.push_log(Some(step), text, LogKind::State);
                 let mut view = ForkView { step, change, branch_dir, kept: None, line: String::new() };
