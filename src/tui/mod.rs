@@ -3,7 +3,7 @@
 //!
 //! The state ([`App`]) knows nothing about the terminal, so it can be driven
 //! by a scripted event stream and drawn onto ratatui's `TestBackend` in tests;
-//! only `terminal.rs` and `run_loop.rs` touch the real terminal.
+//! only `terminal.rs` and `terminal_loop.rs` touch the real terminal.
 
 mod app;
 mod baseline;
