@@ -156,6 +156,13 @@ enum Command {
         #[arg(long, value_name = "[USER@]HOST")]
         ssh: Vec<String>,
     },
+    /// Run a config over a grid of variants times seeds (an ablation), here,
+    /// over ssh or on Slurm, and rank the variants with 95% intervals.
+    ///
+    /// Each run is an ordinary run folder under one sweep folder (attach,
+    /// steer and resume them as any run); `top` groups them. Subcommands:
+    /// resume, status, report, stop (each takes the sweep folder).
+    Sweep(traintop::cli::sweep::SweepArgs),
     /// One screen over the runs of this machine and of other hosts, live;
     /// Enter opens a run's dashboard (d or q comes back).
     ///
@@ -498,6 +505,7 @@ fn main() -> ExitCode {
             refresh_ms: s.refresh_ms,
         }),
         Some(Command::Ls { json, ssh }) => ls::ls(json, &ssh),
+        Some(Command::Sweep(args)) => traintop::cli::sweep::sweep(args),
         Some(Command::Top { ssh, screen: s }) => {
             top::top(&TopOptions { hosts: ssh, no_color: s.no_color, mouse: s.mouse, refresh_ms: s.refresh_ms })
         }

@@ -21,6 +21,7 @@ pub mod run;
 pub(crate) mod signals;
 mod stall;
 mod supervise;
+pub mod sweep;
 pub mod top;
 pub mod view;
 

@@ -19,6 +19,7 @@ mod run_loop;
 #[cfg(test)]
 mod snapshot_tests;
 mod state;
+pub(crate) mod sweep_board;
 mod terminal;
 mod terminal_loop;
 mod theme;

@@ -14,6 +14,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
+use super::sweep_board::{draw_board, BoardView};
 use super::terminal_loop::{self, Ending, LoopOptions, TerminalScreen};
 use super::theme::Theme;
 
@@ -33,6 +34,8 @@ pub struct TopRow {
     pub eta_secs: Option<f64>,
     pub clients: usize,
     pub run_dir: String,
+    /// The sweep it belongs to: an index into [`TopSnapshot::boards`].
+    pub sweep: Option<usize>,
 }
 
 /// What the screen shows: the rows, and the hosts that could not be asked.
@@ -40,6 +43,8 @@ pub struct TopRow {
 pub struct TopSnapshot {
     pub rows: Vec<TopRow>,
     pub errors: Vec<String>,
+    /// The leaderboards of the sweeps the rows belong to.
+    pub boards: Vec<BoardView>,
 }
 
 /// What the user chose.
@@ -94,12 +99,21 @@ fn eta(secs: Option<f64>) -> String {
 
 /// Draws the list with `selected` highlighted.
 pub fn draw(frame: &mut Frame, snapshot: &TopSnapshot, selected: usize, theme: &Theme) {
-    let [body, errors, footer] = Layout::vertical([
+    // The selected run's sweep (else the first), under the runs: the rows
+    // keep at least five lines.
+    let board = snapshot.rows.get(selected).and_then(|r| r.sweep).or((!snapshot.boards.is_empty()).then_some(0));
+    let board = board.and_then(|b| snapshot.boards.get(b));
+    let board_height = board.map_or(0, |b| b.height().min(frame.area().height.saturating_sub(7)));
+    let [body, board_area, errors, footer] = Layout::vertical([
         Constraint::Min(3),
+        Constraint::Length(board_height),
         Constraint::Length(snapshot.errors.len().min(4) as u16),
         Constraint::Length(1),
     ])
     .areas(frame.area());
+    if let Some(b) = board {
+        draw_board(frame, board_area, b, theme);
+    }
     let header =
         Row::new(["host", "run", "state", "progress", "loss", "recent", "samples/s", "ETA", "cl"]).style(theme.title());
     // The name takes what the fixed columns leave (borders, the cursor,
@@ -263,6 +277,7 @@ mod tests {
                 TopRow { host: Some("gpu1".into()), name: "wine".into(), state: "dead".into(), ..Default::default() },
             ],
             errors: vec!["gpu2: ssh could not connect".into()],
+            boards: vec![],
         };
         let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
         terminal.draw(|f| draw(f, &snapshot, 1, &Theme::plain())).unwrap();
