@@ -156,7 +156,29 @@ fn drain(app: &mut App, rx: &Receiver<RunEvent>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::RunCommand;
     use crate::tui::app::tests::step;
+    use ratatui::crossterm::event::{KeyCode, KeyModifiers};
+
+    /// What the dashboard hands the loop: a quit, a detach, or (when asked)
+    /// the end of the run; and every command a key produced, in order.
+    #[test]
+    fn the_dashboard_screen_ends_as_the_app_says_and_sends_each_command() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut app = App::new("t", true);
+        app.set_attached(true, false);
+        let mut screen = Dashboard { app, events: None, commands: Some(&tx), exit_when_finished: false };
+        assert_eq!(screen.outcome(), None);
+        screen.on_key(KeyEvent::new(KeyCode::Char('p'), KeyModifiers::NONE));
+        assert_eq!(rx.try_recv().map(|r| r.command), Ok(RunCommand::Pause));
+        screen.on_key(KeyEvent::new(KeyCode::Char('d'), KeyModifiers::NONE));
+        assert_eq!(screen.outcome(), Some(Exit::Detached));
+
+        let mut done = App::new("t", true);
+        done.on_disconnected();
+        let mut screen = Dashboard { app: done, events: None, commands: None, exit_when_finished: true };
+        assert_eq!(screen.outcome(), Some(Exit::Quit), "the run ended and the caller wanted no wait for q");
+    }
 
     #[test]
     fn drain_takes_everything_and_notices_the_end() {

@@ -257,6 +257,36 @@ mod tests {
         assert_eq!(middle_ellipsis("deep-sigmoid-20261207-222145", 10).chars().count(), 10);
     }
 
+    /// The keys `top` takes, through the screen the terminal loop drives:
+    /// the cursor stays on the rows, Enter opens the selected one, q quits.
+    #[test]
+    fn keys_move_within_the_rows_and_enter_opens_the_selected_one() {
+        let rows =
+            vec![TopRow { name: "a".into(), ..Default::default() }, TopRow { name: "b".into(), ..Default::default() }];
+        let snapshot = || TopSnapshot { rows: rows.clone(), ..Default::default() };
+        let mut selected = 0;
+        let mut list = TopList {
+            snapshot: &snapshot,
+            current: TopSnapshot::default(),
+            selected: &mut selected,
+            theme: Theme::plain(),
+            choice: None,
+        };
+        list.on_tick();
+        let press = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+        for _ in 0..3 {
+            list.on_key(press('j'));
+        }
+        assert_eq!(*list.selected, 1, "the cursor stops at the last row");
+        assert_eq!(list.outcome(), None);
+        list.on_key(press('k'));
+        list.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+        assert_eq!(list.outcome(), Some(TopChoice::Open(rows[0].clone())));
+        assert_eq!(list.outcome(), None, "taken once");
+        list.on_key(press('q'));
+        assert_eq!(list.outcome(), Some(TopChoice::Quit));
+    }
+
     #[test]
     fn rows_and_host_errors_fit_80_columns() {
         let snapshot = TopSnapshot {
