@@ -8,7 +8,7 @@ use super::headless::LinePrinter;
 use super::line_pump::{self, LinePump, LineSink};
 use super::{background, signals, ExitError};
 use crate::config::{ConfigSource, OnDivergence, RunConfig};
-use crate::protocol::{ClientId, Command, Request, RunEvent, StopReason};
+use crate::protocol::{ClientId, Request, RunCommand, RunEvent, StopReason};
 use crate::serve::server::Server;
 use crate::train::summary::write_panicked;
 use crate::train::trainer::Channels;
@@ -226,15 +226,9 @@ impl Driven {
     /// The dashboard in this terminal, until it quits or the terminal goes;
     /// whether it asked the run to stop.
     fn dashboard(&mut self, opts: &RunOptions, baseline: Option<Baseline>) -> Result<bool, ExitError> {
-        let options = crate::tui::DashboardOptions {
-            refresh_ms: opts.refresh_ms.max(16),
-            mouse: opts.mouse,
-            no_color: opts.no_color,
-            title: self.name.clone(),
-            quit_signal: Some(Arc::clone(&self.flags.any)),
-            baseline,
-            ..Default::default()
-        };
+        let options = crate::tui::DashboardOptions::new(&self.name, opts.refresh_ms, opts.mouse, opts.no_color)
+            .quit_on(&self.flags.any)
+            .with_baseline(baseline);
         let Some(events) = self.events.take() else { return Ok(false) };
         match crate::tui::run_dashboard(options, events, self.commands.clone()) {
             // The terminal is gone (or a hang-up): the run goes on.
@@ -244,11 +238,11 @@ impl Driven {
             }
             // A quit has asked for a stop already; make sure of it.
             Ok(_) => {
-                let _ = self.commands.send(Request::dashboard(Command::Stop));
+                let _ = self.commands.send(Request::dashboard(RunCommand::Stop));
                 Ok(true)
             }
             Err(e) => {
-                let _ = self.commands.send(Request::dashboard(Command::Stop));
+                let _ = self.commands.send(Request::dashboard(RunCommand::Stop));
                 Err(ExitError::runtime(anyhow::anyhow!("dashboard: {e}")))
             }
         }
@@ -402,16 +396,10 @@ fn in_background(
     }
     let flags = signals::install()?;
     let (events, requests, status) = super::attach::here(&record.socket, &record.run_dir, ClientId::Dashboard, false)?;
-    let options = crate::tui::DashboardOptions {
-        refresh_ms: opts.refresh_ms.max(16),
-        mouse: opts.mouse,
-        no_color: opts.no_color,
-        title: status.name.clone(),
-        quit_signal: Some(Arc::clone(&flags.any)),
-        attached: true,
-        baseline,
-        ..Default::default()
-    };
+    let options = crate::tui::DashboardOptions::new(&status.name, opts.refresh_ms, opts.mouse, opts.no_color)
+        .attached(false)
+        .quit_on(&flags.any)
+        .with_baseline(baseline);
     let exit = crate::tui::run_dashboard(options, events, requests.clone())
         .map_err(|e| ExitError::runtime(anyhow::anyhow!("dashboard: {e}")))?;
     match exit {
@@ -423,7 +411,7 @@ fn in_background(
         Exit::TerminalGone if !flags.stopped() => return Ok(()),
         // SIGINT or SIGTERM to `traintop run` stops the run, as it always did.
         Exit::TerminalGone => {
-            let _ = requests.send(Request::dashboard(Command::Stop));
+            let _ = requests.send(Request::dashboard(RunCommand::Stop));
         }
         Exit::Quit => {}
     }
