@@ -53,10 +53,11 @@ pub fn dashboard(opts: &AttachOptions, flags: &signals::Flags) -> Result<(), Exi
             (None, events, requests, status)
         }
     };
-    let options = DashboardOptions::new(&status.name, opts.refresh_ms, opts.mouse, opts.no_color)
+    let mut options = DashboardOptions::new(&status.name, opts.refresh_ms, opts.mouse, opts.no_color)
         .attached(opts.read_only)
         .quit_on(&flags.any)
         .with_baseline(baseline);
+    options.ring_after = status.step;
     let exit = crate::tui::run_dashboard(options, events, requests)
         .map_err(|e| ExitError::runtime(anyhow::anyhow!("dashboard: {e}")))?;
     // Closing the link ends ssh and keeps it from opening again.

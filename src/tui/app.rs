@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use ratatui::crossterm::event::KeyEvent;
 use ratatui::Frame;
 
+use super::alerts::Alerts;
 use super::baseline::{Baseline, Behind, BranchB};
 use super::input::{map_key, InputMode};
 use super::layout::{self, Screen};
@@ -67,6 +68,8 @@ pub struct App {
     pub(super) link: Link,
     /// Set once the user quits or detaches.
     pub(super) leaving: Option<Leaving>,
+    /// Bells and desktop notifications still to send.
+    pub(super) alerts: Alerts,
     /// Something changed since the last frame.
     dirty: bool,
 }
@@ -98,6 +101,7 @@ impl App {
             notice: None,
             link: Link::default(),
             leaving: None,
+            alerts: Alerts::default(),
             dirty: true,
         }
     }
@@ -142,9 +146,16 @@ impl App {
             RunEvent::Override { .. } | RunEvent::StopRequested { .. } => self.narrate(&e, LogKind::State),
             RunEvent::Rejected { .. } | RunEvent::Diverged { .. } => self.narrate(&e, LogKind::Warn),
             RunEvent::RolledBack { step, to_step, cause, lr, paused, .. } => {
+                if paused {
+                    self.alerts.note(step, format!("{}: diverged at step {step}, paused: waiting for you", self.title));
+                }
                 self.rolled_back(Rollback { step, to_step, cause, lr }, paused)
             }
-            RunEvent::Finished { reason, run_dir, error, .. } => self.finish(reason, run_dir, error),
+            RunEvent::Finished { step, reason, run_dir, error, .. } => {
+                // Past whatever the history held: a run ends once.
+                self.alerts.note(step.max(1), format!("{}: finished ({}) at step {step}", self.title, reason.as_str()));
+                self.finish(reason, run_dir, error)
+            }
         }
     }
 
@@ -302,6 +313,16 @@ impl App {
         self.link = Link { source, read_only, ..self.link };
     }
 
+    /// Ring for what happens after `step` (the dashboard of a live run).
+    pub fn ring_after(&mut self, step: u64) {
+        self.alerts = Alerts::after(step);
+    }
+
+    /// The bell and notification bytes due, if any.
+    pub fn take_alerts(&mut self) -> Option<String> {
+        self.alerts.take_escapes()
+    }
+
     /// The user detached (rather than quit).
     pub fn detached(&self) -> bool {
         self.leaving == Some(Leaving::Detach)
@@ -316,6 +337,8 @@ impl App {
         fresh.selected = self.selected;
         fresh.link = Link { disconnected: false, ..self.link };
         fresh.baseline = self.baseline.take();
+        fresh.alerts = std::mem::take(&mut self.alerts);
+        fresh.alerts.catch_up(self.progress.step);
         *self = fresh;
         self.push_log(None, "reconnected: caught up with the run".into(), LogKind::State);
     }

@@ -5,6 +5,7 @@
 //! by a scripted event stream and drawn onto ratatui's `TestBackend` in tests;
 //! only `terminal.rs` and `terminal_loop.rs` touch the real terminal.
 
+mod alerts;
 mod app;
 mod baseline;
 mod bounded_series;
@@ -59,6 +60,10 @@ pub struct DashboardOptions {
     pub read_only: bool,
     /// A finished run drawn behind the live curves (`--baseline`).
     pub baseline: Option<Baseline>,
+    /// Ring the bell (and ask for a desktop notification) for what happens
+    /// after this step: the run's step when an attach connected, so its
+    /// history does not ring.
+    pub ring_after: u64,
 }
 
 impl DashboardOptions {
@@ -108,6 +113,7 @@ impl Default for DashboardOptions {
             attached: false,
             read_only: false,
             baseline: None,
+            ring_after: 0,
         }
     }
 }

@@ -36,6 +36,7 @@ pub fn run_dashboard(
     let mut app = App::new(&options.title, options.no_color);
     app.set_attached(options.attached, options.read_only);
     app.set_baseline(options.baseline.clone());
+    app.ring_after(options.ring_after);
     run(app, Some(&events), Some(&commands), &options)
 }
 
@@ -77,6 +78,13 @@ impl TerminalScreen for Dashboard<'_> {
     fn on_tick(&mut self) {
         if let Some(rx) = self.events {
             drain(&mut self.app, rx);
+        }
+        if let Some(bytes) = self.app.take_alerts() {
+            // Between frames: a bell and OSC sequences move no cursor. A
+            // terminal that cannot take them is no reason to stop.
+            let mut out = std::io::stdout();
+            let _ = std::io::Write::write_all(&mut out, bytes.as_bytes());
+            let _ = std::io::Write::flush(&mut out);
         }
     }
 

@@ -105,6 +105,16 @@ impl Tmux {
         format!("={}:", self.session)
     }
 
+    /// Appends everything the pane's program writes from now on, escape
+    /// sequences and all, to `file` (what the terminal receives, before tmux
+    /// interprets it).
+    pub fn record_output(&self, file: &std::path::Path) {
+        let target = self.target();
+        let out =
+            self.run(&["pipe-pane", "-o", "-t", &target, &format!("cat >> {}", shell_quote(file.to_str().unwrap()))]);
+        assert!(out.status.success(), "tmux pipe-pane: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
     /// Sends tmux key names (`p`, `Space`, `Enter`, `C-u`, `Escape`), one key
     /// each.
     pub fn send_keys(&self, keys: &[&str]) {
