@@ -8,6 +8,7 @@ pub(crate) mod divergence;
 pub(crate) mod fork;
 pub(crate) mod metrics;
 pub mod model;
+pub mod notify;
 pub(crate) mod prepare;
 pub(crate) mod prepare_error;
 pub(crate) mod resume_check;
