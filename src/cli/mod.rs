@@ -8,16 +8,19 @@ pub mod attach;
 pub use crate::format::clean_lines;
 pub(crate) mod background;
 pub mod bench;
+pub mod command;
 pub mod crash_watch;
 pub mod diff;
 pub mod evaluate;
 pub mod fork;
 pub(crate) mod headless;
+pub mod launch;
 mod line_pump;
 pub mod ls;
 pub mod plugins;
 pub(crate) mod roofline;
 pub mod run;
+pub mod shared_args;
 pub(crate) mod signals;
 mod stall;
 mod supervise;
@@ -25,6 +28,7 @@ pub mod top;
 pub mod view;
 
 use std::fmt;
+use std::process::ExitCode;
 
 /// The exit code of a run that diverged.
 pub const DIVERGED: i32 = 3;
@@ -84,6 +88,21 @@ impl ExitError {
             matches!(c.downcast_ref::<RunError>(), Some(RunError::Backend { .. } | RunError::TooLarge { .. }))
         });
         Self { code: if backend { 2 } else { 1 }, message: format!("{e:#}") }
+    }
+}
+
+/// The process's exit: the error said on stderr, its code returned.
+pub fn exit_code(result: Result<(), ExitError>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // An empty message: said already (a background server's own error).
+            if !e.message.is_empty() {
+                // Errors quote files, configs and remotes: shown, never obeyed.
+                eprintln!("error: {}", clean_lines(&e.to_string()));
+            }
+            ExitCode::from(e.code as u8)
+        }
     }
 }
 
