@@ -1,6 +1,32 @@
 //! Command-line subcommands and how their failures map to exit codes:
 //! 2 for bad input (config, data, checkpoint, usage), 1 for failures at run
 //! time, 3 for a run that diverged (its `last` holds the last good state).
+//!
+//! The tree is `command.rs`; each subcommand's arguments live beside its
+//! handler. Who runs where when a run starts (`launch::Topology`, chosen from
+//! the flags and the terminal):
+//!
+//! ```text
+//! in a terminal (default)          own session, no terminal
+//! traintop run  DashboardClient -> traintop run --supervise  Supervisor
+//!   |  (--detach: Detached,          | waits; writes a crash's summary
+//!   |   prints where, returns)       v
+//!   |<--- "ready {record}" ------ traintop run --server  Server
+//!   |                               +- trainer thread --> run folder
+//!   +- dashboard <== socket ====>   +- listener             (events.jsonl,
+//!                                   ^                 metrics.jsonl, output.log,
+//!      traintop attach / top  =====/                  checkpoints, summary.json)
+//!
+//! traintop run --foreground (Foreground) | --headless or no terminal (Headless)
+//!   +- trainer thread --> run folder;  +- listener <== socket == attach, top
+//!   +- dashboard (Foreground) or line log (Headless)
+//!   +- pipe --> traintop crash-witness RUN_DIR (own session; names the plugin
+//!               hook that took the process down)
+//! ```
+//!
+//! The socket lives in an owner-only directory (`serve::socket_dir`); the
+//! server's record beside it is how `attach`, `ls` and `top` find runs.
+//! `resume` and `fork` take the same paths (the server repeats `resume DIR`).
 
 pub mod attach;
 /// Text from outside the process made safe for a terminal, keeping line
