@@ -9,5 +9,8 @@ use clap::Parser;
 use traintop::cli::command::Cli;
 
 fn main() -> ExitCode {
+    // Before anything can panic: the one hook, which the terminal, the run
+    // folder and the engine's guard register with (src/panic_policy.rs).
+    traintop::panic_policy::install();
     traintop::cli::exit_code(Cli::parse().call())
 }

@@ -231,6 +231,7 @@ impl Driven {
         let path = std::path::absolute(&prepared.run_dir.path).unwrap_or_else(|_| prepared.run_dir.path.clone());
         let name = prepared.config.run.name.clone();
         let hooks = prepared.plugins.watch();
+        super::panic_log::log_panics_in(&path);
         let background = opts.topology == Topology::Server;
         let witness = record_crashes(&hooks, &path, background);
         let (commands, command_rx) = std::sync::mpsc::channel();
