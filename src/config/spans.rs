@@ -4,6 +4,10 @@
 //!
 //! Paths are written `section.key`, with `[i]` for array elements:
 //! `technique[0].rate`. The root table has the empty path.
+//!
+//! The spans come from toml's own parse tree (`toml::de::DeTable`, every key
+//! and value a public `Spanned`), the same parser whose error spans
+//! `path_at` maps back to keys, so both always agree.
 
 use std::ops::Range;
 
