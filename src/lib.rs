@@ -22,6 +22,7 @@ pub mod protocol;
 pub(crate) mod run_files;
 pub(crate) mod run_lock;
 pub(crate) mod serve;
+pub mod sweep;
 pub mod train;
 pub mod tui;
 

@@ -35,6 +35,9 @@ const FLOORS: &[(&str, &[&str])] = &[
     // its clients find runs through the server's records.
     ("serve", &["protocol", "format", "run_files"]),
     ("client", &["protocol", "serve", "format", "run_lock"]),
+    // Sweeps read run folders and start runs through the CLI's own commands
+    // (`traintop sweep task`), never the trainer directly.
+    ("sweep", &["client", "config", "format", "plugin", "run_files", "run_lock"]),
 ];
 
 type Module = Vec<String>;

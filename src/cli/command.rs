@@ -13,6 +13,7 @@ use super::fork::ForkArgs;
 use super::ls::LsArgs;
 use super::plugins::PluginsArgs;
 use super::run::{ResumeArgs, RunArgs};
+use super::sweep::SweepArgs;
 use super::top::TopArgs;
 use super::view::ViewArgs;
 use super::ExitError;
@@ -61,6 +62,13 @@ enum Command {
     /// machines, with --ssh): state, epoch and step, loss, validation
     /// accuracy, samples/s, ETA, clients; a dead run with its resume command.
     Ls(LsArgs),
+    /// Run a config over a grid of variants times seeds (an ablation), here,
+    /// over ssh or on Slurm, and rank the variants with 95% intervals.
+    ///
+    /// Each run is an ordinary run folder under one sweep folder (attach,
+    /// steer and resume them as any run); `top` groups them. Subcommands:
+    /// resume, status, report, stop (each takes the sweep folder).
+    Sweep(SweepArgs),
     /// One screen over the runs of this machine and of other hosts, live;
     /// Enter opens a run's dashboard (d or q comes back).
     ///
@@ -107,6 +115,7 @@ impl Cli {
             Command::Fork(a) => a.call(),
             Command::Attach(a) => a.call(),
             Command::Ls(a) => a.call(),
+            Command::Sweep(a) => super::sweep::sweep(a),
             Command::Top(a) => a.call(),
             Command::View(a) => a.call(),
             Command::Evaluate(a) => a.call(),

@@ -51,6 +51,7 @@ pub mod shared_args;
 pub(crate) mod signals;
 mod stall;
 mod supervise;
+pub mod sweep;
 pub mod top;
 pub mod view;
 

@@ -68,7 +68,7 @@ pub fn hosts_file() -> Option<PathBuf> {
 }
 
 /// The hosts of the hosts file (none when it does not exist).
-fn configured_hosts() -> Result<Vec<String>, ExitError> {
+pub(crate) fn configured_hosts() -> Result<Vec<String>, ExitError> {
     let Some(path) = hosts_file() else { return Ok(Vec::new()) };
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,

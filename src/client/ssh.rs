@@ -33,7 +33,7 @@ pub fn remote_program() -> String {
 }
 
 /// `s` as one word for the remote shell.
-fn quote(s: &str) -> String {
+pub fn quote(s: &str) -> String {
     if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c)) {
         return s.to_string();
     }

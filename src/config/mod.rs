@@ -14,6 +14,7 @@ mod overrides;
 mod schema;
 mod source;
 mod spans;
+mod sweep;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -31,6 +32,7 @@ pub use schema::{
     RunSection, TechniqueConfig,
 };
 pub use source::{ConfigSource, EMBEDDED};
+pub use sweep::{SlurmSection, SweepSection};
 
 use error::Reporter;
 use spans::{child, SpanMap};
@@ -45,6 +47,8 @@ pub struct RunConfig {
     /// The `[[technique]]` entries, in file order, then any added by overrides.
     pub techniques: Vec<TechniqueConfig>,
     pub plugins: PluginsSection,
+    /// `[sweep]`: read by `traintop sweep` only.
+    pub sweep: Option<SweepSection>,
     pub source: ConfigSource,
     /// Where each key was set (file line or `--set`), for errors found after
     /// reading, such as a model too large for the machine.

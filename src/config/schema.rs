@@ -411,6 +411,8 @@ pub(crate) struct RawConfig {
     pub techniques: Vec<toml::Table>,
     #[serde(default)]
     pub plugins: PluginsSection,
+    #[serde(default)]
+    pub sweep: Option<super::sweep::SweepSection>,
 }
 
 #[cfg(test)]

@@ -67,7 +67,17 @@ pub(crate) fn finish(raw: RawConfig, source: ConfigSource, r: &Reporter) -> Resu
     let mut plugins = raw.plugins;
     plugins.dirs = plugins.dirs.iter().map(|d| source.resolve(d)).collect();
 
-    Ok(RunConfig { run, data, model: raw.model, optimizer, techniques, plugins, source, blame: Blame::of(r) })
+    Ok(RunConfig {
+        run,
+        data,
+        model: raw.model,
+        optimizer,
+        techniques,
+        plugins,
+        sweep: raw.sweep,
+        source,
+        blame: Blame::of(r),
+    })
 }
 
 /// The divergence rule's settings (`crate::train::divergence`).

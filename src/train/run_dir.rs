@@ -49,7 +49,7 @@ pub struct RunDir {
     lock: Option<RunLock>,
 }
 
-fn stamp() -> String {
+pub fn stamp() -> String {
     // UTC, sortable, no separators a shell would need quoting for.
     let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let (days, rem) = (secs / 86400, secs % 86400);

@@ -7,6 +7,7 @@ pub mod plugins;
 pub mod procs;
 pub mod screen;
 pub mod served;
+pub mod slurm;
 pub mod sshd;
 pub mod tmux;
 pub mod twin;
