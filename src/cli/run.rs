@@ -110,17 +110,15 @@ fn launch(
     train: impl FnOnce(Option<Baseline>) -> Result<(), ExitError>,
 ) -> Result<(), ExitError> {
     let server_args = || server_args(command, target, opts);
-    if opts.topology == Topology::Supervisor {
-        return super::supervise::supervise(server_args());
-    }
-    let baseline = baseline_of(opts)?;
     match opts.topology {
-        Topology::DashboardClient | Topology::Detached => in_background(server_args(), opts, baseline),
+        Topology::Supervisor => super::supervise::supervise(server_args()),
+        Topology::DashboardClient | Topology::Detached => in_background(server_args(), opts, baseline_of(opts)?),
         Topology::Server => {
+            let baseline = baseline_of(opts)?;
             background::leave_session();
             train(baseline)
         }
-        Topology::Foreground | Topology::Headless | Topology::Supervisor => train(baseline),
+        Topology::Foreground | Topology::Headless => train(baseline_of(opts)?),
     }
 }
 
