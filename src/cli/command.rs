@@ -127,3 +127,35 @@ impl Cli {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// Where each of `flags` is in `command`'s help, in order.
+    fn listed_in_order(command: &str, flags: &[&str]) -> bool {
+        let mut cli = Cli::command();
+        let help = cli.find_subcommand_mut(command).expect("a subcommand").render_help().to_string();
+        // The options' list, not the usage line above it.
+        let help = &help[help.find("Options:").expect("an options list")..];
+        let at: Vec<usize> = flags.iter().map(|f| help.find(&format!("{f} ")).expect(f)).collect();
+        at.windows(2).all(|w| w[0] < w[1])
+    }
+
+    #[test]
+    fn the_tree_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_resume_and_fork_list_their_flags_as_before_the_shared_args() {
+        let run = ["--headless", "--set", "--out", "--quiet", "--baseline", "--detach", "--no-color"];
+        assert!(listed_in_order("run", &run));
+        let resume = ["--trust-plugins", "--drop-technique", "--headless", "--set", "--quiet", "--baseline"];
+        assert!(listed_in_order("resume", &resume));
+        let fork = ["--drop-technique", "--at", "--set", "--out", "--headless", "--quiet", "--baseline", "--detach"];
+        assert!(listed_in_order("fork", &fork));
+    }
+}

@@ -9,9 +9,14 @@ use super::run;
 use super::ExitError;
 
 /// `traintop fork`'s arguments: `resume`'s, plus where to fork from and to.
+/// `--set` is listed right after `--at`, as before LaunchArgs was shared:
+/// clap lists options by (display order, name), the order counting options
+/// as added (trust-plugins 0, drop-technique 1, at 2); "at" sorts first.
 #[derive(clap::Args, Debug)]
 #[command(
-    mut_arg("overrides", |a| a.help("A change for the fork, e.g. --set technique.batch_norm.enabled=true")),
+    mut_arg("overrides", |a| {
+        a.help("A change for the fork, e.g. --set technique.batch_norm.enabled=true").display_order(2)
+    }),
     mut_arg("baseline", |a| {
         a.help("Draw this finished run folder's curves behind the fork's (b shows or hides them)")
     })

@@ -30,7 +30,10 @@ pub struct RunArgs {
     /// against its folder.
     config: Option<PathBuf>,
     /// Write the run folder under DIR instead of run.out_dir.
-    #[arg(long, value_name = "DIR")]
+    // Listed between --set and --quiet, as before LaunchArgs was shared: clap
+    // lists options by (display order, name), the order counting options as
+    // added (out 0, headless 1, set 2, quiet 3); "out" sorts before "quiet".
+    #[arg(long, value_name = "DIR", display_order = 3)]
     out: Option<PathBuf>,
     #[command(flatten)]
     launch: LaunchArgs,
