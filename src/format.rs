@@ -104,9 +104,39 @@ pub fn duration(secs: f64) -> String {
     }
 }
 
+/// The blocks of a sparkline, lowest first.
+const TICKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// One character per value, scaled between the finite values' min and max
+/// (all equal: the middle block). A NaN has no place on the scale and shows
+/// as a blank, an infinity as `!`, so a gap or a blow-up is not hidden.
+/// Callers choose the scale (log or linear) and how many values.
+pub fn sparkline(values: &[f64]) -> String {
+    let finite = values.iter().copied().filter(|v| v.is_finite());
+    let lo = finite.clone().fold(f64::INFINITY, f64::min);
+    let hi = finite.fold(f64::NEG_INFINITY, f64::max);
+    values
+        .iter()
+        .map(|&v| match v {
+            v if v.is_nan() => ' ',
+            v if v.is_infinite() => '!',
+            _ if hi - lo < 1e-12 => TICKS[3],
+            v => TICKS[(((v - lo) / (hi - lo)) * 7.0).round() as usize],
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sparklines_scale_between_min_and_max() {
+        assert_eq!(sparkline(&[1.0, 0.5, 0.0]), "█▅▁");
+        assert_eq!(sparkline(&[2.0, 2.0]), "▄▄");
+        assert_eq!(sparkline(&[0.0, f64::NAN, f64::INFINITY, 1.0]), "▁ !█");
+        assert_eq!(sparkline(&[]), "");
+    }
 
     #[test]
     fn clean_escapes_controls_and_keeps_printable_unicode() {

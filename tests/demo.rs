@@ -10,7 +10,7 @@ use common::cli::{repo, run, run_dir, stderr, stdout};
 use traintop::cli::run::EMBEDDED_CONFIG;
 use traintop::config::{ConfigSource, RunConfig};
 use traintop::data::{self, split};
-use traintop::protocol::{ClientId, Command, Request, RunEvent};
+use traintop::protocol::{ClientId, Request, RunCommand, RunEvent};
 use traintop::train::run_dir::RunDir;
 use traintop::train::trainer::Channels;
 use traintop::train::Trainer;
@@ -36,7 +36,7 @@ fn the_demo_lasts_long_enough_to_steer_and_says_what_to_press() {
 }
 
 /// Validation accuracy per epoch of the demo, with `script` sent at steps.
-fn demo_run(epochs: usize, script: &[(u64, Command)]) -> Vec<f32> {
+fn demo_run(epochs: usize, script: &[(u64, RunCommand)]) -> Vec<f32> {
     let cfg = demo_config(&[&format!("run.epochs={epochs}")]);
     let full = data::load(&cfg.data_spec()).unwrap();
     let s = split(&full, cfg.data.validation, cfg.run.seed);
@@ -65,7 +65,7 @@ fn demo_run(epochs: usize, script: &[(u64, Command)]) -> Vec<f32> {
 #[test]
 fn switching_batch_norm_on_mid_run_rescues_the_demo() {
     // 90 steps an epoch: batch_norm goes on after epoch 4 (log_every = 10).
-    let toggled = demo_run(10, &[(360, Command::Toggle { technique: "batch_norm".into(), enabled: true })]);
+    let toggled = demo_run(10, &[(360, RunCommand::Toggle { technique: "batch_norm".into(), enabled: true })]);
     assert!(toggled[3] < 0.25, "stuck before the toggle: {toggled:?}");
     assert!(toggled[9] > 0.8, "learns after it: {toggled:?}");
     let untouched = demo_run(10, &[]);

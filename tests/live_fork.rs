@@ -10,7 +10,7 @@ use std::sync::mpsc::{channel, Sender};
 use std::sync::Arc;
 
 use traintop::config::RunConfig;
-use traintop::protocol::{ClientId, Command, ForkBranch, Request, RunEvent, StopReason};
+use traintop::protocol::{ClientId, ForkBranch, Request, RunCommand, RunEvent, StopReason};
 use traintop::train::checkpoint;
 use traintop::train::trainer::Channels;
 use traintop::train::{prepare, Launch, Prepared};
@@ -41,7 +41,7 @@ fn drive(prepared: Prepared, mut on_step: impl FnMut(u64, &Sender<Request>)) -> 
     (summary.stop_reason, seen)
 }
 
-fn send(tx: &Sender<Request>, command: Command) {
+fn send(tx: &Sender<Request>, command: RunCommand) {
     tx.send(Request::new(ClientId::Script { name: "test".into() }, command)).unwrap();
 }
 
@@ -112,8 +112,8 @@ fn forked_at(technique: &str) {
     let live = new_run(&live_out);
     let parent = live.run_dir.path.clone();
     let (reason, events) = drive(live, |step, tx| match step {
-        FORK_AT => send(tx, Command::Fork { technique: technique.into(), enabled: true }),
-        KEEP_AT => send(tx, Command::Keep { branch: ForkBranch::A }),
+        FORK_AT => send(tx, RunCommand::Fork { technique: technique.into(), enabled: true }),
+        KEEP_AT => send(tx, RunCommand::Keep { branch: ForkBranch::A }),
         _ => {}
     });
     assert_eq!(reason, StopReason::Completed, "{technique}");
@@ -138,7 +138,7 @@ fn forked_at(technique: &str) {
     let with_change = stopped.run_dir.path.clone();
     let (reason, _) = drive(stopped, |step, tx| {
         if step == FORK_AT {
-            send(tx, Command::Stop)
+            send(tx, RunCommand::Stop)
         }
     });
     assert_eq!((reason, last(&with_change).position.step), (StopReason::User, FORK_AT));
@@ -147,7 +147,7 @@ fn forked_at(technique: &str) {
     drive(resume(&with_change, &[&format!("technique.{technique}.enabled=true")]), |_, _| {});
     drive(resume(&without, &[]), |step, tx| {
         if step == KEEP_AT {
-            send(tx, Command::Stop)
+            send(tx, RunCommand::Stop)
         }
     });
     assert_same(&parent, &with_change);
@@ -164,8 +164,8 @@ fn keeping_b_goes_on_from_bs_state() {
     let live = new_run(&live_out);
     let parent = live.run_dir.path.clone();
     let (reason, events) = drive(live, |step, tx| match step {
-        FORK_AT => send(tx, Command::Fork { technique: "dropout".into(), enabled: true }),
-        KEEP_AT => send(tx, Command::Keep { branch: ForkBranch::B }),
+        FORK_AT => send(tx, RunCommand::Fork { technique: "dropout".into(), enabled: true }),
+        KEEP_AT => send(tx, RunCommand::Keep { branch: ForkBranch::B }),
         _ => {}
     });
     assert_eq!(reason, StopReason::Completed);
@@ -178,7 +178,7 @@ fn keeping_b_goes_on_from_bs_state() {
     let without = stopped.run_dir.path.clone();
     drive(stopped, |step, tx| {
         if step == FORK_AT {
-            send(tx, Command::Stop)
+            send(tx, RunCommand::Stop)
         }
     });
     drive(resume(&without, &[]), |_, _| {});

@@ -7,7 +7,7 @@ mod common;
 use common::cli::{config, run, run_dir, sets, stderr, stdout, summary};
 use common::plugins::{cargo_build, fixture, host_with, install, plugin_path};
 use traintop::plugin::loader::{self, LoadError};
-use traintop::plugin::{PluginHost, SettingProblem};
+use traintop::plugin::{PluginEvent, PluginHost, SettingProblem};
 
 const ALL: [&str; 8] =
     ["batch_norm", "dropout", "grad_clip", "l2", "early_stopping", "input_norm", "xavier_init", "layer_norm"];
@@ -280,10 +280,10 @@ impl Technique for Halve {
     const DESCRIPTION: &'static str = "scales the input by a factor";
     const CLASS: ToggleClass = ToggleClass::Structural;
     fn params() -> Vec<Param> { vec![Param::float("factor", 0.5, 0.0, 1.0, "input scale")] }
-    fn build(&mut self, g: &mut Graph, p: &ParamValues, point: BuildPoint, _m: Mode, _l: usize, x: Tensor) -> Result<Tensor, String> {
-        if point != BuildPoint::Input { return Ok(x); }
+    fn build(&mut self, g: &mut Graph, at: &BuildContext, x: Tensor) -> Result<Tensor, String> {
+        if at.point != BuildPoint::Input { return Ok(x); }
         g.host().set_status("scaling inputs");
-        g.scale(x, p.float("factor") as f32).map_err(Into::into)
+        g.scale(x, at.params.float("factor") as f32).map_err(Into::into)
     }
 }
 export_technique!(Halve);
@@ -327,7 +327,7 @@ fn a_plugin_built_against_abi_1_0_loads_and_its_settings_report_errors() {
     // Its events arrive as the 1.0 enum it declared.
     host.preset_enabled(name, true);
     let mut store = traintop::engine::StateStore::new();
-    host.dispatch(traintop_plugin_abi::EventKind::BatchEnd, 0, 0.5, f64::NAN, &mut store);
+    host.dispatch(PluginEvent::BatchEnd { epoch: 0, loss: 0.5 }, &mut store);
     assert_eq!(host.views()[0].status, "saw 1 batches (ABI 1.0)");
 }
 

@@ -68,6 +68,15 @@ fn task_logs(sweep: &Path) -> String {
         .join("\n")
 }
 
+/// Starts `command` (a `sweep`) into `out` in the background; returns it
+/// and its sweep folder once made.
+fn spawn_sweep(mut command: std::process::Command, out: &Path) -> (std::process::Child, PathBuf) {
+    let child = command.arg("--out").arg(out).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let sweep =
+        poll("the sweep folder", || std::fs::read_dir(out).ok()?.filter_map(|e| e.ok()).map(|e| e.path()).next());
+    (child, sweep)
+}
+
 fn summary(run: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap()
 }
@@ -153,16 +162,20 @@ fn bad_vary_keys_and_values_are_refused_before_anything_starts() {
 fn a_stopped_sweep_resumes_from_its_checkpoints_with_nothing_lost() {
     let out = tempfile::tempdir().unwrap();
     let cfg = config("deep-sigmoid.toml");
-    let child = bin()
-        .args(["sweep", cfg.to_str().unwrap(), "--vary", BN, "--seeds", "2", "--jobs", "2", "--set", "run.epochs=300"])
-        .args(["--out", out.path().to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let sweep = poll("the sweep folder", || {
-        std::fs::read_dir(out.path()).ok()?.filter_map(|e| e.ok()).map(|e| e.path()).next()
-    });
+    let mut command = bin();
+    command.args([
+        "sweep",
+        cfg.to_str().unwrap(),
+        "--vary",
+        BN,
+        "--seeds",
+        "2",
+        "--jobs",
+        "2",
+        "--set",
+        "run.epochs=300",
+    ]);
+    let (child, sweep) = spawn_sweep(command, out.path());
     // Both running runs past a few epochs.
     poll("two runs training", || {
         let m = try_manifest(&sweep)?;
@@ -242,27 +255,22 @@ fn a_slurm_sweep_runs_as_an_array_and_a_cancelled_task_is_submitted_again() {
         c.env("SLURM_CONF", cluster.conf()).args(args);
         c
     };
-    let child = sweep_cmd(&[
-        "sweep",
-        cfg.to_str().unwrap(),
-        "--slurm",
-        "--vary",
-        BN,
-        "--seeds",
-        "2",
-        "--set",
-        "run.epochs=100",
-    ])
-    .args(["--out", out.path().to_str().unwrap()])
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
-    let sweep = poll("the sweep folder", || {
-        std::fs::read_dir(out.path()).ok()?.filter_map(|e| e.ok()).map(|e| e.path()).next()
-    });
+    let (child, sweep) = spawn_sweep(
+        sweep_cmd(&[
+            "sweep",
+            cfg.to_str().unwrap(),
+            "--slurm",
+            "--vary",
+            BN,
+            "--seeds",
+            "2",
+            "--set",
+            "run.epochs=100",
+        ]),
+        out.path(),
+    );
     let job = poll("the array job's id", || {
-        Some(manifest(&sweep)["launcher"]["jobs"].as_array()?.first()?.as_str()?.to_string())
+        Some(try_manifest(&sweep)?["launcher"]["jobs"].as_array()?.first()?.as_str()?.to_string())
     });
     let q = cluster.queue();
     assert!(q.contains(&format!("{job}_3")), "the four tasks are one array job:\n{q}");
@@ -288,4 +296,69 @@ fn a_slurm_sweep_runs_as_an_array_and_a_cancelled_task_is_submitted_again() {
         assert_eq!(summary(&dir)["stop_reason"], "completed", "{}", dir.display());
     }
     assert!(sweep.join("slurm").join("task-3.log").exists());
+}
+
+#[test]
+fn top_ranks_a_3x2_sweeps_variants_live() {
+    if !common::served::terminals_ready() {
+        return;
+    }
+    let place = common::served::Place::new();
+    let cfg = config("deep-sigmoid.toml");
+    let mut sweep = place
+        .bin()
+        .args(["sweep", cfg.to_str().unwrap(), "--vary", BN, "--vary", "optimizer.lr=0.05,0.1,0.2", "--seeds", "2"])
+        .args(["--jobs", "2", "--set", "run.epochs=400", "--out", place.out().to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let term = common::tmux::Tmux::start(100, 30, &format!("{}; sleep 60", place.shell("top")));
+    let screen = term.wait_until("the sweep's leaderboard, live", std::time::Duration::from_secs(60), |s| {
+        s.contains("ranked by val_acc") && s.contains("live)") && s.contains("helped")
+    });
+    let ranks: Vec<&str> = screen
+        .lines()
+        .filter(|l| {
+            l.starts_with("│") && l[3..].trim_start().starts_with(char::is_numeric) && l.contains("batch_norm.enabled=")
+        })
+        .collect();
+    assert_eq!(ranks.len(), 6, "six variants ranked:\n{screen}");
+    assert!(ranks[0].contains("batch_norm.enabled=true"), "batch norm leads:\n{screen}");
+    assert!(screen.contains("batch_norm.enabled true vs false: +0."), "{screen}");
+    assert!(screen.contains("-seed4"), "runs named by their task:\n{screen}");
+    term.send_keys(&["q"]);
+    let _ = sweep.kill();
+    let _ = sweep.wait();
+}
+
+#[test]
+fn a_sweep_table_in_the_config_gives_the_grid_and_gpus_are_shared_per_gpu() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(config("deep-sigmoid.toml")).unwrap();
+    let data = common::cli::repo().join("data").join("digits.csv");
+    let text = text.replace("../data/digits.csv", data.to_str().unwrap()).replace("epochs = 20", "epochs = 3");
+    let table = "\n[sweep]\nseeds = 2\nvary = { \"technique.batch_norm.enabled\" = [false, true] }\n";
+    let cfg = dir.path().join("sweep.toml");
+    std::fs::write(&cfg, format!("{text}{table}")).unwrap();
+    let out = dir.path().join("out");
+    let ran = bin()
+        .env("CUDA_VISIBLE_DEVICES", "0,1")
+        .args(["sweep", cfg.to_str().unwrap(), "--per-gpu", "2", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(ran.status.success(), "{}{}", stdout(&ran), stderr(&ran));
+    assert!(stdout(&ran).contains("4 runs: 2 variants x 2 seeds, 4 at once, 2 per GPU"), "{}", stdout(&ran));
+    let sweep = sweep_dir(&stdout(&ran));
+    assert_eq!(run_dirs(&sweep).len(), 4);
+
+    std::fs::write(&cfg, format!("{text}\n[sweep]\nseed = 2\n")).unwrap();
+    let bad = run(&["sweep", cfg.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(2));
+    let line = text.lines().count() + 3;
+    assert!(
+        stderr(&bad).contains(&format!("sweep.toml:{line}:")) && stderr(&bad).contains("unknown field `seed`"),
+        "{}",
+        stderr(&bad)
+    );
 }

@@ -9,8 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use traintop::engine::hooks::ParamGrad;
 use traintop::engine::{Backend, Dim, GraphBuilder, GraphHooks, Mode, Program, StateStore};
 use traintop::plugin::check::{check_library, Point};
-use traintop::plugin::{loader, PluginHost};
-use traintop_plugin_abi::EventKind;
+use traintop::plugin::{loader, PluginEvent, PluginHost};
 
 fn dims(r: usize, c: usize) -> Vec<Dim> {
     vec![Dim::Fixed(r), Dim::Fixed(c)]
@@ -326,13 +325,16 @@ fn early_stopping_on(curve: &[(f64, f64)], settings: &[(&str, &str)]) -> (Option
         let epoch = i as u64 + 1;
         // The weights after epoch e are all e, so a restore is visible.
         store.insert("layer0.weight", dims(2, 2), vec![epoch as f32; 4]);
-        host.dispatch(EventKind::ValidationEnd, epoch, loss, acc, &mut store);
+        host.dispatch(
+            PluginEvent::ValidationEnd { epoch, val_loss: loss, val_acc: (!acc.is_nan()).then_some(acc) },
+            &mut store,
+        );
         if host.take_stop_request().is_some() {
             stopped = Some(epoch);
             break;
         }
     }
-    host.dispatch(EventKind::RunEnd, 0, f64::NAN, f64::NAN, &mut store);
+    host.dispatch(PluginEvent::RunEnd { epoch: 0 }, &mut store);
     (stopped, store.read("layer0.weight").unwrap())
 }
 
@@ -409,7 +411,7 @@ fn xavier_variance_is_two_over_fan_in_plus_fan_out() {
         let mut store = StateStore::new();
         store.insert("layer0.weight", dims(fan_in, fan_out), vec![0.0; fan_in * fan_out]);
         store.insert("layer0.bias", vec![Dim::Fixed(fan_out)], vec![1.0; fan_out]);
-        host.dispatch(EventKind::InitParameters, 0, f64::NAN, f64::NAN, &mut store);
+        host.dispatch(PluginEvent::InitParameters, &mut store);
         let w = store.read("layer0.weight").unwrap();
         let n = w.len() as f64;
         let mean = w.iter().map(|&v| v as f64).sum::<f64>() / n;

@@ -16,7 +16,7 @@ use rand_chacha::ChaCha8Rng;
 use traintop::config::RunConfig;
 use traintop::data::{self, split};
 use traintop::engine::{Activation, Backend, MlpSpec, NoHooks, Objective, Optimizer, Session};
-use traintop::protocol::{ClientId, Command, Request, RunEvent};
+use traintop::protocol::{ClientId, Request, RunCommand, RunEvent};
 use traintop::train::run_dir::RunDir;
 use traintop::train::trainer::Channels;
 use traintop::train::Trainer;
@@ -24,7 +24,7 @@ use traintop::train::Trainer;
 /// Runs digits in-process; `script` maps a step number to commands sent when
 /// that step's record arrives (so they apply before the next step). Returns
 /// the per-step losses, the events and the run folder.
-fn scripted_run(script: &[(u64, Command)], extra: &[&str]) -> (Vec<(u64, f32)>, Vec<RunEvent>, tempfile::TempDir) {
+fn scripted_run(script: &[(u64, RunCommand)], extra: &[&str]) -> (Vec<(u64, f32)>, Vec<RunEvent>, tempfile::TempDir) {
     let mut overrides =
         vec!["run.epochs=6".to_string(), "run.log_every=1".to_string(), "run.batch_size=64".to_string()];
     overrides.extend(extra.iter().map(|s| s.to_string()));
@@ -54,19 +54,19 @@ fn scripted_run(script: &[(u64, Command)], extra: &[&str]) -> (Vec<(u64, f32)>, 
     (losses, events, tmp)
 }
 
-fn toggle(technique: &str, enabled: bool) -> Command {
-    Command::Toggle { technique: technique.into(), enabled }
+fn toggle(technique: &str, enabled: bool) -> RunCommand {
+    RunCommand::Toggle { technique: technique.into(), enabled }
 }
 
 #[test]
 fn toggles_apply_at_the_next_batch_boundary_and_are_logged() {
     let script = [
         (20, toggle("dropout", true)),
-        (40, Command::SetParam { technique: "dropout".into(), param: "rate".into(), value: "0.2".into() }),
+        (40, RunCommand::SetParam { technique: "dropout".into(), param: "rate".into(), value: "0.2".into() }),
         (50, toggle("dropout", false)),
         (60, toggle("batch_norm", true)),
         (80, toggle("batch_norm", false)),
-        (85, Command::SetParam { technique: "dropout".into(), param: "rate".into(), value: "7".into() }),
+        (85, RunCommand::SetParam { technique: "dropout".into(), param: "rate".into(), value: "7".into() }),
     ];
     let (losses, events, tmp) = scripted_run(&script, &[]);
     let markers: Vec<(u64, String)> = events

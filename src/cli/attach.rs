@@ -14,7 +14,7 @@ use super::shared_args::ScreenArgs;
 use super::signals;
 use super::ExitError;
 use crate::client::find::{self, FindError, RunEntry};
-use crate::client::session::{self, local_client, Session, SessionError};
+use crate::client::session::{self, local_client, ConnectionError, RunConnection};
 use crate::client::ssh::SshLink;
 use crate::client::{banner, stdio, stream};
 use crate::protocol::{ClientId, Request, RunEvent, RunStatus, Want};
@@ -89,17 +89,10 @@ pub fn dashboard(opts: &AttachOptions, flags: &signals::Flags) -> Result<(), Exi
             (None, events, requests, status)
         }
     };
-    let options = DashboardOptions {
-        refresh_ms: opts.refresh_ms.max(16),
-        mouse: opts.mouse,
-        no_color: opts.no_color,
-        title: status.name.clone(),
-        attached: true,
-        read_only: opts.read_only,
-        quit_signal: Some(flags.any.clone()),
-        baseline,
-        ..Default::default()
-    };
+    let options = DashboardOptions::new(&status.name, opts.refresh_ms, opts.mouse, opts.no_color)
+        .attached(opts.read_only)
+        .quit_on(&flags.any)
+        .with_baseline(baseline);
     let exit = crate::tui::run_dashboard(options, events, requests)
         .map_err(|e| ExitError::runtime(anyhow::anyhow!("dashboard: {e}")))?;
     // Closing the link ends ssh and keeps it from opening again.
@@ -127,7 +120,7 @@ type Stream = (Receiver<RunEvent>, Sender<Request>, RunStatus);
 type SharedLink = Arc<Mutex<Option<SshLink>>>;
 /// A dashboard's link over ssh: the ssh process (kept for its lifetime) and the stream.
 type SshStream = (Option<SharedLink>, Receiver<RunEvent>, Sender<Request>, RunStatus);
-type SshSession = Session<BufReader<ChildStdout>, ChildStdin>;
+type SshConnection = RunConnection<BufReader<ChildStdout>, ChildStdin>;
 
 /// Connects a dashboard to the run served on `socket`; reconnects after a
 /// cut.
@@ -145,11 +138,11 @@ fn open_local(
     run_dir: &Path,
     client: &ClientId,
     read_only: bool,
-) -> Result<Session<UnixStream, UnixStream>, String> {
+) -> Result<RunConnection<UnixStream, UnixStream>, String> {
     let stream = UnixStream::connect(socket).map_err(|e| format!("{}: {e}", socket.display()))?;
     let write = stream.try_clone().map_err(|e| e.to_string())?;
     session::open(stream, write, client.clone(), read_only, Want::Watch).map_err(|e| match e {
-        SessionError::Closed => format!("{}: the run closed the connection", run_dir.display()),
+        ConnectionError::Closed => format!("{}: the run closed the connection", run_dir.display()),
         e => e.to_string(),
     })
 }
@@ -185,14 +178,14 @@ enum SshOpenError {
 }
 
 /// `ssh HOST traintop attach --stdio [RUN]` and the protocol's handshake.
-fn open_ssh(host: &str, run: Option<&str>, read_only: bool) -> Result<(SshLink, SshSession), SshOpenError> {
+fn open_ssh(host: &str, run: Option<&str>, read_only: bool) -> Result<(SshLink, SshConnection), SshOpenError> {
     let mut args = vec!["attach", "--stdio"];
     args.extend(run);
     let (mut link, out, inp) = SshLink::open(host, &args).map_err(SshOpenError::Failed)?;
     // A remote's login script may print before traintop speaks.
     match banner::open(out, inp, local_client(), read_only, Want::Watch) {
         Ok(s) => Ok((link, s)),
-        Err(SessionError::Refused(m) | SessionError::Protocol(m)) => Err(SshOpenError::Refused(m)),
+        Err(ConnectionError::Refused(m) | ConnectionError::Protocol(m)) => Err(SshOpenError::Refused(m)),
         Err(e) => Err(SshOpenError::Failed(link.failure(&e.to_string()))),
     }
 }

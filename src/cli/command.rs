@@ -16,6 +16,7 @@ use super::run::{ResumeArgs, RunArgs};
 use super::sweep::SweepArgs;
 use super::top::TopArgs;
 use super::view::ViewArgs;
+use super::wait::WaitArgs;
 use super::ExitError;
 
 /// Train neural networks from a TOML config and watch the run.
@@ -69,6 +70,11 @@ enum Command {
     /// steer and resume them as any run); `top` groups them. Subcommands:
     /// resume, status, report, stop (each takes the sweep folder).
     Sweep(SweepArgs),
+    /// Wait for a run to end; exit 0 when it completed or stopped early on
+    /// its own, 3 when it diverged, 1 when it failed, crashed or was stopped.
+    ///
+    /// RUN is a run folder, a run folder's name or a run name, as for attach.
+    Wait(WaitArgs),
     /// One screen over the runs of this machine and of other hosts, live;
     /// Enter opens a run's dashboard (d or q comes back).
     ///
@@ -116,6 +122,7 @@ impl Cli {
             Command::Attach(a) => a.call(),
             Command::Ls(a) => a.call(),
             Command::Sweep(a) => super::sweep::sweep(a),
+            Command::Wait(a) => a.call(),
             Command::Top(a) => a.call(),
             Command::View(a) => a.call(),
             Command::Evaluate(a) => a.call(),

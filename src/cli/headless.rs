@@ -9,6 +9,11 @@ use crate::format::{clean, duration};
 use crate::grad_health::GradWatch;
 use crate::protocol::RunEvent;
 
+/// An event's words, as every reader tells it.
+fn told(event: &RunEvent) -> String {
+    event.describe().unwrap_or_default()
+}
+
 /// Turns events into lines.
 pub struct LinePrinter {
     epochs: usize,
@@ -76,19 +81,14 @@ impl LinePrinter {
                 r.samples_per_sec,
                 duration(r.eta_secs)
             )),
-            RunEvent::State { state, .. } => out(state.as_str().to_string()),
-            RunEvent::Log { message, .. } => err(message.clone()),
-            RunEvent::Rebuild { reason, rebuild_ms, .. } => {
-                err(format!("graph rebuilt in {rebuild_ms:.1} ms ({reason})"))
-            }
-            RunEvent::Rejected { reason, .. } => err(format!("rejected: {reason}")),
-            RunEvent::Marker { step, label } => out(format!("step {step}: {label}")),
+            RunEvent::State { .. } | RunEvent::Finished { .. } => out(told(event)),
+            RunEvent::Log { .. } | RunEvent::Rebuild { .. } | RunEvent::Rejected { .. } => err(told(event)),
+            RunEvent::Marker { step, .. } => out(format!("step {step}: {}", told(event))),
             RunEvent::Techniques { techniques } => {
                 let on: Vec<&str> = techniques.iter().filter(|t| t.enabled).map(|t| t.name.as_str()).collect();
                 out(format!("techniques on: {}", if on.is_empty() { "none".to_string() } else { on.join(", ") }))
             }
-            RunEvent::Finished { reason, run_dir, .. } => out(format!("finished ({}): {run_dir}", reason.as_str())),
-            RunEvent::Diverged { step, cause, .. } => err(format!("warning: step {step}: diverged: {cause}")),
+            RunEvent::Diverged { step, .. } => err(format!("warning: step {step}: {}", told(event))),
             RunEvent::RolledBack { step, to_step, lr, attempt, paused, .. } => err(format!(
                 "step {step}: rolled back to step {to_step} (rollback {attempt}) with lr={lr}{}",
                 if *paused { "; paused" } else { "" }
@@ -104,9 +104,7 @@ impl LinePrinter {
                     let acc = e.val_acc.map_or(String::new(), |a| format!(" val_acc={a:.4}"));
                     out(format!("  B epoch {} val_loss={:.4}{acc}", e.epoch, e.val_loss))
                 }
-                RunEvent::Finished { reason, run_dir, .. } => {
-                    out(format!("  B finished ({}): {run_dir}", reason.as_str()))
-                }
+                RunEvent::Finished { .. } => out(format!("  B {}", told(record))),
                 _ => vec![],
             },
             // Said otherwise already (a marker, a state, the finish), or

@@ -54,6 +54,7 @@ mod supervise;
 pub mod sweep;
 pub mod top;
 pub mod view;
+pub mod wait;
 
 use std::fmt;
 use std::process::ExitCode;

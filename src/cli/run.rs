@@ -7,9 +7,10 @@ use std::sync::Arc;
 use super::headless::LinePrinter;
 use super::launch::{ContinueArgs, LaunchArgs, RunOptions, Topology};
 use super::line_pump::{self, LinePump, LineSink};
+use super::shared_args::ScreenArgs;
 use super::{background, signals, ExitError};
 use crate::config::{ConfigSource, OnDivergence, RunConfig};
-use crate::protocol::{ClientId, Command, Request, RunEvent, StopReason};
+use crate::protocol::{ClientId, Request, RunCommand, RunEvent, StopReason};
 use crate::serve::server::Server;
 use crate::train::summary::write_panicked;
 use crate::train::trainer::Channels;
@@ -255,15 +256,10 @@ impl Driven {
     /// The dashboard in this terminal, until it quits or the terminal goes;
     /// whether it asked the run to stop.
     fn dashboard(&mut self, opts: &RunOptions, baseline: Option<Baseline>) -> Result<bool, ExitError> {
-        let options = crate::tui::DashboardOptions {
-            refresh_ms: opts.screen.refresh_ms.max(16),
-            mouse: opts.screen.mouse,
-            no_color: opts.screen.no_color,
-            title: self.name.clone(),
-            quit_signal: Some(Arc::clone(&self.flags.any)),
-            baseline,
-            ..Default::default()
-        };
+        let ScreenArgs { no_color, mouse, refresh_ms } = opts.screen;
+        let options = crate::tui::DashboardOptions::new(&self.name, refresh_ms, mouse, no_color)
+            .quit_on(&self.flags.any)
+            .with_baseline(baseline);
         let Some(events) = self.events.take() else { return Ok(false) };
         match crate::tui::run_dashboard(options, events, self.commands.clone()) {
             // The terminal is gone (or a hang-up): the run goes on.
@@ -273,11 +269,11 @@ impl Driven {
             }
             // A quit has asked for a stop already; make sure of it.
             Ok(_) => {
-                let _ = self.commands.send(Request::dashboard(Command::Stop));
+                let _ = self.commands.send(Request::dashboard(RunCommand::Stop));
                 Ok(true)
             }
             Err(e) => {
-                let _ = self.commands.send(Request::dashboard(Command::Stop));
+                let _ = self.commands.send(Request::dashboard(RunCommand::Stop));
                 Err(ExitError::runtime(anyhow::anyhow!("dashboard: {e}")))
             }
         }
@@ -431,16 +427,11 @@ fn in_background(
     }
     let flags = signals::install()?;
     let (events, requests, status) = super::attach::here(&record.socket, &record.run_dir, ClientId::Dashboard, false)?;
-    let options = crate::tui::DashboardOptions {
-        refresh_ms: opts.screen.refresh_ms.max(16),
-        mouse: opts.screen.mouse,
-        no_color: opts.screen.no_color,
-        title: status.name.clone(),
-        quit_signal: Some(Arc::clone(&flags.any)),
-        attached: true,
-        baseline,
-        ..Default::default()
-    };
+    let ScreenArgs { no_color, mouse, refresh_ms } = opts.screen;
+    let options = crate::tui::DashboardOptions::new(&status.name, refresh_ms, mouse, no_color)
+        .attached(false)
+        .quit_on(&flags.any)
+        .with_baseline(baseline);
     let exit = crate::tui::run_dashboard(options, events, requests.clone())
         .map_err(|e| ExitError::runtime(anyhow::anyhow!("dashboard: {e}")))?;
     match exit {
@@ -452,7 +443,7 @@ fn in_background(
         Exit::TerminalGone if !flags.stopped() => return Ok(()),
         // SIGINT or SIGTERM to `traintop run` stops the run, as it always did.
         Exit::TerminalGone => {
-            let _ = requests.send(Request::dashboard(Command::Stop));
+            let _ = requests.send(Request::dashboard(RunCommand::Stop));
         }
         Exit::Quit => {}
     }

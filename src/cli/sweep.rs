@@ -208,8 +208,12 @@ fn launcher(args: &StartArgs, table: &SweepSection) -> Result<Launcher, ExitErro
     if !hosts.is_empty() {
         return Ok(Launcher::Ssh { hosts, per_host: args.per_host.or(table.per_host).unwrap_or(1) });
     }
-    let jobs = args.jobs.or(table.jobs).unwrap_or_else(default_jobs);
-    Ok(Launcher::Local { jobs, per_gpu: args.per_gpu.or(table.per_gpu) })
+    let per_gpu = args.per_gpu.or(table.per_gpu);
+    let jobs = match per_gpu {
+        Some(per) => Local::new(0, Some(per)).map_err(ExitError::input)?.jobs(),
+        None => args.jobs.or(table.jobs).unwrap_or_else(default_jobs),
+    };
+    Ok(Launcher::Local { jobs, per_gpu })
 }
 
 fn start(args: StartArgs) -> Result<(), ExitError> {

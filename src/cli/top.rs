@@ -6,7 +6,7 @@
 //! leaves its rows stale, with its error shown.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,6 +17,10 @@ use super::shared_args::ScreenArgs;
 use super::signals;
 use super::ExitError;
 use crate::client::find::{self, RunEntry};
+use crate::sweep::board::board;
+use crate::sweep::manifest::{Manifest, MANIFEST_FILE};
+use crate::sweep::probe::{self, RunState};
+use crate::tui::sweep_board::{BoardView, EffectView, VariantView};
 use crate::tui::top::{run_top, TopChoice, TopRow, TopSnapshot};
 
 /// How often this machine's runs are asked.
@@ -98,8 +102,9 @@ pub fn top(opts: &TopOptions) -> Result<(), ExitError> {
     }
     // Why the last run opened from the list could not be shown.
     let notice: Mutex<Option<String>> = Mutex::default();
+    let sweeps = Mutex::new(Vec::new());
     let snapshot = || {
-        let mut s = snapshot(&latest);
+        let mut s = snapshot(&latest, &mut sweeps.lock().unwrap_or_else(|e| e.into_inner()));
         if let Some(n) = notice.lock().unwrap_or_else(|e| e.into_inner()).clone() {
             s.errors.insert(0, n);
         }
@@ -140,7 +145,7 @@ fn poll(latest: &Latest, host: Option<String>, every: Duration) {
     });
 }
 
-fn snapshot(latest: &Latest) -> TopSnapshot {
+fn snapshot(latest: &Latest, sweeps: &mut Vec<PathBuf>) -> TopSnapshot {
     let l = latest.lock().unwrap_or_else(|e| e.into_inner());
     let mut out = TopSnapshot::default();
     for (host, result) in l.iter() {
@@ -149,7 +154,60 @@ fn snapshot(latest: &Latest) -> TopSnapshot {
             Err(e) => out.errors.push(e.clone()),
         }
     }
+    drop(l);
+    group_sweeps(&mut out, sweeps);
     out
+}
+
+/// This machine's runs that belong to a sweep, named by their task and
+/// kept together, with each sweep's leaderboard. A sweep seen once stays
+/// on the screen after its last run ended (its finished runs leave the list).
+fn group_sweeps(out: &mut TopSnapshot, sweeps: &mut Vec<PathBuf>) {
+    for r in out.rows.iter_mut().filter(|r| r.host.is_none()) {
+        let Some(task) = Path::new(&r.run_dir).parent() else { continue };
+        let Some(sweep) = task.parent().filter(|s| s.join(MANIFEST_FILE).is_file()) else { continue };
+        if !sweeps.iter().any(|s| s == sweep) {
+            sweeps.push(sweep.to_path_buf());
+        }
+        r.sweep = sweeps.iter().position(|s| s == sweep);
+        r.name = task.file_name().map_or(r.name.clone(), |n| n.to_string_lossy().into_owned());
+    }
+    out.rows.sort_by_key(|r| r.sweep.map_or(0, |s| s + 1));
+    out.boards = sweeps.iter().map(|dir| board_view(dir)).collect();
+}
+
+/// A sweep's leaderboard as `top` draws it.
+fn board_view(dir: &Path) -> BoardView {
+    let name = dir.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned());
+    let Ok(m) = Manifest::load(dir) else { return BoardView { name, ..Default::default() } };
+    let probes: Vec<_> = m.tasks.iter().map(|t| probe::probe(&t.out, false)).collect();
+    let b = board(&m, &probes);
+    let variants = b
+        .rows
+        .iter()
+        .map(|r| VariantView {
+            label: r.label.clone(),
+            runs: (r.spread.map_or(0, |s| s.n), r.tasks.len()),
+            done: r.done,
+            running: r.running,
+            figures: r.spread.map(|s| (s.mean, s.sd, s.low(), s.high())),
+        })
+        .collect();
+    let effects = b
+        .effects
+        .iter()
+        .map(|e| EffectView {
+            key: e.key.clone(),
+            value: e.value.clone(),
+            baseline: e.baseline.clone(),
+            diff: e.diff.diff,
+            low: e.diff.diff - e.diff.half_width,
+            high: e.diff.diff + e.diff.half_width,
+            verdict: e.verdict(b.metric).into(),
+        })
+        .collect();
+    let done = probes.iter().filter(|p| p.state == RunState::Done).count();
+    BoardView { name, metric: b.metric.name().into(), done, total: m.tasks.len(), variants, effects }
 }
 
 fn row(host: Option<String>, r: &RunEntry) -> TopRow {
@@ -167,5 +225,6 @@ fn row(host: Option<String>, r: &RunEntry) -> TopRow {
         eta_secs: s.eta_secs,
         clients: s.clients,
         run_dir: r.run_dir.display().to_string(),
+        sweep: None,
     }
 }

@@ -28,7 +28,7 @@ impl ViewArgs {
         let run_dir = self.run_dirs.remove(0);
         let title = run_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let ScreenArgs { no_color, mouse, refresh_ms } = self.screen;
-        let options = DashboardOptions { refresh_ms, mouse, no_color, title, ..Default::default() };
+        let options = DashboardOptions::new(title, refresh_ms, mouse, no_color);
         crate::tui::view_run(&run_dir, options).map_err(|e| ExitError::input(format!("{}: {e}", run_dir.display())))
     }
 }

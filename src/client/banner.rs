@@ -5,7 +5,7 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 
-use super::session::{self, Session, SessionError};
+use super::session::{self, ConnectionError, RunConnection};
 use crate::protocol::{ClientId, Want};
 
 /// How many banner lines a message quotes, and how many bytes of banner
@@ -95,11 +95,11 @@ pub fn open<R: Read, W: Write>(
     client: ClientId,
     read_only: bool,
     want: Want,
-) -> Result<Session<BufReader<R>, W>, SessionError> {
+) -> Result<RunConnection<BufReader<R>, W>, ConnectionError> {
     let mut read = BufReader::new(read);
-    let banner = skip(&mut read, b'{').map_err(SessionError::Io)?;
+    let banner = skip(&mut read, b'{').map_err(ConnectionError::Io)?;
     session::open(read, write, client, read_only, want).map_err(|e| match e {
-        SessionError::Closed if banner.count > 0 => SessionError::NoHello(format!(
+        ConnectionError::Closed if banner.count > 0 => ConnectionError::NoHello(format!(
             "the remote printed {} and then no traintop hello (a login script such as ~/.bashrc that prints \
              should print nothing when the shell is not interactive)",
             banner.describe()
@@ -129,7 +129,7 @@ mod tests {
         bytes
     }
 
-    type Opened = Result<Session<BufReader<io::Cursor<Vec<u8>>>, Vec<u8>>, SessionError>;
+    type Opened = Result<RunConnection<BufReader<io::Cursor<Vec<u8>>>, Vec<u8>>, ConnectionError>;
 
     fn open_over(bytes: Vec<u8>) -> Opened {
         open(io::Cursor::new(bytes), Vec::new(), ClientId::Dashboard, true, Want::Watch)
@@ -153,7 +153,7 @@ mod tests {
         let e = open_over(many.into_bytes()).err().unwrap().to_string();
         assert!(e.contains("\"line 4\" and 4 more lines"), "{e}");
         // Nothing at all is still "closed before its hello".
-        assert!(matches!(open_over(vec![]), Err(SessionError::Closed)));
+        assert!(matches!(open_over(vec![]), Err(ConnectionError::Closed)));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::protocol::{ClientHello, ClientId, EventReader, FrameError, Hello, Lin
 
 /// Why a connection did not come up or ended.
 #[derive(Debug)]
-pub enum SessionError {
+pub enum ConnectionError {
     /// The other side closed before saying hello.
     Closed,
     /// It closed after printing lines that are not the protocol (a remote's
@@ -22,22 +22,23 @@ pub enum SessionError {
     Io(std::io::Error),
 }
 
-impl fmt::Display for SessionError {
+impl fmt::Display for ConnectionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SessionError::Closed => f.write_str("the run closed the connection before its hello"),
-            SessionError::NoHello(m) => f.write_str(m),
-            SessionError::Refused(m) => write!(f, "the run refused: {m}"),
-            SessionError::Protocol(m) => write!(f, "not a traintop run on the other end: {m}"),
-            SessionError::Io(e) => write!(f, "{e}"),
+            ConnectionError::Closed => f.write_str("the run closed the connection before its hello"),
+            ConnectionError::NoHello(m) => f.write_str(m),
+            ConnectionError::Refused(m) => write!(f, "the run refused: {m}"),
+            ConnectionError::Protocol(m) => write!(f, "not a traintop run on the other end: {m}"),
+            ConnectionError::Io(e) => write!(f, "{e}"),
         }
     }
 }
 
-impl std::error::Error for SessionError {}
+impl std::error::Error for ConnectionError {}
 
-/// An open connection after the hello exchange.
-pub struct Session<R: Read, W: Write> {
+/// An open connection to a run after the hello exchange (not the engine's
+/// training `Session`).
+pub struct RunConnection<R: Read, W: Write> {
     /// The run's status when we connected.
     pub status: RunStatus,
     /// The server's hello (its protocol version and program).
@@ -62,30 +63,30 @@ pub fn open<R: Read, W: Write>(
     client: ClientId,
     read_only: bool,
     want: Want,
-) -> Result<Session<R, W>, SessionError> {
+) -> Result<RunConnection<R, W>, ConnectionError> {
     let mut events = EventReader::new(read);
     let hello = match next(&mut events)? {
         RunEvent::Hello(h) => h,
-        RunEvent::Error { message } => return Err(SessionError::Refused(message)),
-        other => return Err(SessionError::Protocol(format!("expected a hello, got {}", describe(&other)))),
+        RunEvent::Error { message } => return Err(ConnectionError::Refused(message)),
+        other => return Err(ConnectionError::Protocol(format!("expected a hello, got {}", describe(&other)))),
     };
     let status = match next(&mut events)? {
         RunEvent::Status(s) => s,
-        RunEvent::Error { message } => return Err(SessionError::Refused(message)),
-        other => return Err(SessionError::Protocol(format!("expected the run's status, got {}", describe(&other)))),
+        RunEvent::Error { message } => return Err(ConnectionError::Refused(message)),
+        other => return Err(ConnectionError::Protocol(format!("expected the run's status, got {}", describe(&other)))),
     };
     let mut requests = LineWriter::new(write);
     let ours = ClientHello { hello: Hello::ours(), client, read_only, want };
-    requests.send(&ours).and_then(|_| requests.flush()).map_err(SessionError::Io)?;
-    Ok(Session { status, hello, events, requests })
+    requests.send(&ours).and_then(|_| requests.flush()).map_err(ConnectionError::Io)?;
+    Ok(RunConnection { status, hello, events, requests })
 }
 
-fn next<R: Read>(events: &mut EventReader<R>) -> Result<RunEvent, SessionError> {
+fn next<R: Read>(events: &mut EventReader<R>) -> Result<RunEvent, ConnectionError> {
     match events.next() {
-        None => Err(SessionError::Closed),
+        None => Err(ConnectionError::Closed),
         Some(Ok(record)) => Ok(record.event),
-        Some(Err(FrameError::Io(e))) => Err(SessionError::Io(e)),
-        Some(Err(e)) => Err(SessionError::Protocol(e.to_string())),
+        Some(Err(FrameError::Io(e))) => Err(ConnectionError::Io(e)),
+        Some(Err(e)) => Err(ConnectionError::Protocol(e.to_string())),
     }
 }
 

@@ -12,7 +12,7 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::session::Session;
+use super::session::RunConnection;
 use crate::protocol::{Request, RunEvent};
 
 /// How long to keep trying to reconnect to a local socket before giving up.
@@ -22,12 +22,12 @@ pub const LOCAL_RECONNECT: Duration = Duration::from_secs(3);
 pub const SSH_RECONNECT: Duration = Duration::from_secs(20);
 
 /// Opens the connection again, if it can be (`None`: not possible or not now).
-pub type Reconnect<R, W> = Box<dyn FnMut() -> Option<Session<R, W>> + Send>;
+pub type Reconnect<R, W> = Box<dyn FnMut() -> Option<RunConnection<R, W>> + Send>;
 
 /// Starts the two threads; the dashboard reads `events` and sends on
 /// `requests`. `events` ends (disconnects) when the run is gone.
 pub fn spawn<R, W>(
-    session: Session<R, W>,
+    session: RunConnection<R, W>,
     mut reconnect: Reconnect<R, W>,
     window: Duration,
 ) -> (Receiver<RunEvent>, Sender<Request>)
@@ -68,7 +68,7 @@ where
     (event_rx, request_tx)
 }
 
-fn retry<R: Read, W: Write>(reconnect: &mut Reconnect<R, W>, window: Duration) -> Option<Session<R, W>> {
+fn retry<R: Read, W: Write>(reconnect: &mut Reconnect<R, W>, window: Duration) -> Option<RunConnection<R, W>> {
     let start = Instant::now();
     while start.elapsed() < window {
         if let Some(s) = reconnect() {

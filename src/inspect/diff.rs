@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::protocol::{Command, EventReader, RunEvent};
+use crate::protocol::{EventReader, RunCommand, RunEvent};
 use crate::train::run_dir::{CONFIG_FILE, EVENTS_FILE, SUMMARY_FILE};
 
 /// A run folder's config as dotted keys (`optimizer.lr`,
@@ -85,7 +85,7 @@ pub fn technique_changes(events: impl std::io::Read) -> Vec<String> {
         let Ok(record) = record else { break };
         match record.event {
             RunEvent::Accepted { step, request } => {
-                if matches!(request.command, Command::Toggle { .. } | Command::SetParam { .. }) {
+                if matches!(request.command, RunCommand::Toggle { .. } | RunCommand::SetParam { .. }) {
                     out.push(format!("step {step}: {}", request.command.label()));
                 }
             }
@@ -287,10 +287,10 @@ mod tests {
                     step: 40,
                     request: Request::new(
                         ClientId::Dashboard,
-                        Command::Toggle { technique: "batch_norm".into(), enabled: false },
+                        RunCommand::Toggle { technique: "batch_norm".into(), enabled: false },
                     ),
                 },
-                RunEvent::Accepted { step: 41, request: Request::new(ClientId::Dashboard, Command::Pause) },
+                RunEvent::Accepted { step: 41, request: Request::new(ClientId::Dashboard, RunCommand::Pause) },
             ]),
         );
         let c = compare(&a, &b);

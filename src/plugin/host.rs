@@ -15,6 +15,7 @@ use traintop_plugin_abi as abi;
 
 use super::api::{table, CallCtx};
 use super::call_state::{Caller, Feed, FeedKind, HostState};
+use super::events::PluginEvent;
 use super::loader::LoadedLibrary;
 use super::param_calls::{self, SetFailure, SettingError, SettingProblem};
 use super::watch::HookWatch;
@@ -322,8 +323,8 @@ impl PluginHost {
     }
 
     /// Sends an event to every active plugin, in order.
-    pub fn dispatch(&mut self, kind: abi::EventKind, epoch: u64, value: f64, value2: f64, store: &mut StateStore) {
-        let event = abi::Event { kind: kind.into(), epoch, value, value2, ..self.event_base() };
+    pub fn dispatch(&mut self, event: PluginEvent, store: &mut StateStore) {
+        let event = event.to_abi(self.event_base());
         for i in 0..self.plugins.len() {
             if self.plugins[i].active() {
                 self.dispatch_one(i, &event, store);

@@ -14,6 +14,7 @@ mod call_state;
 pub mod check;
 #[allow(unsafe_code)]
 pub mod descriptor;
+mod events;
 #[allow(unsafe_code)]
 mod host;
 #[allow(unsafe_code)]
@@ -26,6 +27,7 @@ pub mod watch;
 
 use std::path::PathBuf;
 
+pub use events::PluginEvent;
 pub use host::PluginHost;
 pub use loader::{LoadError, LoadedLibrary};
 pub use param_calls::{SettingError, SettingProblem};

@@ -6,11 +6,11 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// Requests to the trainer. On the wire: `{"command": "toggle", "technique":
+/// What a client asks a run to do (not a subcommand, not a process). On the wire: `{"command": "toggle", "technique":
 /// "dropout", "enabled": true}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
-pub enum Command {
+pub enum RunCommand {
     Pause,
     Resume,
     /// Train one batch while paused.
@@ -49,28 +49,28 @@ pub enum Command {
     Unknown,
 }
 
-impl Command {
+impl RunCommand {
     /// A short description for logs: "pause", "dropout on", "lr=0.01".
     pub fn label(&self) -> String {
         match self {
-            Command::Pause => "pause".into(),
-            Command::Resume => "resume".into(),
-            Command::StepOnce => "step once".into(),
-            Command::Stop => "stop".into(),
-            Command::Checkpoint => "checkpoint".into(),
-            Command::SetLearningRate { lr } => format!("lr={lr}"),
-            Command::Toggle { technique, enabled } => format!("{technique} {}", if *enabled { "on" } else { "off" }),
-            Command::SetParam { technique, param, value } => format!("{technique}.{param}={value}"),
-            Command::Fork { technique, enabled } => {
+            RunCommand::Pause => "pause".into(),
+            RunCommand::Resume => "resume".into(),
+            RunCommand::StepOnce => "step once".into(),
+            RunCommand::Stop => "stop".into(),
+            RunCommand::Checkpoint => "checkpoint".into(),
+            RunCommand::SetLearningRate { lr } => format!("lr={lr}"),
+            RunCommand::Toggle { technique, enabled } => format!("{technique} {}", if *enabled { "on" } else { "off" }),
+            RunCommand::SetParam { technique, param, value } => format!("{technique}.{param}={value}"),
+            RunCommand::Fork { technique, enabled } => {
                 format!("fork: A {technique} {}, B as before", if *enabled { "on" } else { "off" })
             }
-            Command::Keep { branch } => format!("kept {}", branch.letter()),
-            Command::Unknown => "unknown command".into(),
+            RunCommand::Keep { branch } => format!("kept {}", branch.letter()),
+            RunCommand::Unknown => "unknown command".into(),
         }
     }
 }
 
-impl Command {
+impl RunCommand {
     /// The length (characters) of the longest text the command carries: a
     /// technique, a parameter, a value.
     pub fn longest_text(&self) -> usize {
@@ -79,7 +79,7 @@ impl Command {
 
     /// The command with every text cut to `chars` characters (`…` marking a
     /// cut), for echoing a refused one without echoing all of it.
-    pub fn shortened(&self, chars: usize) -> Command {
+    pub fn shortened(&self, chars: usize) -> RunCommand {
         let mut short = self.clone();
         for text in short.texts_mut() {
             if text.chars().count() > chars {
@@ -91,8 +91,8 @@ impl Command {
 
     fn texts(&self) -> impl Iterator<Item = &String> {
         let (a, b, c) = match self {
-            Command::Toggle { technique, .. } | Command::Fork { technique, .. } => (Some(technique), None, None),
-            Command::SetParam { technique, param, value } => (Some(technique), Some(param), Some(value)),
+            RunCommand::Toggle { technique, .. } | RunCommand::Fork { technique, .. } => (Some(technique), None, None),
+            RunCommand::SetParam { technique, param, value } => (Some(technique), Some(param), Some(value)),
             _ => (None, None, None),
         };
         [a, b, c].into_iter().flatten()
@@ -100,8 +100,8 @@ impl Command {
 
     fn texts_mut(&mut self) -> impl Iterator<Item = &mut String> {
         let (a, b, c) = match self {
-            Command::Toggle { technique, .. } | Command::Fork { technique, .. } => (Some(technique), None, None),
-            Command::SetParam { technique, param, value } => (Some(technique), Some(param), Some(value)),
+            RunCommand::Toggle { technique, .. } | RunCommand::Fork { technique, .. } => (Some(technique), None, None),
+            RunCommand::SetParam { technique, param, value } => (Some(technique), Some(param), Some(value)),
             _ => (None, None, None),
         };
         [a, b, c].into_iter().flatten()
@@ -166,11 +166,11 @@ impl fmt::Display for ClientId {
 pub struct Request {
     pub from: ClientId,
     #[serde(flatten)]
-    pub command: Command,
+    pub command: RunCommand,
 }
 
 impl Request {
-    pub fn new(from: ClientId, command: Command) -> Self {
+    pub fn new(from: ClientId, command: RunCommand) -> Self {
         Self { from, command }
     }
 
@@ -185,7 +185,7 @@ impl Request {
     }
 
     /// A command from the run's own dashboard.
-    pub fn dashboard(command: Command) -> Self {
+    pub fn dashboard(command: RunCommand) -> Self {
         Self::new(ClientId::Dashboard, command)
     }
 }

@@ -1,6 +1,6 @@
 //! The run protocol: the one typed language between a trainer and everyone who
 //! watches or steers it. The trainer reports [`RunEvent`]s, clients send
-//! [`Request`]s (a [`Command`] and the [`ClientId`] that sent it), and every
+//! [`Request`]s (a [`RunCommand`] and the [`ClientId`] that sent it), and every
 //! request is answered by an `Accepted` or `Rejected` event. The run folder's
 //! `events.jsonl` and `metrics.jsonl` hold exactly these records ([`Record`]:
 //! an event and its wall-clock time), one JSON object per line ([`framing`]),
@@ -17,11 +17,12 @@ pub(crate) mod command;
 pub(crate) mod event;
 mod float;
 pub(crate) mod framing;
+mod narration;
 pub(crate) mod session;
 pub(crate) mod technique;
 pub(crate) mod version;
 
-pub use command::{ClientId, Command, ForkBranch, Request};
+pub use command::{ClientId, ForkBranch, Request, RunCommand};
 pub use event::{
     ConfusionRecord, EpochRecord, LogLevel, Record, RecordRef, RunEvent, RunState, RunStatus, Started, StepRecord,
     StopReason,

@@ -4,24 +4,24 @@
 use super::framing::{decode, encode};
 use super::*;
 
-fn request(command: Command) -> Request {
+fn request(command: RunCommand) -> Request {
     Request::new(ClientId::Local { pid: 4242, tty: Some("/dev/pts/3".into()) }, command)
 }
 
-fn every_command() -> Vec<Command> {
+fn every_command() -> Vec<RunCommand> {
     vec![
-        Command::Pause,
-        Command::Resume,
-        Command::StepOnce,
-        Command::Stop,
-        Command::Checkpoint,
-        Command::SetLearningRate { lr: 0.0125 },
-        Command::Toggle { technique: "dropout".into(), enabled: true },
-        Command::SetParam { technique: "dropout".into(), param: "rate".into(), value: "0.2".into() },
-        Command::Fork { technique: "batch_norm".into(), enabled: true },
-        Command::Keep { branch: ForkBranch::A },
-        Command::Keep { branch: ForkBranch::B },
-        Command::Unknown,
+        RunCommand::Pause,
+        RunCommand::Resume,
+        RunCommand::StepOnce,
+        RunCommand::Stop,
+        RunCommand::Checkpoint,
+        RunCommand::SetLearningRate { lr: 0.0125 },
+        RunCommand::Toggle { technique: "dropout".into(), enabled: true },
+        RunCommand::SetParam { technique: "dropout".into(), param: "rate".into(), value: "0.2".into() },
+        RunCommand::Fork { technique: "batch_norm".into(), enabled: true },
+        RunCommand::Keep { branch: ForkBranch::A },
+        RunCommand::Keep { branch: ForkBranch::B },
+        RunCommand::Unknown,
     ]
 }
 
@@ -171,7 +171,7 @@ fn every_event() -> Vec<RunEvent> {
         ClientId::Script { name: "test".into() },
         ClientId::Unknown,
     ] {
-        events.push(RunEvent::Accepted { step: 4, request: Request::new(from, Command::Pause) });
+        events.push(RunEvent::Accepted { step: 4, request: Request::new(from, RunCommand::Pause) });
     }
     for state in [RunState::Running, RunState::Paused, RunState::Stopping, RunState::Finished] {
         events.push(RunEvent::State { step: 1, state });
@@ -206,7 +206,7 @@ fn every_request_round_trips() {
 fn the_wire_format_is_flat_and_readable() {
     let line = String::from_utf8(encode(&RunEvent::Accepted {
         step: 20,
-        request: Request::dashboard(Command::Toggle { technique: "dropout".into(), enabled: true }),
+        request: Request::dashboard(RunCommand::Toggle { technique: "dropout".into(), enabled: true }),
     }))
     .unwrap();
     let v: serde_json::Value = serde_json::from_str(&line).unwrap();
@@ -259,7 +259,7 @@ fn a_newer_minor_version_is_read_skipping_what_is_unknown() {
     assert_eq!(events[1], RunEvent::Marker { step: 3, label: "dropout on".into() });
     assert_eq!(
         events[2],
-        RunEvent::Accepted { step: 5, request: Request::new(ClientId::Unknown, Command::Unknown) },
+        RunEvent::Accepted { step: 5, request: Request::new(ClientId::Unknown, RunCommand::Unknown) },
         "an unknown command and sender still read as a request"
     );
     assert_eq!(events[3], RunEvent::State { step: 6, state: RunState::Paused });

@@ -7,9 +7,9 @@
 //! bounded history for clients that attach later, and offers the line to
 //! every client's bounded queue. A client whose queue is full is cut off (its
 //! socket shut down); the attach client then reconnects and starts again
-//! from a fresh history: drop and resync. History and subscription share one
-//! lock, so a new client gets every record exactly once: in its history or
-//! in its queue.
+//! from a fresh history: drop and resync. The backlog (what a late client is
+//! sent first) and the subscriptions share one lock, so a new client gets
+//! every record exactly once: in its backlog or in its queue.
 //!
 //! Steps go out live at most once per [`LIVE_STEP_INTERVAL`]: a small net
 //! makes over ten thousand steps a second, and a dashboard that decodes
@@ -71,15 +71,16 @@ struct SeriesState {
     latest: Option<(u64, Line)>,
 }
 
+/// The records a client that attaches later is sent first.
 #[derive(Default)]
-struct History {
+struct Backlog {
     entries: Vec<Entry>,
     series: HashMap<&'static str, SeriesState>,
     logs: usize,
     seq: u64,
 }
 
-impl History {
+impl Backlog {
     fn push(&mut self, line: &Line, keep: Keep) {
         self.seq += 1;
         let seq = self.seq;
@@ -145,7 +146,7 @@ struct Slot {
 
 #[derive(Default)]
 struct Inner {
-    history: History,
+    history: Backlog,
     clients: Vec<Slot>,
     next_id: u64,
     /// The newest step not sent live yet.

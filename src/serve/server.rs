@@ -16,10 +16,7 @@ use super::listener::{self, Handler, Listener, Peer};
 use super::record::{host_name, ServerRecord};
 use super::socket_dir;
 use crate::protocol::framing::encode;
-use crate::protocol::{Command, RecordRef, Request, RunEvent, RunState, RunStatus};
-
-/// Training losses kept for the status's sparkline.
-const RECENT_LOSSES: usize = 60;
+use crate::protocol::{RecordRef, Request, RunCommand, RunEvent, RunStatus};
 
 /// A run's socket and clients, for as long as it lives.
 pub struct Server {
@@ -57,12 +54,12 @@ impl Server {
         }));
         let fanout = Arc::new(Fanout::default());
         super::history::replay(run_dir, |event| {
-            update(&mut lock(&status), &event);
+            lock(&status).apply(&event);
             fanout.publish(line(&event), keep(&event));
         });
         let encoder_status = Arc::clone(&status);
         let publisher = Publisher::start(Arc::clone(&fanout), move |event: &RunEvent| {
-            update(&mut lock(&encoder_status), event);
+            lock(&encoder_status).apply(event);
             (line(event), keep(event))
         })?;
         let events_file = crate::run_files::open_append(&run_dir.join("events.jsonl"))?;
@@ -143,46 +140,6 @@ fn keep(event: &RunEvent) -> Keep {
     }
 }
 
-/// Folds an event into the run's status.
-fn update(status: &mut RunStatus, event: &RunEvent) {
-    match event {
-        RunEvent::Started(s) => {
-            status.state = Some(RunState::Running);
-            status.finished = None;
-            status.epochs = s.epochs;
-            status.steps_per_epoch = s.steps_per_epoch;
-            status.step = s.step;
-            status.epoch = s.epoch;
-        }
-        RunEvent::Step(r) => {
-            status.step = r.step;
-            status.epoch = r.epoch;
-            status.loss = Some(r.loss);
-            status.samples_per_sec = r.samples_per_sec;
-            if status.recent_loss.len() >= RECENT_LOSSES {
-                status.recent_loss.remove(0);
-            }
-            status.recent_loss.push(r.loss);
-        }
-        RunEvent::Epoch(r) => {
-            status.step = r.step;
-            status.epoch = r.epoch;
-            status.val_loss = r.val_loss.is_finite().then_some(r.val_loss);
-            status.val_acc = r.val_acc;
-            status.samples_per_sec = r.samples_per_sec;
-            status.eta_secs = r.eta_secs.is_finite().then_some(r.eta_secs);
-        }
-        RunEvent::State { state, .. } => status.state = Some(*state),
-        RunEvent::Finished { reason, step, .. } => {
-            status.state = Some(RunState::Finished);
-            status.finished = Some(*reason);
-            status.step = *step;
-            status.eta_secs = None;
-        }
-        _ => {}
-    }
-}
-
 /// The server's own records: appended to `events.jsonl` (one write per
 /// line, so they never split a line the trainer writes) and sent out.
 struct Notes {
@@ -219,7 +176,7 @@ impl Handler for RunHandler {
         // The server knows who is on the other end; the request says only
         // what it wants.
         let request = Request::new(peer.client.clone(), request.command);
-        if matches!(request.command, Command::Stop) {
+        if matches!(request.command, RunCommand::Stop) {
             self.stop_asked.store(true, Ordering::SeqCst);
         }
         let _ = lock(&self.commands).send(request);

@@ -107,6 +107,12 @@ pub fn board(m: &Manifest, probes: &[Probe]) -> Board {
         (Some(x), Some(y)) => x.total_cmp(&y),
         (a, b) => b.is_some().cmp(&a.is_some()),
     });
+    let effects = effects(m, &figure);
+    Board { metric, rows, effects }
+}
+
+/// Each varied key's main effect: every value against the key's first.
+fn effects(m: &Manifest, figure: &dyn Fn(usize) -> Option<f64>) -> Vec<Effect> {
     let mut effects = Vec::new();
     for (axis_index, axis) in m.axes.iter().enumerate() {
         let group = |value: usize| -> Vec<f64> {
@@ -114,8 +120,7 @@ pub fn board(m: &Manifest, probes: &[Probe]) -> Board {
         };
         let base = group(0);
         for value in 1..axis.values.len() {
-            let other = group(value);
-            if let (Some(a), Some(b)) = (Spread::of(&base), Spread::of(&other)) {
+            if let (Some(a), Some(b)) = (Spread::of(&base), Spread::of(&group(value))) {
                 effects.push(Effect {
                     key: axis.short_key().into(),
                     value: axis.values[value].clone(),
@@ -126,7 +131,7 @@ pub fn board(m: &Manifest, probes: &[Probe]) -> Board {
             }
         }
     }
-    Board { metric, rows, effects }
+    effects
 }
 
 /// A figure with four decimals; an interval as `[low, high]` ("n/a" for one run).

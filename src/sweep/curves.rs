@@ -67,26 +67,36 @@ pub fn svg(title: &str, b: &Board, probes: &[Probe]) -> String {
     );
     axes(&mut o, x_max, y_min, y_max, &px, &py);
     for (r, points) in all.iter().enumerate() {
-        let color = COLORS[r % COLORS.len()];
-        let upper: Vec<String> =
-            points.iter().map(|(x, s)| format!("{:.1},{:.1}", px(*x), py(s.mean + s.sd))).collect();
-        let lower: Vec<String> =
-            points.iter().rev().map(|(x, s)| format!("{:.1},{:.1}", px(*x), py(s.mean - s.sd))).collect();
-        let line: Vec<String> = points.iter().map(|(x, s)| format!("{:.1},{:.1}", px(*x), py(s.mean))).collect();
-        let _ = writeln!(
-            o,
-            r#"<polygon points="{} {}" fill="{color}" fill-opacity="0.18" stroke="none"/>"#,
-            upper.join(" "),
-            lower.join(" ")
-        );
-        let _ = writeln!(o, r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"/>"#, line.join(" "));
-        let ly = TOP + 16.0 * r as f64;
-        let _ =
-            writeln!(o, r#"<rect x="{}" y="{}" width="14" height="4" fill="{color}"/>"#, W - RIGHT + 14.0, ly + 4.0);
-        let _ = writeln!(o, r#"<text x="{}" y="{}">{}</text>"#, W - RIGHT + 34.0, ly + 10.0, escape(&b.rows[r].label));
+        variant(&mut o, r, points, &b.rows[r].label, &px, &py);
     }
     o.push_str("</svg>\n");
     o
+}
+
+/// One variant's band, mean line and legend entry.
+fn variant(
+    o: &mut String,
+    r: usize,
+    points: &[(f64, Spread)],
+    label: &str,
+    px: &dyn Fn(f64) -> f64,
+    py: &dyn Fn(f64) -> f64,
+) {
+    let color = COLORS[r % COLORS.len()];
+    let at = |x: f64, y: f64| format!("{:.1},{:.1}", px(x), py(y));
+    let upper: Vec<String> = points.iter().map(|(x, s)| at(*x, s.mean + s.sd)).collect();
+    let lower: Vec<String> = points.iter().rev().map(|(x, s)| at(*x, s.mean - s.sd)).collect();
+    let line: Vec<String> = points.iter().map(|(x, s)| at(*x, s.mean)).collect();
+    let _ = writeln!(
+        o,
+        r#"<polygon points="{} {}" fill="{color}" fill-opacity="0.18" stroke="none"/>"#,
+        upper.join(" "),
+        lower.join(" ")
+    );
+    let _ = writeln!(o, r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"/>"#, line.join(" "));
+    let ly = TOP + 16.0 * r as f64;
+    let _ = writeln!(o, r#"<rect x="{}" y="{}" width="14" height="4" fill="{color}"/>"#, W - RIGHT + 14.0, ly + 4.0);
+    let _ = writeln!(o, r#"<text x="{}" y="{}">{}</text>"#, W - RIGHT + 34.0, ly + 10.0, escape(label));
 }
 
 fn axes(o: &mut String, x_max: f64, y_min: f64, y_max: f64, px: &dyn Fn(f64) -> f64, py: &dyn Fn(f64) -> f64) {

@@ -42,10 +42,10 @@ use super::techniques;
 use crate::config::RunConfig;
 use crate::data::{gather, Batches, Dataset};
 use crate::engine::Session;
+use crate::plugin::PluginEvent;
 use crate::plugin::PluginHost;
 use crate::protocol::{Request, RunEvent, StopReason};
 use loop_state::LoopState;
-use traintop_plugin_abi::EventKind;
 
 /// Everything a run needs, prepared and validated before training starts.
 pub struct Trainer {
@@ -107,7 +107,7 @@ impl Trainer {
                     session.store.insert(&name, shape, values);
                 }
             }
-            None => plugins.dispatch(EventKind::InitParameters, 0, f64::NAN, f64::NAN, &mut session.store),
+            None => plugins.dispatch(PluginEvent::InitParameters, &mut session.store),
         }
         plugins.set_step(position.step);
         Self { config, train, validation, session, run_dir, position, plugins, opening: vec![], techniques_said: None }
@@ -140,7 +140,7 @@ impl Trainer {
         let run = &self.config.run;
         let order = Batches::new(self.train.len(), run.batch_size, run.seed, self.position.epoch);
         state.begin_epoch();
-        self.dispatch(EventKind::EpochStart, self.position.epoch as u64 + 1, f64::NAN, f64::NAN);
+        self.dispatch(PluginEvent::EpochStart { epoch: self.position.epoch as u64 + 1 });
         while self.position.batch_in_epoch < order.len() {
             if let Flow::Stop(reason) = self.at_batch_boundary(ch, state)? {
                 return Ok(Flow::Stop(reason));
@@ -157,8 +157,8 @@ impl Trainer {
     }
 
     /// Tells the plugins what happened (their event pipeline).
-    fn dispatch(&mut self, kind: EventKind, epoch: u64, value: f64, value2: f64) {
-        self.plugins.dispatch(kind, epoch, value, value2, &mut self.session.store);
+    fn dispatch(&mut self, event: PluginEvent) {
+        self.plugins.dispatch(event, &mut self.session.store);
     }
 
     /// Reports an event: into the run folder (the one place that writes

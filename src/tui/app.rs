@@ -5,21 +5,24 @@
 
 use std::collections::VecDeque;
 
-use crossterm::event::KeyEvent;
+use ratatui::crossterm::event::KeyEvent;
 use ratatui::Frame;
 
-use super::baseline::Baseline;
+use super::baseline::{Baseline, Behind, BranchB};
 use super::input::{map_key, InputMode};
 use super::layout::{self, Screen};
 use super::panels::footer::Footer;
 use super::panels::gradients::GradHealth;
 use super::panels::header::Header;
-use super::state::{Charts, Divergence, GradClip, LogEntry, LogKind, Overlay, Progress, RunInfo};
+use super::state::{
+    Charts, GradClip, Leaving, Link, LogEntry, LogKind, Overlay, Progress, Rollback, RunInfo, Source, ViewSettings,
+};
 use super::theme::Theme;
 use crate::format::clean;
 use crate::format::thousands;
 use crate::protocol::{
-    Command, ConfusionRecord, EpochRecord, LogLevel, RunEvent, RunState, Started, StepRecord, StopReason, TechniqueView,
+    ConfusionRecord, EpochRecord, LogLevel, RunCommand, RunEvent, RunState, Started, StepRecord, StopReason,
+    TechniqueView,
 };
 
 /// Event log lines kept.
@@ -45,36 +48,26 @@ pub struct App {
     pub(super) technique_metrics: Vec<(String, f32)>,
     pub(super) selected: usize,
     pub(super) log: VecDeque<LogEntry>,
-    pub(super) log_scale: bool,
-    pub(super) smoothing: bool,
+    /// The view's own settings (scales, smoothing, what is shown).
+    pub(super) view: ViewSettings,
     pub(super) overlay: Overlay,
-    /// A finished run pinned behind the live curves (`--baseline`), and
-    /// whether it is shown (`b`).
+    /// A finished run pinned behind the live curves (`--baseline`).
     pub(super) baseline: Option<Baseline>,
-    pub(super) show_baseline: bool,
     /// Branch B of a live fork: its curves, and the fork as it stands.
-    pub(super) branch: Option<Baseline>,
+    pub(super) branch: Option<BranchB>,
     pub(super) fork: Option<ForkView>,
-    /// The latest validation confusion matrix, and whether it is shown (`C`).
+    /// The latest validation confusion matrix.
     pub(super) confusion: Option<ConfusionRecord>,
-    pub(super) show_confusion: bool,
     /// The divergence the run paused at, until it runs again (the banner).
-    pub(super) divergence: Option<Divergence>,
-    /// A command to send right after the one a key returned (a fix, then
-    /// resume).
-    pub(super) follow_up: Option<Command>,
+    pub(super) divergence: Option<Rollback>,
     /// A one-line answer to the last key, shown in the footer until the
     /// next key.
     pub(super) notice: Option<String>,
-    /// Showing a finished run from its files: no trainer listens.
-    pub(super) replay: bool,
-    /// A client of a run server: `d` detaches, `q` asks detach or stop.
-    pub(super) attached: bool,
-    /// Watching only: nothing is sent.
-    pub(super) read_only: bool,
-    detached: bool,
-    disconnected: bool,
-    quit: bool,
+    /// How this screen reaches its run.
+    pub(super) link: Link,
+    /// Set once the user quits or detaches.
+    pub(super) leaving: Option<Leaving>,
+    /// Something changed since the last frame.
     dirty: bool,
 }
 
@@ -95,24 +88,16 @@ impl App {
             technique_metrics: Vec::new(),
             selected: 0,
             log: VecDeque::new(),
-            log_scale: false,
-            smoothing: true,
+            view: ViewSettings::default(),
             overlay: Overlay::None,
             baseline: None,
-            show_baseline: true,
             branch: None,
             fork: None,
             confusion: None,
-            show_confusion: false,
             divergence: None,
-            follow_up: None,
             notice: None,
-            replay: false,
-            attached: false,
-            read_only: false,
-            detached: false,
-            disconnected: false,
-            quit: false,
+            link: Link::default(),
+            leaving: None,
             dirty: true,
         }
     }
@@ -124,23 +109,10 @@ impl App {
         match e {
             // A stream that starts over (a client reconnected after the
             // server cut it off): the history follows, so start afresh.
-            RunEvent::Hello(_) if self.attached => self.resync(),
+            RunEvent::Hello(_) if self.link.attached() => self.resync(),
             RunEvent::Hello(_) | RunEvent::Unknown | RunEvent::Accepted { .. } | RunEvent::Status(_) => {}
-            RunEvent::Attached { client, read_only, says } => {
-                let how = if read_only { " (read-only)" } else { "" };
-                let says = says.map(|s| format!(" (says \"{s}\")")).unwrap_or_default();
-                self.push_log(None, format!("{client}{says} attached{how}"), LogKind::State)
-            }
-            RunEvent::Detached { client: Some(client), reason } => {
-                self.push_log(None, format!("{client} detached ({reason})"), LogKind::State)
-            }
-            RunEvent::Detached { client: None, reason } => {
-                self.push_log(None, format!("the run's terminal is gone ({reason}); it goes on"), LogKind::State)
-            }
-            RunEvent::Refused { peer, reason } => {
-                self.push_log(None, format!("refused {peer}: {reason}"), LogKind::Warn)
-            }
-            RunEvent::Error { message } => self.push_log(None, format!("the run says: {message}"), LogKind::Warn),
+            RunEvent::Attached { .. } | RunEvent::Detached { .. } => self.narrate(&e, LogKind::State),
+            RunEvent::Refused { .. } | RunEvent::Error { .. } => self.narrate(&e, LogKind::Warn),
             RunEvent::Started(started) => self.start(started),
             RunEvent::Techniques { techniques } => self.set_techniques(techniques),
             RunEvent::Marker { step, label } => {
@@ -166,25 +138,20 @@ impl App {
                 };
                 self.push_log(None, message, kind);
             }
-            RunEvent::Rebuild { step, reason, rebuild_ms } => {
-                self.push_log(Some(step), format!("graph rebuilt in {rebuild_ms:.1} ms ({reason})"), LogKind::Info)
-            }
-            RunEvent::Rejected { step, reason, .. } => {
-                self.push_log(Some(step), format!("rejected: {reason}"), LogKind::Warn)
-            }
-            RunEvent::Override { step, set, .. } => {
-                self.push_log(Some(step), format!("resume: --set {set}"), LogKind::State)
-            }
-            RunEvent::StopRequested { step, by, .. } => {
-                self.push_log(Some(step), format!("stop requested by {by}"), LogKind::State)
-            }
-            RunEvent::Diverged { step, cause, .. } => {
-                self.push_log(Some(step), format!("diverged: {cause}"), LogKind::Warn)
-            }
+            RunEvent::Rebuild { .. } => self.narrate(&e, LogKind::Info),
+            RunEvent::Override { .. } | RunEvent::StopRequested { .. } => self.narrate(&e, LogKind::State),
+            RunEvent::Rejected { .. } | RunEvent::Diverged { .. } => self.narrate(&e, LogKind::Warn),
             RunEvent::RolledBack { step, to_step, cause, lr, paused, .. } => {
-                self.rolled_back(Divergence { step, to_step, cause, lr }, paused)
+                self.rolled_back(Rollback { step, to_step, cause, lr }, paused)
             }
             RunEvent::Finished { reason, run_dir, error, .. } => self.finish(reason, run_dir, error),
+        }
+    }
+
+    /// An event told in the event log in its own words, at its step.
+    fn narrate(&mut self, e: &RunEvent, kind: LogKind) {
+        if let Some(text) = e.describe() {
+            self.push_log(e.step(), text, kind);
         }
     }
 
@@ -246,7 +213,7 @@ impl App {
 
     /// The run went back to a good state: the charts with it, a marker
     /// there, and, when it paused for a choice, the banner.
-    fn rolled_back(&mut self, d: Divergence, paused: bool) {
+    fn rolled_back(&mut self, d: Rollback, paused: bool) {
         self.charts.rewind(d.to_step);
         self.progress.step = d.to_step;
         let label = format!("rolled back from step {}, lr={}", d.step, d.lr);
@@ -262,11 +229,6 @@ impl App {
             Some(_) => GradClip::Off,
             None => GradClip::NotLoaded,
         }
-    }
-
-    /// The command to send after the one [`App::on_key`] returned, if any.
-    pub fn take_follow_up(&mut self) -> Option<Command> {
-        self.follow_up.take()
     }
 
     fn finish(&mut self, reason: StopReason, run_dir: String, error: Option<String>) {
@@ -330,19 +292,19 @@ impl App {
     /// Pins `baseline` behind the live curves (shown until `b` hides it).
     pub fn set_baseline(&mut self, baseline: Option<Baseline>) {
         self.baseline = baseline;
-        self.show_baseline = true;
+        self.view.baseline = true;
         self.dirty = true;
     }
 
     /// Makes this a run server's client (see [`App::attached`]).
     pub fn set_attached(&mut self, attached: bool, read_only: bool) {
-        self.attached = attached;
-        self.read_only = read_only;
+        let source = if attached { Source::Attached } else { Source::InProcess };
+        self.link = Link { source, read_only, ..self.link };
     }
 
     /// The user detached (rather than quit).
     pub fn detached(&self) -> bool {
-        self.detached
+        self.leaving == Some(Leaving::Detach)
     }
 
     /// Forgets the run's state (not the view's settings) before a fresh
@@ -350,14 +312,10 @@ impl App {
     fn resync(&mut self) {
         let mut fresh = App::new(&self.title, false);
         fresh.theme = self.theme;
-        fresh.log_scale = self.log_scale;
-        fresh.smoothing = self.smoothing;
+        fresh.view = self.view;
         fresh.selected = self.selected;
-        fresh.attached = self.attached;
-        fresh.read_only = self.read_only;
+        fresh.link = Link { disconnected: false, ..self.link };
         fresh.baseline = self.baseline.take();
-        fresh.show_baseline = self.show_baseline;
-        fresh.show_confusion = self.show_confusion;
         *self = fresh;
         self.push_log(None, "reconnected: caught up with the run".into(), LogKind::State);
     }
@@ -365,10 +323,10 @@ impl App {
     /// The event channel closed: the trainer is gone, with or without a
     /// `Finished` event.
     pub fn on_disconnected(&mut self) {
-        if self.disconnected {
+        if self.link.disconnected {
             return;
         }
-        self.disconnected = true;
+        self.link.disconnected = true;
         if self.finished.is_none() {
             self.push_log(None, "the trainer stopped without finishing".into(), LogKind::Warn);
             self.state = Some(RunState::Finished);
@@ -385,9 +343,10 @@ impl App {
         }
     }
 
-    /// Handles a key; returns the command to send to the trainer, if any.
-    pub fn on_key(&mut self, key: KeyEvent) -> Option<Command> {
-        let action = map_key(self.input_mode(), key)?;
+    /// Handles a key; returns every command to send to the trainer, in order
+    /// (none, one, or a divergence fix and then resume).
+    pub fn on_key(&mut self, key: KeyEvent) -> Vec<RunCommand> {
+        let Some(action) = map_key(self.input_mode(), key) else { return vec![] };
         self.dirty = true;
         self.notice = None;
         self.act(action)
@@ -417,30 +376,33 @@ impl App {
                 Some(f) if f.kept.is_none() => Some(f.line.as_str()),
                 _ => self.info.as_ref().map(|i| i.hint.as_str()),
             },
-            attached: self.attached,
+            attached: self.link.attached(),
             theme: self.theme,
         };
         Screen {
             header,
             footer,
             charts: &self.charts,
-            log_scale: self.log_scale,
-            smoothing: self.smoothing,
+            log_scale: self.view.log_scale,
+            smoothing: self.view.smoothing,
             grads: &self.grads,
             techniques: &self.techniques,
             technique_metrics: &self.technique_metrics,
             selected: self.selected,
             log: &self.log,
             overlay: &self.overlay,
-            behind: self.baseline.iter().filter(|_| self.show_baseline).chain(self.branch.as_ref()).collect(),
-            confusion: self.show_confusion.then_some(self.confusion.as_ref()),
+            behind: Behind {
+                baseline: self.baseline.as_ref().filter(|_| self.view.baseline),
+                branch: self.branch.as_ref(),
+            },
+            confusion: self.view.confusion.then_some(self.confusion.as_ref()),
             divergence: self.divergence.as_ref().map(|d| (d, self.grad_clip())),
             theme: self.theme,
         }
     }
 
     pub fn should_quit(&self) -> bool {
-        self.quit
+        self.leaving.is_some()
     }
 
     /// True once the run ended (a `Finished` event, or the trainer went away).

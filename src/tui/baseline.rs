@@ -1,7 +1,9 @@
-//! A finished run pinned behind a live one (`traintop run|resume|attach
-//! --baseline RUN`): its loss and accuracy curves drawn under the live
-//! curves, by step, so the run being watched can be judged against a known
-//! one as it trains ("is it ahead of the run without batch norm yet?").
+//! Curves drawn behind the live ones. A [`Baseline`] is a finished run
+//! pinned behind a live one (`traintop run|resume|attach --baseline RUN`):
+//! its loss and accuracy curves drawn under the live curves, by step, so the
+//! run being watched can be judged against a known one as it trains ("is it
+//! ahead of the run without batch norm yet?"). [`BranchB`] is a live fork's
+//! other branch, filled as it trains; both are drawn through [`Behind`].
 //!
 //! The folder is replayed the way `traintop view` replays it (the same
 //! records through the same fold, [`super::replay::load_baseline`]), and only
@@ -11,7 +13,7 @@
 use ratatui::style::Color;
 use ratatui::symbols::Marker;
 
-use super::history::History;
+use super::bounded_series::BoundedSeries;
 use super::panels::plot::{Kind, Series};
 use super::state::Charts;
 use super::theme::Theme;
@@ -24,37 +26,68 @@ const NAME_WIDTH: usize = 18;
 pub struct Baseline {
     pub name: String,
     pub charts: Charts,
-    /// Branch B of a live fork (filled as B trains) rather than a finished run.
-    pub branch: bool,
+}
+
+/// Branch B of a live fork: its curves, filled as B trains, behind branch
+/// A's (this run's). Not a baseline: it trains alongside and ends with the
+/// fork.
+#[derive(Clone, Debug)]
+pub struct BranchB {
+    pub name: String,
+    pub charts: Charts,
+}
+
+/// The curves drawn behind the live ones: the pinned run (when shown) and
+/// a fork's branch B.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Behind<'a> {
+    pub baseline: Option<&'a Baseline>,
+    pub branch: Option<&'a BranchB>,
 }
 
 impl Baseline {
     /// A finished run's curves.
-    pub fn pinned(name: String, charts: Charts) -> Self {
-        Self { name, charts, branch: false }
+    pub fn new(name: String, charts: Charts) -> Self {
+        Self { name, charts }
     }
+}
 
-    /// Branch B of a fork, empty until its first step.
-    pub fn fork_branch(name: String) -> Self {
-        Self { name, charts: Charts::new(), branch: true }
+impl BranchB {
+    /// Empty until B's first step.
+    pub fn new(name: String) -> Self {
+        Self { name, charts: Charts::new() }
     }
+}
 
-    /// The baseline's series for the loss chart (or the accuracy chart):
-    /// the training curve the live chart shows (smoothed or raw), drawn
-    /// with `▄` bars so it stays apart from the live braille line and the
-    /// validation dots without color (a fork's branch B with `█` blocks, to
-    /// stay apart from a pinned run too). (Not half blocks: ratatui draws
-    /// those from the color alone, so without color they vanish.)
-    pub fn series(&self, accuracy: bool, smoothing: bool, theme: Theme) -> Series {
-        let c = &self.charts;
-        let pick =
-            |ema: &History, raw: &History| if smoothing && !ema.is_empty() { ema.points() } else { raw.points() };
-        let points = if accuracy { pick(&c.acc_ema, &c.train_acc) } else { pick(&c.loss_ema, &c.train_loss) };
-        let name = crate::format::truncate(&self.name, NAME_WIDTH);
-        let (name, color, marker) = match self.branch {
-            false => (format!("base {name}"), Color::DarkGray, Marker::Bar),
-            true => (name, Color::Magenta, Marker::Block),
-        };
-        Series { name, points, color: theme.color(color), marker, kind: Kind::Line }
+impl Behind<'_> {
+    /// The series for the loss chart (or the accuracy chart): the training
+    /// curve the live chart shows (smoothed or raw), a pinned run with `▄`
+    /// bars so it stays apart from the live braille line and the validation
+    /// dots without color, branch B with `█` blocks, to stay apart from a
+    /// pinned run too. (Not half blocks: ratatui draws those from the color
+    /// alone, so without color they vanish.)
+    pub fn series(&self, accuracy: bool, smoothing: bool, theme: Theme) -> Vec<Series> {
+        let baseline = self.baseline.map(|b| {
+            let name = format!("base {}", crate::format::truncate(&b.name, NAME_WIDTH));
+            curve(&b.charts, name, (Color::DarkGray, Marker::Bar), accuracy, smoothing, theme)
+        });
+        let branch = self.branch.map(|b| {
+            let name = crate::format::truncate(&b.name, NAME_WIDTH);
+            curve(&b.charts, name, (Color::Magenta, Marker::Block), accuracy, smoothing, theme)
+        });
+        baseline.into_iter().chain(branch).collect()
     }
+}
+
+/// One run's training curve, drawn behind the live ones in `look`.
+fn curve(c: &Charts, name: String, look: (Color, Marker), accuracy: bool, smoothing: bool, theme: Theme) -> Series {
+    let pick = |ema: &BoundedSeries, raw: &BoundedSeries| {
+        if smoothing && !ema.is_empty() {
+            ema.points()
+        } else {
+            raw.points()
+        }
+    };
+    let points = if accuracy { pick(&c.acc_ema, &c.train_acc) } else { pick(&c.loss_ema, &c.train_loss) };
+    Series { name, points, color: theme.color(look.0), marker: look.1, kind: Kind::Line }
 }

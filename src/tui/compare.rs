@@ -13,21 +13,23 @@
 //! dashboard knows run folders only through the protocol's records).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use crossterm::event::{self, Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::buffer::Buffer;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget};
+use ratatui::Frame;
 
 use super::app::App;
-use super::history::History;
+use super::bounded_series::BoundedSeries;
 use super::panels::plot::{Kind, Plot, Series};
 use super::panels::{fmt_sci, truncate};
 use super::replay;
-use super::terminal;
+use super::terminal_loop::{self, LoopOptions, TerminalScreen};
 use super::theme::Theme;
 
 /// Per run, in order: a color and a canvas marker (and a letter).
@@ -134,7 +136,7 @@ impl Compare {
     /// The points of one run's loss or accuracy curve, x in steps or epochs.
     fn points(&self, run: &CompareRun, accuracy: bool) -> Vec<(f64, f64)> {
         let c = &run.app.charts;
-        let pick = |val: &History, train: &History| match self.curves {
+        let pick = |val: &BoundedSeries, train: &BoundedSeries| match self.curves {
             Curves::Validation if !val.is_empty() => val.points(),
             _ => train.points(),
         };
@@ -266,29 +268,29 @@ impl Widget for &Compare {
     }
 }
 
-/// Shows the comparison until the user quits.
+impl TerminalScreen for Compare {
+    type Outcome = ();
+
+    fn draw(&mut self, frame: &mut Frame) {
+        frame.render_widget(&*self, frame.area());
+    }
+
+    fn on_key(&mut self, key: KeyEvent) {
+        Compare::on_key(self, key);
+    }
+
+    fn outcome(&mut self) -> Option<()> {
+        self.should_quit().then_some(())
+    }
+}
+
+/// Shows the comparison until the user quits or the terminal goes.
 pub fn view_runs(runs: &[RunToCompare], no_color: bool, mouse: bool) -> std::io::Result<()> {
     let mut compare = Compare::load(runs, no_color).map_err(std::io::Error::other)?;
-    let mut guard = terminal::enter(mouse)?;
-    let result = (|| -> std::io::Result<()> {
-        loop {
-            guard.terminal.draw(|f| f.render_widget(&compare, f.area()))?;
-            if crossterm::terminal::size().is_err() {
-                return Ok(());
-            }
-            if !event::poll(std::time::Duration::from_millis(500))? {
-                continue;
-            }
-            if let TermEvent::Key(key) = event::read()? {
-                compare.on_key(key);
-            }
-            if compare.should_quit() {
-                return Ok(());
-            }
-        }
-    })();
-    drop(guard);
-    result
+    // The screen changes only on keys; the tick only bounds how long a
+    // hang-up goes unnoticed.
+    let options = LoopOptions { tick: Duration::from_millis(500), mouse, quit_signal: None };
+    terminal_loop::run(&mut compare, options).map(|_| ())
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! instead of as a rejected command in the log a moment later; the trainer
 //! still checks again.
 
-use crate::protocol::{Command, TechniqueView};
+use crate::protocol::{RunCommand, TechniqueView};
 
 /// What the editor's value goes to.
 #[derive(Clone, Debug, PartialEq)]
@@ -201,7 +201,7 @@ impl Editor {
     }
 
     /// The command for the typed value, or `None` with `error` set.
-    pub fn submit(&mut self) -> Option<Command> {
+    pub fn submit(&mut self) -> Option<RunCommand> {
         let value = self.buffer.trim().to_string();
         if let Err(e) = self.range().check(&value) {
             self.error = Some(e);
@@ -209,14 +209,14 @@ impl Editor {
         }
         match &self.target {
             Target::LearningRate => match value.parse::<f32>() {
-                Ok(lr) if lr.is_finite() && lr > 0.0 => Some(Command::SetLearningRate { lr }),
+                Ok(lr) if lr.is_finite() && lr > 0.0 => Some(RunCommand::SetLearningRate { lr }),
                 _ => {
                     self.error = Some("out of f32 range".into());
                     None
                 }
             },
             Target::Technique(name) => {
-                Some(Command::SetParam { technique: name.clone(), param: self.field().name.clone(), value })
+                Some(RunCommand::SetParam { technique: name.clone(), param: self.field().name.clone(), value })
             }
         }
     }
@@ -288,7 +288,7 @@ mod tests {
         assert_eq!(e.buffer, "0.3");
         assert_eq!(
             e.submit(),
-            Some(Command::SetParam { technique: "dropout".into(), param: "rate".into(), value: "0.3".into() })
+            Some(RunCommand::SetParam { technique: "dropout".into(), param: "rate".into(), value: "0.3".into() })
         );
     }
 
@@ -314,6 +314,6 @@ mod tests {
         for c in "0.003".chars() {
             e.type_char(c);
         }
-        assert_eq!(e.submit(), Some(Command::SetLearningRate { lr: 0.003 }));
+        assert_eq!(e.submit(), Some(RunCommand::SetLearningRate { lr: 0.003 }));
     }
 }

@@ -3,7 +3,7 @@
 //! into state changes and commands. [`KEYS`] is the one table of the normal
 //! view's keys: the mapping, the help overlay and the footer all read it.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::protocol::ForkBranch;
 

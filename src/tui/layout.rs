@@ -11,7 +11,7 @@ use ratatui::Frame;
 
 use std::collections::VecDeque;
 
-use super::baseline::Baseline;
+use super::baseline::Behind;
 use super::panels::accuracy_chart::AccuracyChart;
 use super::panels::confusion::ConfusionPanel;
 use super::panels::divergence::DivergenceBanner;
@@ -23,7 +23,7 @@ use super::panels::header::{state_word, Header};
 use super::panels::help::Help;
 use super::panels::loss_chart::LossChart;
 use super::panels::techniques::TechniquesPanel;
-use super::state::{Charts, Divergence, GradClip, LogEntry, Overlay};
+use super::state::{Charts, GradClip, LogEntry, Overlay, Rollback};
 use super::theme::Theme;
 use crate::protocol::{ConfusionRecord, TechniqueView};
 
@@ -40,13 +40,12 @@ pub struct Screen<'a> {
     pub selected: usize,
     pub log: &'a VecDeque<LogEntry>,
     pub overlay: &'a Overlay,
-    /// Curves drawn behind the live ones: the pinned run (when shown) and a
-    /// fork's branch B.
-    pub behind: Vec<&'a Baseline>,
+    /// Curves drawn behind the live ones.
+    pub behind: Behind<'a>,
     /// The confusion matrix popup, when shown (`Some(None)`: none yet).
     pub confusion: Option<Option<&'a ConfusionRecord>>,
     /// The divergence banner, while the run waits at it.
-    pub divergence: Option<(&'a Divergence, GradClip)>,
+    pub divergence: Option<(&'a Rollback, GradClip)>,
     pub theme: Theme,
 }
 
@@ -146,7 +145,7 @@ fn render(app: Screen, area: Rect, buf: &mut Buffer) {
     };
     let t = app.theme;
     app.header.render(a.header, buf);
-    let behind = |accuracy| app.behind.iter().map(|b| b.series(accuracy, app.smoothing, t)).collect();
+    let behind = |accuracy| app.behind.series(accuracy, app.smoothing, t);
     LossChart {
         charts: app.charts,
         log_scale: app.log_scale,

@@ -3,14 +3,14 @@
 //!
 //! The state ([`App`]) knows nothing about the terminal, so it can be driven
 //! by a scripted event stream and drawn onto ratatui's `TestBackend` in tests;
-//! only `terminal.rs` and `run_loop.rs` touch the real terminal.
+//! only `terminal.rs` and `terminal_loop.rs` touch the real terminal.
 
 mod app;
 mod baseline;
+mod bounded_series;
 mod clean_backend;
 mod compare;
 mod editor;
-mod history;
 mod input;
 mod layout;
 mod panels;
@@ -19,7 +19,9 @@ mod run_loop;
 #[cfg(test)]
 mod snapshot_tests;
 mod state;
+pub(crate) mod sweep_board;
 mod terminal;
+mod terminal_loop;
 mod theme;
 pub(crate) mod top;
 mod tty_watch;
@@ -57,6 +59,30 @@ pub struct DashboardOptions {
     pub read_only: bool,
     /// A finished run drawn behind the live curves (`--baseline`).
     pub baseline: Option<Baseline>,
+}
+
+impl DashboardOptions {
+    /// A dashboard titled `title` with the screen settings every subcommand
+    /// takes (`--refresh-ms`, `--mouse`, `--no-color`); the rest as `Default`.
+    /// The refresh needs no floor here: the terminal loop applies it.
+    pub fn new(title: impl Into<String>, refresh_ms: u64, mouse: bool, no_color: bool) -> Self {
+        Self { title: title.into(), refresh_ms, mouse, no_color, ..Self::default() }
+    }
+
+    /// A client of a run server (`read_only`: watch only).
+    pub fn attached(self, read_only: bool) -> Self {
+        Self { attached: true, read_only, ..self }
+    }
+
+    /// Leaves when `signal` is set (SIGTERM, SIGHUP).
+    pub fn quit_on(self, signal: &std::sync::Arc<std::sync::atomic::AtomicBool>) -> Self {
+        Self { quit_signal: Some(std::sync::Arc::clone(signal)), ..self }
+    }
+
+    /// Draws `baseline` behind the live curves.
+    pub fn with_baseline(self, baseline: Option<Baseline>) -> Self {
+        Self { baseline, ..self }
+    }
 }
 
 /// How the dashboard ended.

@@ -10,7 +10,7 @@
 
 use super::app::App;
 use super::baseline::Baseline;
-use super::state::LogKind;
+use super::state::{LogKind, Source};
 use crate::protocol::{EventReader, FrameError, Record, RunEvent, RunState, Started};
 
 /// The records of one file, in order; bad lines are counted in `bad`.
@@ -80,13 +80,13 @@ pub fn load_baseline(dir: &std::path::Path) -> Result<Baseline, String> {
     if charts.train_loss.is_empty() && charts.val_loss.is_empty() {
         return Err(format!("--baseline {shown}: the run recorded no steps, so it has no curves to show"));
     }
-    Ok(Baseline::pinned(name, charts))
+    Ok(Baseline::new(name, charts))
 }
 
 /// As [`app_from_metrics`], with the run folder's path for the header.
 pub fn build(title: &str, run_dir: &str, metrics: &str, events: &str) -> Result<App, String> {
     let mut app = App::new(title, false);
-    app.replay = true;
+    app.link.source = Source::Replay;
     let mut bad = 0usize;
     let metrics = records("metrics.jsonl", metrics, &mut bad)?;
     let events = records("events.jsonl", events, &mut bad)?;
@@ -123,7 +123,7 @@ pub fn build(title: &str, run_dir: &str, metrics: &str, events: &str) -> Result<
 mod tests {
     use super::*;
     use crate::protocol::framing::encode;
-    use crate::protocol::{Command, EpochRecord, Hello, Request, StopReason};
+    use crate::protocol::{EpochRecord, Hello, Request, RunCommand, StopReason};
     use crate::tui::app::tests::{render, step, text};
 
     fn line(time: f64, event: RunEvent) -> String {
@@ -156,8 +156,8 @@ mod tests {
     }
 
     fn events_text() -> String {
-        let toggle = Command::Toggle { technique: "dropout".into(), enabled: false };
-        let set = Command::SetParam { technique: "dropout".into(), param: "rate".into(), value: "2".into() };
+        let toggle = RunCommand::Toggle { technique: "dropout".into(), enabled: false };
+        let set = RunCommand::SetParam { technique: "dropout".into(), param: "rate".into(), value: "2".into() };
         [
             line(0.0, RunEvent::Hello(Hello::ours())),
             line(
@@ -171,7 +171,7 @@ mod tests {
                     ..Started::default()
                 }),
             ),
-            line(5.1, RunEvent::Accepted { step: 5, request: Request::dashboard(Command::Pause) }),
+            line(5.1, RunEvent::Accepted { step: 5, request: Request::dashboard(RunCommand::Pause) }),
             line(5.2, RunEvent::State { step: 5, state: RunState::Paused }),
             line(12.1, RunEvent::Accepted { step: 12, request: Request::dashboard(toggle) }),
             line(12.2, RunEvent::Rebuild { step: 12, reason: "dropout off".into(), rebuild_ms: 12.5 }),
@@ -236,12 +236,12 @@ mod tests {
 
     #[test]
     fn commands_are_refused_and_q_quits() {
-        use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
         let mut app = app_from_metrics("x", &metrics_text(), "").unwrap();
         let k = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
-        assert_eq!(app.on_key(k('p')), None);
-        assert_eq!(app.on_key(k('s')), None);
-        assert_eq!(app.on_key(k('q')), None);
+        assert_eq!(app.on_key(k('p')), vec![]);
+        assert_eq!(app.on_key(k('s')), vec![]);
+        assert_eq!(app.on_key(k('q')), vec![]);
         assert!(app.should_quit());
     }
 
@@ -277,23 +277,23 @@ mod tests {
         let mut trainer = Trainer::new(cfg, split.train, split.validation, run_dir, plugins, None);
 
         let (tx, rx) = std::sync::mpsc::channel();
-        let send = |c: Command| tx.send(Request::new(ClientId::Script { name: "test".into() }, c)).unwrap();
+        let send = |c: RunCommand| tx.send(Request::new(ClientId::Script { name: "test".into() }, c)).unwrap();
         let mut live = App::new("replay", true);
         let mut on_event = |e: RunEvent| {
             if let RunEvent::Step(r) = &e {
                 match r.step {
-                    5 => send(Command::Toggle { technique: "dropout".into(), enabled: true }),
+                    5 => send(RunCommand::Toggle { technique: "dropout".into(), enabled: true }),
                     10 => {
-                        send(Command::SetParam {
+                        send(RunCommand::SetParam {
                             technique: "dropout".into(),
                             param: "rate".into(),
                             value: "7".into(),
                         });
-                        send(Command::Pause);
-                        send(Command::StepOnce);
-                        send(Command::Resume);
+                        send(RunCommand::Pause);
+                        send(RunCommand::StepOnce);
+                        send(RunCommand::Resume);
                     }
-                    15 => send(Command::SetLearningRate { lr: 0.02 }),
+                    15 => send(RunCommand::SetLearningRate { lr: 0.02 }),
                     _ => {}
                 }
             }

@@ -1,22 +1,22 @@
-//! The dashboard's loop on the UI thread: drain every pending trainer event
-//! without blocking (the trainer never waits for the screen), draw once if
-//! anything changed, then wait up to `refresh_ms` for a key. An idle
-//! dashboard thus wakes a few times a second, finds nothing new and draws
-//! nothing.
+//! The dashboard on the UI thread, as a screen of the one terminal loop
+//! (`terminal_loop.rs`): each tick drains every pending trainer event without
+//! blocking (the trainer never waits for the screen), draws once if anything
+//! changed, then waits up to `refresh_ms` for a key. An idle dashboard thus
+//! wakes a few times a second, finds nothing new and draws nothing.
 
 use std::io;
 use std::path::Path;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::time::{Duration, Instant};
 
-use crossterm::event::{self, Event as TermEvent};
+use ratatui::crossterm::event::KeyEvent;
+use ratatui::Frame;
 
 use super::app::App;
 use super::replay;
 use super::state::LogKind;
-use super::terminal::{self, TerminalGuard};
+use super::terminal_loop::{self, Ending, LoopOptions, TerminalScreen};
 use super::theme::Theme;
-use super::tty_watch::{TtyState, TtyWatch};
 use super::{DashboardOptions, Exit};
 use crate::protocol::{Request, RunEvent};
 
@@ -62,95 +62,76 @@ pub fn view_run(dir: &Path, options: DashboardOptions) -> io::Result<()> {
     run(app, None, None, &options).map(|_| ())
 }
 
-fn run(
-    mut app: App,
-    events: Option<&Receiver<RunEvent>>,
-    commands: Option<&Sender<Request>>,
-    options: &DashboardOptions,
-) -> io::Result<Exit> {
-    let mut guard = terminal::enter(options.mouse)?;
-    let mut panics = Vec::new();
-    let result = event_loop(&mut guard, &mut app, events, commands, options, &mut panics);
-    drop(guard);
-    panics.extend(terminal::take_deferred_panics());
-    for p in panics {
-        eprintln!("{p}");
-    }
-    result
+/// The dashboard as a [`TerminalScreen`]: the app, and the channels to the run
+/// (none for a folder shown by `view`).
+struct Dashboard<'a> {
+    app: App,
+    events: Option<&'a Receiver<RunEvent>>,
+    commands: Option<&'a Sender<Request>>,
+    exit_when_finished: bool,
 }
 
-fn event_loop(
-    guard: &mut TerminalGuard,
-    app: &mut App,
+impl TerminalScreen for Dashboard<'_> {
+    type Outcome = Exit;
+
+    fn on_tick(&mut self) {
+        if let Some(rx) = self.events {
+            drain(&mut self.app, rx);
+        }
+    }
+
+    fn needs_draw(&self) -> bool {
+        self.app.is_dirty()
+    }
+
+    fn draw(&mut self, frame: &mut Frame) {
+        self.app.draw(frame);
+        self.app.mark_drawn();
+    }
+
+    fn on_key(&mut self, key: KeyEvent) {
+        for command in self.app.on_key(key) {
+            if let Some(tx) = self.commands {
+                if tx.send(Request::dashboard(command)).is_err() {
+                    self.app.on_disconnected();
+                }
+            }
+        }
+    }
+
+    fn on_resize(&mut self) {
+        self.app.mark_dirty();
+    }
+
+    fn on_panics(&mut self, first_lines: &[&str]) {
+        for first in first_lines {
+            self.app.push_log(None, format!("panic: {first}"), LogKind::Warn);
+        }
+        // The loop cleared the screen: every panel must be drawn again.
+        self.app.mark_dirty();
+    }
+
+    fn outcome(&mut self) -> Option<Exit> {
+        let done = self.app.should_quit() || (self.exit_when_finished && self.app.is_finished());
+        done.then(|| if self.app.detached() { Exit::Detached } else { Exit::Quit })
+    }
+}
+
+fn run(
+    app: App,
     events: Option<&Receiver<RunEvent>>,
     commands: Option<&Sender<Request>>,
     options: &DashboardOptions,
-    panics: &mut Vec<String>,
 ) -> io::Result<Exit> {
-    let tick = Duration::from_millis(options.refresh_ms.max(1));
-    let tty = TtyWatch::open()?;
-    loop {
-        if let Some(rx) = events {
-            drain(app, rx);
-        }
-        let new_panics = terminal::take_deferred_panics();
-        if !new_panics.is_empty() {
-            for p in &new_panics {
-                let first = p.lines().next().unwrap_or_default();
-                app.push_log(None, format!("panic: {first}"), LogKind::Warn);
-            }
-            panics.extend(new_panics);
-            // The default hook may have printed into the screen.
-            guard.terminal.clear()?;
-            app.mark_dirty();
-        }
-        if !terminal::is_active() {
-            return Err(io::Error::other("the dashboard panicked"));
-        }
-        if app.is_dirty() {
-            guard.terminal.draw(|f| app.draw(f))?;
-            app.mark_drawn();
-        }
-        let signalled = options.quit_signal.as_ref().is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst));
-        // A terminal that hung up without a SIGHUP reaching us (a killed tmux
-        // pane, a non-interactive parent) reads as endless empty input: leave
-        // instead of spinning.
-        if crossterm::terminal::size().is_err() || signalled {
-            return Ok(Exit::TerminalGone);
-        }
-        if app.should_quit() || (options.exit_when_finished && app.is_finished()) {
-            return Ok(if app.detached() { Exit::Detached } else { Exit::Quit });
-        }
-        match tty.wait(tick)? {
-            // Gone: leave within this tick instead of letting crossterm spin
-            // on a dead terminal; the run is not ours to stop.
-            TtyState::Gone => return Ok(Exit::TerminalGone),
-            // Readable bytes need not make a whole key yet, and resizes
-            // arrive as signals, not bytes: read only what crossterm has.
-            TtyState::Readable | TtyState::Idle if !event::poll(Duration::ZERO)? => continue,
-            _ => {}
-        }
-        // Take every queued input before drawing again, so held keys and
-        // pastes do not lag one frame per key.
-        loop {
-            match event::read()? {
-                TermEvent::Key(key) => {
-                    let first = app.on_key(key);
-                    for command in first.into_iter().chain(app.take_follow_up()) {
-                        if let Some(tx) = commands {
-                            if tx.send(Request::dashboard(command)).is_err() {
-                                app.on_disconnected();
-                            }
-                        }
-                    }
-                }
-                TermEvent::Resize(..) => app.mark_dirty(),
-                _ => {}
-            }
-            if app.should_quit() || !event::poll(Duration::ZERO)? {
-                break;
-            }
-        }
+    let mut screen = Dashboard { app, events, commands, exit_when_finished: options.exit_when_finished };
+    let loop_options = LoopOptions {
+        tick: terminal_loop::tick(options.refresh_ms),
+        mouse: options.mouse,
+        quit_signal: options.quit_signal.as_deref(),
+    };
+    match terminal_loop::run(&mut screen, loop_options)? {
+        Ending::Done(exit) => Ok(exit),
+        Ending::TerminalGone => Ok(Exit::TerminalGone),
     }
 }
 
@@ -175,7 +156,29 @@ fn drain(app: &mut App, rx: &Receiver<RunEvent>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::RunCommand;
     use crate::tui::app::tests::step;
+    use ratatui::crossterm::event::{KeyCode, KeyModifiers};
+
+    /// What the dashboard hands the loop: a quit, a detach, or (when asked)
+    /// the end of the run; and every command a key produced, in order.
+    #[test]
+    fn the_dashboard_screen_ends_as_the_app_says_and_sends_each_command() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut app = App::new("t", true);
+        app.set_attached(true, false);
+        let mut screen = Dashboard { app, events: None, commands: Some(&tx), exit_when_finished: false };
+        assert_eq!(screen.outcome(), None);
+        screen.on_key(KeyEvent::new(KeyCode::Char('p'), KeyModifiers::NONE));
+        assert_eq!(rx.try_recv().map(|r| r.command), Ok(RunCommand::Pause));
+        screen.on_key(KeyEvent::new(KeyCode::Char('d'), KeyModifiers::NONE));
+        assert_eq!(screen.outcome(), Some(Exit::Detached));
+
+        let mut done = App::new("t", true);
+        done.on_disconnected();
+        let mut screen = Dashboard { app: done, events: None, commands: None, exit_when_finished: true };
+        assert_eq!(screen.outcome(), Some(Exit::Quit), "the run ended and the caller wanted no wait for q");
+    }
 
     #[test]
     fn drain_takes_everything_and_notices_the_end() {

@@ -7,7 +7,7 @@
 use super::app::tests::{render, scripted, techniques, text};
 use super::app::App;
 use crate::protocol::{RunEvent, RunState, StopReason};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
 
@@ -197,28 +197,28 @@ fn forked() -> App {
 
 #[test]
 fn forked_with_branch_b_behind() {
-    use crate::protocol::{Command, ForkBranch};
+    use crate::protocol::{ForkBranch, RunCommand};
     let mut app = forked();
     snapshot_both("forked", &app);
     let s = text(&render(&app, 120, 40));
     assert_eq!(s.matches("█ B as before").count(), 2, "B in both legends:\n{s}");
     assert!(s.contains("fork at step 30: A = dropout on (this run), B = as before · A/B keeps one"), "{s}");
     let key = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::SHIFT);
-    assert_eq!(app.on_key(KeyEvent::new(KeyCode::Char('f'), KeyModifiers::NONE)), None, "one fork at a time");
+    assert_eq!(app.on_key(KeyEvent::new(KeyCode::Char('f'), KeyModifiers::NONE)), vec![], "one fork at a time");
     assert!(app.notice.as_deref().unwrap_or("").contains("already forked"));
-    assert_eq!(app.on_key(key('A')), Some(Command::Keep { branch: ForkBranch::A }));
+    assert_eq!(app.on_key(key('A')), vec![RunCommand::Keep { branch: ForkBranch::A }]);
     app.apply(RunEvent::ForkEnded { step: 50, kept: ForkBranch::A, other_dir: "runs/b".into() });
     let s = text(&render(&app, 120, 40));
     assert!(s.contains("kept A; B is in runs/b") && !s.contains("A/B keeps one"), "{s}");
     assert!(s.contains("█ B as before"), "B's curve stays, frozen:\n{s}");
-    assert_eq!(app.on_key(key('B')), None, "nothing to keep any more");
+    assert_eq!(app.on_key(key('B')), vec![], "nothing to keep any more");
 }
 
 #[test]
 fn f_forks_the_selected_technique() {
-    use crate::protocol::Command;
+    use crate::protocol::RunCommand;
     let mut app = scripted();
     let f = KeyEvent::new(KeyCode::Char('f'), KeyModifiers::NONE);
     // dropout is selected and on: A switches it off.
-    assert_eq!(app.on_key(f), Some(Command::Fork { technique: "dropout".into(), enabled: false }));
+    assert_eq!(app.on_key(f), vec![RunCommand::Fork { technique: "dropout".into(), enabled: false }]);
 }

@@ -5,8 +5,8 @@
 
 use std::collections::VecDeque;
 
+use super::bounded_series::{BoundedSeries, Ema};
 use super::editor::Editor;
-use super::history::{Ema, History};
 use crate::protocol::{EpochRecord, StepRecord};
 
 /// Points kept per chart series (downsampled beyond).
@@ -45,12 +45,12 @@ pub struct Progress {
 /// Chart series, all indexed by step.
 #[derive(Clone, Debug)]
 pub struct Charts {
-    pub train_loss: History,
-    pub loss_ema: History,
-    pub train_acc: History,
-    pub acc_ema: History,
-    pub val_loss: History,
-    pub val_acc: History,
+    pub train_loss: BoundedSeries,
+    pub loss_ema: BoundedSeries,
+    pub train_acc: BoundedSeries,
+    pub acc_ema: BoundedSeries,
+    pub val_loss: BoundedSeries,
+    pub val_acc: BoundedSeries,
     pub markers: VecDeque<(u64, String)>,
     pub(super) loss_ema_state: Ema,
     pub(super) acc_ema_state: Ema,
@@ -59,12 +59,12 @@ pub struct Charts {
 impl Charts {
     pub fn new() -> Self {
         Self {
-            train_loss: History::new(SERIES_CAP),
-            loss_ema: History::new(SERIES_CAP),
-            train_acc: History::new(SERIES_CAP),
-            acc_ema: History::new(SERIES_CAP),
-            val_loss: History::new(SERIES_CAP),
-            val_acc: History::new(SERIES_CAP),
+            train_loss: BoundedSeries::new(SERIES_CAP),
+            loss_ema: BoundedSeries::new(SERIES_CAP),
+            train_acc: BoundedSeries::new(SERIES_CAP),
+            acc_ema: BoundedSeries::new(SERIES_CAP),
+            val_loss: BoundedSeries::new(SERIES_CAP),
+            val_acc: BoundedSeries::new(SERIES_CAP),
             markers: VecDeque::new(),
             loss_ema_state: Ema::new(EMA_ALPHA),
             acc_ema_state: Ema::new(EMA_ALPHA),
@@ -117,10 +117,71 @@ impl Charts {
     }
 }
 
-/// A divergence the run rolled back from and paused at, waiting for a
-/// choice (the banner).
+/// The view's own settings: kept when a reconnected client starts afresh.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ViewSettings {
+    /// The loss chart on a log scale (`l`).
+    pub log_scale: bool,
+    /// Charts draw the smoothed training curves (`m`).
+    pub smoothing: bool,
+    /// The `--baseline` run's curves are drawn (`b`).
+    pub baseline: bool,
+    /// The confusion matrix popup is open (`C`).
+    pub confusion: bool,
+}
+
+impl Default for ViewSettings {
+    fn default() -> Self {
+        Self { log_scale: false, smoothing: true, baseline: true, confusion: false }
+    }
+}
+
+/// Where the dashboard's events come from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Source {
+    /// The trainer in this process (`--foreground`, tests).
+    #[default]
+    InProcess,
+    /// A run server's socket: `d` detaches, `q` asks detach or stop.
+    Attached,
+    /// A finished run's files (`view`): no trainer listens.
+    Replay,
+}
+
+/// How the dashboard reaches its run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Link {
+    pub source: Source,
+    /// Watching only: nothing is sent.
+    pub read_only: bool,
+    /// The event channel closed: the trainer is gone.
+    pub disconnected: bool,
+}
+
+impl Link {
+    pub fn attached(&self) -> bool {
+        self.source == Source::Attached
+    }
+
+    pub fn replay(&self) -> bool {
+        self.source == Source::Replay
+    }
+}
+
+/// How the user leaves the dashboard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Leaving {
+    /// Quit: the run was stopped, or had ended.
+    Quit,
+    /// Detach: the run goes on without this screen.
+    Detach,
+}
+
+/// A divergence the run rolled back from (the trainer's own `Divergence` is
+/// how one ends a run); kept while the run waits paused for a choice (the
+/// banner).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Divergence {
+pub struct Rollback {
     pub step: u64,
     pub to_step: u64,
     pub cause: String,

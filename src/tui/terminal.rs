@@ -17,10 +17,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::thread::ThreadId;
 
-use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
-use crossterm::execute;
-use crossterm::terminal::{disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen};
 use ratatui::backend::CrosstermBackend;
+use ratatui::crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+use ratatui::crossterm::execute;
+use ratatui::crossterm::terminal::{disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen};
 use ratatui::Terminal;
 
 use super::clean_backend::CleanBackend;
@@ -73,7 +73,7 @@ pub fn restore() -> io::Result<()> {
     // Every step is tried even if one fails: a half-restored terminal is
     // worse than an error message.
     let mouse = if MOUSE.swap(false, Ordering::SeqCst) { execute!(out, DisableMouseCapture) } else { Ok(()) };
-    let screen = execute!(out, LeaveAlternateScreen, crossterm::cursor::Show);
+    let screen = execute!(out, LeaveAlternateScreen, ratatui::crossterm::cursor::Show);
     let raw = disable_raw_mode();
     mouse.and(screen).and(raw)
 }

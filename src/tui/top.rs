@@ -5,17 +5,18 @@
 //! own threads); this module only shows them and picks one.
 
 use std::io;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use crossterm::event::{self, Event as TermEvent, KeyCode, KeyEventKind, KeyModifiers};
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::layout::{Constraint, Layout};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
-use super::terminal;
+use super::sweep_board::{draw_board, BoardView};
+use super::terminal_loop::{self, Ending, LoopOptions, TerminalScreen};
 use super::theme::Theme;
-use super::tty_watch::{TtyState, TtyWatch};
 
 /// One run as `top` shows it.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -33,6 +34,8 @@ pub struct TopRow {
     pub eta_secs: Option<f64>,
     pub clients: usize,
     pub run_dir: String,
+    /// The sweep it belongs to: an index into [`TopSnapshot::boards`].
+    pub sweep: Option<usize>,
 }
 
 /// What the screen shows: the rows, and the hosts that could not be asked.
@@ -40,6 +43,8 @@ pub struct TopRow {
 pub struct TopSnapshot {
     pub rows: Vec<TopRow>,
     pub errors: Vec<String>,
+    /// The leaderboards of the sweeps the rows belong to.
+    pub boards: Vec<BoardView>,
 }
 
 /// What the user chose.
@@ -49,20 +54,10 @@ pub enum TopChoice {
     Quit,
 }
 
-/// The blocks of a sparkline, lowest first.
-const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-
-/// `values` as one character each, scaled between their min and max.
-pub fn sparkline(values: &[f32], width: usize) -> String {
-    let values: Vec<f32> = values.iter().copied().filter(|v| v.is_finite()).collect();
-    let tail = &values[values.len().saturating_sub(width)..];
-    let (lo, hi) = tail.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
-    tail.iter()
-        .map(|&v| {
-            let t = if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
-            BARS[((t * 7.0).round() as usize).min(7)]
-        })
-        .collect()
+/// The last `width` finite `values`, one character each, scaled linearly.
+fn sparkline(values: &[f32], width: usize) -> String {
+    let values: Vec<f64> = values.iter().filter(|v| v.is_finite()).map(|&v| v as f64).collect();
+    crate::format::sparkline(&values[values.len().saturating_sub(width)..])
 }
 
 /// The name column's least width.
@@ -97,29 +92,28 @@ fn middle_ellipsis(name: &str, width: usize) -> String {
     out
 }
 
+/// The time left, `-` when unknown.
 fn eta(secs: Option<f64>) -> String {
-    match secs {
-        None => "-".into(),
-        Some(s) if !s.is_finite() => "-".into(),
-        Some(s) => {
-            let s = s.round() as u64;
-            match s {
-                0..=59 => format!("{s}s"),
-                60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
-                _ => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
-            }
-        }
-    }
+    secs.filter(|s| s.is_finite()).map_or_else(|| "-".into(), crate::format::duration)
 }
 
 /// Draws the list with `selected` highlighted.
 pub fn draw(frame: &mut Frame, snapshot: &TopSnapshot, selected: usize, theme: &Theme) {
-    let [body, errors, footer] = Layout::vertical([
+    // The selected run's sweep (else the first), under the runs: the rows
+    // keep at least five lines.
+    let board = snapshot.rows.get(selected).and_then(|r| r.sweep).or((!snapshot.boards.is_empty()).then_some(0));
+    let board = board.and_then(|b| snapshot.boards.get(b));
+    let board_height = board.map_or(0, |b| b.height().min(frame.area().height.saturating_sub(7)));
+    let [body, board_area, errors, footer] = Layout::vertical([
         Constraint::Min(3),
+        Constraint::Length(board_height),
         Constraint::Length(snapshot.errors.len().min(4) as u16),
         Constraint::Length(1),
     ])
     .areas(frame.area());
+    if let Some(b) = board {
+        draw_board(frame, board_area, b, theme);
+    }
     let header =
         Row::new(["host", "run", "state", "progress", "loss", "recent", "samples/s", "ETA", "cl"]).style(theme.title());
     // The name takes what the fixed columns leave (borders, the cursor,
@@ -172,6 +166,48 @@ pub fn draw(frame: &mut Frame, snapshot: &TopSnapshot, selected: usize, theme: &
     frame.render_widget(Paragraph::new(keys), footer);
 }
 
+/// `top` as a [`TerminalScreen`]: the rows asked for each tick, and the cursor.
+struct TopList<'a> {
+    snapshot: &'a dyn Fn() -> TopSnapshot,
+    current: TopSnapshot,
+    selected: &'a mut usize,
+    theme: Theme,
+    choice: Option<TopChoice>,
+}
+
+impl TerminalScreen for TopList<'_> {
+    type Outcome = TopChoice;
+
+    fn on_tick(&mut self) {
+        self.current = (self.snapshot)();
+        *self.selected = (*self.selected).min(self.current.rows.len().saturating_sub(1));
+    }
+
+    fn draw(&mut self, frame: &mut Frame) {
+        draw(frame, &self.current, *self.selected, &self.theme);
+    }
+
+    fn on_key(&mut self, key: KeyEvent) {
+        if key.kind != KeyEventKind::Press {
+            return;
+        }
+        let last = self.current.rows.len().saturating_sub(1);
+        let ctrl_c = key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c');
+        match key.code {
+            _ if ctrl_c => self.choice = Some(TopChoice::Quit),
+            KeyCode::Char('q') | KeyCode::Esc => self.choice = Some(TopChoice::Quit),
+            KeyCode::Char('j') | KeyCode::Down => *self.selected = (*self.selected + 1).min(last),
+            KeyCode::Char('k') | KeyCode::Up => *self.selected = self.selected.saturating_sub(1),
+            KeyCode::Enter => self.choice = self.current.rows.get(*self.selected).cloned().map(TopChoice::Open),
+            _ => {}
+        }
+    }
+
+    fn outcome(&mut self) -> Option<TopChoice> {
+        self.choice.take()
+    }
+}
+
 /// Shows the rows `snapshot` gives (asked again every `refresh`) until the
 /// user opens one or quits. `selected` carries the cursor across calls.
 pub fn run_top(
@@ -179,44 +215,15 @@ pub fn run_top(
     selected: &mut usize,
     refresh: Duration,
     no_color: bool,
-    quit: &std::sync::atomic::AtomicBool,
+    quit: &AtomicBool,
 ) -> io::Result<TopChoice> {
-    let theme = Theme::new(no_color);
-    let mut guard = terminal::enter(false)?;
-    let tty = TtyWatch::open()?;
-    loop {
-        let current = snapshot();
-        *selected = (*selected).min(current.rows.len().saturating_sub(1));
-        guard.terminal.draw(|f| draw(f, &current, *selected, &theme))?;
-        if quit.load(std::sync::atomic::Ordering::SeqCst) {
-            return Ok(TopChoice::Quit);
-        }
-        match tty.wait(refresh)? {
-            TtyState::Gone => return Ok(TopChoice::Quit),
-            TtyState::Idle if !event::poll(Duration::ZERO)? => continue,
-            _ => {}
-        }
-        while event::poll(Duration::ZERO)? {
-            let TermEvent::Key(key) = event::read()? else { continue };
-            if key.kind != KeyEventKind::Press {
-                continue;
-            }
-            let ctrl_c = key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c');
-            match key.code {
-                _ if ctrl_c => return Ok(TopChoice::Quit),
-                KeyCode::Char('q') | KeyCode::Esc => return Ok(TopChoice::Quit),
-                KeyCode::Char('j') | KeyCode::Down => {
-                    *selected = (*selected + 1).min(current.rows.len().saturating_sub(1))
-                }
-                KeyCode::Char('k') | KeyCode::Up => *selected = selected.saturating_sub(1),
-                KeyCode::Enter => {
-                    if let Some(row) = current.rows.get(*selected) {
-                        return Ok(TopChoice::Open(row.clone()));
-                    }
-                }
-                _ => {}
-            }
-        }
+    let mut screen =
+        TopList { snapshot, current: TopSnapshot::default(), selected, theme: Theme::new(no_color), choice: None };
+    let options = LoopOptions { tick: refresh, mouse: false, quit_signal: Some(quit) };
+    match terminal_loop::run(&mut screen, options)? {
+        Ending::Done(choice) => Ok(choice),
+        // A signal or a hang-up: `top` has nothing of its own to stop.
+        Ending::TerminalGone => Ok(TopChoice::Quit),
     }
 }
 
@@ -229,7 +236,7 @@ mod tests {
     #[test]
     fn sparkline_scales_between_min_and_max() {
         assert_eq!(sparkline(&[1.0, 0.5, 0.0], 10), "█▅▁");
-        assert_eq!(sparkline(&[2.0, 2.0], 10), "▅▅");
+        assert_eq!(sparkline(&[2.0, 2.0], 10), "▄▄", "flat: the middle block, as in the gradients panel");
         assert_eq!(sparkline(&[3.0, 2.0, 1.0, 0.0], 2), "█▁");
         assert_eq!(sparkline(&[], 4), "");
     }
@@ -248,6 +255,36 @@ mod tests {
         assert_eq!(middle_ellipsis("deep-sigmoid-20261207-222145", 13), "deep-s…222145");
         assert_eq!(middle_ellipsis("wine", 13), "wine");
         assert_eq!(middle_ellipsis("deep-sigmoid-20261207-222145", 10).chars().count(), 10);
+    }
+
+    /// The keys `top` takes, through the screen the terminal loop drives:
+    /// the cursor stays on the rows, Enter opens the selected one, q quits.
+    #[test]
+    fn keys_move_within_the_rows_and_enter_opens_the_selected_one() {
+        let rows =
+            vec![TopRow { name: "a".into(), ..Default::default() }, TopRow { name: "b".into(), ..Default::default() }];
+        let snapshot = || TopSnapshot { rows: rows.clone(), ..Default::default() };
+        let mut selected = 0;
+        let mut list = TopList {
+            snapshot: &snapshot,
+            current: TopSnapshot::default(),
+            selected: &mut selected,
+            theme: Theme::plain(),
+            choice: None,
+        };
+        list.on_tick();
+        let press = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+        for _ in 0..3 {
+            list.on_key(press('j'));
+        }
+        assert_eq!(*list.selected, 1, "the cursor stops at the last row");
+        assert_eq!(list.outcome(), None);
+        list.on_key(press('k'));
+        list.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+        assert_eq!(list.outcome(), Some(TopChoice::Open(rows[0].clone())));
+        assert_eq!(list.outcome(), None, "taken once");
+        list.on_key(press('q'));
+        assert_eq!(list.outcome(), Some(TopChoice::Quit));
     }
 
     #[test]
@@ -270,6 +307,7 @@ mod tests {
                 TopRow { host: Some("gpu1".into()), name: "wine".into(), state: "dead".into(), ..Default::default() },
             ],
             errors: vec!["gpu2: ssh could not connect".into()],
+            boards: vec![],
         };
         let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
         terminal.draw(|f| draw(f, &snapshot, 1, &Theme::plain())).unwrap();

@@ -14,9 +14,9 @@ use rand_chacha::ChaCha8Rng;
 use traintop::config::{ConfigSource, RunConfig};
 use traintop::data::gather;
 use traintop::engine::{Backend, EvalStats, ProgramReport, Session, StepStats, Transfers};
+use traintop::plugin::PluginEvent;
 use traintop::train::model::{model_spec, optimizer};
 use traintop::train::{prepare, Launch, Prepared};
-use traintop_plugin_abi::EventKind;
 
 /// A config to train, by name.
 pub struct Case {
@@ -126,9 +126,9 @@ pub fn train(case: &Case, backend: Backend, steps: usize) -> Trace {
     plugins.set_layers(spec.layer_count());
     let mut rng = ChaCha8Rng::seed_from_u64(config.run.seed);
     let mut session = Session::new(spec, optimizer(&config), backend, &mut plugins, &mut rng);
-    plugins.dispatch(EventKind::InitParameters, 0, f64::NAN, f64::NAN, &mut session.store);
+    plugins.dispatch(PluginEvent::InitParameters, &mut session.store);
     plugins.dispatch_train_data(&train.features, train.len(), train.n_features, &mut session.store);
-    plugins.dispatch(EventKind::RunStart, 0, f64::NAN, f64::NAN, &mut session.store);
+    plugins.dispatch(PluginEvent::RunStart { epoch: 0 }, &mut session.store);
     let batch = config.run.batch_size.min(train.len());
     let lr = config.optimizer.lr as f32;
     let mut trace_steps = vec![];
@@ -137,12 +137,12 @@ pub fn train(case: &Case, backend: Backend, steps: usize) -> Trace {
         let (mut x, mut y) = (vec![], vec![]);
         gather(&train, &idx, &mut x, &mut y);
         plugins.set_step(step as u64);
-        plugins.dispatch(EventKind::BatchStart, 1, f64::NAN, f64::NAN, &mut session.store);
+        plugins.dispatch(PluginEvent::BatchStart { epoch: 1 }, &mut session.store);
         let stats = session
             .train_step(x, y, batch, lr, step % 2 == 0, &mut plugins)
             .unwrap_or_else(|e| panic!("case {} on {backend}, step {step}: {e}", case.name));
         plugins.record_metrics(&stats.metrics);
-        plugins.dispatch(EventKind::BatchEnd, 1, stats.loss as f64, f64::NAN, &mut session.store);
+        plugins.dispatch(PluginEvent::BatchEnd { epoch: 1, loss: stats.loss as f64 }, &mut session.store);
         trace_steps.push(stats);
     }
     // Two batches of the validation split, the second one short: enough to

@@ -11,8 +11,8 @@
 //! this happens inside the graph, with no extra pass.
 
 use traintop_plugin_sdk::{
-    export_technique, BuildPoint, Dim, Event, EventKind, Graph, Host, Mode, Param, ParamValues, Technique, Tensor,
-    ToggleClass,
+    export_technique, BuildContext, BuildPoint, Dim, Event, Graph, Host, Mode, Param, ParamValues, Technique, Tensor,
+    ToggleClass, Toggled,
 };
 
 #[derive(Default)]
@@ -131,21 +131,14 @@ impl Technique for BatchNorm {
     }
 
     fn on_event(&mut self, _host: &mut Host, _p: &ParamValues, e: &Event) -> Result<(), String> {
-        if e.kind == EventKind::Toggled && e.value == 1.0 {
-            self.mid_run = e.step > 0;
+        if let Event::Toggled(Toggled { at, on: true }) = e {
+            self.mid_run = at.step > 0;
         }
         Ok(())
     }
 
-    fn build(
-        &mut self,
-        g: &mut Graph,
-        p: &ParamValues,
-        point: BuildPoint,
-        mode: Mode,
-        layer: usize,
-        n: Tensor,
-    ) -> Result<Tensor, String> {
+    fn build(&mut self, g: &mut Graph, at: &BuildContext, n: Tensor) -> Result<Tensor, String> {
+        let BuildContext { params: p, point, mode, layer, .. } = *at;
         let wanted = if p.choice("position") == "activation" { BuildPoint::Activation } else { BuildPoint::NetInput };
         let hidden = g.host().layer_count().saturating_sub(1);
         if point != wanted || !p.layers("layers", || (0..hidden).collect()).contains(&layer) {

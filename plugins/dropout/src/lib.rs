@@ -4,7 +4,7 @@
 //! it applies at once; switching dropout on or off rebuilds the graph.
 
 use traintop_plugin_sdk::{
-    export_technique, BuildPoint, Graph, Mode, Param, ParamValues, Technique, Tensor, ToggleClass,
+    export_technique, BuildContext, BuildPoint, Graph, Mode, Param, Technique, Tensor, ToggleClass,
 };
 
 #[derive(Default)]
@@ -24,15 +24,8 @@ impl Technique for Dropout {
         ]
     }
 
-    fn build(
-        &mut self,
-        g: &mut Graph,
-        p: &ParamValues,
-        point: BuildPoint,
-        mode: Mode,
-        layer: usize,
-        a: Tensor,
-    ) -> Result<Tensor, String> {
+    fn build(&mut self, g: &mut Graph, at: &BuildContext, a: Tensor) -> Result<Tensor, String> {
+        let BuildContext { params: p, point, mode, layer, .. } = *at;
         if point != BuildPoint::Activation || mode != Mode::Train {
             return Ok(a);
         }

@@ -7,7 +7,7 @@
 //! host's state store, not in this library: checkpoints carry them, so a
 //! resumed run goes on counting patience where it stopped.
 
-use traintop_plugin_sdk::{export_technique, Event, EventKind, Host, Param, ParamValues, Technique, ToggleClass};
+use traintop_plugin_sdk::{export_technique, Event, Host, Param, ParamValues, Technique, ToggleClass};
 
 /// Store entry: [best value (NaN before the first epoch), best epoch, epochs waited].
 const TRACKING: &str = "tracking";
@@ -74,14 +74,14 @@ impl Technique for EarlyStopping {
     }
 
     fn on_event(&mut self, host: &mut Host, p: &ParamValues, e: &Event) -> Result<(), String> {
-        match e.kind {
-            EventKind::RunStart | EventKind::Toggled => {
+        match e {
+            Event::RunStart(_) | Event::Toggled(_) => {
                 let t = Tracking::load(host)?;
                 status(host, p, &t);
             }
-            EventKind::ValidationEnd => {
+            Event::ValidationEnd(e) => {
                 let higher_is_better = p.choice("monitor") == "val_acc";
-                let value = if higher_is_better { e.value2 } else { e.value };
+                let value = if higher_is_better { e.val_acc.unwrap_or(f64::NAN) } else { e.val_loss };
                 if !value.is_finite() {
                     return Err(format!("{} is not available for this task", p.choice("monitor")));
                 }
@@ -91,7 +91,7 @@ impl Technique for EarlyStopping {
                     t.best.is_nan() || if higher_is_better { value > t.best + delta } else { value < t.best - delta };
                 if improved {
                     t.best = value;
-                    t.best_epoch = e.epoch;
+                    t.best_epoch = e.at.epoch;
                     t.wait = 0;
                     for name in host.state_names().into_iter().filter(|n| restorable(n)) {
                         let (Some(shape), Some(values)) = (host.state_shape(&name), host.read_state(&name)) else {
@@ -101,7 +101,7 @@ impl Technique for EarlyStopping {
                         host.ensure_state(&copy, &shape, 0.0)?;
                         host.write_state(&copy, &values)?;
                     }
-                } else if e.epoch as i64 > p.int("start_from_epoch") {
+                } else if e.at.epoch as i64 > p.int("start_from_epoch") {
                     t.wait += 1;
                     if t.wait >= p.int("patience") {
                         host.log(&format!(
@@ -114,7 +114,7 @@ impl Technique for EarlyStopping {
                 t.save(host)?;
                 status(host, p, &t);
             }
-            EventKind::RunEnd if p.boolean("restore_best") => {
+            Event::RunEnd(_) if p.boolean("restore_best") => {
                 let t = Tracking::load(host)?;
                 if t.best.is_nan() {
                     return Ok(());

@@ -9,7 +9,7 @@
 //! rounded midpoint.
 
 use traintop_plugin_sdk::{
-    export_technique, BuildPoint, Dim, Event, EventKind, Graph, Host, Mode, Param, ParamValues, Technique, Tensor,
+    export_technique, BuildContext, BuildPoint, Dim, Event, Graph, Host, Param, ParamValues, Technique, Tensor,
     ToggleClass,
 };
 
@@ -53,7 +53,7 @@ impl Technique for InputNorm {
     }
 
     fn on_event(&mut self, host: &mut Host, p: &ParamValues, e: &Event) -> Result<(), String> {
-        if e.kind == EventKind::TrainData {
+        if let Event::TrainData(e) = e {
             let (offset, scale, shift) = statistics(e.data, e.rows, e.cols, p.choice("method"));
             host.write_state("offset", &offset)?;
             host.write_state("scale", &scale)?;
@@ -63,15 +63,8 @@ impl Technique for InputNorm {
         Ok(())
     }
 
-    fn build(
-        &mut self,
-        g: &mut Graph,
-        _p: &ParamValues,
-        point: BuildPoint,
-        _mode: Mode,
-        _layer: usize,
-        x: Tensor,
-    ) -> Result<Tensor, String> {
+    fn build(&mut self, g: &mut Graph, at: &BuildContext, x: Tensor) -> Result<Tensor, String> {
+        let BuildContext { point, .. } = *at;
         if point != BuildPoint::Input {
             return Ok(x);
         }

@@ -3,7 +3,7 @@
 //! fed each step: editing it needs no rebuild.
 
 use traintop_plugin_sdk::{
-    export_technique, BuildPoint, Graph, Mode, Param, ParamValues, Technique, Tensor, ToggleClass,
+    export_technique, BuildContext, BuildPoint, Graph, Mode, Param, Technique, Tensor, ToggleClass,
 };
 
 #[derive(Default)]
@@ -22,15 +22,8 @@ impl Technique for L2 {
         ]
     }
 
-    fn build(
-        &mut self,
-        g: &mut Graph,
-        p: &ParamValues,
-        point: BuildPoint,
-        mode: Mode,
-        _layer: usize,
-        loss: Tensor,
-    ) -> Result<Tensor, String> {
+    fn build(&mut self, g: &mut Graph, at: &BuildContext, loss: Tensor) -> Result<Tensor, String> {
+        let BuildContext { params: p, point, mode, .. } = *at;
         if point != BuildPoint::Loss || mode != Mode::Train {
             return Ok(loss);
         }

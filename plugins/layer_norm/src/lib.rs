@@ -3,7 +3,7 @@
 //! Unlike batch norm it does not mix samples, so train and eval are the same.
 
 use traintop_plugin_sdk::{
-    export_technique, BuildPoint, Dim, Graph, Mode, Param, ParamValues, Technique, Tensor, ToggleClass,
+    export_technique, BuildContext, BuildPoint, Dim, Graph, Param, Technique, Tensor, ToggleClass,
 };
 
 #[derive(Default)]
@@ -39,15 +39,8 @@ impl Technique for LayerNorm {
         ]
     }
 
-    fn build(
-        &mut self,
-        g: &mut Graph,
-        p: &ParamValues,
-        point: BuildPoint,
-        _mode: Mode,
-        layer: usize,
-        n: Tensor,
-    ) -> Result<Tensor, String> {
+    fn build(&mut self, g: &mut Graph, at: &BuildContext, n: Tensor) -> Result<Tensor, String> {
+        let BuildContext { params: p, point, layer, .. } = *at;
         if point != BuildPoint::NetInput {
             return Ok(n);
         }

@@ -4,14 +4,16 @@
 //! declared schema and wrap every hook in `catch_unwind`, so a panicking plugin
 //! is reported and disabled instead of taking the trainer down.
 //!
-//! The shims convert the ABI's integers into the enums a technique matches
-//! on ([`EventKind`], [`BuildPoint`], [`Mode`], all `#[non_exhaustive]`) and
-//! skip values this SDK does not know: a newer host's event is ignored, a
+//! The shims convert the ABI's integers and its one event layout into the
+//! types a technique matches on ([`Event`], one struct per kind; the build
+//! site's [`BuildContext`] with [`BuildPoint`] and [`Mode`]; all
+//! `#[non_exhaustive]`) and skip values this SDK does not know: a newer host's event is ignored, a
 //! newer build point leaves the target unchanged. Every hook runs on the
 //! instance's owner thread (see the ABI crate's "Threads").
 
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+pub mod events;
 pub mod graph;
 pub mod params;
 
@@ -19,25 +21,11 @@ use std::cell::RefCell;
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+pub use events::{At, BatchEnd, BuildContext, Event, Toggled, TrainData, ValidationEnd};
 pub use graph::{Dim, Graph, Host, HostError, Tensor};
 pub use params::{Param, ParamValues, SetError, Value};
 pub use traintop_plugin_abi as abi;
 pub use traintop_plugin_abi::{BinaryOp, BuildPoint, EventKind, Mode, ReduceOp, ToggleClass, UnaryOp};
-
-/// A trainer event as a plugin sees it.
-#[derive(Clone, Copy, Debug)]
-pub struct Event<'a> {
-    pub kind: EventKind,
-    pub epoch: u64,
-    pub step: u64,
-    pub value: f64,
-    pub value2: f64,
-    pub seed: u64,
-    /// The training split for [`EventKind::TrainData`]: rows x cols, row-major.
-    pub data: &'a [f32],
-    pub rows: usize,
-    pub cols: usize,
-}
 
 /// A parameter and its gradient at the gradient hook.
 #[derive(Clone, Debug)]
@@ -66,16 +54,9 @@ pub trait Technique: Default + 'static {
         Ok(())
     }
 
-    /// Rewrites `target` at a build point; the default leaves it unchanged.
-    fn build(
-        &mut self,
-        _g: &mut Graph,
-        _params: &ParamValues,
-        _point: BuildPoint,
-        _mode: Mode,
-        _layer: usize,
-        target: Tensor,
-    ) -> Result<Tensor, String> {
+    /// Rewrites `target` at a build point (`at` says which, in which mode
+    /// and layer, with the parameter values); the default leaves it unchanged.
+    fn build(&mut self, _g: &mut Graph, _at: &BuildContext, target: Tensor) -> Result<Tensor, String> {
         Ok(target)
     }
 
@@ -269,25 +250,14 @@ pub unsafe extern "C" fn on_event<T: Technique>(
 ) -> i32 {
     // SAFETY: guaranteed by the caller.
     let (instance, e) = unsafe { (&mut *(state as *mut Instance<T>), &*event) };
-    // An event a newer host added is not this plugin's business.
-    let Ok(kind) = EventKind::try_from(e.kind) else { return abi::OK };
     let data: &[f32] = if e.data.is_null() {
         &[]
     } else {
         // SAFETY: the host passes rows*cols readable floats with TrainData.
         unsafe { std::slice::from_raw_parts(e.data, (e.rows * e.cols) as usize) }
     };
-    let event = Event {
-        kind,
-        epoch: e.epoch,
-        step: e.step,
-        value: e.value,
-        value2: e.value2,
-        seed: e.seed,
-        data,
-        rows: e.rows as usize,
-        cols: e.cols as usize,
-    };
+    // An event a newer host added is not this plugin's business.
+    let Some(event) = Event::from_abi(e, data) else { return abi::OK };
     guarded(host, || {
         // SAFETY: valid table for this call.
         let mut h = unsafe { Host::from_raw(host) };
@@ -317,7 +287,8 @@ pub unsafe extern "C" fn build<T: Technique>(
     guarded(host, || {
         // SAFETY: valid table for this call.
         let mut g = Graph::new(unsafe { Host::from_raw(host) });
-        let result = instance.technique.build(&mut g, &instance.params, point, mode, layer as usize, Tensor(target))?;
+        let at = BuildContext::new(&instance.params, point, mode, layer as usize);
+        let result = instance.technique.build(&mut g, &at, Tensor(target))?;
         // SAFETY: `out` is writable, per the caller.
         unsafe { *out = result.0 };
         Ok(())

@@ -24,15 +24,7 @@ impl Technique for Counting {
         self.events += 1;
         Ok(())
     }
-    fn build(
-        &mut self,
-        _: &mut Graph,
-        _: &ParamValues,
-        _: BuildPoint,
-        _: Mode,
-        _: usize,
-        t: Tensor,
-    ) -> Result<Tensor, String> {
+    fn build(&mut self, _: &mut Graph, _: &BuildContext, t: Tensor) -> Result<Tensor, String> {
         self.builds += 1;
         Ok(t)
     }

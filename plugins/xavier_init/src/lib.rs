@@ -4,7 +4,7 @@
 //! uniform on [-a, a] with a = sqrt(6 / (S_in + S_out)) (the same variance).
 //! Acts before the first step only.
 
-use traintop_plugin_sdk::{export_technique, Event, EventKind, Host, Param, ParamValues, Technique, ToggleClass};
+use traintop_plugin_sdk::{export_technique, Event, Host, Param, ParamValues, Technique, ToggleClass, Toggled};
 
 #[derive(Default)]
 pub struct XavierInit;
@@ -64,9 +64,9 @@ impl Technique for XavierInit {
     }
 
     fn on_event(&mut self, host: &mut Host, p: &ParamValues, e: &Event) -> Result<(), String> {
-        match e.kind {
-            EventKind::InitParameters => {
-                let mut rng = SplitMix(e.seed ^ 0x5851_F42D_4C95_7F2D);
+        match e {
+            Event::InitParameters(at) => {
+                let mut rng = SplitMix(at.seed ^ 0x5851_F42D_4C95_7F2D);
                 let uniform = p.choice("distribution") == "uniform";
                 for l in 0..host.layer_count() {
                     let name = format!("layer{l}.weight");
@@ -79,7 +79,7 @@ impl Technique for XavierInit {
                 let layers = host.layer_count();
                 host.set_status(&format!("initialized {layers} layers ({})", p.choice("distribution")));
             }
-            EventKind::Toggled if e.value == 1.0 && e.step > 0 => {
+            Event::Toggled(Toggled { at, on: true }) if at.step > 0 => {
                 host.set_status("applies before the first step only");
             }
             _ => {}

@@ -54,6 +54,11 @@ impl Local {
         Ok(Local { jobs, gpus, children: vec![] })
     }
 
+    /// Runs at once.
+    pub fn jobs(&self) -> usize {
+        self.jobs
+    }
+
     /// The GPU with the fewest runs, if one has room.
     fn pick_gpu(&self) -> Option<String> {
         let (per, ids) = self.gpus.as_ref()?;

@@ -6,8 +6,8 @@
 use super::loop_state::LoopState;
 use super::{Channels, Flow, Trainer};
 use crate::data::{gather, Batches};
+use crate::plugin::PluginEvent;
 use crate::protocol::{RunEvent, StepRecord};
-use traintop_plugin_abi::EventKind;
 
 impl Trainer {
     pub(super) fn train_batch(
@@ -27,10 +27,10 @@ impl Trainer {
         let logged = (self.position.step + 1).is_multiple_of(self.config.run.log_every as u64)
             || self.position.batch_in_epoch + 1 == order.len();
         self.plugins.set_step(self.position.step);
-        self.dispatch(EventKind::BatchStart, epoch as u64, f64::NAN, f64::NAN);
+        self.dispatch(PluginEvent::BatchStart { epoch: epoch as u64 });
         let stats = self.session.train_step(x, y, n, self.position.lr, logged, &mut self.plugins)?;
         self.plugins.record_metrics(&stats.metrics);
-        self.dispatch(EventKind::BatchEnd, epoch as u64, stats.loss as f64, f64::NAN);
+        self.dispatch(PluginEvent::BatchEnd { epoch: epoch as u64, loss: stats.loss as f64 });
         self.position.step += 1;
         self.position.batch_in_epoch += 1;
         state.samples += n;

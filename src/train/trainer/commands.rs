@@ -10,9 +10,9 @@ use std::time::Duration;
 use super::loop_state::LoopState;
 use super::steering::Steered;
 use super::{Channels, Flow, Trainer};
-use crate::protocol::{Command, Request, RunEvent, RunState, StopReason, ToggleClass};
+use crate::plugin::PluginEvent;
+use crate::protocol::{Request, RunCommand, RunEvent, RunState, StopReason, ToggleClass};
 use crate::train::run_dir::LAST_CHECKPOINT;
-use traintop_plugin_abi::EventKind;
 
 /// How long a paused trainer waits for a command before looking at the stop
 /// signal again.
@@ -53,28 +53,28 @@ impl Trainer {
         // the loss to another level: the divergence rule takes the new one.
         if matches!(
             request.command,
-            Command::Toggle { .. }
-                | Command::SetParam { .. }
-                | Command::SetLearningRate { .. }
-                | Command::Fork { .. }
-                | Command::Keep { .. }
+            RunCommand::Toggle { .. }
+                | RunCommand::SetParam { .. }
+                | RunCommand::SetLearningRate { .. }
+                | RunCommand::Fork { .. }
+                | RunCommand::Keep { .. }
         ) {
             state.detector.restart();
         }
         match request.command {
-            Command::Pause => {
+            RunCommand::Pause => {
                 state.pause();
-                self.dispatch(EventKind::Paused, epoch, f64::NAN, f64::NAN);
+                self.dispatch(PluginEvent::Paused { epoch });
                 self.note(ch, accepted);
                 self.note(ch, RunEvent::State { step, state: RunState::Paused });
             }
-            Command::Resume => {
+            RunCommand::Resume => {
                 state.resume();
-                self.dispatch(EventKind::Resumed, epoch, f64::NAN, f64::NAN);
+                self.dispatch(PluginEvent::Resumed { epoch });
                 self.note(ch, accepted);
                 self.note(ch, RunEvent::State { step, state: RunState::Running });
             }
-            Command::StepOnce => {
+            RunCommand::StepOnce => {
                 // Each press is a step of its own; while running there is
                 // nothing to add.
                 if state.paused {
@@ -82,30 +82,30 @@ impl Trainer {
                 }
                 self.note(ch, accepted);
             }
-            Command::Stop => {
+            RunCommand::Stop => {
                 self.note(ch, accepted);
                 return Ok(Flow::Stop(StopReason::User));
             }
-            Command::Checkpoint => {
+            RunCommand::Checkpoint => {
                 self.save(LAST_CHECKPOINT)?;
                 self.note(ch, accepted);
                 self.note(ch, RunEvent::log(format!("checkpoint written at step {step}")));
             }
-            Command::Toggle { .. } | Command::SetParam { .. } => self.apply_technique_command(ch, state, request),
-            Command::Fork { .. } => self.fork(ch, state, request)?,
-            Command::Keep { .. } => self.keep(ch, state, request)?,
-            Command::SetLearningRate { lr } if lr.is_finite() && lr > 0.0 => {
+            RunCommand::Toggle { .. } | RunCommand::SetParam { .. } => self.apply_technique_command(ch, state, request),
+            RunCommand::Fork { .. } => self.fork(ch, state, request)?,
+            RunCommand::Keep { .. } => self.keep(ch, state, request)?,
+            RunCommand::SetLearningRate { lr } if lr.is_finite() && lr > 0.0 => {
                 state.steered(step, Steered::Lr { from: self.position.lr, to: lr });
                 self.position.lr = lr;
                 self.note(ch, accepted);
                 self.note(ch, RunEvent::log(format!("learning rate set to {lr}")));
                 self.note(ch, RunEvent::Marker { step, label: request.marker(format!("lr={lr}")) });
             }
-            Command::SetLearningRate { lr } => {
+            RunCommand::SetLearningRate { lr } => {
                 let reason = format!("learning rate {lr}: expected a finite number above 0");
                 self.note(ch, RunEvent::Rejected { step, request, reason });
             }
-            Command::Unknown => {
+            RunCommand::Unknown => {
                 let reason = "unknown command (sent by a newer traintop?)".to_string();
                 self.note(ch, RunEvent::Rejected { step, request, reason });
             }
@@ -117,10 +117,10 @@ impl Trainer {
     fn apply_technique_command(&mut self, ch: &mut Channels, state: &mut LoopState, request: Request) {
         let step = self.position.step;
         let (technique, result) = match &request.command {
-            Command::Toggle { technique, enabled } => {
+            RunCommand::Toggle { technique, enabled } => {
                 (technique.clone(), self.plugins.set_enabled(technique, *enabled, &mut self.session.store))
             }
-            Command::SetParam { technique, param, value } => {
+            RunCommand::SetParam { technique, param, value } => {
                 (technique.clone(), self.plugins.set_param(technique, param, value))
             }
             _ => return,

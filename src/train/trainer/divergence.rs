@@ -14,10 +14,10 @@ use super::loop_state::{Divergence, LoopState, Snapshot};
 use super::steering::{self, Steer, Steered};
 use super::{Channels, Flow, Trainer};
 use crate::config::OnDivergence;
+use crate::plugin::PluginEvent;
 use crate::protocol::{RunEvent, RunState, StopReason, ToggleClass};
 use crate::train::divergence::{Cause, Verdict};
 use crate::train::techniques;
-use traintop_plugin_abi::EventKind;
 
 impl Trainer {
     /// The state as it is now.
@@ -91,7 +91,7 @@ impl Trainer {
         self.note(ch, RunEvent::RolledBack { step, to_step, cause, lr, attempt, paused: pause });
         if pause {
             state.pause();
-            self.dispatch(EventKind::Paused, self.position.epoch as u64 + 1, f64::NAN, f64::NAN);
+            self.dispatch(PluginEvent::Paused { epoch: self.position.epoch as u64 + 1 });
             self.note(ch, RunEvent::State { step: to_step, state: RunState::Paused });
         }
     }

@@ -6,8 +6,8 @@
 
 use super::loop_state::LoopState;
 use super::{Channels, Flow, Trainer};
+use crate::plugin::PluginEvent;
 use crate::protocol::{EpochRecord, RunEvent};
-use traintop_plugin_abi::EventKind;
 
 impl Trainer {
     pub(super) fn end_epoch(&mut self, ch: &mut Channels, state: &mut LoopState) -> anyhow::Result<Flow> {
@@ -33,9 +33,13 @@ impl Trainer {
         self.checkpoint_if_due(state, true)?;
         let epoch = self.position.epoch as u64;
         if let Some((val_loss, val_acc)) = val {
-            self.dispatch(EventKind::ValidationEnd, epoch, val_loss as f64, val_acc.map_or(f64::NAN, f64::from));
+            self.dispatch(PluginEvent::ValidationEnd {
+                epoch,
+                val_loss: val_loss as f64,
+                val_acc: val_acc.map(f64::from),
+            });
         }
-        self.dispatch(EventKind::EpochEnd, epoch, f64::NAN, f64::NAN);
+        self.dispatch(PluginEvent::EpochEnd { epoch });
         self.plugin_logs(ch);
         self.report_techniques(ch);
         Ok(self.stop_requested(ch).map_or(Flow::Continue, Flow::Stop))

@@ -4,9 +4,9 @@
 
 use super::loop_state::LoopState;
 use super::{Channels, Trainer};
+use crate::plugin::PluginEvent;
 use crate::protocol::{RunEvent, StopReason};
 use crate::train::summary::Summary;
-use traintop_plugin_abi::EventKind;
 
 impl Trainer {
     /// `ended` is how the loop ended: a stop reason, or the error that
@@ -27,14 +27,14 @@ impl Trainer {
         }
         let epoch = self.position.epoch as u64;
         if reason != StopReason::Completed {
-            self.dispatch(EventKind::Stopping, epoch, f64::NAN, f64::NAN);
+            self.dispatch(PluginEvent::Stopping { epoch });
         }
         // `last` is where a resume continues: written before the techniques'
         // end (early stopping then puts back its best weights, which `best`
         // holds). A diverged run is back at its last good state by now.
         // Mid-epoch stops keep their batch position.
         let saved = self.write_checkpoints(&mut state);
-        self.dispatch(EventKind::RunEnd, epoch, f64::NAN, f64::NAN);
+        self.dispatch(PluginEvent::RunEnd { epoch });
         self.plugin_logs(ch);
         // The final figures describe the model the run ends with, which a
         // technique may just have replaced (early stopping's best weights).

@@ -26,12 +26,12 @@ use std::sync::Arc;
 use super::loop_state::{LoopState, OtherBranch};
 use super::{Channels, Flow, Trainer};
 use crate::data::Batches;
-use crate::protocol::{Command, ForkBranch, Request, RunEvent, StopReason};
+use crate::plugin::PluginEvent;
+use crate::protocol::{ForkBranch, Request, RunCommand, RunEvent, StopReason};
 use crate::train::fork;
 use crate::train::prepare_error::PrepareError;
 use crate::train::resume_load;
 use crate::train::run_dir::{RunDir, LAST_CHECKPOINT};
-use traintop_plugin_abi::EventKind;
 
 /// Branch B: a trainer of its own over B's folder, with its loop's state.
 struct Branch {
@@ -88,7 +88,7 @@ fn step_once(
         let run = &t.config.run;
         *order = Some(Batches::new(t.train.len(), run.batch_size, run.seed, t.position.epoch));
         state.begin_epoch();
-        t.dispatch(EventKind::EpochStart, t.position.epoch as u64 + 1, f64::NAN, f64::NAN);
+        t.dispatch(PluginEvent::EpochStart { epoch: t.position.epoch as u64 + 1 });
     }
     let batches = order.as_ref().expect("set above");
     t.snapshot_if_due(state);
@@ -179,7 +179,7 @@ impl Trainer {
             self.note(ch, RunEvent::Override { step, key, set: set.clone() });
         }
         self.send_train_data();
-        self.dispatch(EventKind::RunStart, self.position.epoch as u64, f64::NAN, f64::NAN);
+        self.dispatch(PluginEvent::RunStart { epoch: self.position.epoch as u64 });
         self.plugin_logs(ch);
         self.publish_techniques(ch);
     }
@@ -187,7 +187,7 @@ impl Trainer {
     /// The `fork` command: answered, and carried out or refused.
     pub(super) fn fork(&mut self, ch: &mut Channels, state: &mut LoopState, request: Request) -> anyhow::Result<()> {
         let step = self.position.step;
-        let Command::Fork { technique, enabled } = request.command.clone() else { return Ok(()) };
+        let RunCommand::Fork { technique, enabled } = request.command.clone() else { return Ok(()) };
         let reason = match (&state.branch, self.plugins.has(&technique)) {
             (Some(b), _) => Some(format!("already forked (B is {}); keep A or B first", b.dir().display())),
             (None, false) => Some(format!("no technique `{technique}` is loaded")),
@@ -255,7 +255,7 @@ impl Trainer {
     /// The `keep` command: ends the fork with one branch.
     pub(super) fn keep(&mut self, ch: &mut Channels, state: &mut LoopState, request: Request) -> anyhow::Result<()> {
         let step = self.position.step;
-        let Command::Keep { branch: kept } = request.command else { return Ok(()) };
+        let RunCommand::Keep { branch: kept } = request.command else { return Ok(()) };
         let Some(other) = state.branch.take() else {
             let reason = "not forked: f forks the selected technique's switch first".to_string();
             self.note(ch, RunEvent::Rejected { step, request, reason });

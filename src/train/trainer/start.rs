@@ -3,9 +3,9 @@
 
 use super::loop_state::LoopState;
 use super::{Channels, Trainer};
+use crate::plugin::PluginEvent;
 use crate::protocol::{RunEvent, Started};
 use crate::train::divergence::{self, Detector};
-use traintop_plugin_abi::EventKind;
 
 impl Trainer {
     pub(super) fn start(&mut self, ch: &mut Channels) -> LoopState {
@@ -28,7 +28,7 @@ impl Trainer {
             self.note(ch, event);
         }
         self.send_train_data();
-        self.dispatch(EventKind::RunStart, self.position.epoch as u64, f64::NAN, f64::NAN);
+        self.dispatch(PluginEvent::RunStart { epoch: self.position.epoch as u64 });
         self.plugin_logs(ch);
         self.publish_techniques(ch);
         let (factor, warmup) = (self.config.run.divergence_factor, self.config.run.divergence_warmup);

@@ -4,30 +4,30 @@
 //! the view. Each returns the command to send to the run, if any.
 
 use super::App;
-use crate::protocol::{Command, RunState};
+use crate::protocol::{RunCommand, RunState};
 use crate::tui::editor::Editor;
 use crate::tui::input::{Action, EditKey};
-use crate::tui::state::{LogKind, Overlay};
+use crate::tui::state::{Leaving, LogKind, Overlay};
 
 impl App {
     /// True while a trainer may still act on commands.
     pub(super) fn live(&self) -> bool {
-        !self.replay
-            && !self.disconnected
+        !self.link.replay()
+            && !self.link.disconnected
             && matches!(self.state, None | Some(RunState::Running) | Some(RunState::Paused))
     }
 
-    pub(super) fn refuse(&mut self) -> Option<Command> {
+    pub(super) fn refuse(&mut self) -> Option<RunCommand> {
         self.notice = Some(match self.state {
-            _ if self.replay => "viewing a finished run".into(),
+            _ if self.link.replay() => "viewing a finished run".into(),
             Some(RunState::Stopping) => "the run is stopping".into(),
             _ => "the run has finished".into(),
         });
         None
     }
 
-    pub(super) fn send(&mut self, notice: String, command: Command) -> Option<Command> {
-        if self.read_only {
+    pub(super) fn send(&mut self, notice: String, command: RunCommand) -> Option<RunCommand> {
+        if self.link.read_only {
             self.notice = Some("read-only: attach without --read-only to steer the run".into());
             return None;
         }
@@ -35,10 +35,19 @@ impl App {
         Some(command)
     }
 
-    pub(super) fn act(&mut self, action: Action) -> Option<Command> {
+    /// Every command an action sends, in order (a divergence fix sends two:
+    /// the fix, then resume).
+    pub(super) fn act(&mut self, action: Action) -> Vec<RunCommand> {
         match action {
-            Action::Back if self.show_confusion => {
-                self.show_confusion = false;
+            Action::HalveLearningRate | Action::GradClipOn => self.fix(action),
+            _ => self.act_once(action).into_iter().collect(),
+        }
+    }
+
+    fn act_once(&mut self, action: Action) -> Option<RunCommand> {
+        match action {
+            Action::Back if self.view.confusion => {
+                self.view.confusion = false;
                 None
             }
             Action::Back | Action::Detach | Action::Stop | Action::Interrupt | Action::Quit | Action::Confirm(_) => {
@@ -48,7 +57,8 @@ impl App {
             Action::ToggleTechnique | Action::EditTechnique | Action::EditLearningRate => self.steer(action),
             Action::ForkTechnique | Action::Keep(_) => self.fork_action(action),
             Action::Edit(key) => self.edit(key),
-            Action::HalveLearningRate | Action::GradClipOn => self.fix(action),
+            // Two commands: `act` takes these to `fix`.
+            Action::HalveLearningRate | Action::GradClipOn => None,
             Action::SelectNext
             | Action::SelectPrev
             | Action::ToggleLogScale
@@ -63,28 +73,28 @@ impl App {
     }
 
     /// Detach, stop, quit, and the answer to "detach or stop?".
-    fn leave(&mut self, action: Action) -> Option<Command> {
+    fn leave(&mut self, action: Action) -> Option<RunCommand> {
         match action {
             Action::Detach | Action::Back => self.detach(),
-            Action::Stop | Action::Interrupt if self.read_only => {
+            Action::Stop | Action::Interrupt if self.link.read_only => {
                 self.overlay = Overlay::None;
-                self.quit = action == Action::Interrupt;
-                self.send(String::new(), Command::Stop)
+                self.leaving = (action == Action::Interrupt).then_some(Leaving::Quit);
+                self.send(String::new(), RunCommand::Stop)
             }
             Action::Stop | Action::Interrupt if self.live() => {
                 self.overlay = Overlay::None;
                 self.state = Some(RunState::Stopping);
                 self.push_log(Some(self.progress.step), "stop requested".into(), LogKind::State);
-                self.send("stopping after this step; q quits once finished".into(), Command::Stop)
+                self.send("stopping after this step; q quits once finished".into(), RunCommand::Stop)
             }
             Action::Stop => self.refuse(),
             Action::Interrupt => {
                 // A second Ctrl+C while stopping, or one after the end: the
                 // user wants out.
-                if self.state == Some(RunState::Stopping) && !self.disconnected {
+                if self.state == Some(RunState::Stopping) && !self.link.disconnected {
                     self.overlay = Overlay::ConfirmQuit;
                 } else {
-                    self.quit = true;
+                    self.leaving = Some(Leaving::Quit);
                 }
                 None
             }
@@ -94,22 +104,21 @@ impl App {
                 if !yes {
                     return None;
                 }
-                self.quit = true;
+                self.leaving = Some(Leaving::Quit);
                 // Leaving the dashboard ends the run the proper way rather
                 // than leaving a trainer nobody can steer.
-                self.live().then_some(Command::Stop)
+                self.live().then_some(RunCommand::Stop)
             }
             _ => None,
         }
     }
 
-    fn detach(&mut self) -> Option<Command> {
-        if self.attached {
+    fn detach(&mut self) -> Option<RunCommand> {
+        if self.link.attached() {
             self.overlay = Overlay::None;
-            self.detached = true;
-            self.quit = true;
+            self.leaving = Some(Leaving::Detach);
         } else {
-            self.notice = Some(match self.replay {
+            self.notice = Some(match self.link.replay() {
                 true => "viewing a run folder: q quits".into(),
                 false => "this run lives in this process (--foreground): q quits".into(),
             });
@@ -117,43 +126,42 @@ impl App {
         None
     }
 
-    fn ask_quit(&mut self) -> Option<Command> {
-        if self.read_only {
-            self.detached = self.live();
-            self.quit = true;
-        } else if self.live() || (self.state == Some(RunState::Stopping) && !self.disconnected) {
+    fn ask_quit(&mut self) -> Option<RunCommand> {
+        if self.link.read_only {
+            self.leaving = Some(if self.live() { Leaving::Detach } else { Leaving::Quit });
+        } else if self.live() || (self.state == Some(RunState::Stopping) && !self.link.disconnected) {
             self.overlay = Overlay::ConfirmQuit;
         } else {
-            self.quit = true;
+            self.leaving = Some(Leaving::Quit);
         }
         None
     }
 
     /// Pause or resume, one step while paused, a checkpoint now.
-    fn control(&mut self, action: Action) -> Option<Command> {
+    fn control(&mut self, action: Action) -> Option<RunCommand> {
         if !self.live() {
             return self.refuse();
         }
         match action {
             Action::TogglePause => match self.state {
-                Some(RunState::Paused) => self.send("resume requested".into(), Command::Resume),
-                _ => self.send("pause requested".into(), Command::Pause),
+                Some(RunState::Paused) => self.send("resume requested".into(), RunCommand::Resume),
+                _ => self.send("pause requested".into(), RunCommand::Pause),
             },
             Action::StepOnce if self.state == Some(RunState::Paused) => {
-                self.send("one step requested".into(), Command::StepOnce)
+                self.send("one step requested".into(), RunCommand::StepOnce)
             }
             Action::StepOnce => {
                 self.notice = Some("n steps once while paused: press p first".into());
                 None
             }
-            Action::Checkpoint => self.send("checkpoint requested".into(), Command::Checkpoint),
+            Action::Checkpoint => self.send("checkpoint requested".into(), RunCommand::Checkpoint),
             _ => None,
         }
     }
 
     /// Switch the selected technique, or open an editor for its parameters
     /// or for the learning rate.
-    fn steer(&mut self, action: Action) -> Option<Command> {
+    fn steer(&mut self, action: Action) -> Option<RunCommand> {
         if !self.live() {
             return self.refuse();
         }
@@ -174,18 +182,18 @@ impl App {
         }
         let (technique, enabled) = (t.name.clone(), !t.enabled);
         let word = if enabled { "on" } else { "off" };
-        self.send(format!("requested: {technique} {word}"), Command::Toggle { technique, enabled })
+        self.send(format!("requested: {technique} {word}"), RunCommand::Toggle { technique, enabled })
     }
 
     /// Fork at the selected technique's switch, or keep a branch.
-    fn fork_action(&mut self, action: Action) -> Option<Command> {
+    fn fork_action(&mut self, action: Action) -> Option<RunCommand> {
         if !self.live() {
             return self.refuse();
         }
         let forked = self.fork.as_ref().is_some_and(|f| f.kept.is_none());
         match action {
             Action::Keep(branch) if forked => {
-                self.send(format!("requested: keep {}", branch.letter()), Command::Keep { branch })
+                self.send(format!("requested: keep {}", branch.letter()), RunCommand::Keep { branch })
             }
             Action::Keep(_) => {
                 self.notice = Some("not forked: f forks the selected technique's switch".into());
@@ -203,7 +211,7 @@ impl App {
                 let (technique, enabled) = (t.name.clone(), !t.enabled);
                 let word = if enabled { "on" } else { "off" };
                 let notice = format!("requested: fork, A with {technique} {word}, B as before");
-                self.send(notice, Command::Fork { technique, enabled })
+                self.send(notice, RunCommand::Fork { technique, enabled })
             }
         }
     }
@@ -215,10 +223,10 @@ impl App {
                 self.selected = (self.selected + 1).min(self.techniques.len().saturating_sub(1));
             }
             Action::SelectPrev => self.selected = self.selected.saturating_sub(1),
-            Action::ToggleLogScale => self.log_scale = !self.log_scale,
-            Action::ToggleSmoothing => self.smoothing = !self.smoothing,
+            Action::ToggleLogScale => self.view.log_scale = !self.view.log_scale,
+            Action::ToggleSmoothing => self.view.smoothing = !self.view.smoothing,
             Action::ToggleBaseline => self.toggle_baseline(),
-            Action::ToggleConfusion => self.show_confusion = !self.show_confusion,
+            Action::ToggleConfusion => self.view.confusion = !self.view.confusion,
             Action::ToggleHelp => {
                 self.overlay = match self.overlay {
                     Overlay::Help => Overlay::None,
@@ -230,15 +238,15 @@ impl App {
     }
 
     fn toggle_baseline(&mut self) {
-        self.show_baseline = !self.show_baseline;
+        self.view.baseline = !self.view.baseline;
         self.notice = Some(match &self.baseline {
             None => "no baseline: start with --baseline RUN_DIR to pin a run behind this one".into(),
-            Some(b) if self.show_baseline => format!("baseline {} shown", b.name),
+            Some(b) if self.view.baseline => format!("baseline {} shown", b.name),
             Some(b) => format!("baseline {} hidden (b shows it)", b.name),
         });
     }
 
-    fn edit(&mut self, key: EditKey) -> Option<Command> {
+    fn edit(&mut self, key: EditKey) -> Option<RunCommand> {
         let Overlay::Editor(ed) = &mut self.overlay else {
             return None;
         };
@@ -256,10 +264,10 @@ impl App {
                     return self.refuse();
                 }
                 let notice = match &command {
-                    Command::SetParam { technique, param, value } => {
+                    RunCommand::SetParam { technique, param, value } => {
                         format!("requested: {technique}.{param} = {value}")
                     }
-                    Command::SetLearningRate { lr } => format!("requested: learning rate {lr}"),
+                    RunCommand::SetLearningRate { lr } => format!("requested: learning rate {lr}"),
                     _ => String::new(),
                 };
                 return self.send(notice, command);

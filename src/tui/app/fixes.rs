@@ -5,40 +5,42 @@
 //! the next step.
 
 use super::App;
-use crate::protocol::Command;
+use crate::protocol::RunCommand;
 use crate::tui::input::Action;
 use crate::tui::state::GradClip;
 
 impl App {
-    pub(super) fn fix(&mut self, action: Action) -> Option<Command> {
+    pub(super) fn fix(&mut self, action: Action) -> Vec<RunCommand> {
         let Some(lr) = self.divergence.as_ref().map(|d| d.lr) else {
             self.notice = Some("h and g fix a divergence when the run pauses at one; L sets the rate".into());
-            return None;
+            return vec![];
         };
         if !self.live() {
-            return self.refuse();
+            return self.refuse().into_iter().collect();
         }
         let (notice, command) = match (action, self.grad_clip()) {
             (Action::HalveLearningRate, _) => (
                 format!("learning rate {} requested, then resume", lr / 2.0),
-                Command::SetLearningRate { lr: lr / 2.0 },
+                RunCommand::SetLearningRate { lr: lr / 2.0 },
             ),
             (_, GradClip::Off) => (
                 "grad_clip on requested, then resume".into(),
-                Command::Toggle { technique: "grad_clip".into(), enabled: true },
+                RunCommand::Toggle { technique: "grad_clip".into(), enabled: true },
             ),
             (_, GradClip::On) => {
                 self.notice = Some("grad_clip is on already: h halves the rate, p resumes as is".into());
-                return None;
+                return vec![];
             }
             (_, GradClip::NotLoaded) => {
                 self.notice = Some("grad_clip is not in this run: name it in a [[technique]] entry".into());
-                return None;
+                return vec![];
             }
         };
-        let sent = self.send(notice, command);
-        self.follow_up = sent.is_some().then_some(Command::Resume);
-        sent
+        // The fix, then the resume: both or (read-only) neither.
+        match self.send(notice, command) {
+            Some(fix) => vec![fix, RunCommand::Resume],
+            None => vec![],
+        }
     }
 }
 
@@ -47,9 +49,9 @@ pub(crate) mod tests {
     use super::*;
     use crate::protocol::{RunEvent, RunState, TechniqueView, ToggleClass};
     use crate::tui::app::tests::{scripted, step, techniques};
-    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-    fn press(app: &mut App, c: char) -> Option<Command> {
+    fn press(app: &mut App, c: char) -> Vec<RunCommand> {
         app.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
     }
 
@@ -100,38 +102,33 @@ pub(crate) mod tests {
     #[test]
     fn h_halves_the_rate_then_resumes() {
         let mut app = diverged(None);
-        assert_eq!(press(&mut app, 'h'), Some(Command::SetLearningRate { lr: 0.005 }));
-        assert_eq!(app.take_follow_up(), Some(Command::Resume));
-        assert_eq!(app.take_follow_up(), None, "once");
+        assert_eq!(press(&mut app, 'h'), vec![RunCommand::SetLearningRate { lr: 0.005 }, RunCommand::Resume]);
         app.apply(RunEvent::State { step: 40, state: RunState::Running });
         assert_eq!(app.divergence, None, "running again: the banner goes");
-        assert_eq!(press(&mut app, 'h'), None, "no divergence to fix now");
+        assert_eq!(press(&mut app, 'h'), vec![], "no divergence to fix now");
         assert!(app.notice.as_deref().unwrap().contains("L sets the rate"));
     }
 
     #[test]
     fn g_switches_grad_clip_on_then_resumes_when_it_can() {
         let mut app = diverged(Some(false));
-        let on = Command::Toggle { technique: "grad_clip".into(), enabled: true };
-        assert_eq!(press(&mut app, 'g'), Some(on));
-        assert_eq!(app.take_follow_up(), Some(Command::Resume));
+        let on = RunCommand::Toggle { technique: "grad_clip".into(), enabled: true };
+        assert_eq!(press(&mut app, 'g'), vec![on, RunCommand::Resume], "the fix, then the resume");
 
         let mut app = diverged(Some(true));
-        assert_eq!(press(&mut app, 'g'), None);
+        assert_eq!(press(&mut app, 'g'), vec![]);
         assert!(app.notice.as_deref().unwrap().contains("on already"));
         let mut app = diverged(None);
-        assert_eq!(press(&mut app, 'g'), None);
+        assert_eq!(press(&mut app, 'g'), vec![]);
         assert!(app.notice.as_deref().unwrap().contains("not in this run"));
-        assert_eq!(app.take_follow_up(), None);
-        assert_eq!(press(&mut app, 'p'), Some(Command::Resume), "p resumes as is");
+        assert_eq!(press(&mut app, 'p'), vec![RunCommand::Resume], "p resumes as is");
     }
 
     #[test]
     fn a_read_only_client_sends_no_fix() {
         let mut app = diverged(Some(false));
         app.set_attached(true, true);
-        assert_eq!(press(&mut app, 'h'), None);
-        assert_eq!(app.take_follow_up(), None);
+        assert_eq!(press(&mut app, 'h'), vec![], "neither the fix nor the resume");
         assert!(app.notice.as_deref().unwrap().contains("read-only"));
     }
 

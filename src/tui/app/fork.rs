@@ -6,7 +6,7 @@
 
 use super::App;
 use crate::protocol::{ForkBranch, RunEvent};
-use crate::tui::baseline::Baseline;
+use crate::tui::baseline::BranchB;
 use crate::tui::state::LogKind;
 
 /// The fork as the header shows it.
@@ -39,7 +39,7 @@ impl App {
     pub(super) fn on_fork(&mut self, e: RunEvent) {
         match e {
             RunEvent::ForkStarted { step, change, branch_dir } => {
-                self.branch = Some(Baseline::fork_branch("B as before".into()));
+                self.branch = Some(BranchB::new("B as before".into()));
                 let text = format!("forked: A = {change} here, B as before in {branch_dir}");
                 self.push_log(Some(step), text, LogKind::State);
                 let mut view = ForkView { step, change, branch_dir, kept: None, line: String::new() };
@@ -70,20 +70,21 @@ impl App {
         match record {
             RunEvent::Step(r) => branch.charts.add_step(&r),
             RunEvent::Epoch(r) => branch.charts.add_epoch(&r),
-            RunEvent::Finished { step, reason, run_dir, .. } => {
-                self.push_log(Some(step), format!("B finished ({}): {run_dir}", reason.as_str()), LogKind::State)
-            }
-            RunEvent::Log { message, .. } => self.push_log(None, format!("B: {message}"), LogKind::Info),
-            RunEvent::Diverged { step, cause, .. } => {
-                self.push_log(Some(step), format!("B diverged: {cause}"), LogKind::Warn)
-            }
+            // B's own words, marked as B's.
+            RunEvent::Finished { .. } => self.narrate_branch(&record, "B ", LogKind::State),
+            RunEvent::Log { .. } => self.narrate_branch(&record, "B: ", LogKind::Info),
+            RunEvent::Diverged { .. } => self.narrate_branch(&record, "B ", LogKind::Warn),
             RunEvent::RolledBack { step, to_step, .. } => {
                 self.push_log(Some(step), format!("B rolled back to step {to_step}"), LogKind::Warn)
             }
-            RunEvent::StopRequested { step, by, .. } => {
-                self.push_log(Some(step), format!("B: stop requested by {by}"), LogKind::State)
-            }
+            RunEvent::StopRequested { .. } => self.narrate_branch(&record, "B: ", LogKind::State),
             _ => {}
+        }
+    }
+
+    fn narrate_branch(&mut self, record: &RunEvent, prefix: &str, kind: LogKind) {
+        if let Some(text) = record.describe() {
+            self.push_log(record.step(), format!("{prefix}{text}"), kind);
         }
     }
 }

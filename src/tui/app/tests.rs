@@ -3,9 +3,9 @@
 
 use super::*;
 use crate::protocol::{ClientId, ParamView, ToggleClass};
-use crossterm::event::{KeyCode, KeyModifiers};
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
+use ratatui::crossterm::event::{KeyCode, KeyModifiers};
 use ratatui::style::{Color, Modifier};
 use ratatui::Terminal;
 
@@ -175,7 +175,7 @@ fn marker_label_on_the_loss_chart() {
 #[test]
 fn help_overlay_lists_every_key() {
     let mut app = scripted();
-    assert_eq!(app.on_key(key('?')), None);
+    assert_eq!(app.on_key(key('?')), vec![]);
     for (w, h) in [(80, 24), (120, 40)] {
         let s = text(&render(&app, w, h));
         for needle in ["pause / resume", "Ctrl+C", "log scale", "learning rate"] {
@@ -237,35 +237,35 @@ fn tiny_terminals_do_not_panic() {
 #[test]
 fn pause_resume_follows_state() {
     let mut app = scripted();
-    assert_eq!(app.on_key(key('p')), Some(Command::Pause));
+    assert_eq!(app.on_key(key('p')), vec![RunCommand::Pause]);
     app.apply(RunEvent::State { step: 0, state: RunState::Paused });
-    assert_eq!(app.on_key(key('n')), Some(Command::StepOnce));
-    assert_eq!(app.on_key(key('p')), Some(Command::Resume));
+    assert_eq!(app.on_key(key('n')), vec![RunCommand::StepOnce]);
+    assert_eq!(app.on_key(key('p')), vec![RunCommand::Resume]);
     app.apply(RunEvent::State { step: 0, state: RunState::Running });
-    assert_eq!(app.on_key(key('n')), None);
-    assert_eq!(app.on_key(key('c')), Some(Command::Checkpoint));
+    assert_eq!(app.on_key(key('n')), vec![]);
+    assert_eq!(app.on_key(key('c')), vec![RunCommand::Checkpoint]);
 }
 
 #[test]
 fn space_toggles_with_negated_flag() {
     let mut app = scripted();
-    assert_eq!(app.on_key(key(' ')), Some(Command::Toggle { technique: "dropout".into(), enabled: false }));
+    assert_eq!(app.on_key(key(' ')), vec![RunCommand::Toggle { technique: "dropout".into(), enabled: false }]);
     app.on_key(code(KeyCode::Down));
-    assert_eq!(app.on_key(key('t')), Some(Command::Toggle { technique: "early_stopping".into(), enabled: false }));
+    assert_eq!(app.on_key(key('t')), vec![RunCommand::Toggle { technique: "early_stopping".into(), enabled: false }]);
     app.apply(RunEvent::Techniques { techniques: techniques(false) });
     app.on_key(key('k'));
-    assert_eq!(app.on_key(key(' ')), Some(Command::Toggle { technique: "dropout".into(), enabled: true }));
+    assert_eq!(app.on_key(key(' ')), vec![RunCommand::Toggle { technique: "dropout".into(), enabled: true }]);
 }
 
 #[test]
 fn editor_rejects_out_of_range_and_sends_valid() {
     let mut app = scripted();
-    assert_eq!(app.on_key(key('e')), None);
+    assert_eq!(app.on_key(key('e')), vec![]);
     assert_eq!(app.input_mode(), InputMode::Editor);
     for c in "1.5".chars() {
-        assert_eq!(app.on_key(key(c)), None);
+        assert_eq!(app.on_key(key(c)), vec![]);
     }
-    assert_eq!(app.on_key(code(KeyCode::Enter)), None);
+    assert_eq!(app.on_key(code(KeyCode::Enter)), vec![]);
     assert_eq!(app.input_mode(), InputMode::Editor);
     let s = text(&render(&app, 80, 24));
     assert!(s.contains("outside"), "{s}");
@@ -275,13 +275,13 @@ fn editor_rejects_out_of_range_and_sends_valid() {
     }
     assert_eq!(
         app.on_key(code(KeyCode::Enter)),
-        Some(Command::SetParam { technique: "dropout".into(), param: "rate".into(), value: "0.25".into() })
+        vec![RunCommand::SetParam { technique: "dropout".into(), param: "rate".into(), value: "0.25".into() }]
     );
     assert_eq!(app.overlay, Overlay::None);
     // Esc cancels without a command.
     app.on_key(key('e'));
     app.on_key(key('9'));
-    assert_eq!(app.on_key(code(KeyCode::Esc)), None);
+    assert_eq!(app.on_key(code(KeyCode::Esc)), vec![]);
     assert_eq!(app.overlay, Overlay::None);
 }
 
@@ -294,19 +294,19 @@ fn learning_rate_editor() {
     for c in "0.001".chars() {
         app.on_key(key(c));
     }
-    assert_eq!(app.on_key(code(KeyCode::Enter)), Some(Command::SetLearningRate { lr: 0.001 }));
+    assert_eq!(app.on_key(code(KeyCode::Enter)), vec![RunCommand::SetLearningRate { lr: 0.001 }]);
 }
 
 #[test]
 fn quit_asks_while_training_and_not_after() {
     let mut app = scripted();
-    assert_eq!(app.on_key(key('q')), None);
+    assert_eq!(app.on_key(key('q')), vec![]);
     assert!(!app.should_quit());
     assert!(text(&render(&app, 80, 24)).contains("y/n"));
-    assert_eq!(app.on_key(key('n')), None);
+    assert_eq!(app.on_key(key('n')), vec![]);
     assert!(!app.should_quit());
     app.on_key(key('q'));
-    assert_eq!(app.on_key(key('y')), Some(Command::Stop));
+    assert_eq!(app.on_key(key('y')), vec![RunCommand::Stop]);
     assert!(app.should_quit());
 
     let mut done = scripted();
@@ -317,7 +317,7 @@ fn quit_asks_while_training_and_not_after() {
         run_dir: "runs/x".into(),
         error: None,
     });
-    assert_eq!(done.on_key(key('q')), None);
+    assert_eq!(done.on_key(key('q')), vec![]);
     assert!(done.should_quit());
 }
 
@@ -325,7 +325,7 @@ fn quit_asks_while_training_and_not_after() {
 fn ctrl_c_stops_and_stays_open() {
     let mut app = scripted();
     let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
-    assert_eq!(app.on_key(ctrl_c), Some(Command::Stop));
+    assert_eq!(app.on_key(ctrl_c), vec![RunCommand::Stop]);
     assert!(!app.should_quit());
     assert!(text(&render(&app, 80, 24)).contains("stopping"));
     app.apply(RunEvent::Finished {
@@ -338,8 +338,8 @@ fn ctrl_c_stops_and_stays_open() {
     assert!(!app.should_quit());
     let s = text(&render(&app, 80, 24));
     assert!(s.contains("finished"), "{s}");
-    assert_eq!(app.on_key(key('p')), None);
-    assert_eq!(app.on_key(key('q')), None);
+    assert_eq!(app.on_key(key('p')), vec![]);
+    assert_eq!(app.on_key(key('q')), vec![]);
     assert!(app.should_quit());
 }
 
@@ -405,9 +405,9 @@ fn esc_closes_the_confusion_matrix_before_it_detaches() {
     let mut app = scripted();
     app.set_attached(true, false);
     app.on_key(key('C'));
-    assert!(app.show_confusion);
+    assert!(app.view.confusion);
     app.on_key(code(KeyCode::Esc));
-    assert!(!app.show_confusion, "Esc closes the matrix");
+    assert!(!app.view.confusion, "Esc closes the matrix");
     assert!(!app.should_quit() && !app.detached(), "and stays attached");
     app.on_key(code(KeyCode::Esc));
     assert!(app.should_quit() && app.detached(), "a second Esc detaches");

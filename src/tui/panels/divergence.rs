@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Padding, Paragraph, Widget, Wrap};
 
 use super::fmt_sci;
-use crate::tui::state::{Divergence, GradClip};
+use crate::tui::state::{GradClip, Rollback};
 use crate::tui::theme::Theme;
 
 /// Widest the banner gets; it takes the whole width below that (80
@@ -15,7 +15,7 @@ use crate::tui::theme::Theme;
 const MAX_WIDTH: u16 = 84;
 
 pub struct DivergenceBanner<'a> {
-    pub divergence: &'a Divergence,
+    pub divergence: &'a Rollback,
     pub grad_clip: GradClip,
     pub theme: Theme,
 }

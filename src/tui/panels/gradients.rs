@@ -75,38 +75,19 @@ fn bar_len(v: f32, width: usize) -> usize {
 }
 
 /// A sparkline of the last `width` values, scaled in log space between the
-/// row's own extremes so the trend shows whatever the magnitude.
+/// row's own extremes so the trend shows whatever the magnitude: a zero
+/// gradient (no log) is a blank, a non-finite one `!`.
 fn sparkline(values: &VecDeque<f32>, width: usize) -> String {
-    const TICKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
     let logs: Vec<f64> = values
         .iter()
         .skip(values.len().saturating_sub(width))
-        .map(|v| {
-            if v.is_finite() && *v > 0.0 {
-                (*v as f64).log10()
-            } else if v.is_finite() {
-                f64::NAN
-            } else {
-                f64::INFINITY
-            }
+        .map(|&v| match v {
+            v if !v.is_finite() => f64::INFINITY,
+            v if v > 0.0 => (v as f64).log10(),
+            _ => f64::NAN,
         })
         .collect();
-    let finite = logs.iter().copied().filter(|v| v.is_finite());
-    let lo = finite.clone().fold(f64::INFINITY, f64::min);
-    let hi = finite.fold(f64::NEG_INFINITY, f64::max);
-    logs.iter()
-        .map(|v| {
-            if v.is_nan() {
-                ' '
-            } else if v.is_infinite() {
-                '!'
-            } else if hi - lo < 1e-12 {
-                TICKS[3]
-            } else {
-                TICKS[(((v - lo) / (hi - lo)) * 7.0).round() as usize]
-            }
-        })
-        .collect()
+    crate::format::sparkline(&logs)
 }
 
 /// The panel.

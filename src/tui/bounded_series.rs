@@ -6,14 +6,14 @@
 
 /// A series of (x, y) points with a fixed upper bound on its length.
 #[derive(Clone, Debug)]
-pub struct History {
+pub struct BoundedSeries {
     points: Vec<(f64, f64)>,
     cap: usize,
     stride: usize,
     bucket: (f64, f64, usize),
 }
 
-impl History {
+impl BoundedSeries {
     /// `cap` is rounded up to an even number of at least 4 so halving always
     /// leaves room.
     pub fn new(cap: usize) -> Self {
@@ -110,7 +110,7 @@ mod tests {
 
     #[test]
     fn stays_bounded_and_keeps_the_span() {
-        let mut h = History::new(100);
+        let mut h = BoundedSeries::new(100);
         for i in 0..10_000 {
             h.push(i as f64, 1.0);
         }
@@ -124,7 +124,7 @@ mod tests {
 
     #[test]
     fn rewinding_forgets_the_later_points() {
-        let mut h = History::new(10);
+        let mut h = BoundedSeries::new(10);
         for i in 1..=5 {
             h.push(i as f64, 1e12);
         }
@@ -136,7 +136,7 @@ mod tests {
 
     #[test]
     fn skips_non_finite() {
-        let mut h = History::new(10);
+        let mut h = BoundedSeries::new(10);
         h.push(1.0, f64::NAN);
         h.push(2.0, f64::INFINITY);
         assert!(h.is_empty());
