@@ -16,6 +16,7 @@ pub mod engine;
 pub(crate) mod format;
 pub(crate) mod grad_health;
 pub mod inspect;
+pub mod panic_policy;
 pub mod plugin;
 pub mod protocol;
 pub(crate) mod run_files;

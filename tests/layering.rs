@@ -18,16 +18,19 @@ use std::path::{Path, PathBuf};
 const FLOORS: &[(&str, &[&str])] = &[
     ("protocol", &[]),
     ("format", &[]),
+    // The one panic hook: the engine's guard and the dashboard's terminal
+    // register with it, so it sits below both.
+    ("panic_policy", &[]),
     ("run_files", &[]),
     ("run_lock", &["run_files"]),
-    ("engine", &[]),
+    ("engine", &["panic_policy"]),
     ("data", &[]),
     ("config", &["data"]),
     ("grad_health", &["format"]),
     ("plugin", &["config", "engine", "protocol"]),
     ("train", &["config", "data", "engine", "plugin", "protocol", "format", "run_lock", "run_files"]),
     ("inspect", &["config", "data", "engine", "plugin", "protocol", "train", "format", "run_lock"]),
-    ("tui", &["protocol", "format", "grad_health"]),
+    ("tui", &["protocol", "format", "grad_health", "panic_policy"]),
     // The run server speaks the protocol and knows nothing of the trainer;
     // its clients find runs through the server's records.
     ("serve", &["protocol", "format", "run_files"]),

@@ -80,7 +80,9 @@ fn view_overlays_two_runs_and_switches_to_epochs() {
     term.send_keys(&["x"]);
     term.wait_until("epochs on the x axis", TIMEOUT, |s| s.contains("curves by epoch") && s.contains("epoch"));
     term.send_keys(&["q"]);
-    let code = tmux::poll("the exit code", TIMEOUT, || std::fs::read_to_string(&exit_file).ok());
+    // The shell creates the file before `echo` writes into it: wait for the line.
+    let code =
+        tmux::poll("the exit code", TIMEOUT, || std::fs::read_to_string(&exit_file).ok().filter(|s| s.ends_with('\n')));
     assert_eq!(code.trim(), "0");
 }
 
@@ -114,7 +116,9 @@ fn a_baseline_run_is_drawn_behind_the_live_run_and_b_hides_it() {
     term.wait_until("the baseline back", TIMEOUT, |s| s.matches(&legend).count() == 2);
     term.wait_until("the run to finish", TIMEOUT, |s| s.contains("[finished: completed]"));
     term.send_keys(&["q"]);
-    let code = tmux::poll("the exit code", TIMEOUT, || std::fs::read_to_string(&exit_file).ok());
+    // The shell creates the file before `echo` writes into it: wait for the line.
+    let code =
+        tmux::poll("the exit code", TIMEOUT, || std::fs::read_to_string(&exit_file).ok().filter(|s| s.ends_with('\n')));
     assert_eq!(code.trim(), "0");
 }
 

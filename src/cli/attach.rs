@@ -5,11 +5,12 @@
 use std::io::BufReader;
 use std::io::{BufRead, IsTerminal, Write};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, ChildStdout};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex};
 
+use super::shared_args::ScreenArgs;
 use super::signals;
 use super::ExitError;
 use crate::client::find::{self, FindError, RunEntry};
@@ -30,9 +31,44 @@ pub struct AttachOptions {
     pub mouse: bool,
     pub refresh_ms: u64,
     /// A finished run folder to draw behind the live curves.
-    pub baseline: Option<std::path::PathBuf>,
+    pub baseline: Option<PathBuf>,
 }
 
+/// `traintop attach`'s arguments.
+#[derive(clap::Args, Debug)]
+pub struct AttachArgs {
+    run: Option<String>,
+    /// Watch without steering: keys that would change the run say so.
+    #[arg(long)]
+    read_only: bool,
+    /// A run on another machine: runs `ssh HOST traintop attach --stdio RUN`
+    /// and speaks the run protocol over ssh's pipe (no port is opened).
+    /// TRAINTOP_SSH replaces the ssh command line, TRAINTOP_REMOTE the
+    /// remote traintop.
+    #[arg(long, value_name = "[USER@]HOST")]
+    ssh: Option<String>,
+    /// Relay the run protocol between stdin/stdout and the run's socket
+    /// (what `attach --ssh` runs on the far side).
+    #[arg(long, conflicts_with = "ssh")]
+    stdio: bool,
+    /// Draw this finished run folder's loss and accuracy curves behind the
+    /// live run's (b in the dashboard shows or hides them).
+    #[arg(long, value_name = "RUN_DIR", conflicts_with = "stdio")]
+    baseline: Option<PathBuf>,
+    #[command(flatten)]
+    screen: ScreenArgs,
+}
+
+impl AttachArgs {
+    /// `traintop attach`.
+    pub fn call(self) -> Result<(), ExitError> {
+        let Self { run, read_only, ssh, stdio, baseline, screen } = self;
+        let (no_color, mouse, refresh_ms) = (screen.no_color, screen.mouse, screen.refresh_ms);
+        attach(&AttachOptions { run, read_only, stdio, ssh, no_color, mouse, refresh_ms, baseline })
+    }
+}
+
+/// A dashboard on the run `opts` names, or (`--stdio`) the relay for one.
 pub fn attach(opts: &AttachOptions) -> Result<(), ExitError> {
     if opts.stdio {
         return stdio::relay(opts.run.as_deref()).map_err(ExitError::input);

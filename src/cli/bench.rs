@@ -13,6 +13,88 @@ use crate::config::limits::{MAX_BATCH, MAX_LAYERS, MAX_WIDTH};
 use crate::engine::memory;
 use crate::engine::{Activation, Backend, MlpSpec, NoHooks, Objective, Optimizer, Session};
 
+/// `traintop bench`'s arguments.
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Layer widths, input to output.
+    #[arg(long, value_delimiter = ',', default_value = "784,256,10")]
+    layers: Vec<usize>,
+    #[arg(long, default_value_t = 128)]
+    batch: usize,
+    #[arg(long, default_value_t = 300)]
+    steps: usize,
+    #[arg(long, default_value_t = 20)]
+    warmup: usize,
+    #[arg(long, value_enum, default_value_t = BenchOptimizer::Sgd)]
+    optimizer: BenchOptimizer,
+    #[arg(long, value_enum, default_value_t = BenchDevice::Cpu)]
+    device: BenchDevice,
+    /// Hidden-layer activation.
+    #[arg(long, value_enum, default_value_t = BenchActivation::Relu)]
+    activation: BenchActivation,
+    /// Also time a 2048 x 2048 SGEMM with the engine's GEMM (same threads)
+    /// and print the step's share of that rate.
+    #[arg(long)]
+    roofline: bool,
+    /// Print one JSON object instead of a sentence.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The optimizers `--optimizer` names, with the settings the bench uses.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum BenchOptimizer {
+    Sgd,
+    Momentum,
+    Adam,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum BenchActivation {
+    Relu,
+    Sigmoid,
+    Tanh,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum BenchDevice {
+    Cpu,
+    Cuda,
+}
+
+impl BenchArgs {
+    /// `traintop bench`: the engine's throughput on random data, as a
+    /// sentence or JSON.
+    pub fn call(self) -> Result<(), super::ExitError> {
+        let json = self.json;
+        let report = run(&self.options()).map_err(|e| super::ExitError::input(format!("{e:#}")))?;
+        match json {
+            true => println!("{}", serde_json::to_string(&report).expect("report serializes")),
+            false => print!("{}", report.to_text()),
+        }
+        Ok(())
+    }
+
+    fn options(self) -> BenchOptions {
+        let Self { layers, batch, steps, warmup, optimizer, device, activation, roofline, json: _ } = self;
+        let optimizer = match optimizer {
+            BenchOptimizer::Sgd => Optimizer::Sgd,
+            BenchOptimizer::Momentum => Optimizer::Momentum { momentum: 0.9 },
+            BenchOptimizer::Adam => Optimizer::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 },
+        };
+        let backend = match device {
+            BenchDevice::Cpu => Backend::Cpu,
+            BenchDevice::Cuda => Backend::Cuda,
+        };
+        let activation = match activation {
+            BenchActivation::Relu => Activation::Relu,
+            BenchActivation::Sigmoid => Activation::Sigmoid,
+            BenchActivation::Tanh => Activation::Tanh,
+        };
+        BenchOptions { layers, batch, steps, warmup, optimizer, backend, seed: 1, activation, roofline }
+    }
+}
+
 /// What to measure.
 #[derive(Clone, Debug)]
 pub struct BenchOptions {
@@ -50,6 +132,28 @@ pub struct BenchReport {
     pub state_copies_per_step: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub roofline: Option<Roofline>,
+}
+
+impl BenchReport {
+    /// The report as `bench` prints it without `--json`: a sentence, and the
+    /// roofline's when it was measured.
+    pub fn to_text(&self) -> String {
+        let r = self;
+        let mut text = format!(
+            "{:?} batch {} {}: {:.0} samples/s ({:.3} ms/step, {} graph nodes)\n",
+            r.layers, r.batch, r.optimizer, r.samples_per_sec, r.ms_per_step, r.graph_nodes
+        );
+        if let Some(f) = &r.roofline {
+            text += &format!(
+                "roofline: SGEMM {n}x{n} {:.1} GFLOP/s; the step's matmuls {:.1} GFLOP/s = {:.0}% of it\n",
+                f.sgemm_gflops,
+                f.step_gflops,
+                100.0 * f.share,
+                n = f.sgemm_n
+            );
+        }
+        text
+    }
 }
 
 /// Longest timed run, in steps.
@@ -132,4 +236,34 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
         state_copies_per_step: per_step(session.store.copies() - copies),
         roofline: opts.roofline.then(|| roofline::measure(&opts.layers, opts.batch, ms_per_step)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_reads_as_one_sentence_and_the_roofline_as_another() {
+        let mut report = BenchReport {
+            layers: vec![784, 256, 10],
+            batch: 128,
+            steps: 300,
+            optimizer: "Sgd".into(),
+            device: "cpu".into(),
+            samples_per_sec: 51234.4,
+            ms_per_step: 2.49836,
+            build_ms: 1.0,
+            graph_nodes: 97,
+            final_loss: 0.5,
+            h2d_bytes_per_step: 0.0,
+            d2h_bytes_per_step: 0.0,
+            state_copies_per_step: 0.0,
+            roofline: None,
+        };
+        assert_eq!(report.to_text(), "[784, 256, 10] batch 128 Sgd: 51234 samples/s (2.498 ms/step, 97 graph nodes)\n");
+        report.roofline = Some(Roofline { sgemm_n: 2048, sgemm_gflops: 101.26, step_gflops: 50.5, share: 0.4987 });
+        let text = report.to_text();
+        let second = text.lines().nth(1).unwrap();
+        assert_eq!(second, "roofline: SGEMM 2048x2048 101.3 GFLOP/s; the step's matmuls 50.5 GFLOP/s = 50% of it");
+    }
 }

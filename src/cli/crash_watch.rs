@@ -15,7 +15,7 @@
 //! close-on-exec), so the folder's lock goes with the run.
 
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, Command, Stdio};
 use std::time::SystemTime;
 
@@ -52,6 +52,19 @@ pub fn start(run_dir: &Path) -> std::io::Result<Witness> {
         .spawn()?;
     let pipe = child.stdin.take().ok_or_else(|| std::io::Error::other("no pipe to the crash witness"))?;
     Ok(Witness { pipe })
+}
+
+/// The hidden `traintop crash-witness RUN_DIR`'s arguments.
+#[derive(clap::Args, Debug)]
+pub struct WitnessArgs {
+    run_dir: PathBuf,
+}
+
+impl WitnessArgs {
+    /// `traintop crash-witness`.
+    pub fn call(self) -> Result<(), ExitError> {
+        witness(&self.run_dir)
+    }
 }
 
 /// The witness process: waits for the run's end and records a crash.

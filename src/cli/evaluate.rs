@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::shared_args::TrustArgs;
 use super::ExitError;
 use crate::data::{load_csv_for_model, Dataset, Encoding, NewRows};
 use crate::inspect::evaluation::{class_labels, evaluate as score_report};
@@ -11,11 +12,82 @@ use crate::inspect::{predictions, TrainedModel, Which};
 use crate::train::prepare::datasets;
 
 /// Which rows of the run's own data to score.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum SplitChoice {
     #[default]
     Validation,
     Train,
+}
+
+/// Which checkpoint of a run to use.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum CheckpointArg {
+    /// Where the run stopped.
+    Last,
+    /// The epoch with the lowest validation loss.
+    Best,
+}
+
+impl From<CheckpointArg> for Which {
+    fn from(c: CheckpointArg) -> Which {
+        match c {
+            CheckpointArg::Last => Which::Last,
+            CheckpointArg::Best => Which::Best,
+        }
+    }
+}
+
+/// `traintop evaluate`'s arguments.
+#[derive(clap::Args, Debug)]
+pub struct EvaluateArgs {
+    run_dir: PathBuf,
+    #[command(flatten)]
+    trust: TrustArgs,
+    /// A labelled CSV file with the columns the run was trained on.
+    #[arg(long, value_name = "FILE")]
+    data: Option<PathBuf>,
+    /// Which part of the run's own data to score (without --data).
+    #[arg(long, value_enum, default_value_t = SplitChoice::Validation, conflicts_with = "data")]
+    split: SplitChoice,
+    #[arg(long, value_enum, default_value_t = CheckpointArg::Last)]
+    checkpoint: CheckpointArg,
+    /// Print one JSON object instead of the report.
+    #[arg(long)]
+    json: bool,
+}
+
+impl EvaluateArgs {
+    /// `traintop evaluate`.
+    pub fn call(self) -> Result<(), ExitError> {
+        let Self { run_dir: run, trust, data, split, checkpoint, json } = self;
+        let (trust_plugins, checkpoint) = (trust.trust_plugins, checkpoint.into());
+        evaluate(&EvaluateOptions { run, data, split, checkpoint, json, trust_plugins })
+    }
+}
+
+/// `traintop predict`'s arguments.
+#[derive(clap::Args, Debug)]
+pub struct PredictArgs {
+    run_dir: PathBuf,
+    #[command(flatten)]
+    trust: TrustArgs,
+    /// CSV file with the columns the run was trained on (the target may be absent).
+    #[arg(long, value_name = "FILE")]
+    data: PathBuf,
+    /// Where to write the predictions (`-` for standard output).
+    #[arg(long, value_name = "FILE.csv")]
+    out: PathBuf,
+    #[arg(long, value_enum, default_value_t = CheckpointArg::Last)]
+    checkpoint: CheckpointArg,
+}
+
+impl PredictArgs {
+    /// `traintop predict`.
+    pub fn call(self) -> Result<(), ExitError> {
+        let Self { run_dir: run, trust, data, out, checkpoint } = self;
+        let (trust_plugins, checkpoint) = (trust.trust_plugins, checkpoint.into());
+        predict(&PredictOptions { run, data, out, checkpoint, trust_plugins })
+    }
 }
 
 #[derive(Clone, Debug, Default)]

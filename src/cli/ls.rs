@@ -6,6 +6,24 @@ use crate::client::find::{self, RunEntry};
 use crate::client::{banner, ssh};
 use crate::format::{clean_lines, duration};
 
+/// `traintop ls`'s arguments.
+#[derive(clap::Args, Debug)]
+pub struct LsArgs {
+    /// One JSON array (with --ssh: an object per host).
+    #[arg(long)]
+    json: bool,
+    /// List the runs on HOST instead (`ssh HOST traintop ls --json`); repeatable.
+    #[arg(long, value_name = "[USER@]HOST")]
+    ssh: Vec<String>,
+}
+
+impl LsArgs {
+    /// `traintop ls`.
+    pub fn call(self) -> Result<(), ExitError> {
+        ls(self.json, &self.ssh)
+    }
+}
+
 /// Prints the runs here, or on each of `hosts`.
 pub fn ls(json: bool, hosts: &[String]) -> Result<(), ExitError> {
     if hosts.is_empty() {

@@ -1,6 +1,32 @@
 //! Command-line subcommands and how their failures map to exit codes:
 //! 2 for bad input (config, data, checkpoint, usage), 1 for failures at run
 //! time, 3 for a run that diverged (its `last` holds the last good state).
+//!
+//! The tree is `command.rs`; each subcommand's arguments live beside its
+//! handler. Who runs where when a run starts (`launch::Topology`, chosen from
+//! the flags and the terminal):
+//!
+//! ```text
+//! in a terminal (default)          own session, no terminal
+//! traintop run  DashboardClient -> traintop run --supervise  Supervisor
+//!   |  (--detach: Detached,          | waits; writes a crash's summary
+//!   |   prints where, returns)       v
+//!   |<--- "ready {record}" ------ traintop run --server  Server
+//!   |                               +- trainer thread --> run folder
+//!   +- dashboard <== socket ====>   +- listener             (events.jsonl,
+//!                                   ^                 metrics.jsonl, output.log,
+//!      traintop attach / top  =====/                  checkpoints, summary.json)
+//!
+//! traintop run --foreground (Foreground) | --headless or no terminal (Headless)
+//!   +- trainer thread --> run folder;  +- listener <== socket == attach, top
+//!   +- dashboard (Foreground) or line log (Headless)
+//!   +- pipe --> traintop crash-witness RUN_DIR (own session; names the plugin
+//!               hook that took the process down)
+//! ```
+//!
+//! The socket lives in an owner-only directory (`serve::socket_dir`); the
+//! server's record beside it is how `attach`, `ls` and `top` find runs.
+//! `resume` and `fork` take the same paths (the server repeats `resume DIR`).
 
 pub mod attach;
 /// Text from outside the process made safe for a terminal, keeping line
@@ -8,16 +34,20 @@ pub mod attach;
 pub use crate::format::clean_lines;
 pub(crate) mod background;
 pub mod bench;
+pub mod command;
 pub mod crash_watch;
 pub mod diff;
 pub mod evaluate;
 pub mod fork;
 pub(crate) mod headless;
+pub mod launch;
 mod line_pump;
 pub mod ls;
+mod panic_log;
 pub mod plugins;
 pub(crate) mod roofline;
 pub mod run;
+pub mod shared_args;
 pub(crate) mod signals;
 mod stall;
 mod supervise;
@@ -27,6 +57,7 @@ pub mod view;
 pub mod wait;
 
 use std::fmt;
+use std::process::ExitCode;
 
 /// The exit code of a run that diverged.
 pub const DIVERGED: i32 = 3;
@@ -86,6 +117,21 @@ impl ExitError {
             matches!(c.downcast_ref::<RunError>(), Some(RunError::Backend { .. } | RunError::TooLarge { .. }))
         });
         Self { code: if backend { 2 } else { 1 }, message: format!("{e:#}") }
+    }
+}
+
+/// The process's exit: the error said on stderr, its code returned.
+pub fn exit_code(result: Result<(), ExitError>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // An empty message: said already (a background server's own error).
+            if !e.message.is_empty() {
+                // Errors quote files, configs and remotes: shown, never obeyed.
+                eprintln!("error: {}", clean_lines(&e.to_string()));
+            }
+            ExitCode::from(e.code as u8)
+        }
     }
 }
 

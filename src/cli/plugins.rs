@@ -9,6 +9,45 @@ use crate::format::clean;
 use crate::plugin::check::{check_library, PointReport};
 use crate::plugin::loader::{self, LoadedLibrary};
 
+/// `traintop plugins`'s arguments: which of its two subcommands.
+#[derive(clap::Args, Debug)]
+pub struct PluginsArgs {
+    #[command(subcommand)]
+    command: PluginsCommand,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum PluginsCommand {
+    /// Show every plugin found, with its parameters.
+    List {
+        /// Also search this folder.
+        #[arg(long = "dir", value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Load a plugin file, check its descriptor, and gradient-check its graph
+    /// fragment on random data (for plugin authors).
+    Check {
+        path: PathBuf,
+        /// Set a parameter before checking: --set rate=0.2
+        #[arg(long = "set", value_name = "PARAM=VALUE")]
+        settings: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl PluginsArgs {
+    /// `traintop plugins list` or `traintop plugins check`.
+    pub fn call(self) -> Result<(), ExitError> {
+        match self.command {
+            PluginsCommand::List { dirs, json } => list(&dirs, json),
+            PluginsCommand::Check { path, settings, json } => check(&path, &settings, json),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct ParamJson {
     name: String,

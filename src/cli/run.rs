@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::headless::LinePrinter;
+use super::launch::{ContinueArgs, LaunchArgs, RunOptions, Topology};
 use super::line_pump::{self, LinePump, LineSink};
+use super::shared_args::ScreenArgs;
 use super::{background, signals, ExitError};
 use crate::config::{ConfigSource, OnDivergence, RunConfig};
 use crate::protocol::{ClientId, Request, RunCommand, RunEvent, StopReason};
@@ -21,33 +23,49 @@ pub const EMBEDDED_CONFIG: &str = include_str!("../../configs/demo.toml");
 pub const EMBEDDED_DATA: &str = include_str!("../../data/digits.csv");
 const EMBEDDED_DATA_NAME: &str = "digits.csv";
 
-/// Options shared by `run` and `resume`.
-#[derive(Clone, Debug, Default)]
-pub struct RunOptions {
-    pub config: Option<PathBuf>,
-    pub overrides: Vec<String>,
-    pub out: Option<PathBuf>,
-    /// Line log instead of the dashboard (also when stdout is not a terminal).
-    pub headless: bool,
-    pub quiet: bool,
-    pub no_color: bool,
-    pub mouse: bool,
-    pub refresh_ms: u64,
-    /// The dashboard in this process, as one process (batch jobs).
-    pub foreground: bool,
-    /// Start in the background, print where, and return.
-    pub detach: bool,
-    /// This process is a run's background server (started by `run`).
-    pub server: bool,
-    /// This process supervises a run's background server (started by `run`).
-    pub supervise: bool,
-    /// A finished run folder to draw behind the live curves.
-    pub baseline: Option<PathBuf>,
-    /// `resume`/`fork`: folders the user trusts to load the run folder's
-    /// plugins from (a run folder's own `[plugins] dirs` are never searched).
-    pub trust_plugins: Vec<PathBuf>,
-    /// `resume`/`fork`: techniques to go on without (`--drop-technique`).
-    pub drop_techniques: Vec<String>,
+/// `traintop run`'s arguments: a config (or none, the embedded demo) and
+/// the launch flags `resume` and `fork` share.
+#[derive(clap::Args, Debug, Default)]
+pub struct RunArgs {
+    /// The run's TOML config (see configs/). Relative paths inside it resolve
+    /// against its folder.
+    config: Option<PathBuf>,
+    /// Write the run folder under DIR instead of run.out_dir.
+    // Listed between --set and --quiet, as before LaunchArgs was shared: clap
+    // lists options by (display order, name), the order counting options as
+    // added (out 0, headless 1, set 2, quiet 3); "out" sorts before "quiet".
+    #[arg(long, value_name = "DIR", display_order = 3)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    launch: LaunchArgs,
+}
+
+impl RunArgs {
+    /// `traintop run` (and the bare `traintop`, with no arguments).
+    pub fn call(self) -> Result<(), ExitError> {
+        let opts = RunOptions { config: self.config, out: self.out, ..self.launch.options() };
+        run(&opts)
+    }
+}
+
+/// `traintop resume`'s arguments.
+#[derive(clap::Args, Debug)]
+#[command(mut_arg("overrides", |a| {
+    a.help("Override a key of the run's config (e.g. run.epochs to train longer)")
+}))]
+pub struct ResumeArgs {
+    run_dir: PathBuf,
+    #[command(flatten)]
+    continued: ContinueArgs,
+    #[command(flatten)]
+    launch: LaunchArgs,
+}
+
+impl ResumeArgs {
+    /// `traintop resume`.
+    pub fn call(self) -> Result<(), ExitError> {
+        resume(&self.run_dir, &self.continued.apply(self.launch.options()))
+    }
 }
 
 /// Reads the config, or the embedded default when none is given. The embedded
@@ -76,20 +94,36 @@ fn toml_string(p: &Path) -> String {
 
 /// `traintop run`.
 pub fn run(opts: &RunOptions) -> Result<(), ExitError> {
-    if opts.supervise {
-        return super::supervise::supervise(server_args("run", opts.config.as_deref(), opts));
+    launch("run", opts.config.as_deref(), opts, |baseline| {
+        let config = load_config(opts)?;
+        let out_dir =
+            opts.out.clone().unwrap_or_else(|| config.resolve_path(&config.run.out_dir.display().to_string()));
+        let prepared = prepare(Launch::New { config: Box::new(config), out_dir }, &mut |w| eprintln!("{w}"))?;
+        drive(prepared, opts, baseline)
+    })
+}
+
+/// Trains the run in this process (`train`, given the `--baseline` run), or
+/// hands it to the process the topology puts it in: the supervisor starts
+/// the server, a dashboard client (or `--detach`) starts the supervisor.
+/// `command` and `target` are the subcommand the other process repeats.
+fn launch(
+    command: &str,
+    target: Option<&Path>,
+    opts: &RunOptions,
+    train: impl FnOnce(Option<Baseline>) -> Result<(), ExitError>,
+) -> Result<(), ExitError> {
+    let server_args = || server_args(command, target, opts);
+    match opts.topology {
+        Topology::Supervisor => super::supervise::supervise(server_args()),
+        Topology::DashboardClient | Topology::Detached => in_background(server_args(), opts, baseline_of(opts)?),
+        Topology::Server => {
+            let baseline = baseline_of(opts)?;
+            background::leave_session();
+            train(baseline)
+        }
+        Topology::Foreground | Topology::Headless => train(baseline_of(opts)?),
     }
-    let baseline = baseline_of(opts)?;
-    if wants_background(opts) {
-        return in_background(server_args("run", opts.config.as_deref(), opts), opts, baseline);
-    }
-    if opts.server {
-        background::leave_session();
-    }
-    let config = load_config(opts)?;
-    let out_dir = opts.out.clone().unwrap_or_else(|| config.resolve_path(&config.run.out_dir.display().to_string()));
-    let prepared = prepare(Launch::New { config: Box::new(config), out_dir }, &mut |w| eprintln!("{w}"))?;
-    drive(prepared, opts, baseline)
 }
 
 /// The `--baseline` run, read before anything starts so that a bad folder
@@ -103,16 +137,11 @@ fn baseline_of(opts: &RunOptions) -> Result<Option<Baseline>, ExitError> {
 /// change is printed here and recorded (an `override` event) at the resume
 /// step.
 pub fn resume(dir: &Path, opts: &RunOptions) -> Result<(), ExitError> {
-    if opts.supervise {
-        return super::supervise::supervise(server_args("resume", Some(dir), opts));
-    }
-    let baseline = baseline_of(opts)?;
-    if wants_background(opts) {
-        return in_background(server_args("resume", Some(dir), opts), opts, baseline);
-    }
-    if opts.server {
-        background::leave_session();
-    }
+    launch("resume", Some(dir), opts, |baseline| resume_here(dir, opts, baseline))
+}
+
+/// Prepares the resumed run in this process and drives it.
+fn resume_here(dir: &Path, opts: &RunOptions, baseline: Option<Baseline>) -> Result<(), ExitError> {
     let trust = FolderTrust { plugin_dirs: opts.trust_plugins.clone(), drop: opts.drop_techniques.clone() };
     let launch = Launch::Resume { dir: dir.to_path_buf(), overrides: opts.overrides.clone(), trust };
     let prepared = prepare(launch, &mut |w| eprintln!("{w}"))?;
@@ -140,11 +169,10 @@ enum Watcher {
 /// with the line log (headless, and the background server, whose output
 /// goes to the run folder). A hang-up detaches; SIGINT/SIGTERM stop.
 fn drive(mut prepared: Prepared, opts: &RunOptions, baseline: Option<Baseline>) -> Result<(), ExitError> {
-    use std::io::IsTerminal;
-    let foreground = !opts.server && !opts.headless && std::io::stdout().is_terminal();
+    let foreground = opts.topology == Topology::Foreground;
     // Unset, a divergence pauses a run someone watches (the dashboard's
     // banner offers the fixes) and stops a headless one (exit code 3).
-    let watched = if opts.server || foreground { OnDivergence::Pause } else { OnDivergence::Stop };
+    let watched = if opts.topology == Topology::Headless { OnDivergence::Stop } else { OnDivergence::Pause };
     prepared.config.run.on_divergence.get_or_insert(watched);
     let (mut run, trainer_ends) = match Driven::set_up(&prepared, opts, foreground) {
         Ok(set_up) => set_up,
@@ -205,9 +233,11 @@ impl Driven {
         let path = std::path::absolute(&prepared.run_dir.path).unwrap_or_else(|_| prepared.run_dir.path.clone());
         let name = prepared.config.run.name.clone();
         let hooks = prepared.plugins.watch();
-        let witness = record_crashes(&hooks, &path, opts.server);
+        super::panic_log::log_panics_in(&path);
+        let background = opts.topology == Topology::Server;
+        let witness = record_crashes(&hooks, &path, background);
         let (commands, command_rx) = std::sync::mpsc::channel();
-        let (server, detached) = serve(&path, &name, &commands, opts.server)?;
+        let (server, detached) = serve(&path, &name, &commands, background)?;
         let (watcher, events, pump) = match foreground {
             true => {
                 let (event_tx, events) = std::sync::mpsc::channel();
@@ -216,7 +246,7 @@ impl Driven {
             false => {
                 let (sink, pump) = line_pump::start()
                     .map_err(|e| ExitError::runtime(anyhow::anyhow!("cannot start the output thread: {e}")))?;
-                (Watcher::Lines(LinePrinter::new(opts.quiet || opts.server), sink), None, Some(pump))
+                (Watcher::Lines(LinePrinter::new(opts.quiet || background), sink), None, Some(pump))
             }
         };
         let driven = Self { flags, path, name, hooks, _witness: witness, commands, server, detached, events, pump };
@@ -226,7 +256,8 @@ impl Driven {
     /// The dashboard in this terminal, until it quits or the terminal goes;
     /// whether it asked the run to stop.
     fn dashboard(&mut self, opts: &RunOptions, baseline: Option<Baseline>) -> Result<bool, ExitError> {
-        let options = crate::tui::DashboardOptions::new(&self.name, opts.refresh_ms, opts.mouse, opts.no_color)
+        let ScreenArgs { no_color, mouse, refresh_ms } = opts.screen;
+        let options = crate::tui::DashboardOptions::new(&self.name, refresh_ms, mouse, no_color)
             .quit_on(&self.flags.any)
             .with_baseline(baseline);
         let Some(events) = self.events.take() else { return Ok(false) };
@@ -387,7 +418,7 @@ fn in_background(
     let mut started = background::start(args)?;
     let record = started.record.clone();
     let dir = record.run_dir.display().to_string();
-    if opts.detach {
+    if opts.topology == Topology::Detached {
         println!("{dir}");
         println!("training in the background (pid {}); watch it with:", record.pid);
         println!("  traintop attach {dir}");
@@ -396,7 +427,8 @@ fn in_background(
     }
     let flags = signals::install()?;
     let (events, requests, status) = super::attach::here(&record.socket, &record.run_dir, ClientId::Dashboard, false)?;
-    let options = crate::tui::DashboardOptions::new(&status.name, opts.refresh_ms, opts.mouse, opts.no_color)
+    let ScreenArgs { no_color, mouse, refresh_ms } = opts.screen;
+    let options = crate::tui::DashboardOptions::new(&status.name, refresh_ms, mouse, no_color)
         .attached(false)
         .quit_on(&flags.any)
         .with_baseline(baseline);
@@ -426,15 +458,6 @@ fn in_background(
         Some(0) => Ok(()),
         code => Err(ExitError { code: code.unwrap_or(1), message: String::new() }),
     }
-}
-
-/// Whether this `run`/`resume` goes to a background server (a dashboard in
-/// a terminal, or `--detach`) rather than staying in this process.
-fn wants_background(opts: &RunOptions) -> bool {
-    use std::io::IsTerminal;
-    !opts.server
-        && !opts.supervise
-        && (opts.detach || (!opts.headless && !opts.foreground && std::io::stdout().is_terminal()))
 }
 
 /// The server's command line: the same run, as `--server`.

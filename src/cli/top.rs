@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::attach::{self, AttachOptions};
+use super::shared_args::ScreenArgs;
 use super::signals;
 use super::ExitError;
 use crate::client::find::{self, RunEntry};
@@ -26,6 +27,24 @@ use crate::tui::top::{run_top, TopChoice, TopRow, TopSnapshot};
 const LOCAL_EVERY: Duration = Duration::from_millis(1000);
 /// How often each other host is asked (an ssh connection each time).
 const REMOTE_EVERY: Duration = Duration::from_secs(3);
+
+/// `traintop top`'s arguments.
+#[derive(clap::Args, Debug)]
+pub struct TopArgs {
+    /// Also show the runs on HOST; repeatable.
+    #[arg(long, value_name = "[USER@]HOST")]
+    ssh: Vec<String>,
+    #[command(flatten)]
+    screen: ScreenArgs,
+}
+
+impl TopArgs {
+    /// `traintop top`.
+    pub fn call(self) -> Result<(), ExitError> {
+        let ScreenArgs { no_color, mouse, refresh_ms } = self.screen;
+        top(&TopOptions { hosts: self.ssh, no_color, mouse, refresh_ms })
+    }
+}
 
 #[derive(Clone, Debug, Default)]
 pub struct TopOptions {

@@ -1,13 +1,39 @@
-//! `traintop view RUN_A RUN_B ...`: what differs between the runs' configs
-//! (read here, from each folder's `config.toml`), handed to the dashboard's
-//! comparison screen with the folders.
+//! `traintop view RUN_DIR`: one run folder in the dashboard. `traintop view
+//! RUN_A RUN_B ...`: what differs between the runs' configs (read here, from
+//! each folder's `config.toml`), handed to the dashboard's comparison screen
+//! with the folders.
 
 use std::path::PathBuf;
 
+use super::shared_args::ScreenArgs;
 use super::ExitError;
 use crate::inspect::diff::{varying_keys, RunFacts};
-use crate::tui::{view_runs, RunToCompare, MAX_RUNS};
+use crate::tui::{view_runs, DashboardOptions, RunToCompare, MAX_RUNS};
 
+/// `traintop view`'s arguments.
+#[derive(clap::Args, Debug)]
+pub struct ViewArgs {
+    #[arg(required = true, num_args = 1.., value_name = "RUN_DIR")]
+    run_dirs: Vec<PathBuf>,
+    #[command(flatten)]
+    screen: ScreenArgs,
+}
+
+impl ViewArgs {
+    /// `traintop view`: one folder's dashboard, or several compared.
+    pub fn call(mut self) -> Result<(), ExitError> {
+        if self.run_dirs.len() > 1 {
+            return compare(&self.run_dirs, self.screen.no_color, self.screen.mouse);
+        }
+        let run_dir = self.run_dirs.remove(0);
+        let title = run_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let ScreenArgs { no_color, mouse, refresh_ms } = self.screen;
+        let options = DashboardOptions::new(title, refresh_ms, mouse, no_color);
+        crate::tui::view_run(&run_dir, options).map_err(|e| ExitError::input(format!("{}: {e}", run_dir.display())))
+    }
+}
+
+/// The comparison screen over `dirs`.
 pub fn compare(dirs: &[PathBuf], no_color: bool, mouse: bool) -> Result<(), ExitError> {
     if dirs.len() > MAX_RUNS {
         return Err(ExitError::input(format!("at most {MAX_RUNS} runs can be overlaid, got {}", dirs.len())));

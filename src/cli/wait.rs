@@ -23,6 +23,20 @@ fn folder(what: &str) -> Result<PathBuf, ExitError> {
     find::find(Some(what)).map(|e| e.run_dir).map_err(|e| ExitError::input(e.to_string().trim_end().to_string()))
 }
 
+/// `traintop wait`'s arguments.
+#[derive(clap::Args, Debug)]
+pub struct WaitArgs {
+    run: String,
+}
+
+impl WaitArgs {
+    /// `traintop wait`.
+    pub fn call(self) -> Result<(), ExitError> {
+        wait(&self.run)
+    }
+}
+
+/// Blocks until the run `what` names ends; its outcome as the exit.
 pub fn wait(what: &str) -> Result<(), ExitError> {
     let dir = folder(what)?;
     let flags = signals::install()?;

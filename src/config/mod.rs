@@ -101,10 +101,8 @@ impl RunConfig {
     pub fn from_str(text: &str, source: ConfigSource, overrides: &[String]) -> Result<RunConfig, ConfigError> {
         let mut reporter =
             Reporter { file: source.display_name(), text, spans: SpanMap::default(), applied: Vec::new() };
-        let mut table: toml::Table = toml::from_str(text).map_err(|e| {
-            let message = e.message().trim().replace('\n', "; ");
-            reporter.error_near("", e.span().map(|s| s.start), message)
-        })?;
+        let mut table: toml::Table = toml::from_str(text)
+            .map_err(|e| reporter.error_near("", e.span().map(|s| s.start), syntax_message(&e, text)))?;
         reporter.spans = SpanMap::parse(text);
         reporter.applied = overrides::apply(&mut table, overrides)?;
 
@@ -192,6 +190,17 @@ impl RunConfig {
     }
 }
 
+/// A syntax error's message on one line. toml 1 says "duplicate key"
+/// without naming it; the key is the text under the error's span.
+fn syntax_message(e: &toml::de::Error, text: &str) -> String {
+    let message = e.message().trim().replace('\n', "; ");
+    let key = e.span().and_then(|s| text.get(s)).map(str::trim).filter(|k| !k.is_empty());
+    match key {
+        Some(key) if message == "duplicate key" => format!("duplicate key `{key}`"),
+        _ => message,
+    }
+}
+
 /// Blames a serde error on a key: the innermost path under its span.
 /// `own_text` says the spans are the file's, so a bare span is still a
 /// usable location.
@@ -229,6 +238,12 @@ mod tests {
     }
 
     const SYN: &str = "[data]\npath = \"synthetic:spirals\"\n";
+
+    #[test]
+    fn a_duplicate_key_is_named_at_its_second_line() {
+        let e = err("[data]\npath = \"synthetic:spirals\"\n[run]\nepochs = 3\nepochs = 4\n", &[]);
+        assert_eq!(e, "<embedded>:5:1: duplicate key `epochs`");
+    }
 
     #[test]
     fn minimal_config_gets_every_default() {

@@ -4,20 +4,15 @@
 //!
 //! Paths are written `section.key`, with `[i]` for array elements:
 //! `technique[0].rate`. The root table has the empty path.
+//!
+//! The spans come from toml's own parse tree (`toml::de::DeTable`, every key
+//! and value a public `Spanned`), the same parser whose error spans
+//! `path_at` maps back to keys, so both always agree.
 
 use std::ops::Range;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-
-// toml hands out byte spans only through `toml::Spanned`, whose protocol is a
-// struct with these names. Speaking it directly (instead of using
-// `Spanned<T>`) lets us accept values that carry no span, such as the
-// implicit `a` in `[a.b]`, where `Spanned<T>` would fail the whole parse.
-const SPANNED: &str = "$__serde_spanned_private_Spanned";
-const START: &str = "$__serde_spanned_private_start";
-const END: &str = "$__serde_spanned_private_end";
-const VALUE: &str = "$__serde_spanned_private_value";
-const FIELDS: &[&str] = &[START, END, VALUE];
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Entry {
@@ -36,12 +31,12 @@ impl SpanMap {
     /// Empty when `text` is not valid TOML; callers report syntax errors
     /// from their own parse.
     pub(crate) fn parse(text: &str) -> SpanMap {
+        let Ok(root) = DeTable::parse(text) else { return SpanMap::default() };
         let mut entries = Vec::new();
-        let seed = ValueSeed { path: String::new(), key: None, out: &mut entries };
-        match seed.deserialize(toml::de::Deserializer::new(text)) {
-            Ok(()) => SpanMap { entries },
-            Err(_) => SpanMap::default(),
-        }
+        // The root has no place of its own to point at.
+        entries.push(Entry { path: String::new(), key: None, value: None });
+        record_table(root.get_ref(), "", &mut entries);
+        SpanMap { entries }
     }
 
     /// Byte offset to show for `path`: its value, else its key, else the
@@ -131,191 +126,27 @@ pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, before[line_start..].chars().count() + 1)
 }
 
-struct ValueSeed<'a> {
-    path: String,
-    key: Option<Range<usize>>,
-    out: &'a mut Vec<Entry>,
-}
-
-impl<'a> ValueSeed<'a> {
-    fn record(self, value: Option<Range<usize>>) -> (String, &'a mut Vec<Entry>) {
-        self.out.push(Entry { path: self.path.clone(), key: self.key, value });
-        (self.path, self.out)
+/// Records each key of `table` (at `path`) and everything inside it.
+fn record_table(table: &DeTable<'_>, path: &str, out: &mut Vec<Entry>) {
+    for (key, value) in table {
+        record(child(path, key.get_ref()), Some(key.span()), value, out);
     }
 }
 
-impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_struct(SPANNED, FIELDS, self)
-    }
-}
-
-impl<'de> Visitor<'de> for ValueSeed<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("any TOML value")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let first = map.next_key_seed(KeySeed)?;
-        match first {
-            Some((name, _)) if name == START => {
-                let start: usize = map.next_value()?;
-                map.next_key_seed(KeySeed)?;
-                let end: usize = map.next_value()?;
-                map.next_key_seed(KeySeed)?;
-                // The root reports an empty span; it has no place to point at.
-                let span = (start < end).then_some(start..end);
-                let (path, out) = self.record(span);
-                map.next_value_seed(ShapeSeed { path, out })
-            }
-            first => {
-                let (path, out) = self.record(None);
-                visit_table(first, map, &path, out)
+/// Records `value` at `path`, then what it holds. A span the parser has no
+/// text for (an implicit table, such as `a` in `[a.b]`) is empty, and left
+/// out: the path then points at what is inside it.
+fn record(path: String, key: Option<Range<usize>>, value: &Spanned<DeValue<'_>>, out: &mut Vec<Entry>) {
+    let value_span = Some(value.span()).filter(|s| !s.is_empty());
+    out.push(Entry { path: path.clone(), key: key.filter(|s| !s.is_empty()), value: value_span });
+    match value.get_ref() {
+        DeValue::Table(table) => record_table(table, &path, out),
+        DeValue::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                record(format!("{path}[{i}]"), None, item, out);
             }
         }
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        let (path, out) = self.record(None);
-        visit_array(seq, &path, out)
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        self.record(None);
-        Ok(())
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        self.record(None);
-        Ok(())
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        self.record(None);
-        Ok(())
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        self.record(None);
-        Ok(())
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        self.record(None);
-        Ok(())
-    }
-}
-
-/// The value inside a span: a table, an array or a scalar.
-struct ShapeSeed<'a> {
-    path: String,
-    out: &'a mut Vec<Entry>,
-}
-
-impl<'de> DeserializeSeed<'de> for ShapeSeed<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ShapeSeed<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("any TOML value")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let first = map.next_key_seed(KeySeed)?;
-        visit_table(first, map, &self.path, self.out)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        visit_array(seq, &self.path, self.out)
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-}
-
-fn visit_table<'de, A: MapAccess<'de>>(
-    mut key: Option<(String, Option<Range<usize>>)>,
-    mut map: A,
-    path: &str,
-    out: &mut Vec<Entry>,
-) -> Result<(), A::Error> {
-    while let Some((name, span)) = key {
-        if name.starts_with("$__") {
-            // toml's private encoding of a datetime: a leaf for our purposes.
-            map.next_value::<IgnoredAny>()?;
-        } else {
-            map.next_value_seed(ValueSeed { path: child(path, &name), key: span, out })?;
-        }
-        key = map.next_key_seed(KeySeed)?;
-    }
-    Ok(())
-}
-
-fn visit_array<'de, A: SeqAccess<'de>>(mut seq: A, path: &str, out: &mut Vec<Entry>) -> Result<(), A::Error> {
-    let mut i = 0;
-    while seq.next_element_seed(ValueSeed { path: format!("{path}[{i}]"), key: None, out })?.is_some() {
-        i += 1;
-    }
-    Ok(())
-}
-
-/// A table key with its span when the parser knows it.
-struct KeySeed;
-
-impl<'de> DeserializeSeed<'de> for KeySeed {
-    type Value = (String, Option<Range<usize>>);
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_struct(SPANNED, FIELDS, self)
-    }
-}
-
-impl<'de> Visitor<'de> for KeySeed {
-    type Value = (String, Option<Range<usize>>);
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a key")
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok((v.to_string(), None))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut start = None;
-        let mut end = None;
-        let mut name = None;
-        while let Some(field) = map.next_key::<String>()? {
-            match field.as_str() {
-                START => start = Some(map.next_value::<usize>()?),
-                END => end = Some(map.next_value::<usize>()?),
-                VALUE => name = Some(map.next_value::<String>()?),
-                _ => return Err(de::Error::custom("unexpected key encoding")),
-            }
-        }
-        let name = name.ok_or_else(|| de::Error::custom("key without a name"))?;
-        let span = start.zip(end).map(|(s, e)| s..e).filter(|s| !s.is_empty());
-        Ok((name, span))
+        _ => {}
     }
 }
 

@@ -80,11 +80,7 @@ fn cuda_available() -> Result<(), BackendError> {
     // a message, which itself fails when there is no driver.
     // luminal_cudarc unwraps some driver errors; keep that panic's message off
     // the terminal, the error below says it better.
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let result = std::panic::catch_unwind(|| luminal_cudarc::driver::CudaDevice::new(0).map(|_| ()).map_err(|e| e.0));
-    std::panic::set_hook(previous);
-    result
+    super::guard::quietly(|| luminal_cudarc::driver::CudaDevice::new(0).map(|_| ()).map_err(|e| e.0))
         .map_err(|_| BackendError::NoGpu("the CUDA driver could not be initialized".into()))?
         .map_err(|code| BackendError::NoGpu(format!("CUDA driver error {code:?}")))
 }

@@ -5,16 +5,11 @@
 //! such a failure becomes a message naming what failed: the run stops with an
 //! error, its states put back where they were before the failed step.
 
-use std::panic::{self, AssertUnwindSafe};
-
-/// Runs `f`; a panic inside it comes back as its message, and the panic hook
-/// (which would print over the dashboard) stays silent meanwhile.
+/// Runs `f`; a panic inside it comes back as its message, and the process's
+/// panic hook (which would print over the dashboard) stays silent about it
+/// (see `panic_policy`: no hook is swapped, other threads' panics still show).
 pub fn quietly<R>(f: impl FnOnce() -> R) -> Result<R, String> {
-    let previous = panic::take_hook();
-    panic::set_hook(Box::new(|_| {}));
-    let result = panic::catch_unwind(AssertUnwindSafe(f));
-    panic::set_hook(previous);
-    result.map_err(|payload| {
+    crate::panic_policy::expected(f).map_err(|payload| {
         payload
             .downcast_ref::<String>()
             .cloned()

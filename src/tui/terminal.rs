@@ -1,8 +1,10 @@
 //! Entering and leaving the dashboard's terminal mode (raw mode, alternate
 //! screen, hidden cursor, mouse capture only when asked). The terminal is
-//! restored when the guard drops, on error paths too, and by a panic hook
-//! that restores first and then runs the previous hook, so a panic message
-//! lands on a usable terminal instead of inside the alternate screen.
+//! restored when the guard drops, on error paths too, and on a panic: the
+//! guard registers with the process's panic policy (`panic_policy`, whose
+//! hook `main` installs), which has it restore the terminal before the
+//! message prints, so the message lands on a usable terminal instead of
+//! inside the alternate screen.
 //!
 //! Only a panic on the dashboard's own thread restores the terminal: other
 //! threads (the trainer, plugin calls the host catches) may panic and go on,
@@ -12,7 +14,7 @@
 
 use std::io::{self, Stdout};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, Once};
+use std::sync::Mutex;
 use std::thread::ThreadId;
 
 use ratatui::backend::CrosstermBackend;
@@ -27,7 +29,6 @@ use super::clean_backend::CleanBackend;
 /// then, so a panic after the dashboard closed prints no stray escapes.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 static MOUSE: AtomicBool = AtomicBool::new(false);
-static HOOK: Once = Once::new();
 static UI_THREAD: Mutex<Option<ThreadId>> = Mutex::new(None);
 static DEFERRED: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
@@ -38,7 +39,7 @@ pub struct TerminalGuard {
 
 /// Puts the terminal in dashboard mode.
 pub fn enter(mouse: bool) -> io::Result<TerminalGuard> {
-    install_panic_hook();
+    crate::panic_policy::on_terminal(on_panic);
     *UI_THREAD.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::thread::current().id());
     enable_raw_mode()?;
     ACTIVE.store(true, Ordering::SeqCst);
@@ -77,21 +78,17 @@ pub fn restore() -> io::Result<()> {
     mouse.and(screen).and(raw)
 }
 
-fn install_panic_hook() {
-    HOOK.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let ui = *UI_THREAD.lock().unwrap_or_else(|e| e.into_inner());
-            let here = std::thread::current();
-            if ACTIVE.load(Ordering::SeqCst) && ui.is_some_and(|id| id != here.id()) {
-                let name = here.name().unwrap_or("unnamed").to_string();
-                DEFERRED.lock().unwrap_or_else(|e| e.into_inner()).push(format!("thread '{name}' {info}"));
-                return;
-            }
-            let _ = restore();
-            previous(info);
-        }));
-    });
+/// The terminal's part of the panic policy: a panic on another thread
+/// while the dashboard is up is held back (true); any other restores the
+/// terminal first, so its message prints on a usable one (false).
+fn on_panic(message: &str) -> bool {
+    let ui = *UI_THREAD.lock().unwrap_or_else(|e| e.into_inner());
+    if ACTIVE.load(Ordering::SeqCst) && ui.is_some_and(|id| id != std::thread::current().id()) {
+        DEFERRED.lock().unwrap_or_else(|e| e.into_inner()).push(message.to_string());
+        return true;
+    }
+    let _ = restore();
+    false
 }
 
 /// Panic messages of other threads held back while the dashboard was up.
