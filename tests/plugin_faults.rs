@@ -221,3 +221,31 @@ fn a_clients_stop_ends_a_run_stalled_in_a_hook() {
     assert!(finished["error"].as_str().unwrap().contains("hung"), "{finished}");
     check_stopped_while_hung(&place, &mut child);
 }
+
+/// A crash is told to the user's `[notify] command` (the process whose
+/// config named one is gone; the supervisor reads the user's config file).
+#[test]
+fn a_crash_is_told_to_the_users_notify_command() {
+    let place = Place::new();
+    let home = place.tmp.path().join("xdg");
+    std::fs::create_dir_all(home.join("traintop")).unwrap();
+    let got = place.tmp.path().join("told.jsonl");
+    let command = format!("[notify]\ncommand = \"cat >> '{}'\"\n", got.display());
+    std::fs::write(home.join("traintop").join("config.toml"), command).unwrap();
+    let cfg = common::cli::config("digits.toml");
+    let o = place
+        .bin()
+        .env("XDG_CONFIG_HOME", &home)
+        .args(["run", cfg.to_str().unwrap(), "--detach", "--out", place.out().to_str().unwrap()])
+        .args(faulty_sets(&place, "segv"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let told: Value = poll("the notify command's line", || {
+        let text = std::fs::read_to_string(&got).ok()?;
+        serde_json::from_str(text.lines().next()?).ok()
+    });
+    assert_eq!(told["event"], "finished");
+    assert_eq!(told["reason"], "crashed");
+    assert!(told["error"].as_str().unwrap().contains("SIGSEGV"), "{told}");
+}

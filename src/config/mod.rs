@@ -10,6 +10,7 @@ mod blame;
 mod choice;
 mod error;
 pub(crate) mod limits;
+mod notify;
 mod overrides;
 mod schema;
 mod source;
@@ -26,6 +27,7 @@ use crate::data::{io_reason, DataSource, DataSpec};
 pub use blame::Blame;
 pub use error::{ConfigError, Location, Origin};
 pub use limits::{safe_run_name, MAX_WIDTH};
+pub use notify::{user_config_file, user_notify_command, NotifySection};
 pub use schema::FolderPlugins;
 pub use schema::{
     Activation, DataSection, Device, ModelSection, OnDivergence, OptimizerKind, OptimizerSection, PluginsSection,
@@ -49,6 +51,9 @@ pub struct RunConfig {
     pub plugins: PluginsSection,
     /// `[sweep]`: read by `traintop sweep` only.
     pub sweep: Option<SweepSection>,
+    /// `[notify] command` of the config given to `run` (never of a run
+    /// folder's copy, which is not written either).
+    pub notify_command: Option<String>,
     pub source: ConfigSource,
     /// Where each key was set (file line or `--set`), for errors found after
     /// reading, such as a model too large for the machine.
@@ -93,6 +98,8 @@ impl RunConfig {
         }
         config.techniques.retain(|t| !drop.contains(&t.name));
         config.plugins.folder = Some(FolderPlugins { untrusted, dropped: drop.to_vec() });
+        // A folder's config names no command to run (see config/notify.rs).
+        config.notify_command = None;
         Ok(config)
     }
 

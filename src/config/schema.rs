@@ -413,6 +413,8 @@ pub(crate) struct RawConfig {
     pub plugins: PluginsSection,
     #[serde(default)]
     pub sweep: Option<super::sweep::SweepSection>,
+    #[serde(default)]
+    pub notify: super::notify::NotifySection,
 }
 
 #[cfg(test)]

@@ -75,6 +75,7 @@ pub(crate) fn finish(raw: RawConfig, source: ConfigSource, r: &Reporter) -> Resu
         techniques,
         plugins,
         sweep: raw.sweep,
+        notify_command: raw.notify.command,
         source,
         blame: Blame::of(r),
     })

@@ -86,7 +86,16 @@ pub fn prepare(launch: Launch, warn: &mut dyn FnMut(String)) -> Result<Prepared,
     }
 }
 
-fn prepare_new(config: RunConfig, out_dir: &Path, warn: &mut dyn FnMut(String)) -> Result<Prepared, PrepareError> {
+/// The `[notify]` command: the run config's, else the user's config file's
+/// (read either way, so a mistake in it is said at once).
+fn notify_command(config: &mut RunConfig) -> Result<(), PrepareError> {
+    let user = crate::config::user_notify_command().map_err(PrepareError::Input)?;
+    config.notify_command = config.notify_command.take().or(user);
+    Ok(())
+}
+
+fn prepare_new(mut config: RunConfig, out_dir: &Path, warn: &mut dyn FnMut(String)) -> Result<Prepared, PrepareError> {
+    notify_command(&mut config)?;
     backend(&config)
         .check_available()
         .map_err(|e| PrepareError::Config(config.error_at("run.device", e.to_string())))?;
@@ -113,6 +122,7 @@ fn prepare_resume(
     // Before anything is read or written: one writer per run folder.
     let lock = crate::run_lock::acquire(dir).map_err(|e| PrepareError::Input(e.to_string()))?;
     let mut from = resume_load::read(dir, overrides, trust)?;
+    notify_command(&mut from.config)?;
     let (train, validation) = datasets(&from.config)?;
     let mut plugins = load_plugins(&from.config, warn)?;
     from.check(dir, &train, &mut plugins)?;

@@ -85,7 +85,15 @@ impl Abandoned<'_> {
         let finished = self.finished();
         let log = crate::run_files::open_append(&run_dir.join("events.jsonl"))?;
         use std::io::Write;
-        (&log).write_all(&crate::protocol::framing::encode(&crate::protocol::RecordRef::now(&finished)))
+        (&log).write_all(&crate::protocol::framing::encode(&crate::protocol::RecordRef::now(&finished)))?;
+        // The process that ran the run is gone, and with it the command its
+        // config named: the user's config file's command is told.
+        let command = crate::config::user_notify_command().ok().flatten();
+        let name = run_dir.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned());
+        if let Some(n) = super::notify::Notifier::new(command.as_deref(), &name, run_dir) {
+            n.see(&finished);
+        }
+        Ok(())
     }
 
     /// Writes `summary.json` only.

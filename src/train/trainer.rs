@@ -36,6 +36,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::checkpoint::{self, Loaded, Position};
 use super::model::{backend, model_spec, optimizer};
+use super::notify::Notifier;
 use super::run_dir::RunDir;
 use super::summary::Summary;
 use super::techniques;
@@ -61,6 +62,8 @@ pub struct Trainer {
     /// The techniques as last reported: a record is written only when they
     /// changed (one per epoch was ~2.9 kB, 210 MB over 72k epochs).
     techniques_said: Option<Vec<crate::protocol::TechniqueView>>,
+    /// `[notify] command`, told when the run ends or waits at the banner.
+    notifier: Option<Notifier>,
 }
 
 /// Where the trainer reports and listens.
@@ -110,7 +113,9 @@ impl Trainer {
             None => plugins.dispatch(PluginEvent::InitParameters, &mut session.store),
         }
         plugins.set_step(position.step);
-        Self { config, train, validation, session, run_dir, position, plugins, opening: vec![], techniques_said: None }
+        let notifier = Notifier::new(config.notify_command.as_deref(), &config.run.name, &run_dir.path);
+        let (opening, techniques_said) = (vec![], None);
+        Self { config, train, validation, session, run_dir, position, plugins, opening, techniques_said, notifier }
     }
 
     /// Events the run reports right after it started (what a resume changed).
@@ -167,6 +172,11 @@ impl Trainer {
     fn emit(&mut self, ch: &mut Channels, event: RunEvent) -> std::io::Result<()> {
         let written = self.run_dir.record(&event);
         let metric = event.is_metric();
+        if let Some(warning) = self.notifier.as_ref().and_then(|n| n.see(&event)) {
+            let warning = RunEvent::log(warning);
+            let _ = self.run_dir.record(&warning);
+            (ch.events)(warning);
+        }
         (ch.events)(event);
         match written {
             Err(e) if !metric => {
