@@ -1,8 +1,10 @@
 //! `traintop top`: one screen over many runs, on this machine and on other
 //! hosts, each row live (state, progress, a loss sparkline, samples/s, ETA,
 //! clients). Enter opens a run's dashboard; leaving it (Esc, `d` or `q`) comes
-//! back here. The rows come from the caller (which asks the hosts on its
-//! own threads); this module only shows them and picks one.
+//! back here. The runs of a sweep come together, and the selected run's
+//! sweep shows its leaderboard under the list (`sweep_board.rs`). The rows
+//! come from the caller (which asks the hosts on its own threads); this
+//! module only shows them and picks one.
 
 use std::io;
 use std::sync::atomic::AtomicBool;
