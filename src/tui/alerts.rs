@@ -36,6 +36,14 @@ impl Alerts {
         }
     }
 
+    /// `text` happened now, whatever the step (a run ends once, so its
+    /// end is never in the history an attach replays).
+    pub fn ring(&mut self, text: String) {
+        if self.after.is_some() {
+            self.pending.push(text);
+        }
+    }
+
     /// The bytes to write to the terminal for what is pending: a bell, then
     /// each message as OSC 9 and OSC 777.
     pub fn take_escapes(&mut self) -> Option<String> {

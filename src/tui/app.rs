@@ -152,8 +152,7 @@ impl App {
                 self.rolled_back(Rollback { step, to_step, cause, lr }, paused)
             }
             RunEvent::Finished { step, reason, run_dir, error, .. } => {
-                // Past whatever the history held: a run ends once.
-                self.alerts.note(step.max(1), format!("{}: finished ({}) at step {step}", self.title, reason.as_str()));
+                self.alerts.ring(format!("{}: finished ({}) at step {step}", self.title, reason.as_str()));
                 self.finish(reason, run_dir, error)
             }
         }
