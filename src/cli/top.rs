@@ -102,7 +102,7 @@ pub fn top(opts: &TopOptions) -> Result<(), ExitError> {
     }
     // Why the last run opened from the list could not be shown.
     let notice: Mutex<Option<String>> = Mutex::default();
-    let sweeps = Mutex::new(Vec::new());
+    let sweeps = Mutex::new(Sweeps::default());
     let snapshot = || {
         let mut s = snapshot(&latest, &mut sweeps.lock().unwrap_or_else(|e| e.into_inner()));
         if let Some(n) = notice.lock().unwrap_or_else(|e| e.into_inner()).clone() {
@@ -145,7 +145,16 @@ fn poll(latest: &Latest, host: Option<String>, every: Duration) {
     });
 }
 
-fn snapshot(latest: &Latest, sweeps: &mut Vec<PathBuf>) -> TopSnapshot {
+/// The sweeps seen, and their leaderboards as last read (at most once per
+/// [`LOCAL_EVERY`], not at every frame: each reads every run's folder).
+#[derive(Default)]
+struct Sweeps {
+    dirs: Vec<PathBuf>,
+    boards: Vec<BoardView>,
+    read: Option<std::time::Instant>,
+}
+
+fn snapshot(latest: &Latest, sweeps: &mut Sweeps) -> TopSnapshot {
     let l = latest.lock().unwrap_or_else(|e| e.into_inner());
     let mut out = TopSnapshot::default();
     for (host, result) in l.iter() {
@@ -162,18 +171,24 @@ fn snapshot(latest: &Latest, sweeps: &mut Vec<PathBuf>) -> TopSnapshot {
 /// This machine's runs that belong to a sweep, named by their task and
 /// kept together, with each sweep's leaderboard. A sweep seen once stays
 /// on the screen after its last run ended (its finished runs leave the list).
-fn group_sweeps(out: &mut TopSnapshot, sweeps: &mut Vec<PathBuf>) {
+fn group_sweeps(out: &mut TopSnapshot, sweeps: &mut Sweeps) {
+    let known = sweeps.dirs.len();
     for r in out.rows.iter_mut().filter(|r| r.host.is_none()) {
         let Some(task) = Path::new(&r.run_dir).parent() else { continue };
         let Some(sweep) = task.parent().filter(|s| s.join(MANIFEST_FILE).is_file()) else { continue };
-        if !sweeps.iter().any(|s| s == sweep) {
-            sweeps.push(sweep.to_path_buf());
+        if !sweeps.dirs.iter().any(|s| s == sweep) {
+            sweeps.dirs.push(sweep.to_path_buf());
         }
-        r.sweep = sweeps.iter().position(|s| s == sweep);
+        r.sweep = sweeps.dirs.iter().position(|s| s == sweep);
         r.name = task.file_name().map_or(r.name.clone(), |n| n.to_string_lossy().into_owned());
     }
     out.rows.sort_by_key(|r| r.sweep.map_or(0, |s| s + 1));
-    out.boards = sweeps.iter().map(|dir| board_view(dir)).collect();
+    let stale = sweeps.read.is_none_or(|at| at.elapsed() >= LOCAL_EVERY);
+    if stale || sweeps.dirs.len() != known {
+        sweeps.boards = sweeps.dirs.iter().map(|dir| board_view(dir)).collect();
+        sweeps.read = Some(std::time::Instant::now());
+    }
+    out.boards = sweeps.boards.clone();
 }
 
 /// A sweep's leaderboard as `top` draws it.

@@ -15,11 +15,14 @@ pub struct Ssh {
     per_host: usize,
     /// Why a host could not be asked, kept for the next progress line.
     pub errors: Vec<String>,
+    /// The latest probes (`start` places runs by them rather than asking
+    /// every host again).
+    last: Vec<Probe>,
 }
 
 impl Ssh {
     pub fn new(hosts: Vec<String>, per_host: usize) -> Ssh {
-        Ssh { hosts, per_host: per_host.max(1), errors: vec![] }
+        Ssh { hosts, per_host: per_host.max(1), errors: vec![], last: vec![] }
     }
 
     /// The probes of `outs` on `host`.
@@ -61,6 +64,7 @@ impl Launch for Ssh {
                 Err(e) => self.errors.push(e),
             }
         }
+        self.last.clone_from(&probes);
         probes
     }
 
@@ -69,8 +73,7 @@ impl Launch for Ssh {
     }
 
     fn start(&mut self, m: &mut Manifest, tasks: &[usize]) -> Result<(), String> {
-        let probes: Vec<Probe> = self.probe(m, false);
-        let mut load = self.load(m, &probes);
+        let mut load = self.load(m, &self.last);
         for &i in tasks {
             let (h, _) = load.iter().enumerate().min_by_key(|(_, n)| **n).ok_or("no hosts")?;
             let host = self.hosts[h].clone();
