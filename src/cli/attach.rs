@@ -128,9 +128,11 @@ type SshConnection = RunConnection<BufReader<ChildStdout>, ChildStdin>;
 pub fn here(socket: &Path, run_dir: &Path, client: ClientId, read_only: bool) -> Result<Stream, ExitError> {
     let first = open_local(socket, run_dir, &client, read_only).map_err(ExitError::runtime_msg)?;
     let status = first.status.clone();
-    let (socket, run_dir) = (socket.to_path_buf(), run_dir.to_path_buf());
-    let reconnect = Box::new(move || open_local(&socket, &run_dir, &client, read_only).ok());
-    let (events, requests) = stream::spawn(first, reconnect, stream::LOCAL_RECONNECT);
+    let (socket, folder) = (socket.to_path_buf(), run_dir.to_path_buf());
+    let reconnect = Box::new(move || open_local(&socket, &folder, &client, read_only).ok());
+    let folder = run_dir.to_path_buf();
+    let last_word: stream::LastWord = Box::new(move || crate::client::ended_run::finished_records(&folder));
+    let (events, requests) = stream::spawn(first, reconnect, stream::LOCAL_RECONNECT, Some(last_word));
     Ok((events, requests, status))
 }
 
@@ -167,7 +169,7 @@ fn over_ssh(host: &str, opts: &AttachOptions) -> Result<SshStream, ExitError> {
         *link = Some(new_link);
         Some(session)
     });
-    let (events, requests) = stream::spawn(session, reconnect, stream::SSH_RECONNECT);
+    let (events, requests) = stream::spawn(session, reconnect, stream::SSH_RECONNECT, None);
     Ok((Some(slot), events, requests, status))
 }
 

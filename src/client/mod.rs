@@ -2,6 +2,7 @@
 //! or over ssh, and the event stream a dashboard reads.
 
 pub mod banner;
+pub mod ended_run;
 pub mod find;
 pub mod session;
 pub mod ssh;

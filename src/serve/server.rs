@@ -104,6 +104,15 @@ impl Server {
     }
 }
 
+/// What a client that attached now would be sent first, read from the run
+/// folder alone (its server gone): the folder's records, thinned as a
+/// server's history thins them.
+pub fn folder_backlog(run_dir: &Path) -> Vec<Line> {
+    let fanout = Fanout::default();
+    super::history::replay(run_dir, |event| fanout.publish(line(&event), keep(&event)));
+    fanout.subscribe(Box::new(|| {})).history
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         self.record.remove();
