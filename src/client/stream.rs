@@ -67,7 +67,11 @@ where
         }
         let Some(again) = retry(&mut reconnect, window) else {
             if let Some(records) = last_word.and_then(|read| read()) {
-                let _ = std::iter::once(RunEvent::Hello(hello)).chain(records).try_for_each(|e| event_tx.send(e));
+                for event in std::iter::once(RunEvent::Hello(hello)).chain(records) {
+                    if event_tx.send(event).is_err() {
+                        return;
+                    }
+                }
             }
             return;
         };
