@@ -45,6 +45,8 @@ fn the_demo_hints_at_batch_norm_and_space_switches_it_on() {
     assert!(screen.contains("batch_norm on"), "the toggle is marked:\n{screen}");
     // Stop the run, then quit the finished dashboard.
     term.send_keys(&["s"]);
+    term.wait_until("the stop question", TIMEOUT, |s| s.contains("Stop the run"));
+    term.send_keys(&["y"]);
     term.wait_until("the run to finish", TIMEOUT, |s| s.contains("[finished: user]"));
     term.send_keys(&["q"]);
     let code =
@@ -167,6 +169,8 @@ fn f_forks_the_live_demo_at_batch_norm_and_a_keeps_branch_a() {
     term.send_keys(&["A"]);
     term.wait_until("A kept", TIMEOUT, |s| s.contains("kept A; B is in"));
     term.send_keys(&["s"]);
+    term.wait_until("the stop question", TIMEOUT, |s| s.contains("Stop the run"));
+    term.send_keys(&["y"]);
     term.wait_until("the run to finish", TIMEOUT, |s| s.contains("[finished: user]"));
     term.send_keys(&["q"]);
     let code =

@@ -64,6 +64,9 @@ pub struct App {
     /// A one-line answer to the last key, shown in the footer until the
     /// next key.
     pub(super) notice: Option<String>,
+    /// The last command this screen sent, until the run answers it (the
+    /// notice then says at which step it took effect, or why not).
+    pub(super) awaiting: Option<RunCommand>,
     /// How this screen reaches its run.
     pub(super) link: Link,
     /// Set once the user quits or detaches.
@@ -99,6 +102,7 @@ impl App {
             confusion: None,
             divergence: None,
             notice: None,
+            awaiting: None,
             link: Link::default(),
             leaving: None,
             alerts: Alerts::default(),
@@ -114,7 +118,8 @@ impl App {
             // A stream that starts over (a client reconnected after the
             // server cut it off): the history follows, so start afresh.
             RunEvent::Hello(_) if self.link.attached() => self.resync(),
-            RunEvent::Hello(_) | RunEvent::Unknown | RunEvent::Accepted { .. } | RunEvent::Status(_) => {}
+            RunEvent::Hello(_) | RunEvent::Unknown | RunEvent::Status(_) => {}
+            RunEvent::Accepted { step, request } => self.accepted(step, request.command),
             RunEvent::Attached { .. } | RunEvent::Detached { .. } => self.narrate(&e, LogKind::State),
             RunEvent::Refused { .. } | RunEvent::Error { .. } => self.narrate(&e, LogKind::Warn),
             RunEvent::Started(started) => self.start(started),
@@ -144,7 +149,14 @@ impl App {
             }
             RunEvent::Rebuild { .. } => self.narrate(&e, LogKind::Info),
             RunEvent::Override { .. } | RunEvent::StopRequested { .. } => self.narrate(&e, LogKind::State),
-            RunEvent::Rejected { .. } | RunEvent::Diverged { .. } => self.narrate(&e, LogKind::Warn),
+            RunEvent::Rejected { ref request, ref reason, .. } => {
+                if self.awaiting.as_ref() == Some(&request.command) {
+                    self.awaiting = None;
+                    self.notice = Some(format!("refused: {reason}"));
+                }
+                self.narrate(&e, LogKind::Warn)
+            }
+            RunEvent::Diverged { .. } => self.narrate(&e, LogKind::Warn),
             RunEvent::RolledBack { step, to_step, cause, lr, paused, .. } => {
                 if paused {
                     self.alerts.note(step, format!("{}: diverged at step {step}, paused: waiting for you", self.title));
@@ -165,6 +177,18 @@ impl App {
         }
     }
 
+    /// A command the run took: its effect shows at once where the header
+    /// has it (a rate set while paused), and ours is acknowledged.
+    fn accepted(&mut self, step: u64, command: RunCommand) {
+        if let RunCommand::SetLearningRate { lr } = command {
+            self.progress.lr = Some(lr);
+        }
+        if self.awaiting.as_ref() == Some(&command) {
+            self.awaiting = None;
+            self.notice = Some(format!("{}: applied at step {step}", command.label()));
+        }
+    }
+
     fn start(&mut self, s: Started) {
         let Started { run_dir, device, epochs, steps_per_epoch, parameters, resumed, step, hint, .. } = s;
         let what = if resumed { format!("resumed at step {step}") } else { "started".into() };
@@ -178,7 +202,10 @@ impl App {
         );
         self.info = Some(RunInfo { run_dir, device, epochs, steps_per_epoch, parameters, hint });
         self.state = Some(RunState::Running);
-        self.finished = None;
+        // A resumed run's history holds the end it resumed from.
+        if self.finished.take().is_some() {
+            self.notice = None;
+        }
     }
 
     fn step(&mut self, r: StepRecord) {
@@ -362,6 +389,7 @@ impl App {
             Overlay::Help => InputMode::Help,
             Overlay::Editor(_) => InputMode::Editor,
             Overlay::ConfirmQuit => InputMode::ConfirmQuit,
+            Overlay::ConfirmStop => InputMode::ConfirmStop,
         }
     }
 
@@ -393,6 +421,7 @@ impl App {
         let footer = Footer {
             state: self.state,
             confirm_quit: self.overlay == Overlay::ConfirmQuit,
+            confirm_stop: self.overlay == Overlay::ConfirmStop,
             notice: self.notice.as_deref(),
             hint: match &self.fork {
                 Some(f) if f.kept.is_none() => Some(f.line.as_str()),

@@ -220,4 +220,6 @@ pub enum Overlay {
     Help,
     Editor(Editor),
     ConfirmQuit,
+    /// `s` asks before it stops, as `q` does.
+    ConfirmStop,
 }

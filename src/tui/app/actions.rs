@@ -32,6 +32,7 @@ impl App {
             return None;
         }
         self.notice = Some(notice);
+        self.awaiting = Some(command.clone());
         Some(command)
     }
 
@@ -80,6 +81,12 @@ impl App {
                 self.overlay = Overlay::None;
                 self.leaving = (action == Action::Interrupt).then_some(Leaving::Quit);
                 self.send(String::new(), RunCommand::Stop)
+            }
+            // From the dashboard's keys `s` asks first; the questions'
+            // own `s`/`y` and Ctrl+C stop at once.
+            Action::Stop if self.live() && self.overlay == Overlay::None => {
+                self.overlay = Overlay::ConfirmStop;
+                None
             }
             Action::Stop | Action::Interrupt if self.live() => {
                 self.overlay = Overlay::None;
