@@ -426,12 +426,14 @@ fn in_background(
         return Ok(());
     }
     let flags = signals::install()?;
-    let (events, requests, status) = super::attach::here(&record.socket, &record.run_dir, ClientId::Dashboard, false)?;
+    let linked = super::attach::here(&record.socket, &record.run_dir, ClientId::Dashboard, false)?;
+    let super::attach::Linked { events, requests, status, watch } = linked;
     let ScreenArgs { no_color, mouse, refresh_ms } = opts.screen;
     let options = crate::tui::DashboardOptions::new(&status.name, refresh_ms, mouse, no_color)
         .attached(false)
         .quit_on(&flags.any)
-        .with_baseline(baseline);
+        .with_baseline(baseline)
+        .watching(watch);
     let exit = crate::tui::run_dashboard(options, events, requests.clone())
         .map_err(|e| ExitError::runtime(anyhow::anyhow!("dashboard: {e}")))?;
     match exit {

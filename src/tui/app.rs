@@ -14,7 +14,7 @@ use super::input::{map_key, InputMode};
 use super::layout::{self, Screen};
 use super::panels::footer::Footer;
 use super::panels::gradients::GradHealth;
-use super::panels::header::Header;
+use super::panels::header::{self, Header};
 use super::state::{
     Charts, GradClip, Leaving, Link, LogEntry, LogKind, Overlay, Progress, Rollback, RunInfo, Source, ViewSettings,
 };
@@ -22,7 +22,7 @@ use super::theme::Theme;
 use crate::format::clean;
 use crate::format::thousands;
 use crate::protocol::{
-    ConfusionRecord, EpochRecord, LogLevel, RunCommand, RunEvent, RunState, Started, StepRecord, StopReason,
+    ConfusionRecord, EpochRecord, LinkState, LogLevel, RunCommand, RunEvent, RunState, Started, StepRecord, StopReason,
     TechniqueView,
 };
 
@@ -69,6 +69,8 @@ pub struct App {
     pub(super) awaiting: Option<RunCommand>,
     /// How this screen reaches its run.
     pub(super) link: Link,
+    /// How a client's link stands now (lost: reconnecting).
+    pub(super) connection: LinkState,
     /// Set once the user quits or detaches.
     pub(super) leaving: Option<Leaving>,
     /// Bells and desktop notifications still to send.
@@ -104,6 +106,7 @@ impl App {
             notice: None,
             awaiting: None,
             link: Link::default(),
+            connection: LinkState::Up,
             leaving: None,
             alerts: Alerts::default(),
             dirty: true,
@@ -370,17 +373,32 @@ impl App {
     }
 
     /// The event channel closed: the trainer is gone, with or without a
-    /// `Finished` event.
+    /// `Finished` event, or the link was given up (the run may go on).
     pub fn on_disconnected(&mut self) {
         if self.link.disconnected {
             return;
         }
         self.link.disconnected = true;
-        if self.finished.is_none() {
+        if let LinkState::GaveUp(why) = &self.connection {
+            let text = format!("connection lost: {why}; the run may go on without this screen");
+            self.push_log(None, text, LogKind::Warn);
+        } else if self.finished.is_none() {
             self.push_log(None, "the trainer stopped without finishing".into(), LogKind::Warn);
             self.state = Some(RunState::Finished);
         }
         self.dirty = true;
+    }
+
+    /// How the link to the run stands now; redrawn when what the header
+    /// says of it changes (each second while reconnecting).
+    pub fn set_link(&mut self, state: LinkState) {
+        if header::link_word(&state) != header::link_word(&self.connection) {
+            self.dirty = true;
+        }
+        if self.connection == LinkState::Up && matches!(state, LinkState::Reconnecting(_)) {
+            self.push_log(None, "connection lost: reconnecting".into(), LogKind::Warn);
+        }
+        self.connection = state;
     }
 
     pub(super) fn input_mode(&self) -> InputMode {
@@ -415,6 +433,7 @@ impl App {
             state: self.state,
             finished: self.finished,
             progress: &self.progress,
+            link: header::link_word(&self.connection),
             eta: self.eta(),
             theme: self.theme,
         };

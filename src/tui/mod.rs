@@ -64,6 +64,9 @@ pub struct DashboardOptions {
     /// after this step: the run's step when an attach connected, so its
     /// history does not ring.
     pub ring_after: u64,
+    /// How a client's link to its run stands (a run in this process has
+    /// no link to lose).
+    pub link: Option<std::sync::Arc<crate::protocol::LinkWatch>>,
 }
 
 impl DashboardOptions {
@@ -87,6 +90,12 @@ impl DashboardOptions {
     /// Draws `baseline` behind the live curves.
     pub fn with_baseline(self, baseline: Option<Baseline>) -> Self {
         Self { baseline, ..self }
+    }
+
+    /// Shows how the link to the run stands ("connection lost,
+    /// reconnecting") as `watch` tells it.
+    pub fn watching(self, watch: std::sync::Arc<crate::protocol::LinkWatch>) -> Self {
+        Self { link: Some(watch), ..self }
     }
 }
 
@@ -114,6 +123,7 @@ impl Default for DashboardOptions {
             read_only: false,
             baseline: None,
             ring_after: 0,
+            link: None,
         }
     }
 }

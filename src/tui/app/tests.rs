@@ -453,3 +453,23 @@ fn the_run_answers_each_command_in_the_footer_with_its_step_or_reason() {
     app.apply(RunEvent::Rejected { step: 54, request: Request::new(ClientId::Dashboard, pause), reason });
     assert!(text(&render(&app, 120, 40)).contains("refused: the trainer is busy with a fork"));
 }
+
+#[test]
+fn a_lost_link_says_reconnecting_and_never_that_the_run_stopped() {
+    let mut app = scripted();
+    app.set_attached(true, false);
+    app.set_link(LinkState::Reconnecting(std::time::Duration::from_secs(4)));
+    let screen = text(&render(&app, 80, 24));
+    assert!(screen.contains("[connection lost, reconnecting 4s]"), "{screen}");
+    app.set_link(LinkState::Up);
+    app.apply(RunEvent::Hello(crate::protocol::Hello::ours()));
+    assert!(text(&render(&app, 120, 40)).contains("reconnected: caught up"));
+
+    // Given up (the far side no longer serves the run): said, and the run
+    // is not called stopped.
+    app.set_link(LinkState::GaveUp("gpu1: no run named x".into()));
+    app.on_disconnected();
+    let screen = text(&render(&app, 120, 40));
+    assert!(screen.contains("[connection lost]") && screen.contains("connection lost: gpu1"), "{screen}");
+    assert!(!screen.contains("stopped without finishing") && !screen.contains("[finished"), "{screen}");
+}
