@@ -27,7 +27,7 @@ const SLOWEST_RETRY: Duration = Duration::from_secs(5);
 
 /// What one try to open the connection again gave.
 pub enum Retried<R: Read, W: Write> {
-    Back(RunConnection<R, W>),
+    Back(Box<RunConnection<R, W>>),
     /// Not now (no answer, no socket); maybe later.
     NotYet,
     /// The far side answered and no longer serves the run: why.
@@ -116,7 +116,7 @@ fn try_again<R: Read, W: Write>(reconnect: &mut Reconnect<R, W>, retry: &Retry) 
     let mut pause = RETRY_PAUSE;
     while retry.give_up_after.is_none_or(|limit| start.elapsed() < limit) {
         match reconnect() {
-            Retried::Back(s) => return Some(s),
+            Retried::Back(s) => return Some(*s),
             Retried::Never(why) => {
                 retry.watch.give_up(why);
                 return None;
@@ -188,7 +188,7 @@ mod tests {
             tries += 1;
             match tries {
                 1 => Retried::NotYet,
-                2 => Retried::Back(closing_after(&[RunEvent::log("again")])),
+                2 => Retried::Back(Box::new(closing_after(&[RunEvent::log("again")]))),
                 _ => Retried::Never("no run named x".into()),
             }
         });
