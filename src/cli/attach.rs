@@ -140,7 +140,7 @@ pub fn here(socket: &Path, run_dir: &Path, client: ClientId, read_only: bool) ->
     let status = first.status.clone();
     let (socket, folder) = (socket.to_path_buf(), run_dir.to_path_buf());
     let reconnect: stream::Reconnect<_, _> = Box::new(move || match open_local(&socket, &folder, &client, read_only) {
-        Ok(again) => Retried::Back(again),
+        Ok(again) => Retried::Back(Box::new(again)),
         Err(_) => Retried::NotYet,
     });
     let folder = run_dir.to_path_buf();
@@ -185,7 +185,7 @@ fn over_ssh(host: &str, opts: &AttachOptions) -> Result<SshStream, ExitError> {
         match open_ssh(&host, Some(&run_dir), read_only) {
             Ok((new_link, session)) => {
                 *link = Some(new_link);
-                Retried::Back(session)
+                Retried::Back(Box::new(session))
             }
             Err(SshOpenError::Refused(why)) => Retried::Never(format!("{host}: {why}")),
             Err(SshOpenError::Failed(_)) => Retried::NotYet,
