@@ -287,7 +287,10 @@ impl App {
         if let Overlay::Editor(_) = self.overlay {
             self.overlay = Overlay::None;
         }
-        self.notice = Some("run finished: q quits".into());
+        self.notice = Some(match self.link.again {
+            true => "run finished: r runs it again · q quits".into(),
+            false => "run finished: q quits".into(),
+        });
     }
 
     fn set_techniques(&mut self, list: Vec<TechniqueView>) {
@@ -355,6 +358,16 @@ impl App {
     /// The user detached (rather than quit).
     pub fn detached(&self) -> bool {
         self.leaving == Some(Leaving::Detach)
+    }
+
+    /// The user asked for the run again (`r` after the end).
+    pub fn again(&self) -> bool {
+        self.leaving == Some(Leaving::Again)
+    }
+
+    /// Lets `r` start the run again once it has finished.
+    pub fn offer_again(&mut self) {
+        self.link.again = true;
     }
 
     /// Forgets the run's state (not the view's settings) before a fresh

@@ -62,6 +62,9 @@ pub enum Action {
     Keep(ForkBranch),
     ToggleHelp,
     Quit,
+    /// After the end, in `traintop run`'s own dashboard: the same run again,
+    /// from the start, in a new folder.
+    RunAgain,
     /// Ctrl+C: a graceful stop, not an exit, so the final state stays on
     /// screen.
     Interrupt,
@@ -143,7 +146,9 @@ pub const KEYS: &[Binding] = &[
     key(&[Char('C')], Action::ToggleConfusion, "C", "confusion matrix (heat map) on/off; Esc closes it"),
     key(&[Char('h')], Action::HalveLearningRate, "h g", "after a divergence: halve lr / grad_clip on"),
     key(&[Char('g')], Action::GradClipOn, "", ""),
-    always(key(&[Char('?')], Action::ToggleHelp, "?", "this help"), "?", "help"),
+    key(&[Char('r')], Action::RunAgain, "r", "after the end: run it again, in a new folder (traintop run)"),
+    // Not listed in the help itself, whose title says how to close it.
+    always(key(&[Char('?')], Action::ToggleHelp, "?", ""), "?", "help"),
     always(key(&[Char('q')], Action::Quit, "q", "quit (asks while the run trains: detach or stop)"), "q", "quit"),
     Binding {
         ctrl: true,

@@ -67,6 +67,9 @@ pub struct DashboardOptions {
     /// How a client's link to its run stands (a run in this process has
     /// no link to lose).
     pub link: Option<std::sync::Arc<crate::protocol::LinkWatch>>,
+    /// `r` after the end leaves with [`Exit::Again`] (`traintop run`'s own
+    /// dashboard, which starts the run again).
+    pub run_again: bool,
 }
 
 impl DashboardOptions {
@@ -108,6 +111,8 @@ pub enum Exit {
     Detached,
     /// The terminal hung up, or a signal asked the dashboard to leave.
     TerminalGone,
+    /// `r` after the end: the caller starts the same run again.
+    Again,
 }
 
 impl Default for DashboardOptions {
@@ -124,6 +129,7 @@ impl Default for DashboardOptions {
             baseline: None,
             ring_after: 0,
             link: None,
+            run_again: false,
         }
     }
 }

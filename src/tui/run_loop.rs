@@ -37,6 +37,9 @@ pub fn run_dashboard(
     app.set_attached(options.attached, options.read_only);
     app.set_baseline(options.baseline.clone());
     app.ring_after(options.ring_after);
+    if options.run_again {
+        app.offer_again();
+    }
     run(app, Some(&events), Some(&commands), &options)
 }
 
@@ -126,7 +129,11 @@ impl TerminalScreen for Dashboard<'_> {
 
     fn outcome(&mut self) -> Option<Exit> {
         let done = self.app.should_quit() || (self.exit_when_finished && self.app.is_finished());
-        done.then(|| if self.app.detached() { Exit::Detached } else { Exit::Quit })
+        done.then(|| match () {
+            _ if self.app.detached() => Exit::Detached,
+            _ if self.app.again() => Exit::Again,
+            _ => Exit::Quit,
+        })
     }
 }
 

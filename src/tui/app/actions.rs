@@ -54,6 +54,7 @@ impl App {
             Action::Back | Action::Detach | Action::Stop | Action::Interrupt | Action::Quit | Action::Confirm(_) => {
                 self.leave(action)
             }
+            Action::RunAgain => self.run_again(),
             Action::TogglePause | Action::StepOnce | Action::Checkpoint => self.control(action),
             Action::ToggleTechnique | Action::EditTechnique | Action::EditLearningRate => self.steer(action),
             Action::ForkTechnique | Action::Keep(_) => self.fork_action(action),
@@ -130,6 +131,19 @@ impl App {
                 false => "this run lives in this process (--foreground): q quits".into(),
             });
         }
+        None
+    }
+
+    /// `r`: leave to start the same run again, once this one has ended.
+    fn run_again(&mut self) -> Option<RunCommand> {
+        self.notice = match (self.link.again, self.is_finished()) {
+            (true, true) => {
+                self.leaving = Some(Leaving::Again);
+                None
+            }
+            (true, false) => Some("r runs it again once it has finished (s stops it)".into()),
+            (false, _) => Some("r runs again from traintop run's own dashboard".into()),
+        };
         None
     }
 
