@@ -240,3 +240,47 @@ fn r_at_the_end_runs_it_again_in_a_new_folder() {
     assert_eq!(code.trim(), "0");
     assert_eq!(folders().len(), 2, "q after the second run starts no third");
 }
+
+/// The issue's reproduction: deep-sigmoid with batch norm on, `j j f` forks
+/// on dropout, and both the fork and the branch kept afterwards go on
+/// training (the run once ended "diverged" within 0.1 s of the fork).
+#[test]
+fn a_fork_on_dropout_and_the_branch_kept_keep_training() {
+    if !tmux::available() {
+        eprintln!("skipping: tmux is not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let command = format!(
+        "cd {repo} && env -u TRAINTOP_PLUGIN_PATH NO_COLOR=1 {bin} run configs/deep-sigmoid.toml --out {out} \
+         --set run.epochs=20000 --set technique.batch_norm.enabled=true; sleep 60",
+        repo = q(&repo()),
+        bin = q(Path::new(env!("CARGO_BIN_EXE_traintop"))),
+        out = q(&out),
+    );
+    let term = Tmux::start(120, 40, &command);
+    let steps = |s: &str| common::screen::header_step(s);
+    term.wait_until("training", TIMEOUT, |s| steps(s).is_some_and(|n| n > 0));
+    for _ in 0..4 {
+        let s = term.capture();
+        if s.contains("> [off] dropout") {
+            break;
+        }
+        term.send_keys(&["j"]);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    term.wait_until("dropout selected", TIMEOUT, |s| s.contains("> [off] dropout"));
+    term.send_keys(&["f"]);
+    let s = term.wait_until("the fork", TIMEOUT, |s| s.contains("A = dropout on (this run), B = as before"));
+    let at = steps(&s).unwrap();
+    let s = term.wait_until("the fork training on", TIMEOUT, |s| steps(s).is_some_and(|n| n > at + 2000));
+    assert!(s.contains("[running]") && !s.contains("diverged"), "{s}");
+    term.send_keys(&["B"]);
+    let s = term.wait_until("B kept", TIMEOUT, |s| s.contains("kept B"));
+    let at = steps(&s).unwrap();
+    let s = term.wait_until("B training on", TIMEOUT, |s| steps(s).is_some_and(|n| n > at + 2000));
+    assert!(s.contains("[running]") && !s.contains("diverged"), "{s}");
+    term.send_keys(&["s", "y"]);
+    term.wait_until("the run to finish", TIMEOUT, |s| s.contains("[finished: user]"));
+}
