@@ -12,6 +12,10 @@ use common::tmux::{self, shell_quote, Tmux};
 
 /// The longest wait for any one thing to show up.
 const TIMEOUT: Duration = Duration::from_secs(20);
+
+fn q(p: &Path) -> String {
+    shell_quote(p.to_str().unwrap())
+}
 /// How long a paused run must keep its step count.
 const PAUSE_HOLD: Duration = Duration::from_secs(2);
 
@@ -230,4 +234,41 @@ fn dashboard_pause_toggle_edit_stop_quit() {
     assert!(run.join("checkpoints/last.safetensors").exists(), "no checkpoints/last.safetensors");
     let ends = events(&run).iter().filter(|e| e["event"] == "finished").count();
     assert_eq!(ends, 1, "one finished entry in events.jsonl");
+}
+
+/// Reading the screen in a real terminal at 80x24: Tab gives the page keys
+/// to the gradients (eight layers do not fit), the arrow keys put a cursor
+/// on the charts with each curve's value there, z zooms, Esc hides the
+/// cursor without detaching.
+#[test]
+fn tab_scrolls_the_gradients_and_the_cursor_reads_the_charts() {
+    if !tmux::available() {
+        eprintln!("skipping: tmux is not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let command = format!(
+        "cd {repo} && env -u TRAINTOP_PLUGIN_PATH NO_COLOR=1 {bin} run {cfg} --out {out} --set run.epochs=20000; sleep 60",
+        repo = q(&repo()),
+        bin = q(Path::new(env!("CARGO_BIN_EXE_traintop"))),
+        cfg = q(&config("deep-sigmoid.toml")),
+        out = q(&out),
+    );
+    let term = Tmux::start(80, 24, &command);
+    let s = term.wait_until("the gradients, cut", TIMEOUT, |s| s.contains("gradients 1-"));
+    assert!(s.contains("▸ techniques"), "the techniques have the keys first:\n{s}");
+    term.send_keys(&["Tab", "PageDown"]);
+    term.wait_until("the gradients scrolled", TIMEOUT, |s| {
+        s.contains("▸ gradients") && !s.contains("gradients 1-") && s.contains("layer7")
+    });
+    term.send_keys(&["Left"]);
+    term.wait_until("the cursor's readout", TIMEOUT, |s| s.contains("loss · step ") && s.contains("val "));
+    term.send_keys(&["z"]);
+    term.wait_until("the zoom in the title", TIMEOUT, |s| s.contains("loss · last 10,000"));
+    term.send_keys(&["Escape"]);
+    let s = term.wait_until("the cursor hidden", TIMEOUT, |s| !s.contains("loss · step "));
+    assert!(s.contains("[running]"), "Esc hid the cursor and left the screen open:\n{s}");
+    term.send_keys(&["s", "y"]);
+    term.wait_until("the run to finish", TIMEOUT, |s| s.contains("[finished: user]"));
 }

@@ -15,6 +15,7 @@ use super::layout::{self, Screen};
 use super::panels::footer::Footer;
 use super::panels::gradients::GradHealth;
 use super::panels::header::{self, Header};
+use super::reading::Reading;
 use super::state::{
     Charts, GradClip, Leaving, Link, LogEntry, LogKind, Overlay, Progress, Rollback, RunInfo, Source, ViewSettings,
 };
@@ -51,6 +52,10 @@ pub struct App {
     pub(super) log: VecDeque<LogEntry>,
     /// The view's own settings (scales, smoothing, what is shown).
     pub(super) view: ViewSettings,
+    /// Which pane scrolls, how far, the charts' cursor and zoom.
+    pub(super) reading: Reading,
+    /// The last frame's size, for page sizes and pane heights.
+    last_area: std::cell::Cell<ratatui::layout::Rect>,
     pub(super) overlay: Overlay,
     /// A finished run pinned behind the live curves (`--baseline`).
     pub(super) baseline: Option<Baseline>,
@@ -97,6 +102,8 @@ impl App {
             selected: 0,
             log: VecDeque::new(),
             view: ViewSettings::default(),
+            reading: Reading::default(),
+            last_area: std::cell::Cell::default(),
             overlay: Overlay::None,
             baseline: None,
             branch: None,
@@ -329,6 +336,7 @@ impl App {
         // Client names, plugin messages and reasons come from outside the
         // process: their control characters are shown, never sent.
         self.log.push_back(LogEntry { step, text: clean(&text), kind });
+        self.reading.event_added();
         self.dirty = true;
     }
 
@@ -376,6 +384,8 @@ impl App {
         let mut fresh = App::new(&self.title, false);
         fresh.theme = self.theme;
         fresh.view = self.view;
+        fresh.reading = Reading { events_back: 0, ..self.reading };
+        fresh.last_area = self.last_area.clone();
         fresh.selected = self.selected;
         fresh.link = Link { disconnected: false, ..self.link };
         fresh.baseline = self.baseline.take();
@@ -435,6 +445,7 @@ impl App {
 
     /// Draws the whole dashboard onto the frame.
     pub fn draw(&self, frame: &mut Frame) {
+        self.last_area.set(frame.area());
         layout::draw(self.screen(), frame);
     }
 
@@ -480,6 +491,7 @@ impl App {
             },
             confusion: self.view.confusion.then_some(self.confusion.as_ref()),
             divergence: self.divergence.as_ref().map(|d| (d, self.grad_clip())),
+            reading: self.reading,
             theme: self.theme,
         }
     }
@@ -527,6 +539,7 @@ impl App {
 mod actions;
 pub(super) mod fixes;
 mod fork;
+mod reading;
 pub(super) use fork::ForkView;
 #[cfg(test)]
 pub(super) mod tests;

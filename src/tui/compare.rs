@@ -26,7 +26,7 @@ use ratatui::Frame;
 
 use super::app::App;
 use super::bounded_series::BoundedSeries;
-use super::panels::plot::{Kind, Plot, Series};
+use super::panels::plot::{ChartView, Kind, Plot, Series};
 use super::panels::{fmt_sci, truncate};
 use super::replay;
 use super::terminal_loop::{self, LoopOptions, TerminalScreen};
@@ -180,6 +180,7 @@ impl Compare {
             clamp: Some(if accuracy { (0.0, 1.0) } else { (0.0, f64::INFINITY) }),
             fmt_y: if accuracy { |v| format!("{v:.2}") } else { fmt_sci },
             x_label: if self.by_epoch { "epoch" } else { "step" },
+            view: ChartView::default(),
             empty: "no points in these runs",
             theme: self.theme,
         }

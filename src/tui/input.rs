@@ -61,6 +61,16 @@ pub enum Action {
     /// End a fork keeping this branch.
     Keep(ForkBranch),
     ToggleHelp,
+    /// Tab: the scrolling keys move to the next pane.
+    NextPane,
+    /// Page Down (true) / Page Up in the focused pane.
+    ScrollPage(bool),
+    /// End (true: the newest) / Home in the focused pane.
+    ScrollEdge(bool),
+    /// The charts' cursor one notch right (true) or left.
+    MoveCursor(bool),
+    /// The charts' next zoom (all, then the last 10,000 / 1,000 / 100 steps).
+    Zoom,
     Quit,
     /// After the end, in `traintop run`'s own dashboard: the same run again,
     /// from the start, in a new folder.
@@ -103,7 +113,7 @@ const fn always(b: Binding, key: &'static str, word: &'static str) -> Binding {
     Binding { hint: Some((key, word)), always: true, ..b }
 }
 
-use KeyCode::{Char, Down, Enter, Esc, Up};
+use KeyCode::{Char, Down, End, Enter, Esc, Home, Left, PageDown, PageUp, Right, Tab, Up};
 
 /// The normal view's keys: the one table the key handler, the help overlay
 /// and the footer read, so the three cannot drift apart. Help lists them in
@@ -116,7 +126,7 @@ pub const KEYS: &[Binding] = &[
     hinted(key(&[Char('c')], Action::Checkpoint, "c", "write a checkpoint now"), "c", "ckpt"),
     key(&[Char('d')], Action::Detach, "d Esc", "detach: close this screen, the run goes on"),
     key(&[Esc], Action::Back, "", ""),
-    key(&[Char('j'), Down], Action::SelectNext, "j k ↓ ↑", "select a technique"),
+    key(&[Char('j'), Down], Action::SelectNext, "j k ↓ ↑", "select a technique, or scroll the pane Tab chose"),
     key(&[Char('k'), Up], Action::SelectPrev, "", ""),
     hinted(
         key(&[Char(' '), Char('t')], Action::ToggleTechnique, "space t", "switch the selected technique on/off"),
@@ -128,25 +138,33 @@ pub const KEYS: &[Binding] = &[
         "e",
         "edit",
     ),
+    key(&[Tab], Action::NextPane, "Tab PgUp PgDn", "pane to scroll: techniques, gradients, events; Home End"),
+    key(&[PageDown], Action::ScrollPage(true), "", ""),
+    key(&[PageUp], Action::ScrollPage(false), "", ""),
+    key(&[End], Action::ScrollEdge(true), "", ""),
+    key(&[Home], Action::ScrollEdge(false), "", ""),
     hinted(
-        key(&[Char('f')], Action::ForkTechnique, "f", "fork: A switches the selected technique, B as before"),
+        key(&[Char('f')], Action::ForkTechnique, "f A B", "fork on the selected technique's switch; A or B keeps one"),
         "f",
         "fork",
     ),
-    key(&[Char('A')], Action::Keep(ForkBranch::A), "A B", "end a fork keeping branch A or B"),
+    key(&[Char('A')], Action::Keep(ForkBranch::A), "", ""),
     key(&[Char('B')], Action::Keep(ForkBranch::B), "", ""),
     hinted(key(&[Char('L')], Action::EditLearningRate, "L", "set the learning rate"), "L", "lr"),
     hinted(
-        key(&[Char('l')], Action::ToggleLogScale, "l m", "loss chart: log scale (l); charts: smoothing (m)"),
+        key(&[Char('l')], Action::ToggleLogScale, "l m b", "charts: log scale, smoothing, the --baseline run"),
         "l",
         "log",
     ),
     hinted(key(&[Char('m')], Action::ToggleSmoothing, "m", ""), "m", "smooth"),
-    key(&[Char('b')], Action::ToggleBaseline, "b", "charts: the --baseline run's curves on/off"),
+    key(&[Char('b')], Action::ToggleBaseline, "", ""),
+    key(&[Left], Action::MoveCursor(false), "← → z", "charts: cursor with the values there (Esc hides), z zooms"),
+    key(&[Right], Action::MoveCursor(true), "", ""),
+    key(&[Char('z')], Action::Zoom, "", ""),
     key(&[Char('C')], Action::ToggleConfusion, "C", "confusion matrix (heat map) on/off; Esc closes it"),
     key(&[Char('h')], Action::HalveLearningRate, "h g", "after a divergence: halve lr / grad_clip on"),
     key(&[Char('g')], Action::GradClipOn, "", ""),
-    key(&[Char('r')], Action::RunAgain, "r", "after the end: run it again, in a new folder (traintop run)"),
+    key(&[Char('r')], Action::RunAgain, "r", "after the end: run it again in a new folder (traintop run)"),
     // Not listed in the help itself, whose title says how to close it.
     always(key(&[Char('?')], Action::ToggleHelp, "?", ""), "?", "help"),
     always(key(&[Char('q')], Action::Quit, "q", "quit (asks while the run trains: detach or stop)"), "q", "quit"),

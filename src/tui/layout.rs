@@ -22,7 +22,9 @@ use super::panels::gradients::{GradHealth, GradientsPanel};
 use super::panels::header::{state_word, Header};
 use super::panels::help::Help;
 use super::panels::loss_chart::LossChart;
+use super::panels::plot::ChartView;
 use super::panels::techniques::TechniquesPanel;
+use super::reading::{Pane, Reading};
 use super::state::{Charts, GradClip, LogEntry, Overlay, Rollback};
 use super::theme::Theme;
 use crate::protocol::{ConfusionRecord, TechniqueView};
@@ -46,6 +48,8 @@ pub struct Screen<'a> {
     pub confusion: Option<Option<&'a ConfusionRecord>>,
     /// The divergence banner, while the run waits at it.
     pub divergence: Option<(&'a Rollback, GradClip)>,
+    /// Scrolled panes, the focus, the charts' cursor and zoom.
+    pub reading: Reading,
     pub theme: Theme,
 }
 
@@ -146,24 +150,38 @@ fn render(app: Screen, area: Rect, buf: &mut Buffer) {
     let t = app.theme;
     app.header.render(a.header, buf);
     let behind = |accuracy| app.behind.series(accuracy, app.smoothing, t);
+    let reading = app.reading;
+    let last_step = app.charts.train_loss.points().last().map_or(0.0, |p| p.0);
+    let view = ChartView { zoom: reading.zoom(last_step), cursor: reading.cursor.map(|c| c as f64) };
     LossChart {
         charts: app.charts,
         log_scale: app.log_scale,
         smoothing: app.smoothing,
         behind: behind(false),
+        view,
         theme: t,
     }
     .render(a.loss, buf);
     if let Some(r) = a.accuracy {
-        AccuracyChart { charts: app.charts, smoothing: app.smoothing, behind: behind(true), theme: t }.render(r, buf);
+        AccuracyChart { charts: app.charts, smoothing: app.smoothing, behind: behind(true), view, theme: t }
+            .render(r, buf);
     }
+    let focused = |pane| reading.focus == pane;
     if let Some(r) = a.gradients {
-        GradientsPanel { health: app.grads, theme: t }.render(r, buf);
+        let from = reading.gradients_from;
+        GradientsPanel { health: app.grads, from, focused: focused(Pane::Gradients), theme: t }.render(r, buf);
     }
-    TechniquesPanel { techniques: app.techniques, metrics: app.technique_metrics, selected: app.selected, theme: t }
-        .render(a.techniques, buf);
+    TechniquesPanel {
+        techniques: app.techniques,
+        metrics: app.technique_metrics,
+        selected: app.selected,
+        focused: focused(Pane::Techniques),
+        theme: t,
+    }
+    .render(a.techniques, buf);
     if let Some(r) = a.log {
-        EventsLog { entries: app.log, theme: t }.render(r, buf);
+        EventsLog { entries: app.log, back: reading.events_back, focused: focused(Pane::Events), theme: t }
+            .render(r, buf);
     }
     app.footer.render(a.footer, buf);
     let body = Rect { y: area.y + 2, height: area.height.saturating_sub(3), ..area };

@@ -15,6 +15,7 @@ mod editor;
 mod input;
 mod layout;
 mod panels;
+mod reading;
 mod replay;
 mod run_loop;
 #[cfg(test)]

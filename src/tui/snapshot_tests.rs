@@ -222,3 +222,37 @@ fn f_forks_the_selected_technique() {
     // dropout is selected and on: A switches it off.
     assert_eq!(app.on_key(f), vec![RunCommand::Fork { technique: "dropout".into(), enabled: false }]);
 }
+
+/// Reading the screen: eight layers' gradients scrolled a page (Tab, PgDn),
+/// the events scrolled back (Tab, PgUp), the charts' cursor two notches
+/// left of the newest step and zoomed to the last 100 steps.
+#[test]
+fn scrolled_panes_cursor_and_zoom() {
+    let key = |c| KeyEvent::new(c, KeyModifiers::NONE);
+    for (w, h) in SIZES {
+        let mut app = scripted();
+        let mut deep = super::app::tests::step(51);
+        deep.grad_norms = (0..8)
+            .flat_map(|l| [(format!("layer{l}.weight"), 0.1 / (l + 1) as f32), (format!("layer{l}.bias"), 0.01)])
+            .collect();
+        app.apply(RunEvent::Step(deep));
+        for i in 0..30 {
+            app.apply(RunEvent::log(format!("note {i}")));
+        }
+        render(&app, w, h);
+        for k in [KeyCode::Tab, KeyCode::PageDown, KeyCode::Tab, KeyCode::PageUp, KeyCode::Left, KeyCode::Left] {
+            app.on_key(key(k));
+        }
+        app.on_key(key(KeyCode::Char('z')));
+        let screen = text(&render(&app, w, h));
+        assert!(screen.contains("▸ events") && screen.contains("newer (End)"), "{screen}");
+        assert!(screen.contains("step 49:") || screen.contains("step 50:"), "the cursor's readout:\n{screen}");
+        insta::assert_snapshot!(format!("reading_{w}x{h}"), screen);
+        // End follows the newest again; Esc hides the cursor.
+        app.on_key(key(KeyCode::End));
+        app.on_key(key(KeyCode::Esc));
+        let screen = text(&render(&app, w, h));
+        assert!(!screen.contains("newer (End)") && !screen.contains("step 49:"), "{screen}");
+        assert!(!app.detached(), "Esc hid the cursor rather than detach");
+    }
+}

@@ -7,6 +7,7 @@ use super::App;
 use crate::protocol::{RunCommand, RunState};
 use crate::tui::editor::Editor;
 use crate::tui::input::{Action, EditKey};
+use crate::tui::reading::Pane;
 use crate::tui::state::{Leaving, LogKind, Overlay};
 
 impl App {
@@ -51,6 +52,10 @@ impl App {
                 self.view.confusion = false;
                 None
             }
+            Action::Back if self.reading.cursor.is_some() => {
+                self.reading.cursor = None;
+                None
+            }
             Action::Back | Action::Detach | Action::Stop | Action::Interrupt | Action::Quit | Action::Confirm(_) => {
                 self.leave(action)
             }
@@ -67,6 +72,11 @@ impl App {
             | Action::ToggleSmoothing
             | Action::ToggleBaseline
             | Action::ToggleConfusion
+            | Action::NextPane
+            | Action::ScrollPage(_)
+            | Action::ScrollEdge(_)
+            | Action::MoveCursor(_)
+            | Action::Zoom
             | Action::ToggleHelp => {
                 self.change_view(action);
                 None
@@ -240,10 +250,21 @@ impl App {
     /// Selection, scales, smoothing and help: nothing reaches the run.
     fn change_view(&mut self, action: Action) {
         match action {
+            Action::SelectNext | Action::SelectPrev if self.reading.focus != Pane::Techniques => {
+                self.scroll(if action == Action::SelectNext { 1 } else { -1 });
+            }
             Action::SelectNext => {
                 self.selected = (self.selected + 1).min(self.techniques.len().saturating_sub(1));
             }
             Action::SelectPrev => self.selected = self.selected.saturating_sub(1),
+            Action::NextPane => self.reading.focus = self.reading.focus.next(),
+            Action::ScrollPage(down) => {
+                let page = self.pane_rows(self.reading.focus).max(1) as isize;
+                self.scroll(if down { page } else { -page });
+            }
+            Action::ScrollEdge(end) => self.scroll(if end { isize::MAX / 2 } else { -(isize::MAX / 2) }),
+            Action::MoveCursor(right) => self.move_cursor(right),
+            Action::Zoom => self.reading.next_zoom(),
             Action::ToggleLogScale => self.view.log_scale = !self.view.log_scale,
             Action::ToggleSmoothing => self.view.smoothing = !self.view.smoothing,
             Action::ToggleBaseline => self.toggle_baseline(),

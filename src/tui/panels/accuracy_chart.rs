@@ -8,7 +8,7 @@ use ratatui::layout::Rect;
 use ratatui::symbols::Marker;
 use ratatui::widgets::Widget;
 
-use super::plot::{Kind, Plot, Series};
+use super::plot::{ChartView, Kind, Plot, Series};
 use crate::tui::state::Charts;
 use crate::tui::theme::Theme;
 
@@ -18,6 +18,8 @@ pub struct AccuracyChart<'a> {
     /// Other runs' curves (a pinned run, a fork's branch B), drawn first so
     /// the live curves cover them.
     pub behind: Vec<Series>,
+    /// The part shown (`z`) and the cursor (arrow keys).
+    pub view: ChartView,
     pub theme: Theme,
 }
 
@@ -56,6 +58,7 @@ impl Widget for AccuracyChart<'_> {
             fmt_y: percent,
             x_label: "step",
             empty: "no accuracy figures",
+            view: self.view,
             theme: t,
         }
         .render(area, buf);

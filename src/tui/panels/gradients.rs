@@ -10,7 +10,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget};
 
-use super::{fmt_sci, truncate};
+use super::{fmt_sci, pane_title, truncate};
 use crate::grad_health::{GradFlag, GradWatch};
 use crate::protocol::StepRecord;
 use crate::tui::theme::Theme;
@@ -93,22 +93,42 @@ fn sparkline(values: &VecDeque<f32>, width: usize) -> String {
 /// The panel.
 pub struct GradientsPanel<'a> {
     pub health: &'a GradHealth,
+    /// Rows scrolled past (the flag line stays on top).
+    pub from: usize,
+    /// The scrolling keys act here.
+    pub focused: bool,
     pub theme: Theme,
 }
 
 impl Widget for GradientsPanel<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let t = self.theme;
-        let h = self.health;
+        let rows = self.rows(area.width.saturating_sub(2) as usize);
+        // The flag (or "ok") line stays on top; the rows scroll under it.
+        let room = (area.height as usize).saturating_sub(3);
+        let from = self.from.min(rows.len().saturating_sub(room));
+        let extra = match rows.len() > room {
+            true => format!(" {}-{}/{}", from + 1, (from + room).min(rows.len()), rows.len()),
+            false => String::new(),
+        };
         let block = Block::bordered()
-            .title(Span::styled(" gradients ", t.title()))
+            .title(Span::styled(pane_title("gradients", self.focused, &extra), t.title()))
             .title_bottom(Span::styled(" |g| log 1e-7..1e3 ", t.dim()));
         let inner = block.inner(area);
         block.render(area, buf);
         if inner.width < 8 || inner.height == 0 {
             return;
         }
-        let w = inner.width as usize;
+        let mut lines = self.flag_line(inner.width as usize);
+        lines.extend(rows.into_iter().skip(from));
+        Paragraph::new(lines).render(inner, buf);
+    }
+}
+
+impl GradientsPanel<'_> {
+    /// The flag, "ok at step N", or "no gradient figures yet".
+    fn flag_line(&self, w: usize) -> Vec<Line<'static>> {
+        let (t, h) = (self.theme, self.health);
         let mut lines: Vec<Line> = Vec::new();
         match &h.flag {
             Some(flag @ GradFlag::Exploding(_)) => {
@@ -125,6 +145,13 @@ impl Widget for GradientsPanel<'_> {
         if h.norms.is_empty() {
             lines.push(Line::styled("no gradient figures yet", t.dim()));
         }
+        lines
+    }
+
+    /// A row per parameter (bar, value, sparkline), then the saturation rows.
+    fn rows(&self, w: usize) -> Vec<Line<'static>> {
+        let (t, h) = (self.theme, self.health);
+        let mut lines: Vec<Line> = Vec::new();
         let name_w = h.norms.iter().map(|(n, _)| n.chars().count()).max().unwrap_or(0).min(w * 2 / 5).max(4);
         // name, space, bar, space, value (8), space, sparkline
         let rest = w.saturating_sub(name_w + 1 + 1 + 8);
@@ -166,7 +193,7 @@ impl Widget for GradientsPanel<'_> {
                 ]));
             }
         }
-        Paragraph::new(lines).render(inner, buf);
+        lines
     }
 }
 

@@ -10,7 +10,7 @@ use ratatui::symbols::Marker;
 use ratatui::widgets::Widget;
 
 use super::fmt_sci;
-use super::plot::{Kind, Plot, Series};
+use super::plot::{ChartView, Kind, Plot, Series};
 use crate::tui::state::Charts;
 use crate::tui::theme::Theme;
 
@@ -21,6 +21,8 @@ pub struct LossChart<'a> {
     /// Other runs' curves (a pinned run, a fork's branch B), drawn first so
     /// the live curves cover them.
     pub behind: Vec<Series>,
+    /// The part shown (`z`) and the cursor (arrow keys).
+    pub view: ChartView,
     pub theme: Theme,
 }
 
@@ -69,6 +71,7 @@ impl Widget for LossChart<'_> {
             fmt_y: fmt_sci,
             x_label: "step",
             empty: "waiting for the first step",
+            view: self.view,
             theme: t,
         }
         .render(area, buf);

@@ -20,6 +20,12 @@ use ratatui::layout::Rect;
 
 pub use crate::format::{fmt_sci, thousands, truncate};
 
+/// A scrolling pane's title: `▸` marks the pane Tab gave the scrolling
+/// keys (seen without color too), `extra` says what part is shown.
+pub fn pane_title(name: &str, focused: bool, extra: &str) -> String {
+    format!(" {}{name}{extra} ", if focused { "▸ " } else { "" })
+}
+
 /// A `w` x `h` rectangle centred in `area`, shrunk to fit.
 pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);

@@ -12,7 +12,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::canvas::{Canvas, Line as CanvasLine, Points};
 use ratatui::widgets::{Block, Widget};
 
-use super::truncate;
+use super::{thousands, truncate};
+use crate::tui::reading::value_at;
 use crate::tui::theme::Theme;
 
 /// How a series is drawn.
@@ -45,7 +46,19 @@ pub struct Plot<'a> {
     pub x_label: &'a str,
     /// Shown when there is nothing to plot yet.
     pub empty: &'a str,
+    /// Where the x axis starts and the cursor stands (the dashboard's `z`
+    /// and arrow keys).
+    pub view: ChartView,
     pub theme: Theme,
+}
+
+/// What part of a chart is shown, and the cursor's step: its value on
+/// each curve goes into the title.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ChartView {
+    /// The last N steps shown, from this one (`None`: all of them).
+    pub zoom: Option<(u64, f64)>,
+    pub cursor: Option<f64>,
 }
 
 /// The step axis: `12.5k` beyond ten thousand.
@@ -119,8 +132,13 @@ impl Widget for Plot<'_> {
             let (x0, x1) = bounds.x;
             plot.x + (((x - x0) / (x1 - x0)) * (plot.width - 1) as f64).round() as u16
         };
-        let marker_cols: Vec<(u16, &str)> =
-            self.markers.iter().filter(|(x, _)| x.is_finite()).map(|(x, label)| (col_of(*x), *label)).collect();
+        let marker_cols: Vec<(u16, &str)> = self
+            .markers
+            .iter()
+            .chain(self.view.cursor.map(|c| (c, "▼")).as_ref())
+            .filter(|(x, _)| self.shows(*x))
+            .map(|(x, label)| (col_of(*x), *label))
+            .collect();
         self.render_marker_lines(&marker_cols, plot, buf);
         render_series(&series, bounds, plot, buf);
         self.render_marker_labels(marker_cols, plot, buf);
@@ -148,8 +166,29 @@ impl Plot<'_> {
             })
             .collect();
         Block::bordered()
-            .title(Span::styled(format!(" {} ", self.title), self.theme.title()))
+            .title(Span::styled(format!(" {}{} ", self.title, self.readout()), self.theme.title()))
             .title_bottom(Line::from(legend).right_aligned())
+    }
+
+    /// Whether step `x` is in the part shown.
+    fn shows(&self, x: f64) -> bool {
+        x.is_finite() && self.view.zoom.is_none_or(|(_, from)| x >= from)
+    }
+
+    /// The zoom, then the cursor's step and each curve's value there.
+    fn readout(&self) -> String {
+        let mut text = match self.view.zoom {
+            Some((n, _)) => format!(" · last {}", thousands(n)),
+            None => String::new(),
+        };
+        let Some(at) = self.view.cursor else { return text };
+        let values = self
+            .series
+            .iter()
+            .filter_map(|s| value_at(&s.points, at).map(|v| format!("{} {}", s.name, (self.fmt_y)(v))));
+        text.push_str(&format!(" · {} {}: ", self.x_label, thousands(at as u64)));
+        text.push_str(&values.collect::<Vec<_>>().join(" · "));
+        text
     }
 
     fn visible(&self) -> Visible<'_> {
@@ -160,7 +199,7 @@ impl Plot<'_> {
                     .points
                     .iter()
                     .filter_map(|&(x, y)| Some((x, self.plot_y(y)?)))
-                    .filter(|(x, _)| x.is_finite())
+                    .filter(|(x, _)| self.shows(*x))
                     .collect();
                 (s, pts)
             })
@@ -177,7 +216,7 @@ impl Plot<'_> {
     /// The steps the data and the markers span (never a zero-wide range).
     fn x_range(&self, series: &Visible) -> (f64, f64) {
         let xs = series.iter().flat_map(|(_, p)| p.iter().map(|p| p.0));
-        let marks = self.markers.iter().map(|(m, _)| *m).filter(|m| m.is_finite());
+        let marks = self.markers.iter().map(|(m, _)| *m).filter(|m| self.shows(*m));
         let (x0, x1) = xs.chain(marks).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)));
         if x1 - x0 < 1e-9 {
             (x0 - 1.0, x1 + 1.0)
@@ -312,6 +351,7 @@ mod tests {
             clamp: None,
             fmt_y: fmt_sci,
             x_label: "step",
+            view: ChartView::default(),
             empty: "waiting",
             theme: Theme::plain(),
         }
@@ -364,6 +404,7 @@ mod tests {
                 clamp: None,
                 fmt_y: fmt_sci,
                 x_label: "step",
+                view: ChartView::default(),
                 empty: "waiting for data",
                 theme: Theme::plain(),
             }

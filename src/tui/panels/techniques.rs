@@ -8,7 +8,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget};
 
-use super::{fmt_sci, truncate};
+use super::{fmt_sci, pane_title, truncate};
 use crate::protocol::{ParamView, TechniqueView, ToggleClass};
 use crate::tui::theme::Theme;
 
@@ -17,6 +17,8 @@ pub struct TechniquesPanel<'a> {
     /// The latest step's technique scalars, named `technique.what`.
     pub metrics: &'a [(String, f32)],
     pub selected: usize,
+    /// The scrolling keys act here (j/k select).
+    pub focused: bool,
     pub theme: Theme,
 }
 
@@ -40,11 +42,9 @@ impl Widget for TechniquesPanel<'_> {
         let per = if rows >= 2 * n.min(2) { 2 } else { 1 };
         let visible = (rows / per).max(1);
         let first = (self.selected + 1).saturating_sub(visible);
-        let title = if n > visible {
-            format!(" techniques {}-{}/{n} ", first + 1, (first + visible).min(n))
-        } else {
-            " techniques ".to_string()
-        };
+        let extra =
+            if n > visible { format!(" {}-{}/{n}", first + 1, (first + visible).min(n)) } else { String::new() };
+        let title = pane_title("techniques", self.focused, &extra);
         let block = Block::bordered()
             .title(Span::styled(title, t.title()))
             .title_bottom(Span::styled(" space toggle · e edit ", t.dim()));
