@@ -104,6 +104,23 @@ pub fn duration(secs: f64) -> String {
     }
 }
 
+/// How long ago `then` was at `now` (Unix seconds), in its largest unit:
+/// `40s ago`, `5m ago`, `3h ago`, `12d ago`; a time ahead of `now` (another
+/// machine's clock) is `just now`.
+pub fn ago(then: f64, now: f64) -> String {
+    let s = (now - then).round();
+    if !s.is_finite() {
+        return "?".into();
+    }
+    match s as i64 {
+        ..=0 => "just now".into(),
+        s @ 1..=59 => format!("{s}s ago"),
+        s @ 60..=3599 => format!("{}m ago", s / 60),
+        s @ 3600..=86_399 => format!("{}h ago", s / 3600),
+        s => format!("{}d ago", s / 86_400),
+    }
+}
+
 /// The blocks of a sparkline, lowest first.
 const TICKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
@@ -129,6 +146,14 @@ pub fn sparkline(values: &[f64]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ago_in_the_largest_unit() {
+        assert_eq!(ago(100.0, 140.0), "40s ago");
+        assert_eq!(ago(0.0, 7_300.0), "2h ago");
+        assert_eq!(ago(0.0, 3.0 * 86_400.0 + 5.0), "3d ago");
+        assert_eq!(ago(10.0, 5.0), "just now");
+    }
 
     #[test]
     fn sparklines_scale_between_min_and_max() {
