@@ -54,6 +54,7 @@ mod stall;
 mod supervise;
 pub mod sweep;
 pub mod top;
+mod top_history;
 pub mod view;
 pub mod wait;
 

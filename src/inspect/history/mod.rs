@@ -3,8 +3,10 @@
 //! (`index`): the out dirs recorded as runs start, and `./runs`, the default
 //! out dir, in the current folder; or folders named on the command line.
 //! Which folders are runs (`scan`), what one says (`past_run`, `figures`),
-//! and which to show in what order (`query`).
+//! and which to show in what order (`query`); `cache` keeps finished runs
+//! read once for a screen that rereads them.
 
+mod cache;
 mod figures;
 pub mod index;
 mod past_run;
@@ -13,6 +15,7 @@ mod scan;
 
 use std::path::PathBuf;
 
+pub use cache::Cache;
 pub use figures::{Figure, Metric};
 pub use past_run::PastRun;
 pub use query::{parse_where, Query, SortKey};
