@@ -135,7 +135,7 @@ mod tests {
         assert_eq!(fs::metadata(path.parent().unwrap()).unwrap().mode() & 0o777, 0o700);
         fs::remove_dir(&b).unwrap();
         assert_eq!(read(&path), vec![a.clone()], "a deleted folder is left out");
-        compact(&path, &[a.clone()]).unwrap();
+        compact(&path, std::slice::from_ref(&a)).unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), format!("{}\n", a.display()));
     }
 }
