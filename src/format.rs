@@ -91,6 +91,21 @@ pub fn truncate(s: &str, width: usize) -> String {
     out
 }
 
+/// `name` in at most `width` characters, cut in the middle: run names end
+/// in their start time, which tells runs of one config apart.
+pub fn middle_ellipsis(name: &str, width: usize) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    if chars.len() <= width || width < 3 {
+        return chars.iter().take(width).collect();
+    }
+    let tail = (width - 1) / 2;
+    let head = width - 1 - tail;
+    let mut out: String = chars[..head].iter().collect();
+    out.push('…');
+    out.extend(&chars[chars.len() - tail..]);
+    out
+}
+
 /// Formats seconds as `1h02m`, `3m05s` or `12s`.
 pub fn duration(secs: f64) -> String {
     if !secs.is_finite() {
@@ -146,6 +161,13 @@ pub fn sparkline(values: &[f64]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_names_keep_both_ends() {
+        assert_eq!(middle_ellipsis("deep-sigmoid-20261207-222145", 13), "deep-s…222145");
+        assert_eq!(middle_ellipsis("wine", 13), "wine");
+        assert_eq!(middle_ellipsis("deep-sigmoid-20261207-222145", 10).chars().count(), 10);
+    }
 
     #[test]
     fn ago_in_the_largest_unit() {

@@ -23,6 +23,7 @@ use super::sweep_board::{draw_board, BoardView};
 use super::terminal_loop::{self, Ending, LoopOptions, TerminalScreen};
 use super::theme::Theme;
 use super::top_history::{draw_history, toggle_mark, PastRow};
+use crate::format::middle_ellipsis;
 
 /// One run as `top` shows it.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -100,21 +101,6 @@ fn progress(epoch: usize, epochs: usize) -> String {
     let share = (epoch as f64 / epochs as f64).clamp(0.0, 1.0);
     let filled = (share * 5.0).round() as usize;
     format!("{}{} {:>3.0}%", "█".repeat(filled), "░".repeat(5 - filled), 100.0 * share)
-}
-
-/// `name` in at most `width` characters, cut in the middle: run names end
-/// in their start time, which tells runs of one config apart.
-pub(super) fn middle_ellipsis(name: &str, width: usize) -> String {
-    let chars: Vec<char> = name.chars().collect();
-    if chars.len() <= width || width < 3 {
-        return chars.iter().take(width).collect();
-    }
-    let tail = (width - 1) / 2;
-    let head = width - 1 - tail;
-    let mut out: String = chars[..head].iter().collect();
-    out.push('…');
-    out.extend(&chars[chars.len() - tail..]);
-    out
 }
 
 /// The time left, `-` when unknown.
@@ -352,13 +338,6 @@ mod tests {
         assert_eq!(progress(10, 10), "█████ 100%");
         assert_eq!(progress(3, 0), "-");
         assert!(progress(169_564, 200_000).chars().count() <= 11);
-    }
-
-    #[test]
-    fn long_names_keep_both_ends() {
-        assert_eq!(middle_ellipsis("deep-sigmoid-20261207-222145", 13), "deep-s…222145");
-        assert_eq!(middle_ellipsis("wine", 13), "wine");
-        assert_eq!(middle_ellipsis("deep-sigmoid-20261207-222145", 10).chars().count(), 10);
     }
 
     /// The keys `top` takes, through the screen the terminal loop drives:

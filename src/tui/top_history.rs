@@ -11,7 +11,7 @@ use ratatui::widgets::{Block, Borders, Cell, Row, Table, TableState};
 use ratatui::Frame;
 
 use super::theme::Theme;
-use super::top::middle_ellipsis;
+use crate::format::middle_ellipsis;
 
 /// One past run as the history view shows it.
 #[derive(Clone, Debug, Default, PartialEq)]
