@@ -91,6 +91,21 @@ pub fn truncate(s: &str, width: usize) -> String {
     out
 }
 
+/// `name` in at most `width` characters, cut in the middle: run names end
+/// in their start time, which tells runs of one config apart.
+pub fn middle_ellipsis(name: &str, width: usize) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    if chars.len() <= width || width < 3 {
+        return chars.iter().take(width).collect();
+    }
+    let tail = (width - 1) / 2;
+    let head = width - 1 - tail;
+    let mut out: String = chars[..head].iter().collect();
+    out.push('…');
+    out.extend(&chars[chars.len() - tail..]);
+    out
+}
+
 /// Formats seconds as `1h02m`, `3m05s` or `12s`.
 pub fn duration(secs: f64) -> String {
     if !secs.is_finite() {
@@ -101,6 +116,23 @@ pub fn duration(secs: f64) -> String {
         0..=59 => format!("{s}s"),
         60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
         _ => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+    }
+}
+
+/// How long ago `then` was at `now` (Unix seconds), in its largest unit:
+/// `40s ago`, `5m ago`, `3h ago`, `12d ago`; a time ahead of `now` (another
+/// machine's clock) is `just now`.
+pub fn ago(then: f64, now: f64) -> String {
+    let s = (now - then).round();
+    if !s.is_finite() {
+        return "?".into();
+    }
+    match s as i64 {
+        ..=0 => "just now".into(),
+        s @ 1..=59 => format!("{s}s ago"),
+        s @ 60..=3599 => format!("{}m ago", s / 60),
+        s @ 3600..=86_399 => format!("{}h ago", s / 3600),
+        s => format!("{}d ago", s / 86_400),
     }
 }
 
@@ -129,6 +161,21 @@ pub fn sparkline(values: &[f64]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_names_keep_both_ends() {
+        assert_eq!(middle_ellipsis("deep-sigmoid-20261207-222145", 13), "deep-s…222145");
+        assert_eq!(middle_ellipsis("wine", 13), "wine");
+        assert_eq!(middle_ellipsis("deep-sigmoid-20261207-222145", 10).chars().count(), 10);
+    }
+
+    #[test]
+    fn ago_in_the_largest_unit() {
+        assert_eq!(ago(100.0, 140.0), "40s ago");
+        assert_eq!(ago(0.0, 7_300.0), "2h ago");
+        assert_eq!(ago(0.0, 3.0 * 86_400.0 + 5.0), "3d ago");
+        assert_eq!(ago(10.0, 5.0), "just now");
+    }
 
     #[test]
     fn sparklines_scale_between_min_and_max() {

@@ -47,6 +47,9 @@ impl ForkArgs {
 pub fn fork(parent: &Path, at: &str, opts: &RunOptions) -> Result<(), ExitError> {
     let dir = crate::train::fork::create(parent, at, &opts.overrides, opts.out.as_deref())?;
     eprintln!("fork of {} at {at}: {}", parent.display(), dir.display());
+    if let Some(out) = dir.parent() {
+        run::remember_out_dir(out);
+    }
     // The fork's folder is made; resuming it is a plain resume (its own
     // server, when in the background).
     let opts = RunOptions { out: None, ..opts.clone() };

@@ -1,6 +1,8 @@
 //! `traintop ls`: this user's runs on this machine (or, with `--ssh`, on
 //! other machines), live and dead, one line each; `--json` for scripts.
+//! `--all` adds finished runs, read from their folders (`ls_all.rs`).
 
+use super::ls_all::{ls_all, AllArgs};
 use super::ExitError;
 use crate::client::find::{self, RunEntry};
 use crate::client::{banner, ssh};
@@ -13,13 +15,18 @@ pub struct LsArgs {
     #[arg(long)]
     json: bool,
     /// List the runs on HOST instead (`ssh HOST traintop ls --json`); repeatable.
-    #[arg(long, value_name = "[USER@]HOST")]
+    #[arg(long, value_name = "[USER@]HOST", conflicts_with = "all")]
     ssh: Vec<String>,
+    #[command(flatten)]
+    all: AllArgs,
 }
 
 impl LsArgs {
     /// `traintop ls`.
     pub fn call(self) -> Result<(), ExitError> {
+        if self.all.all {
+            return ls_all(&self.all, self.json);
+        }
         ls(self.json, &self.ssh)
     }
 }

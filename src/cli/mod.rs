@@ -43,6 +43,7 @@ pub(crate) mod headless;
 pub mod launch;
 mod line_pump;
 pub mod ls;
+pub mod ls_all;
 mod panic_log;
 pub mod plugins;
 pub(crate) mod roofline;
@@ -53,6 +54,7 @@ mod stall;
 mod supervise;
 pub mod sweep;
 pub mod top;
+mod top_history;
 pub mod view;
 pub mod wait;
 

@@ -98,9 +98,20 @@ pub fn run(opts: &RunOptions) -> Result<(), ExitError> {
         let config = load_config(opts)?;
         let out_dir =
             opts.out.clone().unwrap_or_else(|| config.resolve_path(&config.run.out_dir.display().to_string()));
-        let prepared = prepare(Launch::New { config: Box::new(config), out_dir }, &mut |w| eprintln!("{w}"))?;
+        let prepared =
+            prepare(Launch::New { config: Box::new(config), out_dir: out_dir.clone() }, &mut |w| eprintln!("{w}"))?;
+        remember_out_dir(&out_dir);
         drive(prepared, opts, baseline)
     })
+}
+
+/// Records where the run's folder went, for `ls --all` and `top`'s history.
+/// A failure costs only that listing (`ls --all DIR` still finds the run), so
+/// it is said and the run goes on.
+pub fn remember_out_dir(out_dir: &Path) {
+    if let Err(e) = crate::inspect::history::index::remember(out_dir) {
+        eprintln!("traintop: cannot record the out dir for `traintop ls --all`: {e}");
+    }
 }
 
 /// Trains the run in this process (`train`, given the `--baseline` run), or

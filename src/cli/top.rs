@@ -3,7 +3,9 @@
 //! `hosts = ["gpu1", "me@gpu2"]` in `$XDG_CONFIG_HOME/traintop/hosts.toml`
 //! (else `~/.config/traintop/hosts.toml`). Each host is asked on its own
 //! thread (`ssh HOST traintop ls --json`), so a slow or dead host only
-//! leaves its rows stale, with its error shown.
+//! leaves its rows stale, with its error shown. Past runs of this machine
+//! (`h`) come from the folders `ls --all` reads, or `--out DIR`'s
+//! (`top_history.rs`); Enter there opens `view`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,13 +17,14 @@ use serde::Deserialize;
 use super::attach::{self, AttachOptions};
 use super::shared_args::ScreenArgs;
 use super::signals;
+use super::top_history::{self, PastRuns};
 use super::ExitError;
 use crate::client::find::{self, RunEntry};
 use crate::sweep::board::board;
 use crate::sweep::manifest::{Manifest, MANIFEST_FILE};
 use crate::sweep::probe::{self, RunState};
 use crate::tui::sweep_board::{BoardView, EffectView, VariantView};
-use crate::tui::top::{run_top, TopChoice, TopRow, TopSnapshot};
+use crate::tui::top::{run_top, TopChoice, TopCursor, TopRow, TopSnapshot};
 
 /// How often this machine's runs are asked.
 const LOCAL_EVERY: Duration = Duration::from_millis(1000);
@@ -34,6 +37,10 @@ pub struct TopArgs {
     /// Also show the runs on HOST; repeatable.
     #[arg(long, value_name = "[USER@]HOST")]
     ssh: Vec<String>,
+    /// Past runs (h) from DIR (an out dir, a sweep or a run folder) instead
+    /// of the folders `traintop ls --all` reads; repeatable.
+    #[arg(long, value_name = "DIR")]
+    out: Vec<PathBuf>,
     #[command(flatten)]
     screen: ScreenArgs,
 }
@@ -42,13 +49,14 @@ impl TopArgs {
     /// `traintop top`.
     pub fn call(self) -> Result<(), ExitError> {
         let ScreenArgs { no_color, mouse, refresh_ms } = self.screen;
-        top(&TopOptions { hosts: self.ssh, no_color, mouse, refresh_ms })
+        top(&TopOptions { hosts: self.ssh, outs: self.out, no_color, mouse, refresh_ms })
     }
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct TopOptions {
     pub hosts: Vec<String>,
+    pub outs: Vec<PathBuf>,
     pub no_color: bool,
     pub mouse: bool,
     pub refresh_ms: u64,
@@ -100,35 +108,62 @@ pub fn top(opts: &TopOptions) -> Result<(), ExitError> {
     for host in &hosts {
         poll(&latest, Some(host.clone()), REMOTE_EVERY);
     }
+    let past = top_history::poll(opts.outs.clone(), dead_dirs(&latest));
     // Why the last run opened from the list could not be shown.
     let notice: Mutex<Option<String>> = Mutex::default();
     let sweeps = Mutex::new(Sweeps::default());
     let snapshot = || {
-        let mut s = snapshot(&latest, &mut sweeps.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut s = snapshot(&latest, &past, &mut sweeps.lock().unwrap_or_else(|e| e.into_inner()));
         if let Some(n) = notice.lock().unwrap_or_else(|e| e.into_inner()).clone() {
             s.errors.insert(0, n);
         }
         s
     };
-    let mut selected = 0;
+    let mut cursor = TopCursor::default();
     let refresh = Duration::from_millis(opts.refresh_ms.clamp(100, 1000));
     loop {
-        let choice = run_top(&snapshot, &mut selected, refresh, opts.no_color, &flags.any)
+        let choice = run_top(&snapshot, &mut cursor, refresh, opts.no_color, &flags.any)
             .map_err(|e| ExitError::runtime(anyhow::anyhow!("top: {e}")))?;
-        let TopChoice::Open(row) = choice else { return Ok(()) };
-        let attach = AttachOptions {
-            run: Some(row.run_dir.clone()),
-            ssh: row.host.clone(),
-            no_color: opts.no_color,
-            mouse: opts.mouse,
-            refresh_ms: opts.refresh_ms,
-            ..Default::default()
+        let result = match choice {
+            TopChoice::Quit => return Ok(()),
+            TopChoice::Open(row) => open(&row, opts, &flags),
+            TopChoice::View(dirs) => view(&dirs, opts),
         };
-        let result = attach::dashboard(&attach, &flags).err().map(|e| e.message);
-        *notice.lock().unwrap_or_else(|e| e.into_inner()) = result;
+        *notice.lock().unwrap_or_else(|e| e.into_inner()) = result.err().map(|e| e.message);
         if flags.hung_up() || flags.stopped() {
             return Ok(());
         }
+    }
+}
+
+/// A live run's dashboard, until the user comes back.
+fn open(row: &TopRow, opts: &TopOptions, flags: &signals::Flags) -> Result<(), ExitError> {
+    let attach = AttachOptions {
+        run: Some(row.run_dir.clone()),
+        ssh: row.host.clone(),
+        no_color: opts.no_color,
+        mouse: opts.mouse,
+        refresh_ms: opts.refresh_ms,
+        ..Default::default()
+    };
+    attach::dashboard(&attach, flags)
+}
+
+/// `traintop view` of past runs: one, or several compared.
+fn view(dirs: &[String], opts: &TopOptions) -> Result<(), ExitError> {
+    let dirs: Vec<PathBuf> = dirs.iter().map(PathBuf::from).collect();
+    let screen = ScreenArgs { no_color: opts.no_color, mouse: opts.mouse, refresh_ms: opts.refresh_ms };
+    super::view::view(dirs, screen)
+}
+
+/// This machine's runs that the live list has without figures (dead ones),
+/// for the history's reader to read too.
+fn dead_dirs(latest: &Latest) -> impl Fn() -> Vec<PathBuf> + Send + 'static {
+    let latest = Arc::clone(latest);
+    move || {
+        let l = latest.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(Ok(runs)) = l.get(&None) else { return Vec::new() };
+        runs.iter().filter(|r| !r.live()).map(|r| r.run_dir.clone()).collect()
     }
 }
 
@@ -154,7 +189,7 @@ struct Sweeps {
     read: Option<std::time::Instant>,
 }
 
-fn snapshot(latest: &Latest, sweeps: &mut Sweeps) -> TopSnapshot {
+fn snapshot(latest: &Latest, past: &PastRuns, sweeps: &mut Sweeps) -> TopSnapshot {
     let l = latest.lock().unwrap_or_else(|e| e.into_inner());
     let mut out = TopSnapshot::default();
     for (host, result) in l.iter() {
@@ -164,6 +199,11 @@ fn snapshot(latest: &Latest, sweeps: &mut Sweeps) -> TopSnapshot {
         }
     }
     drop(l);
+    for row in out.rows.iter_mut().filter(|r| r.host.is_none() && r.epochs == 0) {
+        top_history::fill_dead(row, past);
+    }
+    let here: Vec<String> = out.rows.iter().filter(|r| r.host.is_none()).map(|r| r.run_dir.clone()).collect();
+    out.past = top_history::rows(past, &here);
     group_sweeps(&mut out, sweeps);
     out
 }

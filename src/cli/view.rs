@@ -21,16 +21,21 @@ pub struct ViewArgs {
 
 impl ViewArgs {
     /// `traintop view`: one folder's dashboard, or several compared.
-    pub fn call(mut self) -> Result<(), ExitError> {
-        if self.run_dirs.len() > 1 {
-            return compare(&self.run_dirs, self.screen.no_color, self.screen.mouse);
-        }
-        let run_dir = self.run_dirs.remove(0);
-        let title = run_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let ScreenArgs { no_color, mouse, refresh_ms } = self.screen;
-        let options = DashboardOptions::new(title, refresh_ms, mouse, no_color);
-        crate::tui::view_run(&run_dir, options).map_err(|e| ExitError::input(format!("{}: {e}", run_dir.display())))
+    pub fn call(self) -> Result<(), ExitError> {
+        view(self.run_dirs, self.screen)
     }
+}
+
+/// One folder's dashboard, or several compared (also from `top`'s history).
+pub fn view(mut run_dirs: Vec<PathBuf>, screen: ScreenArgs) -> Result<(), ExitError> {
+    if run_dirs.len() != 1 {
+        return compare(&run_dirs, screen.no_color, screen.mouse);
+    }
+    let run_dir = run_dirs.remove(0);
+    let title = run_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let ScreenArgs { no_color, mouse, refresh_ms } = screen;
+    let options = DashboardOptions::new(title, refresh_ms, mouse, no_color);
+    crate::tui::view_run(&run_dir, options).map_err(|e| ExitError::input(format!("{}: {e}", run_dir.display())))
 }
 
 /// The comparison screen over `dirs`.

@@ -26,6 +26,7 @@ mod terminal;
 mod terminal_loop;
 mod theme;
 pub(crate) mod top;
+pub(crate) mod top_history;
 mod tty_watch;
 
 pub use app::App;
