@@ -8,11 +8,13 @@
 #![deny(unsafe_code)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+pub(crate) mod chart;
 pub mod cli;
 pub(crate) mod client;
 pub mod config;
 pub mod data;
 pub mod engine;
+pub(crate) mod export;
 pub(crate) mod format;
 pub(crate) mod grad_health;
 pub mod inspect;
