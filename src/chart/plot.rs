@@ -178,7 +178,8 @@ pub fn ticks(span: Span, n: usize) -> Vec<f64> {
         return vec![span.lo];
     }
     let mag = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(10.0 * mag);
+    // A little under `raw` is allowed, so 3..97 gets 20, 40, 60, 80 rather than 50 alone.
+    let step = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * mag).find(|s| *s >= 0.75 * raw).unwrap_or(10.0 * mag);
     let first = (span.lo / step).ceil() as i64;
     let last = (span.hi / step).floor() as i64;
     (first..=last).map(|k| k as f64 * step).collect()

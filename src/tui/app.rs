@@ -70,6 +70,8 @@ pub struct App {
     pub(super) leaving: Option<Leaving>,
     /// Bells and desktop notifications still to send.
     pub(super) alerts: Alerts,
+    /// The run folder `view` shows: where the export key writes.
+    pub(super) run_folder: Option<std::path::PathBuf>,
     /// Something changed since the last frame.
     dirty: bool,
 }
@@ -102,6 +104,7 @@ impl App {
             link: Link::default(),
             leaving: None,
             alerts: Alerts::default(),
+            run_folder: None,
             dirty: true,
         }
     }
@@ -464,6 +467,7 @@ impl App {
 }
 
 mod actions;
+mod export;
 pub(super) mod fixes;
 mod fork;
 pub(super) use fork::ForkView;

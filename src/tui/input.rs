@@ -55,6 +55,8 @@ pub enum Action {
     HalveLearningRate,
     /// After a divergence: switch grad_clip on and resume.
     GradClipOn,
+    /// Write the run's charts and series into its folder (`view` only).
+    Export,
     /// Fork the run at the selected technique's switch.
     ForkTechnique,
     /// End a fork keeping this branch.
@@ -138,7 +140,8 @@ pub const KEYS: &[Binding] = &[
         "log",
     ),
     hinted(key(&[Char('m')], Action::ToggleSmoothing, "m", ""), "m", "smooth"),
-    key(&[Char('b')], Action::ToggleBaseline, "b", "charts: the --baseline run's curves on/off"),
+    key(&[Char('b')], Action::ToggleBaseline, "b E", "--baseline curves on/off (b); export to RUN/export/ (E)"),
+    key(&[Char('E')], Action::Export, "", ""),
     key(&[Char('C')], Action::ToggleConfusion, "C", "confusion matrix (heat map) on/off; Esc closes it"),
     key(&[Char('h')], Action::HalveLearningRate, "h g", "after a divergence: halve lr / grad_clip on"),
     key(&[Char('g')], Action::GradClipOn, "", ""),
@@ -245,6 +248,7 @@ mod tests {
         assert_eq!(map_key(n, key(KeyCode::Char('l'))), Some(Action::ToggleLogScale));
         assert_eq!(map_key(n, key(KeyCode::Down)), Some(Action::SelectNext));
         assert_eq!(map_key(n, key(KeyCode::Char('x'))), None);
+        assert_eq!(map_key(n, KeyEvent::new(KeyCode::Char('E'), KeyModifiers::SHIFT)), Some(Action::Export));
     }
 
     #[test]

@@ -59,6 +59,7 @@ pub fn view_run(dir: &Path, options: DashboardOptions) -> io::Result<()> {
     let mut app = replay::build(&options.title, &dir.display().to_string(), &metrics, &events)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}/{e}", dir.display())))?;
     app.theme = Theme::new(options.no_color);
+    app.set_run_folder(dir);
     let options = DashboardOptions { exit_when_finished: false, ..options };
     run(app, None, None, &options).map(|_| ())
 }

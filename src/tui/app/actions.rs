@@ -57,6 +57,10 @@ impl App {
             Action::ToggleTechnique | Action::EditTechnique | Action::EditLearningRate => self.steer(action),
             Action::ForkTechnique | Action::Keep(_) => self.fork_action(action),
             Action::Edit(key) => self.edit(key),
+            Action::Export => {
+                self.export();
+                None
+            }
             // Two commands: `act` takes these to `fix`.
             Action::HalveLearningRate | Action::GradClipOn => None,
             Action::SelectNext
