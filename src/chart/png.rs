@@ -2,8 +2,8 @@
 //! tiny-skia, text through the embedded font (`font.rs`), so the picture is
 //! the SVG's, pixel for pixel the same on every machine.
 
+use skrifa::FontRef;
 use tiny_skia::{Color, FillRule, Paint, PathBuilder, Pixmap, Rect, Stroke, StrokeDash, Transform};
-use ttf_parser::Face;
 
 use super::font;
 use super::scene::{Anchor, Rgb, Scene, Shape};
@@ -39,7 +39,7 @@ fn outline(points: &[(f64, f64)], close: bool) -> Option<tiny_skia::Path> {
     b.finish()
 }
 
-fn draw(pixmap: &mut Pixmap, face: Option<&Face>, shape: &Shape) {
+fn draw(pixmap: &mut Pixmap, face: Option<&FontRef<'static>>, shape: &Shape) {
     let id = Transform::identity();
     match shape {
         Shape::Line { from, to, color, dashed } => line(pixmap, &[*from, *to], *color, 1.0, *dashed),
