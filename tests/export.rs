@@ -165,21 +165,19 @@ fn bad_targets_are_refused_and_nothing_is_written() {
 
 #[test]
 fn e_in_view_writes_into_the_run_folder_and_says_where() {
-    if !tmux::available() {
-        eprintln!("skipping: tmux is not installed");
+    if tmux::missing() {
         return;
     }
-    let (_keep, dir, _) = train("iris.toml", &["--set", "run.epochs=3"]);
+    let (runs, dir, _) = train("iris.toml", &["--set", "run.epochs=3"]);
     let name = dir.file_name().unwrap().to_str().unwrap().to_string();
-    let tmp = tempfile::tempdir().unwrap();
-    let exit_file = tmp.path().join("exit_code");
-    // From the runs' folder, so the path on screen is short enough to read whole.
+    // From the runs' folder, so the path on screen is short enough to read
+    // whole; the exit code lands beside the run.
     let command = format!(
-        "cd {parent} && NO_COLOR=1 {bin} view {name}; echo $? >{exit}",
-        parent = shell_quote(dir.parent().unwrap().to_str().unwrap()),
+        "cd {runs} && NO_COLOR=1 {bin} view {name}; echo $? >.exit_code",
+        runs = shell_quote(runs.path().to_str().unwrap()),
         bin = shell_quote(env!("CARGO_BIN_EXE_traintop")),
-        exit = shell_quote(exit_file.to_str().unwrap()),
     );
+    let exit_file = runs.path().join(".exit_code");
     let term = Tmux::start(100, 30, &command);
     term.wait_until("the finished run", TIMEOUT, |s| s.contains("viewing a finished run"));
     term.send_keys(&["E"]);

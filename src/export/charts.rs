@@ -68,11 +68,7 @@ fn loss(s: &mut Scene, series: &RunSeries, panel: Panel) {
     for (step, label) in &series.markers {
         plot.marker(s, *step as f64, label);
     }
-    plot.curve(s, &train, color(0), 1.5);
-    plot.curve(s, &val, color(1), 2.0);
-    plot.dots(s, &val, color(1));
-    let names = [("train (per step)".to_string(), color(0)), ("validation (per epoch)".to_string(), color(1))];
-    legend(s, (plot.area.2 + 12.0, plot.area.1 + 10.0), &names, 8);
+    train_and_validation(s, &plot, &train, &val);
 }
 
 fn accuracy(s: &mut Scene, series: &RunSeries, panel: Panel) {
@@ -87,9 +83,15 @@ fn accuracy(s: &mut Scene, series: &RunSeries, panel: Panel) {
     }
     let y = Span::of(train.iter().chain(&val).map(|p| p.1), Span { lo: 0.0, hi: 1.0 });
     let plot = plot_in(s, panel, "accuracy", steps_span(series), y, false);
-    plot.curve(s, &train, color(0), 1.5);
-    plot.curve(s, &val, color(1), 2.0);
-    plot.dots(s, &val, color(1));
+    train_and_validation(s, &plot, &train, &val);
+}
+
+/// A train curve per step, a validation curve with a dot per epoch end,
+/// and their legend.
+fn train_and_validation(s: &mut Scene, plot: &Plot, train: &[(f64, f64)], val: &[(f64, f64)]) {
+    plot.curve(s, train, color(0), 1.5);
+    plot.curve(s, val, color(1), 2.0);
+    plot.dots(s, val, color(1));
     let names = [("train (per step)".to_string(), color(0)), ("validation (per epoch)".to_string(), color(1))];
     legend(s, (plot.area.2 + 12.0, plot.area.1 + 10.0), &names, 8);
 }
