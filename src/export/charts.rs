@@ -26,8 +26,15 @@ pub fn page(series: &RunSeries, width: u32, height: u32) -> Scene {
     s.text((12.0, 22.0), heading(series), 16.0, Anchor::Start);
     let (w, h) = (f64::from(width), f64::from(height));
     let (top, half_w, half_h) = (34.0, w / 2.0, (h - 34.0) / 2.0);
-    loss(&mut s, series, (0.0, top, half_w, half_h));
-    accuracy(&mut s, series, (half_w, top, half_w, half_h));
+    let has_accuracy =
+        series.steps.iter().any(|r| r.acc.is_some()) || series.epochs.iter().any(|e| e.val_acc.is_some());
+    if has_accuracy {
+        loss(&mut s, series, (0.0, top, half_w, half_h));
+        accuracy(&mut s, series, (half_w, top, half_w, half_h));
+    } else {
+        // A regression run: the loss takes the row.
+        loss(&mut s, series, (0.0, top, w, half_h));
+    }
     match &series.confusion {
         Some(c) => {
             gradients(&mut s, series, (0.0, top + half_h, half_w, half_h));
@@ -75,12 +82,6 @@ fn accuracy(s: &mut Scene, series: &RunSeries, panel: Panel) {
     let train: Vec<(f64, f64)> = series.steps.iter().filter_map(|r| Some((r.step as f64, f64::from(r.acc?)))).collect();
     let val: Vec<(f64, f64)> =
         series.epochs.iter().filter_map(|e| Some((e.step as f64, f64::from(e.val_acc?)))).collect();
-    if train.is_empty() && val.is_empty() {
-        let (l, t, _, h) = panel;
-        s.text((l + LEFT, t + 18.0), "accuracy", 13.0, Anchor::Start);
-        s.text((l + LEFT, t + h / 2.0), "no accuracy: not a classification run", 12.0, Anchor::Start);
-        return;
-    }
     let y = Span::of(train.iter().chain(&val).map(|p| p.1), Span { lo: 0.0, hi: 1.0 });
     let plot = plot_in(s, panel, "accuracy", steps_span(series), y, false);
     train_and_validation(s, &plot, &train, &val);
@@ -113,4 +114,44 @@ fn gradients(s: &mut Scene, series: &RunSeries, panel: Panel) {
     let entries: Vec<(String, Rgb)> =
         names.iter().enumerate().map(|(i, n)| (crate::format::truncate(n, 20), color(i))).collect();
     legend(s, (plot.area.2 + 12.0, plot.area.1 + 10.0), &entries, rows);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chart::Shape;
+    use crate::protocol::StepRecord;
+
+    fn texts(s: &Scene) -> Vec<&str> {
+        s.shapes
+            .iter()
+            .filter_map(|sh| match sh {
+                Shape::Text { text, .. } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_run_without_accuracy_or_confusion_gets_loss_and_gradients_only() {
+        let step = |n: u64| StepRecord {
+            step: n,
+            epoch: 1,
+            loss: 1.0 / n as f32,
+            objective: None,
+            acc: None,
+            lr: 0.1,
+            samples_per_sec: 1.0,
+            wall_time: 0.0,
+            grad_norms: vec![("w".into(), 0.5)],
+            saturation: vec![],
+            metrics: vec![],
+        };
+        let series = RunSeries { name: "r".into(), steps: (1..=5).map(step).collect(), ..RunSeries::default() };
+        let page = page(&series, 800, 600);
+        let t = texts(&page);
+        assert!(t.contains(&"loss") && t.contains(&"gradient norm per parameter (log scale)"), "{t:?}");
+        assert!(!t.contains(&"accuracy") && !t.iter().any(|x| x.starts_with("confusion")), "{t:?}");
+        assert!(t.contains(&"r · not finished · step 5, 0 epochs"), "{t:?}");
+    }
 }
