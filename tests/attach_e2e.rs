@@ -148,6 +148,8 @@ fn attach_from_a_new_terminal_steers_detaches_and_stops() {
     let term = Tmux::start(120, 40, &place.shell(&format!("attach {}", q(&run))));
     term.wait_until("the live step", TIMEOUT, |s| header_step(s).is_some_and(|n| n > 0));
     term.send_keys(&["s"]);
+    term.wait_until("the stop question", TIMEOUT, |s| s.contains("Stop the run"));
+    term.send_keys(&["y"]);
     poll("the summary", || run.join("summary.json").exists().then_some(()));
     assert_eq!(summary(&run)["stop_reason"], "user");
     assert!(run.join("checkpoints/last.safetensors").exists());

@@ -114,6 +114,6 @@ fn class_names_in_the_dashboard_do_not_retitle_the_terminal() {
     std::thread::sleep(Duration::from_secs(1));
     let screen = term.capture();
     let title = term.pane_title();
-    term.send_keys(&["s"]);
+    term.send_keys(&["s", "y"]);
     assert_eq!(title, before, "the pane was retitled by a class name:\n{screen}");
 }

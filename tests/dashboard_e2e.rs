@@ -176,9 +176,12 @@ fn dashboard_pause_toggle_edit_stop_quit() {
     });
     term.send_keys(&["Space"]);
     term.wait_until("dropout on in the panel", TIMEOUT, |s| s.contains("> [on ] dropout"));
-    wait_event(&run, "a toggle entry for dropout", |e| {
+    let toggle = wait_event(&run, "a toggle entry for dropout", |e| {
         e["event"] == "accepted" && e["command"] == "toggle" && e["technique"] == "dropout" && e["enabled"] == true
     });
+    // The footer acknowledges it with the step it took effect at.
+    let ack = format!("dropout on: applied at step {}", toggle["step"]);
+    term.wait_until("the toggle acknowledged", TIMEOUT, |s| s.contains(&ack));
     let rebuild = wait_event(&run, "a rebuild entry", |e| e["event"] == "rebuild");
     assert!(rebuild["rebuild_ms"].as_f64().is_some_and(|ms| ms >= 0.0), "rebuild without rebuild_ms: {rebuild}");
 
@@ -200,8 +203,20 @@ fn dashboard_pause_toggle_edit_stop_quit() {
         technique_line(s, "dropout").is_some_and(|l| l.contains("rate=0.2"))
     });
 
-    // (f) Stop, wait for the end, quit (no question once finished).
+    // (f) Stop: s asks, as q does; Esc says no and the run goes on.
     term.send_keys(&["s"]);
+    term.wait_until("the stop question", TIMEOUT, |s| s.contains("Stop the run (checkpoint and summary)? y stop"));
+    term.send_keys(&["Escape"]);
+    let asked = term.wait_for("the question gone", TIMEOUT, |s| {
+        (!s.contains("Stop the run (checkpoint")).then(|| header_step(s)).flatten()
+    });
+    term.wait_until("the run going on", TIMEOUT, |s| {
+        header_state(s).as_deref() == Some("running") && header_step(s).is_some_and(|n| n > asked)
+    });
+    // Then s y stops; wait for the end and quit (no question once finished).
+    term.send_keys(&["s"]);
+    term.wait_until("the stop question", TIMEOUT, |s| s.contains("Stop the run (checkpoint and summary)?"));
+    term.send_keys(&["y"]);
     term.wait_until("the header to show finished: user", TIMEOUT, |s| {
         header_state(s).as_deref() == Some("finished: user")
     });

@@ -176,3 +176,61 @@ fn attach_and_ls_over_a_real_ssh_connection() {
     poll("the run to stop", || (!procs::alive(server)).then_some(()));
     assert_eq!(summary(&run)["stop_reason"], "user");
 }
+
+/// The host unreachable mid-run (sshd down, the session gone): the header
+/// says the connection is lost and counts while it reconnects, never that
+/// the run stopped; with the host back, the same screen goes on live.
+#[test]
+fn a_lost_ssh_link_says_reconnecting_and_comes_back_live() {
+    let Some(mut sshd) = Sshd::start() else {
+        eprintln!("skipping: openssh-server is not installed");
+        return;
+    };
+    if !served::terminals_ready() {
+        return;
+    }
+    let place = Place::new();
+    let run = place.detach(&["--set", "run.epochs=100000"]);
+    let remote = remote_traintop(&place);
+    let command = format!(
+        "cd {repo} && env -u TRAINTOP_PLUGIN_PATH NO_COLOR=1 TRAINTOP_SOCKET_DIR=/nonexistent-traintop-sockets \
+         TRAINTOP_SSH={ssh} TRAINTOP_REMOTE={remote} {bin} attach --ssh {HOST} {run}; sleep 60",
+        repo = q(&repo()),
+        ssh = shell_quote(&sshd.ssh_command()),
+        remote = q(&remote),
+        bin = q(Path::new(env!("CARGO_BIN_EXE_traintop"))),
+        run = q(&run),
+    );
+    let term = Tmux::start(80, 24, &command);
+    term.wait_until("the live step over ssh", TIMEOUT, |s| header_step(s).is_some_and(|n| n > 0));
+
+    sshd.stop();
+    let relay = poll("the remote relay", || procs::traintops("--stdio").first().copied());
+    procs::signal(relay, "KILL");
+    term.wait_until("the lost link in the header", TIMEOUT, |s| s.contains("[connection lost, reconnecting"));
+    // Several failed tries later, still reconnecting, never "stopped".
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(6) {
+        let s = term.capture();
+        assert!(!s.contains("stopped without finishing") && !s.contains("[finished"), "{s}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let counted = |s: &str| {
+        let at = s.find("reconnecting ")? + "reconnecting ".len();
+        s[at..].split('s').next()?.parse::<u64>().ok()
+    };
+    let s = term.capture();
+    assert!(counted(&s).is_some_and(|n| n >= 5), "the header counts the seconds:\n{s}");
+    assert!(s.contains("connection lost: reconnecting"), "the events panel says so:\n{s}");
+
+    sshd.restart();
+    let s = term.wait_until("the run live again", TIMEOUT, |s| s.contains("[running]"));
+    let step = header_step(&s).unwrap();
+    term.wait_until("steps after reconnecting", TIMEOUT, |s| header_step(s).is_some_and(|n| n > step));
+    let server = served::record(&run)["pid"].as_u64().unwrap() as u32;
+    assert!(procs::alive(server), "the run went on all along");
+    term.send_keys(&["d"]);
+    term.wait_until("the detach message", TIMEOUT, |s| s.contains("detached; the run goes on"));
+    procs::signal(server, "TERM");
+    poll("the run to stop", || (!procs::alive(server)).then_some(()));
+}

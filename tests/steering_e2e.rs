@@ -33,9 +33,11 @@ fn the_demo_hints_at_batch_norm_and_space_switches_it_on() {
         out = q(&out),
         exit = q(&exit_file),
     );
-    let term = Tmux::start(100, 30, &command);
+    // The whole hint fits the footer of the smallest terminal.
+    let term = Tmux::start(80, 24, &command);
+    let hint = traintop::cli::run::EMBEDDED_CONFIG.lines().find_map(|l| l.strip_prefix("hint = ")).unwrap();
     let screen = term.wait_until("the hint in the footer", TIMEOUT, |s| {
-        s.lines().last().is_some_and(|l| l.contains("press space to switch batch_norm on"))
+        s.lines().last().is_some_and(|l| l.contains(hint.trim_matches('"')))
     });
     assert!(screen.contains("> [off] batch_norm"), "batch_norm is selected when the dashboard opens:\n{screen}");
     term.send_keys(&["Space"]);
@@ -45,6 +47,8 @@ fn the_demo_hints_at_batch_norm_and_space_switches_it_on() {
     assert!(screen.contains("batch_norm on"), "the toggle is marked:\n{screen}");
     // Stop the run, then quit the finished dashboard.
     term.send_keys(&["s"]);
+    term.wait_until("the stop question", TIMEOUT, |s| s.contains("Stop the run"));
+    term.send_keys(&["y"]);
     term.wait_until("the run to finish", TIMEOUT, |s| s.contains("[finished: user]"));
     term.send_keys(&["q"]);
     let code =
@@ -167,6 +171,8 @@ fn f_forks_the_live_demo_at_batch_norm_and_a_keeps_branch_a() {
     term.send_keys(&["A"]);
     term.wait_until("A kept", TIMEOUT, |s| s.contains("kept A; B is in"));
     term.send_keys(&["s"]);
+    term.wait_until("the stop question", TIMEOUT, |s| s.contains("Stop the run"));
+    term.send_keys(&["y"]);
     term.wait_until("the run to finish", TIMEOUT, |s| s.contains("[finished: user]"));
     term.send_keys(&["q"]);
     let code =
@@ -192,4 +198,89 @@ fn f_forks_the_live_demo_at_batch_norm_and_a_keeps_branch_a() {
         serde_json::from_str(&std::fs::read_to_string(b.join("summary.json")).unwrap()).unwrap();
     assert_eq!(b_summary["stop_reason"], "user");
     assert!(b.join("checkpoints/last.safetensors").exists());
+}
+
+/// `r` at the end of `traintop run`'s dashboard: the same run again, in a
+/// new folder, watched on the same screen; q then quits as usual.
+#[test]
+fn r_at_the_end_runs_it_again_in_a_new_folder() {
+    if !tmux::available() {
+        eprintln!("skipping: tmux is not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let exit_file = tmp.path().join("exit_code");
+    let command = format!(
+        "cd {repo} && env -u TRAINTOP_PLUGIN_PATH NO_COLOR=1 {bin} run configs/iris.toml --out {out} \
+         --set run.epochs=3; echo $? >{exit}",
+        repo = q(&repo()),
+        bin = q(Path::new(env!("CARGO_BIN_EXE_traintop"))),
+        out = q(&out),
+        exit = q(&exit_file),
+    );
+    let term = Tmux::start(80, 24, &command);
+    term.wait_until("the end, offering r", TIMEOUT, |s| {
+        s.contains("[finished: completed]") && s.contains("r runs it again")
+    });
+    let folders = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&out).map(|d| d.map(|e| e.unwrap().path()).collect()).unwrap_or_default()
+    };
+    let first = run_dir(&out);
+    term.send_keys(&["r"]);
+    let second = tmux::poll("a second run folder", TIMEOUT, || folders().into_iter().find(|p| *p != first));
+    tmux::poll("the second run to end", TIMEOUT, || second.join("summary.json").exists().then_some(()));
+    let screen = term.wait_until("the second run's end on the same screen", TIMEOUT, |s| {
+        s.contains("[finished: completed]") && s.contains("started on cpu")
+    });
+    assert!(screen.contains("r runs it again"), "{screen}");
+    term.send_keys(&["q"]);
+    let code =
+        tmux::poll("the exit code", TIMEOUT, || std::fs::read_to_string(&exit_file).ok().filter(|s| s.ends_with('\n')));
+    assert_eq!(code.trim(), "0");
+    assert_eq!(folders().len(), 2, "q after the second run starts no third");
+}
+
+/// The issue's reproduction: deep-sigmoid with batch norm on, `j j f` forks
+/// on dropout, and both the fork and the branch kept afterwards go on
+/// training (the run once ended "diverged" within 0.1 s of the fork).
+#[test]
+fn a_fork_on_dropout_and_the_branch_kept_keep_training() {
+    if !tmux::available() {
+        eprintln!("skipping: tmux is not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let command = format!(
+        "cd {repo} && env -u TRAINTOP_PLUGIN_PATH NO_COLOR=1 {bin} run configs/deep-sigmoid.toml --out {out} \
+         --set run.epochs=20000 --set technique.batch_norm.enabled=true; sleep 60",
+        repo = q(&repo()),
+        bin = q(Path::new(env!("CARGO_BIN_EXE_traintop"))),
+        out = q(&out),
+    );
+    let term = Tmux::start(120, 40, &command);
+    let steps = |s: &str| common::screen::header_step(s);
+    term.wait_until("training", TIMEOUT, |s| steps(s).is_some_and(|n| n > 0));
+    for _ in 0..4 {
+        let s = term.capture();
+        if s.contains("> [off] dropout") {
+            break;
+        }
+        term.send_keys(&["j"]);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    term.wait_until("dropout selected", TIMEOUT, |s| s.contains("> [off] dropout"));
+    term.send_keys(&["f"]);
+    let s = term.wait_until("the fork", TIMEOUT, |s| s.contains("A = dropout on (this run), B = as before"));
+    let at = steps(&s).unwrap();
+    let s = term.wait_until("the fork training on", TIMEOUT, |s| steps(s).is_some_and(|n| n > at + 2000));
+    assert!(s.contains("[running]") && !s.contains("diverged"), "{s}");
+    term.send_keys(&["B"]);
+    let s = term.wait_until("B kept", TIMEOUT, |s| s.contains("kept B"));
+    let at = steps(&s).unwrap();
+    let s = term.wait_until("B training on", TIMEOUT, |s| steps(s).is_some_and(|n| n > at + 2000));
+    assert!(s.contains("[running]") && !s.contains("diverged"), "{s}");
+    term.send_keys(&["s", "y"]);
+    term.wait_until("the run to finish", TIMEOUT, |s| s.contains("[finished: user]"));
 }

@@ -16,8 +16,9 @@ use super::ExitError;
 use crate::client::find::{self, FindError, RunEntry};
 use crate::client::session::{self, local_client, ConnectionError, RunConnection};
 use crate::client::ssh::SshLink;
+use crate::client::stream::Retried;
 use crate::client::{banner, stdio, stream};
-use crate::protocol::{ClientId, Request, RunEvent, RunStatus, Want};
+use crate::protocol::{ClientId, LinkWatch, Request, RunEvent, RunStatus, Want};
 use crate::tui::{load_baseline, DashboardOptions, Exit};
 
 /// `traintop attach`'s options.
@@ -81,18 +82,19 @@ pub fn attach(opts: &AttachOptions) -> Result<(), ExitError> {
 pub fn dashboard(opts: &AttachOptions, flags: &signals::Flags) -> Result<(), ExitError> {
     // Read first: a bad folder is an error before any connection is made.
     let baseline = opts.baseline.as_deref().map(load_baseline).transpose().map_err(ExitError::input)?;
-    let (link, events, requests, status) = match &opts.ssh {
+    let (link, linked) = match &opts.ssh {
         Some(host) => over_ssh(host, opts)?,
         None => {
             let entry = pick(opts.run.as_deref())?;
-            let (events, requests, status) = here(&entry.socket, &entry.run_dir, local_client(), opts.read_only)?;
-            (None, events, requests, status)
+            (None, here(&entry.socket, &entry.run_dir, local_client(), opts.read_only)?)
         }
     };
+    let Linked { events, requests, status, watch } = linked;
     let mut options = DashboardOptions::new(&status.name, opts.refresh_ms, opts.mouse, opts.no_color)
         .attached(opts.read_only)
         .quit_on(&flags.any)
-        .with_baseline(baseline);
+        .with_baseline(baseline)
+        .watching(watch);
     options.ring_after = status.step;
     let exit = crate::tui::run_dashboard(options, events, requests)
         .map_err(|e| ExitError::runtime(anyhow::anyhow!("dashboard: {e}")))?;
@@ -115,25 +117,38 @@ pub fn report(exit: Exit, status: &RunStatus, host: Option<&str>) {
     }
 }
 
-type Stream = (Receiver<RunEvent>, Sender<Request>, RunStatus);
+/// A dashboard's link to its run: the run's events, where requests go, the
+/// run's status when it connected, and how the link stands.
+pub struct Linked {
+    pub events: Receiver<RunEvent>,
+    pub requests: Sender<Request>,
+    pub status: RunStatus,
+    pub watch: Arc<LinkWatch>,
+}
+
 /// The ssh process of a dashboard's link, replaced when it reconnects;
 /// `None` once the dashboard has closed it.
 type SharedLink = Arc<Mutex<Option<SshLink>>>;
 /// A dashboard's link over ssh: the ssh process (kept for its lifetime) and the stream.
-type SshStream = (Option<SharedLink>, Receiver<RunEvent>, Sender<Request>, RunStatus);
+type SshStream = (Option<SharedLink>, Linked);
 type SshConnection = RunConnection<BufReader<ChildStdout>, ChildStdin>;
 
 /// Connects a dashboard to the run served on `socket`; reconnects after a
 /// cut.
-pub fn here(socket: &Path, run_dir: &Path, client: ClientId, read_only: bool) -> Result<Stream, ExitError> {
+pub fn here(socket: &Path, run_dir: &Path, client: ClientId, read_only: bool) -> Result<Linked, ExitError> {
     let first = open_local(socket, run_dir, &client, read_only).map_err(ExitError::runtime_msg)?;
     let status = first.status.clone();
     let (socket, folder) = (socket.to_path_buf(), run_dir.to_path_buf());
-    let reconnect = Box::new(move || open_local(&socket, &folder, &client, read_only).ok());
+    let reconnect: stream::Reconnect<_, _> = Box::new(move || match open_local(&socket, &folder, &client, read_only) {
+        Ok(again) => Retried::Back(Box::new(again)),
+        Err(_) => Retried::NotYet,
+    });
     let folder = run_dir.to_path_buf();
     let last_word: stream::LastWord = Box::new(move || crate::client::ended_run::finished_records(&folder));
-    let (events, requests) = stream::spawn(first, reconnect, stream::LOCAL_RECONNECT, Some(last_word));
-    Ok((events, requests, status))
+    let watch = Arc::new(LinkWatch::default());
+    let retry = stream::Retry { give_up_after: Some(stream::LOCAL_RECONNECT), watch: Arc::clone(&watch) };
+    let (events, requests) = stream::spawn(first, reconnect, retry, Some(last_word));
+    Ok(Linked { events, requests, status, watch })
 }
 
 fn open_local(
@@ -164,13 +179,24 @@ fn over_ssh(host: &str, opts: &AttachOptions) -> Result<SshStream, ExitError> {
         (Arc::clone(&slot), host.to_string(), status.run_dir.clone(), opts.read_only);
     let reconnect: stream::Reconnect<_, _> = Box::new(move || {
         let mut link = again.lock().unwrap_or_else(|e| e.into_inner());
-        link.as_ref()?;
-        let (new_link, session) = open_ssh(&host, Some(&run_dir), read_only).ok()?;
-        *link = Some(new_link);
-        Some(session)
+        if link.is_none() {
+            return Retried::Never("the dashboard closed the link".into());
+        }
+        match open_ssh(&host, Some(&run_dir), read_only) {
+            Ok((new_link, session)) => {
+                *link = Some(new_link);
+                Retried::Back(Box::new(session))
+            }
+            Err(SshOpenError::Refused(why)) => Retried::Never(format!("{host}: {why}")),
+            Err(SshOpenError::Failed(_)) => Retried::NotYet,
+        }
     });
-    let (events, requests) = stream::spawn(session, reconnect, stream::SSH_RECONNECT, None);
-    Ok((Some(slot), events, requests, status))
+    // An ssh link may be down for minutes (a laptop asleep, a VPN): the
+    // dashboard keeps trying, saying so, until it is closed.
+    let watch = Arc::new(LinkWatch::default());
+    let retry = stream::Retry { give_up_after: None, watch: Arc::clone(&watch) };
+    let (events, requests) = stream::spawn(session, reconnect, retry, None);
+    Ok((Some(slot), Linked { events, requests, status, watch }))
 }
 
 enum SshOpenError {

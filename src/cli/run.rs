@@ -116,7 +116,12 @@ fn launch(
     let server_args = || server_args(command, target, opts);
     match opts.topology {
         Topology::Supervisor => super::supervise::supervise(server_args()),
-        Topology::DashboardClient | Topology::Detached => in_background(server_args(), opts, baseline_of(opts)?),
+        Topology::DashboardClient | Topology::Detached => {
+            // A new run can be started again from its end; a resumed one
+            // would only resume its end.
+            let again = (command == "run").then_some(&server_args as &dyn Fn() -> Vec<std::ffi::OsString>);
+            in_background(server_args(), opts, baseline_of(opts)?, again)
+        }
         Topology::Server => {
             let baseline = baseline_of(opts)?;
             background::leave_session();
@@ -409,51 +414,94 @@ fn detach_output(server: Option<&Server>, run_path: &Path, why: &str, detached: 
 }
 
 /// `traintop run` and `resume` with a dashboard (or `--detach`): the run in
-/// a background server of its own, this process its first client.
+/// a background server of its own, this process its first client. With
+/// `again` (the server's arguments for a new run), `r` at the end starts
+/// the run again and watches the new one.
 fn in_background(
     args: Vec<std::ffi::OsString>,
     opts: &RunOptions,
     baseline: Option<Baseline>,
+    again: Option<&dyn Fn() -> Vec<std::ffi::OsString>>,
 ) -> Result<(), ExitError> {
     let mut started = background::start(args)?;
-    let record = started.record.clone();
-    let dir = record.run_dir.display().to_string();
     if opts.topology == Topology::Detached {
+        let (dir, pid) = (started.record.run_dir.display(), started.record.pid);
         println!("{dir}");
-        println!("training in the background (pid {}); watch it with:", record.pid);
+        println!("training in the background (pid {pid}); watch it with:");
         println!("  traintop attach {dir}");
         println!("  traintop ls");
         return Ok(());
     }
     let flags = signals::install()?;
-    let (events, requests, status) = super::attach::here(&record.socket, &record.run_dir, ClientId::Dashboard, false)?;
+    loop {
+        match watch_background(&started, opts, baseline.clone(), again.is_some(), &flags)? {
+            Watched::Left => return Ok(()),
+            Watched::Ended => return ended(started),
+            Watched::Again => {
+                let _ = started.child.wait();
+                started = background::start(again.map(|args| args()).unwrap_or_default())?;
+            }
+        }
+    }
+}
+
+/// How the dashboard of a background run was left.
+enum Watched {
+    /// Detached, or the terminal went: the run goes on.
+    Left,
+    /// Quit (the run stopped or ended).
+    Ended,
+    /// `r` after the end.
+    Again,
+}
+
+/// The dashboard on the background run `started`, until it is left.
+fn watch_background(
+    started: &background::Background,
+    opts: &RunOptions,
+    baseline: Option<Baseline>,
+    again: bool,
+    flags: &signals::Flags,
+) -> Result<Watched, ExitError> {
+    let record = &started.record;
+    let linked = super::attach::here(&record.socket, &record.run_dir, ClientId::Dashboard, false)?;
+    let super::attach::Linked { events, requests, status, watch } = linked;
     let ScreenArgs { no_color, mouse, refresh_ms } = opts.screen;
-    let options = crate::tui::DashboardOptions::new(&status.name, refresh_ms, mouse, no_color)
+    let mut options = crate::tui::DashboardOptions::new(&status.name, refresh_ms, mouse, no_color)
         .attached(false)
         .quit_on(&flags.any)
-        .with_baseline(baseline);
+        .with_baseline(baseline)
+        .watching(watch);
+    options.run_again = again;
     let exit = crate::tui::run_dashboard(options, events, requests.clone())
         .map_err(|e| ExitError::runtime(anyhow::anyhow!("dashboard: {e}")))?;
-    match exit {
+    Ok(match exit {
         Exit::Detached => {
             println!("detached; the run goes on in the background (pid {})", record.pid);
-            println!("  traintop attach {dir}");
-            return Ok(());
+            println!("  traintop attach {}", record.run_dir.display());
+            Watched::Left
         }
-        Exit::TerminalGone if !flags.stopped() => return Ok(()),
+        Exit::TerminalGone if !flags.stopped() => Watched::Left,
         // SIGINT or SIGTERM to `traintop run` stops the run, as it always did.
         Exit::TerminalGone => {
             let _ = requests.send(Request::dashboard(RunCommand::Stop));
+            Watched::Ended
         }
-        Exit::Quit => {}
-    }
+        Exit::Quit => Watched::Ended,
+        Exit::Again => Watched::Again,
+    })
+}
+
+/// Waits for the background run's server to end and says how it ended.
+fn ended(mut started: background::Background) -> Result<(), ExitError> {
     let status = started.child.wait().map_err(|e| ExitError::runtime(e.into()))?;
-    let summary = std::fs::read_to_string(record.run_dir.join(crate::train::run_dir::SUMMARY_FILE)).unwrap_or_default();
+    let dir = &started.record.run_dir;
+    let summary = std::fs::read_to_string(dir.join(crate::train::run_dir::SUMMARY_FILE)).unwrap_or_default();
     let reason = serde_json::from_str::<serde_json::Value>(&summary)
         .ok()
         .and_then(|v| v["stop_reason"].as_str().map(str::to_string))
         .unwrap_or_else(|| "unknown".into());
-    println!("finished ({reason}): {dir}");
+    println!("finished ({reason}): {}", dir.display());
     match status.code() {
         Some(0) => Ok(()),
         code => Err(ExitError { code: code.unwrap_or(1), message: String::new() }),

@@ -17,6 +17,7 @@ pub(crate) mod command;
 pub(crate) mod event;
 mod float;
 pub(crate) mod framing;
+pub mod link;
 mod narration;
 pub(crate) mod session;
 pub(crate) mod technique;
@@ -28,6 +29,7 @@ pub use event::{
     StopReason,
 };
 pub use framing::{encode, EventReader, FrameError, LineReader, LineWriter};
+pub use link::{LinkState, LinkWatch};
 pub use session::{ClientHello, Want};
 pub use technique::{ParamView, TechniqueView, ToggleClass};
 pub use version::{Hello, Version, VersionError, PROTOCOL};

@@ -14,7 +14,7 @@ use super::input::{map_key, InputMode};
 use super::layout::{self, Screen};
 use super::panels::footer::Footer;
 use super::panels::gradients::GradHealth;
-use super::panels::header::Header;
+use super::panels::header::{self, Header};
 use super::state::{
     Charts, GradClip, Leaving, Link, LogEntry, LogKind, Overlay, Progress, Rollback, RunInfo, Source, ViewSettings,
 };
@@ -22,7 +22,7 @@ use super::theme::Theme;
 use crate::format::clean;
 use crate::format::thousands;
 use crate::protocol::{
-    ConfusionRecord, EpochRecord, LogLevel, RunCommand, RunEvent, RunState, Started, StepRecord, StopReason,
+    ConfusionRecord, EpochRecord, LinkState, LogLevel, RunCommand, RunEvent, RunState, Started, StepRecord, StopReason,
     TechniqueView,
 };
 
@@ -64,8 +64,13 @@ pub struct App {
     /// A one-line answer to the last key, shown in the footer until the
     /// next key.
     pub(super) notice: Option<String>,
+    /// The last command this screen sent, until the run answers it (the
+    /// notice then says at which step it took effect, or why not).
+    pub(super) awaiting: Option<RunCommand>,
     /// How this screen reaches its run.
     pub(super) link: Link,
+    /// How a client's link stands now (lost: reconnecting).
+    pub(super) connection: LinkState,
     /// Set once the user quits or detaches.
     pub(super) leaving: Option<Leaving>,
     /// Bells and desktop notifications still to send.
@@ -101,7 +106,9 @@ impl App {
             confusion: None,
             divergence: None,
             notice: None,
+            awaiting: None,
             link: Link::default(),
+            connection: LinkState::Up,
             leaving: None,
             alerts: Alerts::default(),
             run_folder: None,
@@ -117,7 +124,8 @@ impl App {
             // A stream that starts over (a client reconnected after the
             // server cut it off): the history follows, so start afresh.
             RunEvent::Hello(_) if self.link.attached() => self.resync(),
-            RunEvent::Hello(_) | RunEvent::Unknown | RunEvent::Accepted { .. } | RunEvent::Status(_) => {}
+            RunEvent::Hello(_) | RunEvent::Unknown | RunEvent::Status(_) => {}
+            RunEvent::Accepted { step, request } => self.accepted(step, request.command),
             RunEvent::Attached { .. } | RunEvent::Detached { .. } => self.narrate(&e, LogKind::State),
             RunEvent::Refused { .. } | RunEvent::Error { .. } => self.narrate(&e, LogKind::Warn),
             RunEvent::Started(started) => self.start(started),
@@ -147,7 +155,14 @@ impl App {
             }
             RunEvent::Rebuild { .. } => self.narrate(&e, LogKind::Info),
             RunEvent::Override { .. } | RunEvent::StopRequested { .. } => self.narrate(&e, LogKind::State),
-            RunEvent::Rejected { .. } | RunEvent::Diverged { .. } => self.narrate(&e, LogKind::Warn),
+            RunEvent::Rejected { ref request, ref reason, .. } => {
+                if self.awaiting.as_ref() == Some(&request.command) {
+                    self.awaiting = None;
+                    self.notice = Some(format!("refused: {reason}"));
+                }
+                self.narrate(&e, LogKind::Warn)
+            }
+            RunEvent::Diverged { .. } => self.narrate(&e, LogKind::Warn),
             RunEvent::RolledBack { step, to_step, cause, lr, paused, .. } => {
                 if paused {
                     self.alerts.note(step, format!("{}: diverged at step {step}, paused: waiting for you", self.title));
@@ -168,6 +183,18 @@ impl App {
         }
     }
 
+    /// A command the run took: its effect shows at once where the header
+    /// has it (a rate set while paused), and ours is acknowledged.
+    fn accepted(&mut self, step: u64, command: RunCommand) {
+        if let RunCommand::SetLearningRate { lr } = command {
+            self.progress.lr = Some(lr);
+        }
+        if self.awaiting.as_ref() == Some(&command) {
+            self.awaiting = None;
+            self.notice = Some(format!("{}: applied at step {step}", command.label()));
+        }
+    }
+
     fn start(&mut self, s: Started) {
         let Started { run_dir, device, epochs, steps_per_epoch, parameters, resumed, step, hint, .. } = s;
         let what = if resumed { format!("resumed at step {step}") } else { "started".into() };
@@ -181,7 +208,10 @@ impl App {
         );
         self.info = Some(RunInfo { run_dir, device, epochs, steps_per_epoch, parameters, hint });
         self.state = Some(RunState::Running);
-        self.finished = None;
+        // A resumed run's history holds the end it resumed from.
+        if self.finished.take().is_some() {
+            self.notice = None;
+        }
     }
 
     fn step(&mut self, r: StepRecord) {
@@ -260,7 +290,10 @@ impl App {
         if let Overlay::Editor(_) = self.overlay {
             self.overlay = Overlay::None;
         }
-        self.notice = Some("run finished: q quits".into());
+        self.notice = Some(match self.link.again {
+            true => "run finished: r runs it again · q quits".into(),
+            false => "run finished: q quits".into(),
+        });
     }
 
     fn set_techniques(&mut self, list: Vec<TechniqueView>) {
@@ -330,6 +363,16 @@ impl App {
         self.leaving == Some(Leaving::Detach)
     }
 
+    /// The user asked for the run again (`r` after the end).
+    pub fn again(&self) -> bool {
+        self.leaving == Some(Leaving::Again)
+    }
+
+    /// Lets `r` start the run again once it has finished.
+    pub fn offer_again(&mut self) {
+        self.link.again = true;
+    }
+
     /// Forgets the run's state (not the view's settings) before a fresh
     /// history.
     fn resync(&mut self) {
@@ -346,17 +389,32 @@ impl App {
     }
 
     /// The event channel closed: the trainer is gone, with or without a
-    /// `Finished` event.
+    /// `Finished` event, or the link was given up (the run may go on).
     pub fn on_disconnected(&mut self) {
         if self.link.disconnected {
             return;
         }
         self.link.disconnected = true;
-        if self.finished.is_none() {
+        if let LinkState::GaveUp(why) = &self.connection {
+            let text = format!("connection lost: {why}; the run may go on without this screen");
+            self.push_log(None, text, LogKind::Warn);
+        } else if self.finished.is_none() {
             self.push_log(None, "the trainer stopped without finishing".into(), LogKind::Warn);
             self.state = Some(RunState::Finished);
         }
         self.dirty = true;
+    }
+
+    /// How the link to the run stands now; redrawn when what the header
+    /// says of it changes (each second while reconnecting).
+    pub fn set_link(&mut self, state: LinkState) {
+        if header::link_word(&state) != header::link_word(&self.connection) {
+            self.dirty = true;
+        }
+        if self.connection == LinkState::Up && matches!(state, LinkState::Reconnecting(_)) {
+            self.push_log(None, "connection lost: reconnecting".into(), LogKind::Warn);
+        }
+        self.connection = state;
     }
 
     pub(super) fn input_mode(&self) -> InputMode {
@@ -365,6 +423,7 @@ impl App {
             Overlay::Help => InputMode::Help,
             Overlay::Editor(_) => InputMode::Editor,
             Overlay::ConfirmQuit => InputMode::ConfirmQuit,
+            Overlay::ConfirmStop => InputMode::ConfirmStop,
         }
     }
 
@@ -390,12 +449,14 @@ impl App {
             state: self.state,
             finished: self.finished,
             progress: &self.progress,
+            link: header::link_word(&self.connection),
             eta: self.eta(),
             theme: self.theme,
         };
         let footer = Footer {
             state: self.state,
             confirm_quit: self.overlay == Overlay::ConfirmQuit,
+            confirm_stop: self.overlay == Overlay::ConfirmStop,
             notice: self.notice.as_deref(),
             hint: match &self.fork {
                 Some(f) if f.kept.is_none() => Some(f.line.as_str()),

@@ -14,6 +14,7 @@ pub enum InputMode {
     Help,
     Editor,
     ConfirmQuit,
+    ConfirmStop,
 }
 
 /// Keys inside the value editor.
@@ -63,6 +64,9 @@ pub enum Action {
     Keep(ForkBranch),
     ToggleHelp,
     Quit,
+    /// After the end, in `traintop run`'s own dashboard: the same run again,
+    /// from the start, in a new folder.
+    RunAgain,
     /// Ctrl+C: a graceful stop, not an exit, so the final state stays on
     /// screen.
     Interrupt,
@@ -110,7 +114,7 @@ use KeyCode::{Char, Down, Enter, Esc, Up};
 pub const KEYS: &[Binding] = &[
     hinted(key(&[Char('p')], Action::TogglePause, "p", "pause / resume"), "p", "pause"),
     hinted(key(&[Char('n')], Action::StepOnce, "n", "train one step (while paused)"), "n", "step"),
-    hinted(key(&[Char('s')], Action::Stop, "s", "stop gracefully (checkpoint, summary)"), "s", "stop"),
+    hinted(key(&[Char('s')], Action::Stop, "s", "stop gracefully (asks; checkpoint, summary)"), "s", "stop"),
     hinted(key(&[Char('c')], Action::Checkpoint, "c", "write a checkpoint now"), "c", "ckpt"),
     key(&[Char('d')], Action::Detach, "d Esc", "detach: close this screen, the run goes on"),
     key(&[Esc], Action::Back, "", ""),
@@ -145,7 +149,9 @@ pub const KEYS: &[Binding] = &[
     key(&[Char('C')], Action::ToggleConfusion, "C", "confusion matrix (heat map) on/off; Esc closes it"),
     key(&[Char('h')], Action::HalveLearningRate, "h g", "after a divergence: halve lr / grad_clip on"),
     key(&[Char('g')], Action::GradClipOn, "", ""),
-    always(key(&[Char('?')], Action::ToggleHelp, "?", "this help"), "?", "help"),
+    key(&[Char('r')], Action::RunAgain, "r", "after the end: run it again, in a new folder (traintop run)"),
+    // Not listed in the help itself, whose title says how to close it.
+    always(key(&[Char('?')], Action::ToggleHelp, "?", ""), "?", "help"),
     always(key(&[Char('q')], Action::Quit, "q", "quit (asks while the run trains: detach or stop)"), "q", "quit"),
     Binding {
         ctrl: true,
@@ -214,6 +220,11 @@ pub fn map_key(mode: InputMode, key: KeyEvent) -> Option<Action> {
             KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => Some(Action::Confirm(false)),
             _ => None,
         },
+        InputMode::ConfirmStop => match key.code {
+            KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Char('s') | KeyCode::Char('S') => Some(Action::Stop),
+            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => Some(Action::Confirm(false)),
+            _ => None,
+        },
         InputMode::Editor => editor(key.code, ctrl).map(Action::Edit),
     }
 }
@@ -254,7 +265,9 @@ mod tests {
     #[test]
     fn ctrl_c_interrupts_everywhere() {
         let k = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
-        for mode in [InputMode::Normal, InputMode::Help, InputMode::Editor, InputMode::ConfirmQuit] {
+        for mode in
+            [InputMode::Normal, InputMode::Help, InputMode::Editor, InputMode::ConfirmQuit, InputMode::ConfirmStop]
+        {
             assert_eq!(map_key(mode, k), Some(Action::Interrupt));
         }
     }

@@ -176,7 +176,7 @@ fn render(app: Screen, area: Rect, buf: &mut Buffer) {
     match app.overlay {
         Overlay::Help => Help { theme: t }.render(body, buf),
         Overlay::Editor(ed) => EditorPopup { editor: ed, theme: t }.render(body, buf),
-        Overlay::None | Overlay::ConfirmQuit => {}
+        Overlay::None | Overlay::ConfirmQuit | Overlay::ConfirmStop => {}
     }
 }
 

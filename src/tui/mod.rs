@@ -64,6 +64,12 @@ pub struct DashboardOptions {
     /// after this step: the run's step when an attach connected, so its
     /// history does not ring.
     pub ring_after: u64,
+    /// How a client's link to its run stands (a run in this process has
+    /// no link to lose).
+    pub link: Option<std::sync::Arc<crate::protocol::LinkWatch>>,
+    /// `r` after the end leaves with [`Exit::Again`] (`traintop run`'s own
+    /// dashboard, which starts the run again).
+    pub run_again: bool,
 }
 
 impl DashboardOptions {
@@ -88,6 +94,12 @@ impl DashboardOptions {
     pub fn with_baseline(self, baseline: Option<Baseline>) -> Self {
         Self { baseline, ..self }
     }
+
+    /// Shows how the link to the run stands ("connection lost,
+    /// reconnecting") as `watch` tells it.
+    pub fn watching(self, watch: std::sync::Arc<crate::protocol::LinkWatch>) -> Self {
+        Self { link: Some(watch), ..self }
+    }
 }
 
 /// How the dashboard ended.
@@ -99,6 +111,8 @@ pub enum Exit {
     Detached,
     /// The terminal hung up, or a signal asked the dashboard to leave.
     TerminalGone,
+    /// `r` after the end: the caller starts the same run again.
+    Again,
 }
 
 impl Default for DashboardOptions {
@@ -114,6 +128,8 @@ impl Default for DashboardOptions {
             read_only: false,
             baseline: None,
             ring_after: 0,
+            link: None,
+            run_again: false,
         }
     }
 }

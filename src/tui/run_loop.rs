@@ -18,7 +18,7 @@ use super::state::LogKind;
 use super::terminal_loop::{self, Ending, LoopOptions, TerminalScreen};
 use super::theme::Theme;
 use super::{DashboardOptions, Exit};
-use crate::protocol::{Request, RunEvent};
+use crate::protocol::{LinkWatch, Request, RunEvent};
 
 /// Longest time spent folding in events before the screen gets a frame, so
 /// a flood of events cannot freeze the dashboard.
@@ -37,6 +37,9 @@ pub fn run_dashboard(
     app.set_attached(options.attached, options.read_only);
     app.set_baseline(options.baseline.clone());
     app.ring_after(options.ring_after);
+    if options.run_again {
+        app.offer_again();
+    }
     run(app, Some(&events), Some(&commands), &options)
 }
 
@@ -70,6 +73,7 @@ struct Dashboard<'a> {
     app: App,
     events: Option<&'a Receiver<RunEvent>>,
     commands: Option<&'a Sender<Request>>,
+    link: Option<&'a LinkWatch>,
     exit_when_finished: bool,
 }
 
@@ -77,6 +81,10 @@ impl TerminalScreen for Dashboard<'_> {
     type Outcome = Exit;
 
     fn on_tick(&mut self) {
+        // Before the events: a link given up is why the channel closed.
+        if let Some(watch) = self.link {
+            self.app.set_link(watch.state());
+        }
         if let Some(rx) = self.events {
             drain(&mut self.app, rx);
         }
@@ -122,7 +130,11 @@ impl TerminalScreen for Dashboard<'_> {
 
     fn outcome(&mut self) -> Option<Exit> {
         let done = self.app.should_quit() || (self.exit_when_finished && self.app.is_finished());
-        done.then(|| if self.app.detached() { Exit::Detached } else { Exit::Quit })
+        done.then(|| match () {
+            _ if self.app.detached() => Exit::Detached,
+            _ if self.app.again() => Exit::Again,
+            _ => Exit::Quit,
+        })
     }
 }
 
@@ -132,7 +144,8 @@ fn run(
     commands: Option<&Sender<Request>>,
     options: &DashboardOptions,
 ) -> io::Result<Exit> {
-    let mut screen = Dashboard { app, events, commands, exit_when_finished: options.exit_when_finished };
+    let link = options.link.as_deref();
+    let mut screen = Dashboard { app, events, commands, link, exit_when_finished: options.exit_when_finished };
     let loop_options = LoopOptions {
         tick: terminal_loop::tick(options.refresh_ms),
         mouse: options.mouse,
@@ -176,7 +189,7 @@ mod tests {
         let (tx, rx) = std::sync::mpsc::channel();
         let mut app = App::new("t", true);
         app.set_attached(true, false);
-        let mut screen = Dashboard { app, events: None, commands: Some(&tx), exit_when_finished: false };
+        let mut screen = Dashboard { app, events: None, commands: Some(&tx), link: None, exit_when_finished: false };
         assert_eq!(screen.outcome(), None);
         screen.on_key(KeyEvent::new(KeyCode::Char('p'), KeyModifiers::NONE));
         assert_eq!(rx.try_recv().map(|r| r.command), Ok(RunCommand::Pause));
@@ -185,7 +198,7 @@ mod tests {
 
         let mut done = App::new("t", true);
         done.on_disconnected();
-        let mut screen = Dashboard { app: done, events: None, commands: None, exit_when_finished: true };
+        let mut screen = Dashboard { app: done, events: None, commands: None, link: None, exit_when_finished: true };
         assert_eq!(screen.outcome(), Some(Exit::Quit), "the run ended and the caller wanted no wait for q");
     }
 

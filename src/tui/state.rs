@@ -156,6 +156,9 @@ pub struct Link {
     pub read_only: bool,
     /// The event channel closed: the trainer is gone.
     pub disconnected: bool,
+    /// `traintop run`'s own dashboard: `r` can start the run again once it
+    /// has finished.
+    pub again: bool,
 }
 
 impl Link {
@@ -175,6 +178,8 @@ pub enum Leaving {
     Quit,
     /// Detach: the run goes on without this screen.
     Detach,
+    /// The finished run, again from the start (`r`).
+    Again,
 }
 
 /// A divergence the run rolled back from (the trainer's own `Divergence` is
@@ -220,4 +225,6 @@ pub enum Overlay {
     Help,
     Editor(Editor),
     ConfirmQuit,
+    /// `s` asks before it stops, as `q` does.
+    ConfirmStop,
 }

@@ -68,21 +68,31 @@ impl Sshd {
             d = d.display()
         );
         std::fs::write(d.join("ssh_config"), client).unwrap();
-        let child = Command::new(sshd)
-            .args(["-D", "-e", "-f"])
-            .arg(d.join("sshd_config"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(d.join("sshd.log")).unwrap())
-            .spawn()
-            .expect("sshd starts");
+        let child = daemon(&sshd, d);
         let server = Self { dir, child, port };
+        server.wait_listening();
+        Some(server)
+    }
+
+    fn wait_listening(&self) {
         let start = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(start.elapsed() < Duration::from_secs(10), "sshd did not listen: {}", server.log());
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(start.elapsed() < Duration::from_secs(10), "sshd did not listen: {}", self.log());
             std::thread::sleep(Duration::from_millis(50));
         }
-        Some(server)
+    }
+
+    /// The host goes unreachable: the listening daemon is killed (the
+    /// sessions it started live on until their ssh ends).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The host is back, on the same port with the same keys.
+    pub fn restart(&mut self) {
+        self.child = daemon(&sshd_binary().expect("sshd"), self.dir.path());
+        self.wait_listening();
     }
 
     /// The `ssh` command line that reaches [`HOST`] (for `TRAINTOP_SSH`).
@@ -97,6 +107,18 @@ impl Sshd {
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default()
     }
+}
+
+fn daemon(sshd: &Path, d: &Path) -> Child {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(d.join("sshd.log")).unwrap();
+    Command::new(sshd)
+        .args(["-D", "-e", "-f"])
+        .arg(d.join("sshd_config"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("sshd starts")
 }
 
 impl Drop for Sshd {

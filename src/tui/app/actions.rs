@@ -32,6 +32,7 @@ impl App {
             return None;
         }
         self.notice = Some(notice);
+        self.awaiting = Some(command.clone());
         Some(command)
     }
 
@@ -53,6 +54,7 @@ impl App {
             Action::Back | Action::Detach | Action::Stop | Action::Interrupt | Action::Quit | Action::Confirm(_) => {
                 self.leave(action)
             }
+            Action::RunAgain => self.run_again(),
             Action::TogglePause | Action::StepOnce | Action::Checkpoint => self.control(action),
             Action::ToggleTechnique | Action::EditTechnique | Action::EditLearningRate => self.steer(action),
             Action::ForkTechnique | Action::Keep(_) => self.fork_action(action),
@@ -84,6 +86,12 @@ impl App {
                 self.overlay = Overlay::None;
                 self.leaving = (action == Action::Interrupt).then_some(Leaving::Quit);
                 self.send(String::new(), RunCommand::Stop)
+            }
+            // From the dashboard's keys `s` asks first; the questions'
+            // own `s`/`y` and Ctrl+C stop at once.
+            Action::Stop if self.live() && self.overlay == Overlay::None => {
+                self.overlay = Overlay::ConfirmStop;
+                None
             }
             Action::Stop | Action::Interrupt if self.live() => {
                 self.overlay = Overlay::None;
@@ -127,6 +135,19 @@ impl App {
                 false => "this run lives in this process (--foreground): q quits".into(),
             });
         }
+        None
+    }
+
+    /// `r`: leave to start the same run again, once this one has ended.
+    fn run_again(&mut self) -> Option<RunCommand> {
+        self.notice = match (self.link.again, self.is_finished()) {
+            (true, true) => {
+                self.leaving = Some(Leaving::Again);
+                None
+            }
+            (true, false) => Some("r runs it again once it has finished (s stops it)".into()),
+            (false, _) => Some("r runs again from traintop run's own dashboard".into()),
+        };
         None
     }
 

@@ -2,7 +2,7 @@
 //! ratatui's `TestBackend`; the helpers here serve the other tui tests too.
 
 use super::*;
-use crate::protocol::{ClientId, ParamView, ToggleClass};
+use crate::protocol::{ClientId, ParamView, Request, ToggleClass};
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::{KeyCode, KeyModifiers};
@@ -411,4 +411,65 @@ fn esc_closes_the_confusion_matrix_before_it_detaches() {
     assert!(!app.should_quit() && !app.detached(), "and stays attached");
     app.on_key(code(KeyCode::Esc));
     assert!(app.should_quit() && app.detached(), "a second Esc detaches");
+}
+
+#[test]
+fn s_asks_before_it_stops_and_esc_says_no() {
+    let mut app = scripted();
+    assert_eq!(app.on_key(key('s')), vec![], "s asks first");
+    assert!(text(&render(&app, 80, 24)).contains("Stop the run"));
+    assert_eq!(app.on_key(code(KeyCode::Esc)), vec![]);
+    assert!(!text(&render(&app, 80, 24)).contains("Stop the run"), "Esc closes the question");
+    assert!(!app.should_quit() && !app.detached(), "and neither quits nor detaches");
+    app.on_key(key('s'));
+    assert_eq!(app.on_key(key('y')), vec![RunCommand::Stop]);
+    assert!(!app.should_quit(), "the screen stays open to show the end");
+}
+
+#[test]
+fn the_run_answers_each_command_in_the_footer_with_its_step_or_reason() {
+    let mut app = scripted();
+    let toggle = app.on_key(key(' ')).remove(0);
+    assert!(text(&render(&app, 120, 40)).contains("requested: dropout off"));
+    // Another client's command is not ours to acknowledge.
+    let theirs = Request::new(ClientId::Dashboard, RunCommand::Pause);
+    app.apply(RunEvent::Accepted { step: 51, request: theirs });
+    assert!(text(&render(&app, 120, 40)).contains("requested: dropout off"));
+    app.apply(RunEvent::Accepted { step: 52, request: Request::new(ClientId::Dashboard, toggle) });
+    assert!(text(&render(&app, 120, 40)).contains("dropout off: applied at step 52"));
+
+    app.on_key(key('L'));
+    for c in "0.5".chars() {
+        app.on_key(key(c));
+    }
+    let rate = app.on_key(code(KeyCode::Enter)).remove(0);
+    app.apply(RunEvent::Accepted { step: 53, request: Request::new(ClientId::Dashboard, rate) });
+    let screen = text(&render(&app, 120, 40));
+    assert!(screen.contains("lr=0.5: applied at step 53"), "{screen}");
+    assert!(screen.contains("lr 0.5"), "the header shows the new rate at once:\n{screen}");
+
+    let pause = app.on_key(key('p')).remove(0);
+    let reason = "the trainer is busy with a fork".to_string();
+    app.apply(RunEvent::Rejected { step: 54, request: Request::new(ClientId::Dashboard, pause), reason });
+    assert!(text(&render(&app, 120, 40)).contains("refused: the trainer is busy with a fork"));
+}
+
+#[test]
+fn a_lost_link_says_reconnecting_and_never_that_the_run_stopped() {
+    let mut app = scripted();
+    app.set_attached(true, false);
+    app.set_link(LinkState::Reconnecting(std::time::Duration::from_secs(4)));
+    let screen = text(&render(&app, 80, 24));
+    assert!(screen.contains("[connection lost, reconnecting 4s]"), "{screen}");
+    app.set_link(LinkState::Up);
+    app.apply(RunEvent::Hello(crate::protocol::Hello::ours()));
+    assert!(text(&render(&app, 120, 40)).contains("reconnected: caught up"));
+
+    // Given up (the far side no longer serves the run): said, and the run
+    // is not called stopped.
+    app.set_link(LinkState::GaveUp("gpu1: no run named x".into()));
+    app.on_disconnected();
+    let screen = text(&render(&app, 120, 40));
+    assert!(screen.contains("[connection lost]") && screen.contains("connection lost: gpu1"), "{screen}");
+    assert!(!screen.contains("stopped without finishing") && !screen.contains("[finished"), "{screen}");
 }

@@ -16,6 +16,8 @@ pub struct Footer<'a> {
     pub state: Option<RunState>,
     /// The quit question is open.
     pub confirm_quit: bool,
+    /// The stop question (`s`) is open.
+    pub confirm_stop: bool,
     /// The answer to the last key.
     pub notice: Option<&'a str>,
     /// The config's hint, until the run has been steered.
@@ -35,7 +37,9 @@ impl Widget for Footer<'_> {
         let t = app.theme;
         let w = area.width as usize;
         let (always, hints) = footer_hints();
-        let line = if app.confirm_quit {
+        let line = if app.confirm_stop {
+            Line::styled(truncate(" Stop the run (checkpoint and summary)? y stop · Esc no ", w), t.bad())
+        } else if app.confirm_quit {
             let q = match app.state {
                 Some(RunState::Stopping) if app.attached => " The run is stopping. d detach now · Esc wait ",
                 Some(RunState::Stopping) => " The run is still stopping. Quit anyway? y/n ",

@@ -9,7 +9,7 @@ use ratatui::widgets::{Paragraph, Widget};
 
 use super::{fmt_sci, thousands, truncate};
 use crate::format::duration;
-use crate::protocol::{RunState, StopReason};
+use crate::protocol::{LinkState, RunState, StopReason};
 use crate::tui::state::{Progress, RunInfo};
 use crate::tui::theme::Theme;
 
@@ -21,6 +21,9 @@ pub struct Header<'a> {
     pub state: Option<RunState>,
     pub finished: Option<StopReason>,
     pub progress: &'a Progress,
+    /// What the header says of a client's link instead of the run's
+    /// state while it is lost.
+    pub link: Option<String>,
     pub eta: Option<f64>,
     pub theme: Theme,
 }
@@ -37,6 +40,15 @@ pub fn state_word(state: Option<RunState>, finished: Option<StopReason>) -> Stri
     }
 }
 
+/// The header's word for a lost link (`None` while it is up).
+pub fn link_word(state: &LinkState) -> Option<String> {
+    match state {
+        LinkState::Up => None,
+        LinkState::Reconnecting(d) => Some(format!("connection lost, reconnecting {}s", d.as_secs())),
+        LinkState::GaveUp(_) => Some("connection lost".into()),
+    }
+}
+
 impl Widget for Header<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let app = &self;
@@ -45,8 +57,9 @@ impl Widget for Header<'_> {
         if w == 0 || area.height == 0 {
             return;
         }
-        let state = format!(" [{}] ", state_word(app.state, app.finished));
+        let state = format!(" [{}] ", app.link.clone().unwrap_or_else(|| state_word(app.state, app.finished)));
         let state_style = match app.state {
+            _ if app.link.is_some() => t.bad(),
             Some(RunState::Running) => t.good(),
             Some(RunState::Paused) | Some(RunState::Stopping) => t.warn(),
             Some(RunState::Finished) => match app.finished {
