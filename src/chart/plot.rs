@@ -18,6 +18,9 @@ pub const PALETTE: [Rgb; 8] = [
     Rgb(0x17, 0xbe, 0xcf),
 ];
 
+/// A part of the page a chart is drawn in: left, top, width, height.
+pub type Panel = (f64, f64, f64, f64);
+
 /// The `i`th series' color.
 pub fn color(i: usize) -> Rgb {
     PALETTE[i % PALETTE.len()]

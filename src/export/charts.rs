@@ -6,11 +6,8 @@
 
 use super::confusion;
 use super::series::RunSeries;
-use crate::chart::plot::{color, legend, Plot, Span};
+use crate::chart::plot::{color, legend, Panel, Plot, Span};
 use crate::chart::{Anchor, Rgb, Scene};
-
-/// A panel's rectangle: left, top, width, height.
-pub type Panel = (f64, f64, f64, f64);
 
 /// Room around a panel's plot: for tick labels left, the title above, the
 /// ticks and axis name below.

@@ -2,7 +2,7 @@
 //! columns the predicted ones, each cell shaded by its share of its row
 //! (as the dashboard's `C` overlay) and labelled with its count.
 
-use super::charts::Panel;
+use crate::chart::plot::Panel;
 use crate::chart::{Anchor, Rgb, Scene, Shape};
 use crate::format::truncate;
 use crate::protocol::ConfusionRecord;
