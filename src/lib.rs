@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+pub mod activation;
 pub(crate) mod chart;
 pub mod cli;
 pub(crate) mod client;

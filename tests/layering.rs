@@ -26,9 +26,12 @@ const FLOORS: &[(&str, &[&str])] = &[
     ("panic_policy", &[]),
     ("run_files", &[]),
     ("run_lock", &["run_files"]),
-    ("engine", &["panic_policy"]),
+    // The hidden layers' transfer function: one type for the config, the
+    // engine and bench.
+    ("activation", &[]),
+    ("engine", &["panic_policy", "activation"]),
     ("data", &[]),
-    ("config", &["data"]),
+    ("config", &["data", "activation"]),
     ("grad_health", &["format"]),
     ("plugin", &["config", "engine", "protocol"]),
     ("train", &["config", "data", "engine", "plugin", "protocol", "format", "run_lock", "run_files"]),

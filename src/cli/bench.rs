@@ -30,8 +30,8 @@ pub struct BenchArgs {
     #[arg(long, value_enum, default_value_t = BenchDevice::Cpu)]
     device: BenchDevice,
     /// Hidden-layer activation.
-    #[arg(long, value_enum, default_value_t = BenchActivation::Relu)]
-    activation: BenchActivation,
+    #[arg(long, value_enum, default_value_t = Activation::Relu)]
+    activation: Activation,
     /// Also time a 2048 x 2048 SGEMM with the engine's GEMM (same threads)
     /// and print the step's share of that rate.
     #[arg(long)]
@@ -47,13 +47,6 @@ enum BenchOptimizer {
     Sgd,
     Momentum,
     Adam,
-}
-
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-enum BenchActivation {
-    Relu,
-    Sigmoid,
-    Tanh,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -85,11 +78,6 @@ impl BenchArgs {
         let backend = match device {
             BenchDevice::Cpu => Backend::Cpu,
             BenchDevice::Cuda => Backend::Cuda,
-        };
-        let activation = match activation {
-            BenchActivation::Relu => Activation::Relu,
-            BenchActivation::Sigmoid => Activation::Sigmoid,
-            BenchActivation::Tanh => Activation::Tanh,
         };
         BenchOptions { layers, batch, steps, warmup, optimizer, backend, seed: 1, activation, roofline }
     }

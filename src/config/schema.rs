@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use super::choice::{self, Choice};
 use super::error::Location;
+pub use crate::activation::Activation;
 use crate::data::{SyntheticKind, Task};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
@@ -16,15 +17,6 @@ pub enum Device {
     #[default]
     Cpu,
     Cuda,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
-pub enum Activation {
-    #[default]
-    Relu,
-    Tanh,
-    Sigmoid,
-    Linear,
 }
 
 /// What a run does when its loss diverges.
@@ -76,25 +68,13 @@ impl Choice for Device {
 
 impl Choice for Activation {
     const WHAT: &'static str = "activation";
-    const NAMES: &'static [&'static str] = &["relu", "tanh", "sigmoid", "linear"];
-    // MATLAB's transfer-function names, for users coming from its toolbox.
-    const ALIASES: &'static [&'static str] = &["poslin", "tansig", "logsig", "purelin"];
+    const NAMES: &'static [&'static str] = Activation::NAMES;
+    const ALIASES: &'static [&'static str] = Activation::ALIASES;
     fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "relu" | "poslin" => Some(Activation::Relu),
-            "tanh" | "tansig" => Some(Activation::Tanh),
-            "sigmoid" | "logsig" => Some(Activation::Sigmoid),
-            "linear" | "purelin" => Some(Activation::Linear),
-            _ => None,
-        }
+        Activation::from_name(name)
     }
     fn name(self) -> &'static str {
-        match self {
-            Activation::Relu => "relu",
-            Activation::Tanh => "tanh",
-            Activation::Sigmoid => "sigmoid",
-            Activation::Linear => "linear",
-        }
+        Activation::name(self)
     }
 }
 
@@ -173,7 +153,7 @@ macro_rules! public_names {
         }
     )*};
 }
-public_names!(Device, Activation, OptimizerKind, OnDivergence);
+public_names!(Device, OptimizerKind, OnDivergence);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -9,26 +9,7 @@ use super::hooks::{GraphHooks, Mode, ParamGrad};
 use super::loss::{mean_squared_error, softmax_cross_entropy};
 use super::optimizer::Optimizer;
 use super::shape::Dim;
-
-/// Hidden-layer transfer functions, named as in the source material.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Activation {
-    /// poslin: max(0, n).
-    Relu,
-    /// tansig.
-    Tanh,
-    /// logsig.
-    Sigmoid,
-    /// purelin.
-    Linear,
-}
-
-impl Activation {
-    /// Sigmoid-like functions saturate for |n| > 3; the dashboard watches those.
-    pub fn saturates(self) -> bool {
-        matches!(self, Activation::Tanh | Activation::Sigmoid)
-    }
-}
+pub use crate::activation::Activation;
 
 /// What the network predicts and how it is scored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,9 +1,9 @@
 //! What the engine is asked to build, read from the config: the network's
 //! shape, the optimizer and the device.
 
-use crate::config::{Activation as CfgActivation, Device, OptimizerKind, RunConfig};
+use crate::config::{Device, OptimizerKind, RunConfig};
 use crate::data::Dataset;
-use crate::engine::{Activation, Backend, MlpSpec, Objective, Optimizer};
+use crate::engine::{Backend, MlpSpec, Objective, Optimizer};
 
 /// The engine's view of the config; the data decides inputs and outputs.
 pub fn model_spec(config: &RunConfig, train: &Dataset) -> MlpSpec {
@@ -12,12 +12,7 @@ pub fn model_spec(config: &RunConfig, train: &Dataset) -> MlpSpec {
         inputs: train.n_features,
         hidden: config.model.hidden.clone(),
         outputs: if classification { train.n_classes } else { 1 },
-        activation: match config.model.activation {
-            CfgActivation::Relu => Activation::Relu,
-            CfgActivation::Tanh => Activation::Tanh,
-            CfgActivation::Sigmoid => Activation::Sigmoid,
-            CfgActivation::Linear => Activation::Linear,
-        },
+        activation: config.model.activation,
         objective: if classification { Objective::Classification } else { Objective::Regression },
     }
 }
