@@ -9,11 +9,13 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod activation;
+pub(crate) mod chart;
 pub mod cli;
 pub(crate) mod client;
 pub mod config;
 pub mod data;
 pub mod engine;
+pub(crate) mod export;
 pub(crate) mod format;
 pub(crate) mod grad_health;
 pub mod inspect;

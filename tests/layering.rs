@@ -18,6 +18,9 @@ use std::path::{Path, PathBuf};
 const FLOORS: &[(&str, &[&str])] = &[
     ("protocol", &[]),
     ("format", &[]),
+    // Charts as SVG and PNG: the sweep's curves and `view --export` draw
+    // through it.
+    ("chart", &["format"]),
     // The one panic hook: the engine's guard and the dashboard's terminal
     // register with it, so it sits below both.
     ("panic_policy", &[]),
@@ -33,14 +36,17 @@ const FLOORS: &[(&str, &[&str])] = &[
     ("plugin", &["config", "engine", "protocol"]),
     ("train", &["config", "data", "engine", "plugin", "protocol", "format", "run_lock", "run_files"]),
     ("inspect", &["config", "data", "engine", "plugin", "protocol", "train", "format", "run_lock"]),
-    ("tui", &["protocol", "format", "grad_health", "panic_policy"]),
+    // A run folder's records as charts and CSV: it reads only the protocol.
+    ("export", &["chart", "format", "protocol", "run_files"]),
+    // `view`'s export key writes through `export`.
+    ("tui", &["protocol", "format", "grad_health", "panic_policy", "export"]),
     // The run server speaks the protocol and knows nothing of the trainer;
     // its clients find runs through the server's records.
     ("serve", &["protocol", "format", "run_files"]),
     ("client", &["protocol", "serve", "format", "run_lock"]),
     // Sweeps read run folders and start runs through the CLI's own commands
     // (`traintop sweep task`), never the trainer directly.
-    ("sweep", &["client", "config", "format", "plugin", "run_files", "run_lock"]),
+    ("sweep", &["client", "config", "format", "plugin", "run_files", "run_lock", "chart"]),
 ];
 
 type Module = Vec<String>;

@@ -87,6 +87,10 @@ enum Command {
     /// Comparing: one color and marker (and letter) per run, a legend with
     /// each run's figures and the config keys that differ; x switches steps
     /// and epochs, v validation and training curves, l a log-scale loss.
+    ///
+    /// Exporting: --export FILE.svg|FILE.png and --csv FILE write one run's
+    /// charts and series and exit without a screen; E in the screen writes
+    /// them into RUN/export/.
     View(ViewArgs),
     /// Score a trained run's model: loss, accuracy and a confusion matrix
     /// with per-class precision and recall (or MSE and MAE for regression).

@@ -11,7 +11,9 @@ pub struct ScreenArgs {
     /// No colors or text styles (the NO_COLOR variable does the same).
     #[arg(long)]
     pub no_color: bool,
-    /// Capture the mouse (off by default so copy and paste work over SSH).
+    /// Capture the mouse: the wheel scrolls the pane under it, a click
+    /// selects a technique or puts the charts' cursor there (off by default
+    /// so the terminal's own copy and paste keep working over SSH).
     #[arg(long)]
     pub mouse: bool,
     /// Longest time between screen updates, in milliseconds.

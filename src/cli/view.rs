@@ -1,7 +1,8 @@
 //! `traintop view RUN_DIR`: one run folder in the dashboard. `traintop view
 //! RUN_A RUN_B ...`: what differs between the runs' configs (read here, from
 //! each folder's `config.toml`), handed to the dashboard's comparison screen
-//! with the folders.
+//! with the folders. `--export FILE` and `--csv FILE` write the run's charts
+//! and series instead of opening a screen (for scripts and ssh).
 
 use std::path::PathBuf;
 
@@ -15,6 +16,18 @@ use crate::tui::{view_runs, DashboardOptions, RunToCompare, MAX_RUNS};
 pub struct ViewArgs {
     #[arg(required = true, num_args = 1.., value_name = "RUN_DIR")]
     run_dirs: Vec<PathBuf>,
+    /// Write the run's charts (loss, accuracy, gradient norms, confusion
+    /// matrix) to FILE instead of opening the screen: FILE.svg or FILE.png.
+    /// May be given several times.
+    #[arg(long, value_name = "FILE")]
+    export: Vec<PathBuf>,
+    /// Write the run's series as CSV (a row per logged step, a column per
+    /// figure) to FILE, or to RUN.csv in a folder. May be given several times.
+    #[arg(long, value_name = "FILE")]
+    csv: Vec<PathBuf>,
+    /// The size of --export's pictures, WIDTHxHEIGHT in pixels.
+    #[arg(long, value_name = "WxH", default_value = "1200x800")]
+    size: String,
     #[command(flatten)]
     screen: ScreenArgs,
 }
@@ -22,7 +35,27 @@ pub struct ViewArgs {
 impl ViewArgs {
     /// `traintop view`: one folder's dashboard, or several compared.
     pub fn call(self) -> Result<(), ExitError> {
+        if !self.export.is_empty() || !self.csv.is_empty() {
+            return self.export();
+        }
         view(self.run_dirs, self.screen)
+    }
+
+    /// `--export`/`--csv`: writes the files, says which, opens no screen.
+    fn export(self) -> Result<(), ExitError> {
+        let [dir] = self.run_dirs.as_slice() else {
+            return Err(ExitError::input(format!(
+                "--export and --csv take one run folder, got {}",
+                self.run_dirs.len()
+            )));
+        };
+        let size = crate::export::parse_size(&self.size).map_err(ExitError::input)?;
+        let request = crate::export::Request { pictures: self.export, csv: self.csv, size };
+        let written = crate::export::export(dir, &request).map_err(ExitError::input)?;
+        for file in written {
+            println!("wrote {}", file.display());
+        }
+        Ok(())
     }
 }
 

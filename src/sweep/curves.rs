@@ -1,21 +1,18 @@
 //! The variants' validation curves as an SVG: per variant, the mean over
 //! seeds at each epoch as a line and mean ± one standard deviation as a
-//! band, with axes, ticks and a legend. Written by hand (a few polylines)
-//! rather than through a plotting crate: no fonts to find on a server.
-
-use std::fmt::Write;
+//! band, with axes, ticks and a legend. Drawn through `chart` (a few
+//! polylines written by hand, no fonts to find on a server).
 
 use super::board::{Board, Metric};
 use super::probe::Probe;
 use super::stats::Spread;
+use crate::chart::plot::{color, legend, Plot, Span};
+use crate::chart::{svg, Anchor, Scene, Shape};
 
-const W: f64 = 720.0;
-const H: f64 = 420.0;
-const LEFT: f64 = 64.0;
-const RIGHT: f64 = 220.0;
-const TOP: f64 = 30.0;
-const BOTTOM: f64 = 44.0;
-const COLORS: [&str; 8] = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
+const W: u32 = 720;
+const H: u32 = 420;
+/// The plot's edges; the legend sits right of it.
+const AREA: (f64, f64, f64, f64) = (64.0, 30.0, 500.0, 376.0);
 
 /// Mean and spread per epoch of one variant's runs.
 fn series(b: &Board, row: usize, probes: &[Probe]) -> Vec<(f64, Spread)> {
@@ -34,80 +31,35 @@ fn series(b: &Board, row: usize, probes: &[Probe]) -> Vec<(f64, Spread)> {
         .collect()
 }
 
-fn escape(s: &str) -> String {
-    crate::format::clean(s).replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
-}
-
 /// The SVG document (probes read with their curves).
 pub fn svg(title: &str, b: &Board, probes: &[Probe]) -> String {
     let all: Vec<Vec<(f64, Spread)>> = (0..b.rows.len()).map(|r| series(b, r, probes)).collect();
-    let xs = all.iter().flatten().map(|(x, _)| *x);
-    let x_max = xs.fold(1.0f64, f64::max);
-    let ys: Vec<f64> = all.iter().flatten().flat_map(|(_, s)| [s.mean - s.sd, s.mean + s.sd]).collect();
-    let (mut y_min, mut y_max) = ys.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, z), &v| (a.min(v), z.max(v)));
-    if !y_min.is_finite() || !y_max.is_finite() {
-        (y_min, y_max) = (0.0, 1.0);
-    }
-    if y_max - y_min < 1e-9 {
-        y_max = y_min + 1.0;
-    }
-    let px = |x: f64| LEFT + (x - 1.0) / (x_max - 1.0).max(1.0) * (W - LEFT - RIGHT);
-    let py = |y: f64| TOP + (y_max - y) / (y_max - y_min) * (H - TOP - BOTTOM);
-    let mut o = String::new();
-    let _ = writeln!(
-        o,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(o, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(
-        o,
-        r#"<text x="{LEFT}" y="18" font-size="14">{} ({} per epoch, mean ± sd over seeds)</text>"#,
-        escape(title),
-        b.metric.name()
-    );
-    axes(&mut o, x_max, y_min, y_max, &px, &py);
+    let x_max = all.iter().flatten().map(|(x, _)| *x).fold(1.0f64, f64::max);
+    let ys = all.iter().flatten().flat_map(|(_, s)| [s.mean - s.sd, s.mean + s.sd]);
+    let plot = Plot {
+        area: AREA,
+        x: Span { lo: 1.0, hi: x_max.max(2.0) },
+        y: Span::of(ys, Span { lo: 0.0, hi: 1.0 }),
+        log_y: false,
+    };
+    let mut scene = Scene::new(W, H);
+    let heading = format!("{title} ({} per epoch, mean ± sd over seeds)", b.metric.name());
+    scene.text((AREA.0, 18.0), heading, 14.0, Anchor::Start);
+    plot.axes(&mut scene, "epoch");
     for (r, points) in all.iter().enumerate() {
-        variant(&mut o, r, points, &b.rows[r].label, &px, &py);
+        variant(&mut scene, &plot, r, points);
     }
-    o.push_str("</svg>\n");
-    o
+    let names: Vec<_> = b.rows.iter().enumerate().map(|(r, row)| (row.label.clone(), color(r))).collect();
+    legend(&mut scene, (AREA.2 + 14.0, AREA.1 + 10.0), &names, 22);
+    svg::render(&scene)
 }
 
-/// One variant's band, mean line and legend entry.
-fn variant(
-    o: &mut String,
-    r: usize,
-    points: &[(f64, Spread)],
-    label: &str,
-    px: &dyn Fn(f64) -> f64,
-    py: &dyn Fn(f64) -> f64,
-) {
-    let color = COLORS[r % COLORS.len()];
-    let at = |x: f64, y: f64| format!("{:.1},{:.1}", px(x), py(y));
-    let upper: Vec<String> = points.iter().map(|(x, s)| at(*x, s.mean + s.sd)).collect();
-    let lower: Vec<String> = points.iter().rev().map(|(x, s)| at(*x, s.mean - s.sd)).collect();
-    let line: Vec<String> = points.iter().map(|(x, s)| at(*x, s.mean)).collect();
-    let _ = writeln!(
-        o,
-        r#"<polygon points="{} {}" fill="{color}" fill-opacity="0.18" stroke="none"/>"#,
-        upper.join(" "),
-        lower.join(" ")
-    );
-    let _ = writeln!(o, r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"/>"#, line.join(" "));
-    let ly = TOP + 16.0 * r as f64;
-    let _ = writeln!(o, r#"<rect x="{}" y="{}" width="14" height="4" fill="{color}"/>"#, W - RIGHT + 14.0, ly + 4.0);
-    let _ = writeln!(o, r#"<text x="{}" y="{}">{}</text>"#, W - RIGHT + 34.0, ly + 10.0, escape(label));
-}
-
-fn axes(o: &mut String, x_max: f64, y_min: f64, y_max: f64, px: &dyn Fn(f64) -> f64, py: &dyn Fn(f64) -> f64) {
-    let (x0, x1, y0, y1) = (LEFT, W - RIGHT, TOP, H - BOTTOM);
-    let _ = writeln!(o, r#"<path d="M{x0},{y0} L{x0},{y1} L{x1},{y1}" fill="none" stroke="black"/>"#);
-    for k in 0..=4 {
-        let y = y_min + (y_max - y_min) * k as f64 / 4.0;
-        let _ = writeln!(o, r#"<text x="{}" y="{:.1}" text-anchor="end">{y:.3}</text>"#, x0 - 6.0, py(y) + 4.0);
-        let _ = writeln!(o, r##"<line x1="{x0}" x2="{x1}" y1="{0:.1}" y2="{0:.1}" stroke="#ddd"/>"##, py(y));
-        let x = 1.0 + (x_max - 1.0) * k as f64 / 4.0;
-        let _ = writeln!(o, r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#, px(x), y1 + 16.0, x.round());
-    }
-    let _ = writeln!(o, r#"<text x="{:.1}" y="{}" text-anchor="middle">epoch</text>"#, (x0 + x1) / 2.0, H - 8.0);
+/// One variant's band and mean line.
+fn variant(scene: &mut Scene, plot: &Plot, r: usize, points: &[(f64, Spread)]) {
+    let at = |x: f64, y: f64| (plot.px(x), plot.py(y));
+    let upper = points.iter().map(|(x, s)| at(*x, s.mean + s.sd));
+    let lower = points.iter().rev().map(|(x, s)| at(*x, s.mean - s.sd));
+    scene.push(Shape::Polygon { points: upper.chain(lower).collect(), color: color(r), opacity: 0.18 });
+    let line: Vec<(f64, f64)> = points.iter().map(|(x, s)| (*x, s.mean)).collect();
+    plot.curve(scene, &line, color(r), 2.0);
 }

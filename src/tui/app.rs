@@ -80,6 +80,8 @@ pub struct App {
     pub(super) leaving: Option<Leaving>,
     /// Bells and desktop notifications still to send.
     pub(super) alerts: Alerts,
+    /// The run folder `view` shows: where the export key writes.
+    pub(super) run_folder: Option<std::path::PathBuf>,
     /// Something changed since the last frame.
     dirty: bool,
 }
@@ -116,6 +118,7 @@ impl App {
             connection: LinkState::Up,
             leaving: None,
             alerts: Alerts::default(),
+            run_folder: None,
             dirty: true,
         }
     }
@@ -537,6 +540,7 @@ impl App {
 }
 
 mod actions;
+mod export;
 pub(super) mod fixes;
 mod fork;
 mod reading;

@@ -56,6 +56,8 @@ pub enum Action {
     HalveLearningRate,
     /// After a divergence: switch grad_clip on and resume.
     GradClipOn,
+    /// Write the run's charts and series into its folder (`view` only).
+    Export,
     /// Fork the run at the selected technique's switch.
     ForkTechnique,
     /// End a fork keeping this branch.
@@ -158,9 +160,10 @@ pub const KEYS: &[Binding] = &[
     ),
     hinted(key(&[Char('m')], Action::ToggleSmoothing, "m", ""), "m", "smooth"),
     key(&[Char('b')], Action::ToggleBaseline, "", ""),
-    key(&[Left], Action::MoveCursor(false), "← → z", "charts: cursor with the values there (Esc hides), z zooms"),
+    key(&[Left], Action::MoveCursor(false), "← → z E", "charts: cursor (Esc hides), zoom; E exports (view)"),
     key(&[Right], Action::MoveCursor(true), "", ""),
     key(&[Char('z')], Action::Zoom, "", ""),
+    key(&[Char('E')], Action::Export, "", ""),
     key(&[Char('C')], Action::ToggleConfusion, "C", "confusion matrix (heat map) on/off; Esc closes it"),
     key(&[Char('h')], Action::HalveLearningRate, "h g", "after a divergence: halve lr / grad_clip on"),
     key(&[Char('g')], Action::GradClipOn, "", ""),
@@ -274,6 +277,7 @@ mod tests {
         assert_eq!(map_key(n, key(KeyCode::Char('l'))), Some(Action::ToggleLogScale));
         assert_eq!(map_key(n, key(KeyCode::Down)), Some(Action::SelectNext));
         assert_eq!(map_key(n, key(KeyCode::Char('x'))), None);
+        assert_eq!(map_key(n, KeyEvent::new(KeyCode::Char('E'), KeyModifiers::SHIFT)), Some(Action::Export));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::time::{Duration, Instant};
 
-use ratatui::crossterm::event::KeyEvent;
+use ratatui::crossterm::event::{KeyEvent, MouseEvent};
 use ratatui::Frame;
 
 use super::app::App;
@@ -62,6 +62,7 @@ pub fn view_run(dir: &Path, options: DashboardOptions) -> io::Result<()> {
     let mut app = replay::build(&options.title, &dir.display().to_string(), &metrics, &events)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}/{e}", dir.display())))?;
     app.theme = Theme::new(options.no_color);
+    app.set_run_folder(dir);
     let options = DashboardOptions { exit_when_finished: false, ..options };
     run(app, None, None, &options).map(|_| ())
 }
@@ -113,6 +114,10 @@ impl TerminalScreen for Dashboard<'_> {
                 }
             }
         }
+    }
+
+    fn on_mouse(&mut self, mouse: MouseEvent) {
+        self.app.on_mouse(mouse);
     }
 
     fn on_resize(&mut self) {

@@ -20,7 +20,7 @@ use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use ratatui::crossterm::event::{self, Event as TermEvent, KeyEvent};
+use ratatui::crossterm::event::{self, Event as TermEvent, KeyEvent, MouseEvent};
 use ratatui::Frame;
 
 use super::terminal::{self, TerminalGuard};
@@ -52,6 +52,9 @@ pub trait TerminalScreen {
 
     /// One key press (or repeat or release; the screen filters).
     fn on_key(&mut self, key: KeyEvent);
+
+    /// A mouse event (only with `--mouse`, which captures the mouse).
+    fn on_mouse(&mut self, _mouse: MouseEvent) {}
 
     /// The terminal changed size: the next tick must draw.
     fn on_resize(&mut self) {}
@@ -146,6 +149,7 @@ fn read_keys<S: TerminalScreen>(screen: &mut S) -> io::Result<Option<S::Outcome>
         match event::read()? {
             TermEvent::Key(key) => screen.on_key(key),
             TermEvent::Resize(..) => screen.on_resize(),
+            TermEvent::Mouse(mouse) => screen.on_mouse(mouse),
             _ => {}
         }
         if let Some(outcome) = screen.outcome() {

@@ -17,6 +17,15 @@ pub fn available() -> bool {
     Command::new("tmux").arg("-V").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
 }
 
+/// True, after saying so, where tmux is not installed: the test skips.
+pub fn missing() -> bool {
+    let missing = !available();
+    if missing {
+        eprintln!("skipping: tmux is not installed");
+    }
+    missing
+}
+
 /// `s` as one word for `sh`.
 pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))

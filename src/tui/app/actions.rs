@@ -64,6 +64,10 @@ impl App {
             Action::ToggleTechnique | Action::EditTechnique | Action::EditLearningRate => self.steer(action),
             Action::ForkTechnique | Action::Keep(_) => self.fork_action(action),
             Action::Edit(key) => self.edit(key),
+            Action::Export => {
+                self.export();
+                None
+            }
             // Two commands: `act` takes these to `fix`.
             Action::HalveLearningRate | Action::GradClipOn => None,
             Action::SelectNext
@@ -253,10 +257,7 @@ impl App {
             Action::SelectNext | Action::SelectPrev if self.reading.focus != Pane::Techniques => {
                 self.scroll(if action == Action::SelectNext { 1 } else { -1 });
             }
-            Action::SelectNext => {
-                self.selected = (self.selected + 1).min(self.techniques.len().saturating_sub(1));
-            }
-            Action::SelectPrev => self.selected = self.selected.saturating_sub(1),
+            Action::SelectNext | Action::SelectPrev => self.change_selection(action == Action::SelectNext),
             Action::NextPane => self.reading.focus = self.reading.focus.next(),
             Action::ScrollPage(down) => {
                 let page = self.pane_rows(self.reading.focus).max(1) as isize;
@@ -277,6 +278,14 @@ impl App {
             }
             _ => {}
         }
+    }
+
+    /// The next (or previous) technique.
+    pub(super) fn change_selection(&mut self, next: bool) {
+        self.selected = match next {
+            true => (self.selected + 1).min(self.techniques.len().saturating_sub(1)),
+            false => self.selected.saturating_sub(1),
+        };
     }
 
     fn toggle_baseline(&mut self) {

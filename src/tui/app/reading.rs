@@ -1,10 +1,18 @@
-//! The keys that read the screen rather than steer the run: scrolling the
-//! pane Tab chose, by a line or a page, and moving the charts' cursor over
-//! the steps shown. Page sizes come from the last frame's layout.
+//! The keys (and, with `--mouse`, the wheel and clicks) that read the
+//! screen rather than steer the run: scrolling the pane Tab chose, by a
+//! line or a page, selecting a technique, and moving the charts' cursor
+//! over the steps shown. Page sizes and what is under the mouse come from
+//! the last frame's layout.
+
+use ratatui::crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+use ratatui::layout::{Position, Rect};
 
 use super::App;
-use crate::tui::layout;
+use crate::tui::layout::{self, Areas};
 use crate::tui::reading::Pane;
+
+/// Lines the mouse wheel scrolls per notch.
+const WHEEL_LINES: isize = 3;
 
 impl App {
     /// Scrolls the focused pane by `lines` (down is positive).
@@ -19,10 +27,71 @@ impl App {
         self.reading.scroll(lines, rows);
     }
 
+    /// The panels' places in the last frame.
+    fn last_areas(&self) -> Option<Areas> {
+        let has_acc = !self.charts.train_acc.is_empty() || !self.charts.val_acc.is_empty();
+        layout::areas(self.last_area.get(), has_acc, self.techniques.len())
+    }
+
+    /// The wheel scrolls the pane under it (which takes the keys too); a
+    /// click selects a technique, or puts the charts' cursor at that step.
+    pub fn on_mouse(&mut self, mouse: MouseEvent) {
+        let Some(areas) = self.last_areas() else { return };
+        let at = Position::new(mouse.column, mouse.row);
+        let pane =
+            [(Pane::Techniques, Some(areas.techniques)), (Pane::Gradients, areas.gradients), (Pane::Events, areas.log)]
+                .into_iter()
+                .find_map(|(pane, area)| area.filter(|a| a.contains(at)).map(|a| (pane, a)));
+        match (mouse.kind, pane) {
+            (MouseEventKind::ScrollDown | MouseEventKind::ScrollUp, Some((pane, _))) => {
+                self.reading.focus = pane;
+                let down = mouse.kind == MouseEventKind::ScrollDown;
+                match pane {
+                    Pane::Techniques => self.change_selection(down),
+                    _ => self.scroll(if down { WHEEL_LINES } else { -WHEEL_LINES }),
+                }
+            }
+            (MouseEventKind::Down(MouseButton::Left), Some((Pane::Techniques, area))) => {
+                self.reading.focus = Pane::Techniques;
+                self.click_technique(area, mouse.row);
+            }
+            (MouseEventKind::Down(MouseButton::Left), None) if areas.loss.contains(at) => {
+                self.click_chart(areas.loss, mouse.column);
+            }
+            _ => return,
+        }
+        self.mark_dirty();
+    }
+
+    /// The technique on row `row` of the panel at `area`, as it lays them
+    /// out (one or two rows each, scrolled to keep the selection in view).
+    fn click_technique(&mut self, area: Rect, row: u16) {
+        let n = self.techniques.len();
+        let rows = area.height.saturating_sub(2) as usize;
+        let per = if rows >= 2 * n.min(2) { 2 } else { 1 };
+        let first = (self.selected + 1).saturating_sub((rows / per).max(1));
+        let line = row.saturating_sub(area.y + 1) as usize;
+        let index = first + line / per;
+        if row > area.y && index < n {
+            self.selected = index;
+        }
+    }
+
+    /// The cursor at the step under column `column` of the loss chart (its
+    /// axis labels take about six columns on the left).
+    fn click_chart(&mut self, area: Rect, column: u16) {
+        let points = self.charts.train_loss.points();
+        let (Some(first), Some(last)) = (points.first(), points.last()) else { return };
+        let first = self.reading.zoom(last.0).map_or(first.0, |(_, from)| from.max(first.0));
+        let left = area.x + 7;
+        let width = area.width.saturating_sub(9).max(1) as f64;
+        let share = (column.saturating_sub(left) as f64 / width).clamp(0.0, 1.0);
+        self.reading.cursor = Some((first + share * (last.0 - first)).round() as u64);
+    }
+
     /// The rows of text `pane` showed in the last frame.
     pub(super) fn pane_rows(&self, pane: Pane) -> usize {
-        let has_acc = !self.charts.train_acc.is_empty() || !self.charts.val_acc.is_empty();
-        let Some(areas) = layout::areas(self.last_area.get(), has_acc, self.techniques.len()) else { return 0 };
+        let Some(areas) = self.last_areas() else { return 0 };
         let area = match pane {
             Pane::Techniques => Some(areas.techniques),
             Pane::Gradients => areas.gradients,

@@ -473,3 +473,28 @@ fn a_lost_link_says_reconnecting_and_never_that_the_run_stopped() {
     assert!(screen.contains("[connection lost]") && screen.contains("connection lost: gpu1"), "{screen}");
     assert!(!screen.contains("stopped without finishing") && !screen.contains("[finished"), "{screen}");
 }
+
+#[test]
+fn the_mouse_scrolls_the_pane_under_it_and_clicks_select_or_read() {
+    use ratatui::crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let mouse = |kind, column, row| MouseEvent { kind, column, row, modifiers: KeyModifiers::NONE };
+    let mut app = scripted();
+    for i in 0..40 {
+        app.apply(RunEvent::log(format!("note {i}")));
+    }
+    render(&app, 120, 40);
+    let areas = crate::tui::layout::areas(ratatui::layout::Rect::new(0, 0, 120, 40), true, 2).unwrap();
+    let log = areas.log.unwrap();
+    app.on_mouse(mouse(MouseEventKind::ScrollUp, log.x + 3, log.y + 3));
+    let screen = text(&render(&app, 120, 40));
+    assert!(screen.contains("▸ events ↓3 newer"), "the wheel scrolled the events back:\n{screen}");
+    // The second technique (two rows each, under the border).
+    let t = areas.techniques;
+    app.on_mouse(mouse(MouseEventKind::Down(MouseButton::Left), t.x + 4, t.y + 3));
+    assert!(text(&render(&app, 120, 40)).contains("> [on ] early_stopping"));
+    let loss = areas.loss;
+    app.on_mouse(mouse(MouseEventKind::Down(MouseButton::Left), loss.x + loss.width - 3, loss.y + 5));
+    let screen = text(&render(&app, 120, 40));
+    let near_end = screen.contains("loss · step 49:") || screen.contains("loss · step 50:");
+    assert!(near_end, "a click at the right end reads the newest steps:\n{screen}");
+}
