@@ -248,12 +248,9 @@ fn tab_scrolls_the_gradients_and_the_cursor_reads_the_charts() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let command = format!(
-        "cd {repo} && env -u TRAINTOP_PLUGIN_PATH NO_COLOR=1 {bin} run {cfg} --out {out} --set run.epochs=20000; sleep 60",
-        repo = q(&repo()),
-        bin = q(Path::new(env!("CARGO_BIN_EXE_traintop"))),
-        cfg = q(&config("deep-sigmoid.toml")),
-        out = q(&out),
+    let command = tmux::traintop_line(
+        &format!("run configs/deep-sigmoid.toml --out {} --set run.epochs=20000", q(&out)),
+        "sleep 60",
     );
     let term = Tmux::start(80, 24, &command);
     let s = term.wait_until("the gradients, cut", TIMEOUT, |s| s.contains("gradients 1-"));

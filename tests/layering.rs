@@ -46,7 +46,7 @@ const FLOORS: &[(&str, &[&str])] = &[
     ("client", &["protocol", "serve", "format", "run_lock"]),
     // Sweeps read run folders and start runs through the CLI's own commands
     // (`traintop sweep task`), never the trainer directly.
-    ("sweep", &["client", "config", "format", "plugin", "run_files", "run_lock", "chart"]),
+    ("sweep", &["client", "config", "format", "plugin", "protocol", "run_files", "run_lock", "chart"]),
 ];
 
 type Module = Vec<String>;

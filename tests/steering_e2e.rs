@@ -211,13 +211,9 @@ fn r_at_the_end_runs_it_again_in_a_new_folder() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     let exit_file = tmp.path().join("exit_code");
-    let command = format!(
-        "cd {repo} && env -u TRAINTOP_PLUGIN_PATH NO_COLOR=1 {bin} run configs/iris.toml --out {out} \
-         --set run.epochs=3; echo $? >{exit}",
-        repo = q(&repo()),
-        bin = q(Path::new(env!("CARGO_BIN_EXE_traintop"))),
-        out = q(&out),
-        exit = q(&exit_file),
+    let command = tmux::traintop_line(
+        &format!("run configs/iris.toml --out {} --set run.epochs=3", q(&out)),
+        &format!("echo $? >{}", q(&exit_file)),
     );
     let term = Tmux::start(80, 24, &command);
     term.wait_until("the end, offering r", TIMEOUT, |s| {
@@ -252,12 +248,12 @@ fn a_fork_on_dropout_and_the_branch_kept_keep_training() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let command = format!(
-        "cd {repo} && env -u TRAINTOP_PLUGIN_PATH NO_COLOR=1 {bin} run configs/deep-sigmoid.toml --out {out} \
-         --set run.epochs=20000 --set technique.batch_norm.enabled=true; sleep 60",
-        repo = q(&repo()),
-        bin = q(Path::new(env!("CARGO_BIN_EXE_traintop"))),
-        out = q(&out),
+    let command = tmux::traintop_line(
+        &format!(
+            "run configs/deep-sigmoid.toml --out {} --set run.epochs=20000 --set technique.batch_norm.enabled=true",
+            q(&out)
+        ),
+        "sleep 60",
     );
     let term = Tmux::start(120, 40, &command);
     let steps = |s: &str| common::screen::header_step(s);

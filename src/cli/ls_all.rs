@@ -127,7 +127,8 @@ pub fn table(runs: &[PastRun], now: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inspect::history::{Figure, Metric};
+    use crate::inspect::history::Figure;
+    use crate::protocol::ValMetric;
 
     #[test]
     fn a_line_per_run_with_its_figures_and_an_unreadable_ones_reason() {
@@ -136,7 +137,7 @@ mod tests {
                 name: "iris".into(),
                 run_dir: "/r/iris-1".into(),
                 state: "completed".into(),
-                best: Some(Figure { metric: Metric::ValAcc, value: 0.96667, epoch: 3 }),
+                best: Some(Figure { metric: ValMetric::ValAcc, value: 0.96667, epoch: 3 }),
                 changes: 2,
                 duration_secs: Some(75.0),
                 started: Some(1000.0),

@@ -21,6 +21,7 @@ pub mod link;
 mod narration;
 pub(crate) mod session;
 pub(crate) mod technique;
+mod val_metric;
 pub(crate) mod version;
 
 pub use command::{ClientId, ForkBranch, Request, RunCommand};
@@ -32,6 +33,7 @@ pub use framing::{encode, EventReader, FrameError, LineReader, LineWriter};
 pub use link::{LinkState, LinkWatch};
 pub use session::{ClientHello, Want};
 pub use technique::{ParamView, TechniqueView, ToggleClass};
+pub use val_metric::ValMetric;
 pub use version::{Hello, Version, VersionError, PROTOCOL};
 
 #[cfg(test)]

@@ -8,32 +8,14 @@
 use super::manifest::Manifest;
 use super::probe::{Probe, RunState};
 use super::stats::{Difference, Spread};
+use crate::protocol::ValMetric;
 
-/// The figure variants are ranked by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Metric {
-    ValAcc,
-    ValLoss,
-}
-
-impl Metric {
-    pub fn name(self) -> &'static str {
-        match self {
-            Metric::ValAcc => "val_acc",
-            Metric::ValLoss => "val_loss",
-        }
-    }
-
-    fn higher_is_better(self) -> bool {
-        self == Metric::ValAcc
-    }
-
-    fn of(self, p: &Probe) -> Option<f64> {
-        let last = p.last?;
-        match self {
-            Metric::ValAcc => last.val_acc,
-            Metric::ValLoss => Some(last.val_loss).filter(|v| v.is_finite()),
-        }
+/// `metric`'s value in a run's latest epoch.
+fn value_of(metric: ValMetric, p: &Probe) -> Option<f64> {
+    let last = p.last?;
+    match metric {
+        ValMetric::ValAcc => last.val_acc,
+        ValMetric::ValLoss => Some(last.val_loss).filter(|v| v.is_finite()),
     }
 }
 
@@ -62,7 +44,7 @@ pub struct Effect {
 
 impl Effect {
     /// "helped", "hurt" or "unclear" (the interval holds zero).
-    pub fn verdict(&self, metric: Metric) -> &'static str {
+    pub fn verdict(&self, metric: ValMetric) -> &'static str {
         match (self.diff.clear(), (self.diff.diff > 0.0) == metric.higher_is_better()) {
             (false, _) => "unclear",
             (true, true) => "helped",
@@ -73,7 +55,7 @@ impl Effect {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Board {
-    pub metric: Metric,
+    pub metric: ValMetric,
     pub rows: Vec<VariantRow>,
     pub effects: Vec<Effect>,
 }
@@ -81,11 +63,11 @@ pub struct Board {
 /// The board of `m` from its tasks' probes (same order as `m.tasks`).
 pub fn board(m: &Manifest, probes: &[Probe]) -> Board {
     let metric = if probes.iter().any(|p| p.last.is_some_and(|l| l.val_acc.is_some())) {
-        Metric::ValAcc
+        ValMetric::ValAcc
     } else {
-        Metric::ValLoss
+        ValMetric::ValLoss
     };
-    let figure = |i: usize| probes.get(i).and_then(|p| metric.of(p));
+    let figure = |i: usize| probes.get(i).and_then(|p| value_of(metric, p));
     let mut rows: Vec<VariantRow> = super::grid::variants(&m.axes)
         .into_iter()
         .map(|variant| {
@@ -167,7 +149,7 @@ mod tests {
         let accs = [0.10, 0.12, 0.95, 0.97, 0.11, 0.10, 0.96, 0.96, 0.09, 0.11, 0.97, 0.95];
         let probes: Vec<Probe> = accs.iter().map(|&a| probe(RunState::Done, a)).collect();
         let b = board(&m, &probes);
-        assert_eq!(b.metric, Metric::ValAcc);
+        assert_eq!(b.metric, ValMetric::ValAcc);
         assert!(b.rows[0].label.starts_with("batch_norm.enabled=true"));
         assert!(b.rows[3].label.starts_with("batch_norm.enabled=false"));
         assert_eq!(b.rows[0].done, 3);

@@ -3,11 +3,12 @@
 //! band, with axes, ticks and a legend. Drawn through `chart` (a few
 //! polylines written by hand, no fonts to find on a server).
 
-use super::board::{Board, Metric};
+use super::board::Board;
 use super::probe::Probe;
 use super::stats::Spread;
 use crate::chart::plot::{color, legend, Plot, Span};
 use crate::chart::{svg, Anchor, Scene, Shape};
+use crate::protocol::ValMetric;
 
 const W: u32 = 720;
 const H: u32 = 420;
@@ -23,7 +24,7 @@ fn series(b: &Board, row: usize, probes: &[Probe]) -> Vec<(f64, Spread)> {
             let values: Vec<f64> = tasks
                 .iter()
                 .filter_map(|&i| probes.get(i)?.curve.get(k))
-                .filter_map(|p| if b.metric == Metric::ValAcc { p.val_acc } else { Some(p.val_loss) })
+                .filter_map(|p| if b.metric == ValMetric::ValAcc { p.val_acc } else { Some(p.val_loss) })
                 .filter(|v| v.is_finite())
                 .collect();
             Some(((k + 1) as f64, Spread::of(&values)?))

@@ -323,6 +323,18 @@ mod tests {
     use ratatui::backend::TestBackend;
     use ratatui::Terminal;
 
+    fn press(c: char) -> KeyEvent {
+        KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+    }
+
+    /// The list over `snapshot`, after its first tick.
+    fn ticked<'a>(snapshot: &'a dyn Fn() -> TopSnapshot, cursor: &'a mut TopCursor) -> TopList<'a> {
+        let mut list =
+            TopList { snapshot, current: TopSnapshot::default(), cursor, theme: Theme::plain(), choice: None };
+        list.on_tick();
+        list
+    }
+
     #[test]
     fn sparkline_scales_between_min_and_max() {
         assert_eq!(sparkline(&[1.0, 0.5, 0.0], 10), "█▅▁");
@@ -348,15 +360,7 @@ mod tests {
             vec![TopRow { name: "a".into(), ..Default::default() }, TopRow { name: "b".into(), ..Default::default() }];
         let snapshot = || TopSnapshot { rows: rows.clone(), ..Default::default() };
         let mut cursor = TopCursor::default();
-        let mut list = TopList {
-            snapshot: &snapshot,
-            current: TopSnapshot::default(),
-            cursor: &mut cursor,
-            theme: Theme::plain(),
-            choice: None,
-        };
-        list.on_tick();
-        let press = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+        let mut list = ticked(&snapshot, &mut cursor);
         for _ in 0..3 {
             list.on_key(press('j'));
         }
@@ -377,15 +381,7 @@ mod tests {
         let past = |d: &str| PastRow { name: d.into(), run_dir: d.into(), ..Default::default() };
         let snapshot = || TopSnapshot { past: vec![past("/a"), past("/b"), past("/c")], ..Default::default() };
         let mut cursor = TopCursor::default();
-        let mut list = TopList {
-            snapshot: &snapshot,
-            current: TopSnapshot::default(),
-            cursor: &mut cursor,
-            theme: Theme::plain(),
-            choice: None,
-        };
-        list.on_tick();
-        let press = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+        let mut list = ticked(&snapshot, &mut cursor);
         let enter = KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE);
         list.on_key(enter);
         assert_eq!(list.outcome(), None, "no live run to open");

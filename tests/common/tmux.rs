@@ -27,6 +27,19 @@ pub fn missing() -> bool {
 }
 
 /// `s` as one word for `sh`.
+/// The shell line a test terminal runs: this build's traintop with `args`
+/// (already quoted where needed) from the repository, so that `configs/`
+/// resolve, without colors and with its plugins found beside the binary;
+/// then `after` (an exit-code file, or a sleep that keeps the pane open).
+pub fn traintop_line(args: &str, after: &str) -> String {
+    let repo = super::cli::repo();
+    format!(
+        "cd {} && env -u TRAINTOP_PLUGIN_PATH NO_COLOR=1 {} {args}; {after}",
+        shell_quote(repo.to_str().unwrap()),
+        shell_quote(env!("CARGO_BIN_EXE_traintop")),
+    )
+}
+
 pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }

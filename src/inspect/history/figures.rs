@@ -10,29 +10,15 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::protocol::ValMetric;
+
 /// A validation figure: `val_acc` where the task has an accuracy (higher
 /// is better), `val_loss` otherwise (lower is better).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Figure {
-    pub metric: Metric,
+    pub metric: ValMetric,
     pub value: f64,
     pub epoch: usize,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Metric {
-    ValAcc,
-    ValLoss,
-}
-
-impl Metric {
-    pub fn name(self) -> &'static str {
-        match self {
-            Metric::ValAcc => "val_acc",
-            Metric::ValLoss => "val_loss",
-        }
-    }
 }
 
 impl Figure {
@@ -40,9 +26,9 @@ impl Figure {
     /// a run with accuracies is judged by them).
     pub fn beats(&self, other: &Figure) -> bool {
         match (self.metric, other.metric) {
-            (Metric::ValAcc, Metric::ValAcc) => self.value > other.value,
-            (Metric::ValLoss, Metric::ValLoss) => self.value < other.value,
-            (a, _) => a == Metric::ValAcc,
+            (ValMetric::ValAcc, ValMetric::ValAcc) => self.value > other.value,
+            (ValMetric::ValLoss, ValMetric::ValLoss) => self.value < other.value,
+            (a, _) => a == ValMetric::ValAcc,
         }
     }
 }
@@ -106,8 +92,8 @@ pub fn read(metrics: &Path) -> io::Result<Figures> {
 
 fn epoch(figures: &mut Figures, record: &Line) {
     let figure = match (record.val_acc, record.val_loss) {
-        (Some(a), _) if a.is_finite() => Figure { metric: Metric::ValAcc, value: a, epoch: record.epoch },
-        (_, Some(l)) if l.is_finite() => Figure { metric: Metric::ValLoss, value: l, epoch: record.epoch },
+        (Some(a), _) if a.is_finite() => Figure { metric: ValMetric::ValAcc, value: a, epoch: record.epoch },
+        (_, Some(l)) if l.is_finite() => Figure { metric: ValMetric::ValLoss, value: l, epoch: record.epoch },
         _ => return,
     };
     if figures.best.is_none_or(|b| figure.beats(&b)) {
@@ -153,7 +139,7 @@ mod tests {
         ];
         std::fs::write(&path, lines.join("\n")).unwrap();
         let f = read(&path).unwrap();
-        assert_eq!(f.best, Some(Figure { metric: Metric::ValAcc, value: 0.9, epoch: 2 }));
+        assert_eq!(f.best, Some(Figure { metric: ValMetric::ValAcc, value: 0.9, epoch: 2 }));
         assert_eq!(f.last.map(|l| l.epoch), Some(3));
         assert_eq!((f.step, f.epoch, f.loss, f.wall_time), (30, 4, Some(0.75), Some(2.5)), "the torn line is skipped");
         assert_eq!(read(&tmp.path().join("none")).unwrap(), Figures::default());

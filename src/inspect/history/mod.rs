@@ -16,7 +16,7 @@ mod scan;
 use std::path::PathBuf;
 
 pub use cache::Cache;
-pub use figures::{Figure, Metric};
+pub use figures::Figure;
 pub use past_run::PastRun;
 pub use query::{parse_where, Query, SortKey};
 

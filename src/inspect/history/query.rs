@@ -120,15 +120,16 @@ fn none_last<T>(a: Option<T>, b: Option<T>, f: impl Fn(&T, &T) -> Ordering) -> O
 
 #[cfg(test)]
 mod tests {
-    use super::super::figures::{Figure, Metric};
+    use super::super::figures::Figure;
     use super::*;
+    use crate::protocol::ValMetric;
 
     fn run(name: &str, acc: Option<f64>, changes: usize, started: f64, bn: bool) -> PastRun {
         PastRun {
             name: name.into(),
             run_dir: format!("/runs/{name}-{started}").into(),
             state: "completed".into(),
-            best: acc.map(|value| Figure { metric: Metric::ValAcc, value, epoch: 1 }),
+            best: acc.map(|value| Figure { metric: ValMetric::ValAcc, value, epoch: 1 }),
             changes,
             started: Some(started),
             duration_secs: Some(10.0 - started),
