@@ -280,3 +280,23 @@ fn a_fork_on_dropout_and_the_branch_kept_keep_training() {
     term.send_keys(&["s", "y"]);
     term.wait_until("the run to finish", TIMEOUT, |s| s.contains("[finished: user]"));
 }
+
+/// `resume` of a finished run in its dashboard: the history it replays ends
+/// with the old end, and the screen must not keep saying "run finished"
+/// (nor anything but running) once the run goes on.
+#[test]
+fn a_resumed_run_reads_running_not_finished() {
+    if !tmux::available() {
+        eprintln!("skipping: tmux is not installed");
+        return;
+    }
+    let (_t, dir, _) = train("iris.toml", &["--set", "run.epochs=2"]);
+    let command = tmux::traintop_line(&format!("resume {} --set run.epochs=100000", q(&dir)), "sleep 60");
+    let term = Tmux::start(80, 24, &command);
+    let s = term.wait_until("the resumed run", TIMEOUT, |s| {
+        s.contains("[running]") && common::screen::header_step(s).is_some_and(|n| n > 100)
+    });
+    assert!(!s.contains("run finished"), "the old end's footer stays behind:\n{s}");
+    term.send_keys(&["s", "y"]);
+    term.wait_until("the run to finish", TIMEOUT, |s| s.contains("[finished: user]") && s.contains("run finished"));
+}
