@@ -13,4 +13,4 @@ pub mod png;
 mod scene;
 pub mod svg;
 
-pub use scene::{Anchor, Rgb, Scene, Shape};
+pub use scene::{Anchor, Mark, Rgb, Scene};

@@ -3,7 +3,7 @@
 //! round tick values and their labels, curves, and a legend. Every chart
 //! traintop writes is made of these.
 
-use super::scene::{Anchor, Rgb, Scene, Shape};
+use super::scene::{Anchor, Mark, Rgb, Scene};
 use crate::format::fmt_sci;
 
 /// Distinct line colors, in the order series take them.
@@ -54,7 +54,7 @@ impl Span {
 
 /// A plot area in pixels and the data it shows.
 #[derive(Clone, Copy, Debug)]
-pub struct Plot {
+pub struct PlotArea {
     /// Left, top, right, bottom edges of the area inside the axes.
     pub area: (f64, f64, f64, f64),
     pub x: Span,
@@ -63,7 +63,7 @@ pub struct Plot {
     pub log_y: bool,
 }
 
-impl Plot {
+impl PlotArea {
     fn y_value(&self, y: f64) -> f64 {
         if self.log_y {
             y.log10()
@@ -122,18 +122,18 @@ impl Plot {
             if self.shows(y) {
                 run.push((self.px(x), self.py(y)));
             } else if !run.is_empty() {
-                s.push(Shape::Polyline { points: std::mem::take(&mut run), color, width });
+                s.push(Mark::Polyline { points: std::mem::take(&mut run), color, width });
             }
         }
         if !run.is_empty() {
-            s.push(Shape::Polyline { points: run, color, width });
+            s.push(Mark::Polyline { points: run, color, width });
         }
     }
 
     /// A dot at each value that can be placed.
     pub fn dots(&self, s: &mut Scene, points: &[(f64, f64)], color: Rgb) {
         for &(x, y) in points.iter().filter(|(_, y)| self.shows(*y)) {
-            s.push(Shape::Dot { at: (self.px(x), self.py(y)), r: 2.5, color });
+            s.push(Mark::Dot { at: (self.px(x), self.py(y)), r: 2.5, color });
         }
     }
 
@@ -142,7 +142,7 @@ impl Plot {
         let (_, t, _, b) = self.area;
         let at = self.px(x);
         s.line((at, t), (at, b), Rgb::GREY, true);
-        s.push(Shape::Text {
+        s.push(Mark::Text {
             at: (at + 3.0, t + 10.0),
             text: label.into(),
             size: 10.0,
@@ -154,7 +154,7 @@ impl Plot {
 
 /// At most about two points per pixel column: each column's first, lowest
 /// and highest value, so spikes survive the thinning.
-fn thin(plot: &Plot, points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+fn thin(plot: &PlotArea, points: &[(f64, f64)]) -> Vec<(f64, f64)> {
     let columns = (plot.area.2 - plot.area.0).max(1.0);
     if points.len() as f64 <= 2.0 * columns {
         return points.to_vec();
@@ -216,7 +216,7 @@ pub fn legend(s: &mut Scene, (x, y): (f64, f64), entries: &[(String, Rgb)], max_
     let shown = if entries.len() > max_rows { max_rows.saturating_sub(1) } else { entries.len() };
     for (i, (name, color)) in entries.iter().take(shown).enumerate() {
         let row = y + 15.0 * i as f64;
-        s.push(Shape::Rect { x, y: row - 6.0, w: 14.0, h: 4.0, fill: Some(*color), stroke: None });
+        s.push(Mark::Rect { x, y: row - 6.0, w: 14.0, h: 4.0, fill: Some(*color), stroke: None });
         s.text((x + 20.0, row), name.clone(), 11.0, Anchor::Start);
     }
     if shown < entries.len() {
@@ -248,7 +248,7 @@ mod tests {
 
     #[test]
     fn a_curve_breaks_at_nan_and_long_curves_are_thinned_keeping_spikes() {
-        let plot = Plot {
+        let plot = PlotArea {
             area: (0.0, 0.0, 100.0, 100.0),
             x: Span { lo: 0.0, hi: 10_000.0 },
             y: Span { lo: 0.0, hi: 10.0 },

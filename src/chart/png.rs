@@ -6,7 +6,7 @@ use skrifa::FontRef;
 use tiny_skia::{Color, FillRule, Paint, PathBuilder, Pixmap, Rect, Stroke, StrokeDash, Transform};
 
 use super::font;
-use super::scene::{Anchor, Rgb, Scene, Shape};
+use super::scene::{Anchor, Mark, Rgb, Scene};
 
 /// The PNG file of `scene`; the error says what failed.
 pub fn render(scene: &Scene) -> Result<Vec<u8>, String> {
@@ -39,23 +39,23 @@ fn outline(points: &[(f64, f64)], close: bool) -> Option<tiny_skia::Path> {
     b.finish()
 }
 
-fn draw(pixmap: &mut Pixmap, face: Option<&FontRef<'static>>, shape: &Shape) {
+fn draw(pixmap: &mut Pixmap, face: Option<&FontRef<'static>>, shape: &Mark) {
     let id = Transform::identity();
     match shape {
-        Shape::Line { from, to, color, dashed } => line(pixmap, &[*from, *to], *color, 1.0, *dashed),
-        Shape::Polyline { points, color, width } => line(pixmap, points, *color, *width, false),
-        Shape::Polygon { points, color, opacity } => {
+        Mark::Line { from, to, color, dashed } => line(pixmap, &[*from, *to], *color, 1.0, *dashed),
+        Mark::Polyline { points, color, width } => line(pixmap, points, *color, *width, false),
+        Mark::Polygon { points, color, opacity } => {
             if let Some(path) = outline(points, true) {
                 pixmap.fill_path(&path, &paint(*color, *opacity), FillRule::Winding, id, None);
             }
         }
-        Shape::Rect { x, y, w, h, fill, stroke } => rect(pixmap, (*x, *y, *w, *h), *fill, *stroke),
-        Shape::Dot { at, r, color } => {
+        Mark::Rect { x, y, w, h, fill, stroke } => rect(pixmap, (*x, *y, *w, *h), *fill, *stroke),
+        Mark::Dot { at, r, color } => {
             if let Some(path) = PathBuilder::from_circle(at.0 as f32, at.1 as f32, *r as f32) {
                 pixmap.fill_path(&path, &paint(*color, 1.0), FillRule::Winding, id, None);
             }
         }
-        Shape::Text { at, text, size, anchor, color } => {
+        Mark::Text { at, text, size, anchor, color } => {
             if let Some(face) = face {
                 let text = crate::format::clean(text);
                 let size = *size as f32;

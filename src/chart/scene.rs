@@ -27,7 +27,7 @@ pub enum Anchor {
 
 /// One drawn thing. Points are `(x, y)` in pixels from the top left.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Shape {
+pub enum Mark {
     /// A straight 1-pixel line (axes, ticks, grid, markers).
     Line { from: (f64, f64), to: (f64, f64), color: Rgb, dashed: bool },
     /// An open line through `points` (a series).
@@ -47,7 +47,7 @@ pub enum Shape {
 pub struct Scene {
     pub width: u32,
     pub height: u32,
-    pub shapes: Vec<Shape>,
+    pub shapes: Vec<Mark>,
 }
 
 impl Scene {
@@ -55,17 +55,17 @@ impl Scene {
         Self { width, height, shapes: Vec::new() }
     }
 
-    pub fn push(&mut self, shape: Shape) {
+    pub fn push(&mut self, shape: Mark) {
         self.shapes.push(shape);
     }
 
     /// A black line of text.
     pub fn text(&mut self, at: (f64, f64), text: impl Into<String>, size: f64, anchor: Anchor) {
-        self.push(Shape::Text { at, text: text.into(), size, anchor, color: Rgb::BLACK });
+        self.push(Mark::Text { at, text: text.into(), size, anchor, color: Rgb::BLACK });
     }
 
     /// A straight line from `a` to `b`.
     pub fn line(&mut self, a: (f64, f64), b: (f64, f64), color: Rgb, dashed: bool) {
-        self.push(Shape::Line { from: a, to: b, color, dashed });
+        self.push(Mark::Line { from: a, to: b, color, dashed });
     }
 }

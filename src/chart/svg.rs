@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::scene::{Anchor, Scene, Shape};
+use super::scene::{Anchor, Mark, Scene};
 
 /// `s` safe inside an SVG text node or attribute.
 pub fn escape(s: &str) -> String {
@@ -31,25 +31,25 @@ pub fn render(scene: &Scene) -> String {
     o
 }
 
-fn element(o: &mut String, shape: &Shape) {
+fn element(o: &mut String, shape: &Mark) {
     let _ = match shape {
-        Shape::Line { from: (x1, y1), to: (x2, y2), color, dashed } => {
+        Mark::Line { from: (x1, y1), to: (x2, y2), color, dashed } => {
             let dash = if *dashed { r#" stroke-dasharray="4 3""# } else { "" };
             writeln!(o, r#"<line x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" stroke="{}"{dash}/>"#, color.hex())
         }
-        Shape::Polyline { points: ps, color, width } => writeln!(
+        Mark::Polyline { points: ps, color, width } => writeln!(
             o,
             r#"<polyline points="{}" fill="none" stroke="{}" stroke-width="{width}"/>"#,
             points(ps),
             color.hex()
         ),
-        Shape::Polygon { points: ps, color, opacity } => writeln!(
+        Mark::Polygon { points: ps, color, opacity } => writeln!(
             o,
             r#"<polygon points="{}" fill="{}" fill-opacity="{opacity}" stroke="none"/>"#,
             points(ps),
             color.hex()
         ),
-        Shape::Rect { x, y, w, h, fill, stroke } => {
+        Mark::Rect { x, y, w, h, fill, stroke } => {
             let fill = fill.map_or("none".to_string(), |c| c.hex());
             let stroke = stroke.map_or("none".to_string(), |c| c.hex());
             writeln!(
@@ -57,10 +57,10 @@ fn element(o: &mut String, shape: &Shape) {
                 r#"<rect x="{x:.1}" y="{y:.1}" width="{w:.1}" height="{h:.1}" fill="{fill}" stroke="{stroke}"/>"#
             )
         }
-        Shape::Dot { at: (x, y), r, color } => {
+        Mark::Dot { at: (x, y), r, color } => {
             writeln!(o, r#"<circle cx="{x:.1}" cy="{y:.1}" r="{r}" fill="{}"/>"#, color.hex())
         }
-        Shape::Text { at: (x, y), text, size, anchor, color } => {
+        Mark::Text { at: (x, y), text, size, anchor, color } => {
             let anchor = match anchor {
                 Anchor::Start => "start",
                 Anchor::Middle => "middle",
@@ -84,7 +84,7 @@ mod tests {
     #[test]
     fn shapes_become_elements_and_text_is_escaped() {
         let mut s = Scene::new(200, 100);
-        s.push(Shape::Polyline { points: vec![(0.0, 1.0), (2.5, 3.0)], color: Rgb(255, 0, 0), width: 2.0 });
+        s.push(Mark::Polyline { points: vec![(0.0, 1.0), (2.5, 3.0)], color: Rgb(255, 0, 0), width: 2.0 });
         s.text((10.0, 20.0), "a<b & \"c\"\u{1b}", 12.0, Anchor::End);
         let svg = render(&s);
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));

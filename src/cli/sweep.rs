@@ -16,9 +16,9 @@ use crate::sweep::grid::{self, Axis};
 use crate::sweep::launch::local::{default_jobs, Local};
 use crate::sweep::launch::slurm::Slurm;
 use crate::sweep::launch::ssh::Ssh;
-use crate::sweep::launch::Launch;
+use crate::sweep::launch::TaskLauncher;
 use crate::sweep::manifest::{self, Launcher, Manifest, SlurmSpec};
-use crate::sweep::probe::{self, RunState};
+use crate::sweep::probe::{self, TaskState};
 use crate::sweep::{curves, report, task};
 
 /// The most runs a sweep starts unless --max-runs says otherwise.
@@ -258,7 +258,7 @@ fn where_text(l: &Launcher) -> String {
     }
 }
 
-fn make_launcher(dir: &Path, m: &Manifest) -> Result<Box<dyn Launch>, ExitError> {
+fn make_launcher(dir: &Path, m: &Manifest) -> Result<Box<dyn TaskLauncher>, ExitError> {
     Ok(match &m.launcher {
         Launcher::Local { jobs, per_gpu } => Box::new(Local::new(*jobs, *per_gpu).map_err(ExitError::input)?),
         Launcher::Ssh { hosts, per_host } => Box::new(Ssh::new(hosts.clone(), *per_host)),
@@ -360,7 +360,7 @@ fn stop(dir: &Path) -> Result<(), ExitError> {
     let m = load(dir)?;
     let mut launcher = make_launcher(dir, &m)?;
     let probes = launcher.probe(&m, false);
-    let running = probes.iter().filter(|p| p.state == RunState::Running).count();
+    let running = probes.iter().filter(|p| p.state == TaskState::Running).count();
     launcher.stop(&m, &probes).map_err(ExitError::runtime_msg)?;
     println!("asked {running} running runs to stop; traintop sweep resume {} goes on", dir.display());
     Ok(())
@@ -371,7 +371,7 @@ fn stop(dir: &Path) -> Result<(), ExitError> {
 fn run_task(out: &Path, config: Option<PathBuf>, sets: &[String], detach: bool, stop: bool) -> Result<(), ExitError> {
     if stop {
         let p = probe::probe(out, false);
-        if let (RunState::Running, Some(pid)) = (p.state, p.pid) {
+        if let (TaskState::Running, Some(pid)) = (p.state, p.pid) {
             crate::sweep::launch::terminate(pid).map_err(ExitError::runtime_msg)?;
         }
         return Ok(());

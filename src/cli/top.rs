@@ -22,7 +22,7 @@ use super::ExitError;
 use crate::client::find::{self, RunEntry};
 use crate::sweep::board::board;
 use crate::sweep::manifest::{Manifest, MANIFEST_FILE};
-use crate::sweep::probe::{self, RunState};
+use crate::sweep::probe::{self, TaskState};
 use crate::tui::sweep_board::{BoardView, EffectView, VariantView};
 use crate::tui::top::{run_top, TopChoice, TopCursor, TopRow, TopSnapshot};
 
@@ -261,7 +261,7 @@ fn board_view(dir: &Path) -> BoardView {
             verdict: e.verdict(b.metric).into(),
         })
         .collect();
-    let done = probes.iter().filter(|p| p.state == RunState::Done).count();
+    let done = probes.iter().filter(|p| p.state == TaskState::Done).count();
     BoardView { name, metric: b.metric.name().into(), done, total: m.tasks.len(), variants, effects }
 }
 

@@ -50,7 +50,7 @@ impl ViewArgs {
             )));
         };
         let size = crate::export::parse_size(&self.size).map_err(ExitError::input)?;
-        let request = crate::export::Request { pictures: self.export, csv: self.csv, size };
+        let request = crate::export::ExportRequest { pictures: self.export, csv: self.csv, size };
         let written = crate::export::export(dir, &request).map_err(ExitError::input)?;
         for file in written {
             println!("wrote {}", file.display());

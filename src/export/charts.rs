@@ -6,7 +6,7 @@
 
 use super::confusion;
 use super::series::RunSeries;
-use crate::chart::plot::{color, legend, Panel, Plot, Span};
+use crate::chart::plot::{color, legend, Panel, PlotArea, Span};
 use crate::chart::{Anchor, Rgb, Scene};
 
 /// Room around a panel's plot: for tick labels left, the title above, the
@@ -49,11 +49,11 @@ fn heading(series: &RunSeries) -> String {
 }
 
 /// The plot inside `panel`, its title drawn, leaving a legend column.
-fn plot_in(s: &mut Scene, panel: Panel, title: &str, x: Span, y: Span, log_y: bool) -> Plot {
+fn plot_in(s: &mut Scene, panel: Panel, title: &str, x: Span, y: Span, log_y: bool) -> PlotArea {
     let (l, t, w, h) = panel;
     s.text((l + LEFT, t + 18.0), title, 13.0, Anchor::Start);
     let area = (l + LEFT, t + TOP, (l + w - LEGEND).max(l + LEFT + 10.0), t + h - BOTTOM);
-    let plot = Plot { area, x, y, log_y };
+    let plot = PlotArea { area, x, y, log_y };
     plot.axes(s, "step");
     plot
 }
@@ -86,7 +86,7 @@ fn accuracy(s: &mut Scene, series: &RunSeries, panel: Panel) {
 
 /// A train curve per step, a validation curve with a dot per epoch end,
 /// and their legend.
-fn train_and_validation(s: &mut Scene, plot: &Plot, train: &[(f64, f64)], val: &[(f64, f64)]) {
+fn train_and_validation(s: &mut Scene, plot: &PlotArea, train: &[(f64, f64)], val: &[(f64, f64)]) {
     plot.curve(s, train, color(0), 1.5);
     plot.curve(s, val, color(1), 2.0);
     plot.dots(s, val, color(1));
@@ -116,14 +116,14 @@ fn gradients(s: &mut Scene, series: &RunSeries, panel: Panel) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chart::Shape;
+    use crate::chart::Mark;
     use crate::protocol::StepRecord;
 
     fn texts(s: &Scene) -> Vec<&str> {
         s.shapes
             .iter()
             .filter_map(|sh| match sh {
-                Shape::Text { text, .. } => Some(text.as_str()),
+                Mark::Text { text, .. } => Some(text.as_str()),
                 _ => None,
             })
             .collect()

@@ -3,7 +3,7 @@
 //! (as the dashboard's `C` overlay) and labelled with its count.
 
 use crate::chart::plot::Panel;
-use crate::chart::{Anchor, Rgb, Scene, Shape};
+use crate::chart::{Anchor, Mark, Rgb, Scene};
 use crate::format::truncate;
 use crate::protocol::ConfusionRecord;
 
@@ -40,11 +40,11 @@ pub fn panel(s: &mut Scene, c: &ConfusionRecord, (l, t, w, h): Panel) {
         for (j, &count) in row.iter().enumerate() {
             let share = count as f64 / sum;
             let (x, y) = (x0 + j as f64 * cell, y0 + i as f64 * cell);
-            s.push(Shape::Rect { x, y, w: cell, h: cell, fill: Some(shade(share)), stroke: Some(Rgb::GRID) });
+            s.push(Mark::Rect { x, y, w: cell, h: cell, fill: Some(shade(share)), stroke: Some(Rgb::GRID) });
             if cell >= 16.0 {
                 let ink = if share > 0.5 { Rgb(255, 255, 255) } else { Rgb::BLACK };
                 let size = (cell * 0.4).min(13.0);
-                let text = Shape::Text {
+                let text = Mark::Text {
                     at: (x + cell / 2.0, y + cell / 2.0 + size / 3.0),
                     text: count.to_string(),
                     size,

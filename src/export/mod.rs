@@ -28,7 +28,7 @@ pub const DEFAULT_SIZE: (u32, u32) = (1200, 800);
 
 /// What to write.
 #[derive(Clone, Debug)]
-pub struct Request {
+pub struct ExportRequest {
     /// Pictures of the charts, `.svg` or `.png`.
     pub pictures: Vec<PathBuf>,
     /// CSV files, or folders to write `<run>.csv` into.
@@ -39,7 +39,7 @@ pub struct Request {
 
 /// Writes what `request` asks of the run folder `dir`; returns the files
 /// written, in order. The error names the file or folder at fault.
-pub fn export(dir: &Path, request: &Request) -> Result<Vec<PathBuf>, String> {
+pub fn export(dir: &Path, request: &ExportRequest) -> Result<Vec<PathBuf>, String> {
     let formats = request.pictures.iter().map(|p| target::format_of(p)).collect::<Result<Vec<_>, _>>()?;
     let series = RunSeries::read(dir)?;
     let pictures: Vec<(&PathBuf, Format)> = request.pictures.iter().zip(formats).collect();

@@ -6,7 +6,7 @@
 //! count with their latest epoch, so the board moves while the sweep trains.
 
 use super::manifest::Manifest;
-use super::probe::{Probe, RunState};
+use super::probe::{Probe, TaskState};
 use super::stats::{Difference, Spread};
 use crate::protocol::ValMetric;
 
@@ -72,12 +72,12 @@ pub fn board(m: &Manifest, probes: &[Probe]) -> Board {
         .into_iter()
         .map(|variant| {
             let tasks: Vec<usize> = (0..m.tasks.len()).filter(|&i| m.tasks[i].variant == variant).collect();
-            let count = |s: RunState| tasks.iter().filter(|&&i| probes.get(i).is_some_and(|p| p.state == s)).count();
+            let count = |s: TaskState| tasks.iter().filter(|&&i| probes.get(i).is_some_and(|p| p.state == s)).count();
             let values: Vec<f64> = tasks.iter().filter_map(|&i| figure(i)).collect();
             VariantRow {
                 label: super::grid::label(&m.axes, &variant),
-                done: count(RunState::Done),
-                running: count(RunState::Running),
+                done: count(TaskState::Done),
+                running: count(TaskState::Running),
                 spread: Spread::of(&values),
                 variant,
                 tasks,
@@ -130,10 +130,10 @@ mod tests {
     use super::*;
     use crate::sweep::grid::Axis;
     use crate::sweep::manifest::Launcher;
-    use crate::sweep::probe::Point;
+    use crate::sweep::probe::EpochPoint;
 
-    fn probe(state: RunState, acc: f64) -> Probe {
-        let last = Some(Point { epoch: 3, val_loss: 1.0 - acc, val_acc: Some(acc) });
+    fn probe(state: TaskState, acc: f64) -> Probe {
+        let last = Some(EpochPoint { epoch: 3, val_loss: 1.0 - acc, val_acc: Some(acc) });
         Probe { out: "/x".into(), state, run_dir: None, pid: None, stop_reason: None, epochs: 3, last, curve: vec![] }
     }
 
@@ -147,7 +147,7 @@ mod tests {
         m.add_seeds(std::path::Path::new("/s"), &[1, 2, 3]);
         // variant order: (f,0.1) (f,0.2) (t,0.1) (t,0.2), per seed
         let accs = [0.10, 0.12, 0.95, 0.97, 0.11, 0.10, 0.96, 0.96, 0.09, 0.11, 0.97, 0.95];
-        let probes: Vec<Probe> = accs.iter().map(|&a| probe(RunState::Done, a)).collect();
+        let probes: Vec<Probe> = accs.iter().map(|&a| probe(TaskState::Done, a)).collect();
         let b = board(&m, &probes);
         assert_eq!(b.metric, ValMetric::ValAcc);
         assert!(b.rows[0].label.starts_with("batch_norm.enabled=true"));

@@ -6,8 +6,8 @@
 use super::board::Board;
 use super::probe::Probe;
 use super::stats::Spread;
-use crate::chart::plot::{color, legend, Plot, Span};
-use crate::chart::{svg, Anchor, Scene, Shape};
+use crate::chart::plot::{color, legend, PlotArea, Span};
+use crate::chart::{svg, Anchor, Mark, Scene};
 use crate::protocol::ValMetric;
 
 const W: u32 = 720;
@@ -37,7 +37,7 @@ pub fn svg(title: &str, b: &Board, probes: &[Probe]) -> String {
     let all: Vec<Vec<(f64, Spread)>> = (0..b.rows.len()).map(|r| series(b, r, probes)).collect();
     let x_max = all.iter().flatten().map(|(x, _)| *x).fold(1.0f64, f64::max);
     let ys = all.iter().flatten().flat_map(|(_, s)| [s.mean - s.sd, s.mean + s.sd]);
-    let plot = Plot {
+    let plot = PlotArea {
         area: AREA,
         x: Span { lo: 1.0, hi: x_max.max(2.0) },
         y: Span::of(ys, Span { lo: 0.0, hi: 1.0 }),
@@ -56,11 +56,11 @@ pub fn svg(title: &str, b: &Board, probes: &[Probe]) -> String {
 }
 
 /// One variant's band and mean line.
-fn variant(scene: &mut Scene, plot: &Plot, r: usize, points: &[(f64, Spread)]) {
+fn variant(scene: &mut Scene, plot: &PlotArea, r: usize, points: &[(f64, Spread)]) {
     let at = |x: f64, y: f64| (plot.px(x), plot.py(y));
     let upper = points.iter().map(|(x, s)| at(*x, s.mean + s.sd));
     let lower = points.iter().rev().map(|(x, s)| at(*x, s.mean - s.sd));
-    scene.push(Shape::Polygon { points: upper.chain(lower).collect(), color: color(r), opacity: 0.18 });
+    scene.push(Mark::Polygon { points: upper.chain(lower).collect(), color: color(r), opacity: 0.18 });
     let line: Vec<(f64, f64)> = points.iter().map(|(x, s)| (*x, s.mean)).collect();
     plot.curve(scene, &line, color(r), 2.0);
 }

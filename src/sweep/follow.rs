@@ -10,9 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::board::board;
-use super::launch::Launch;
+use super::launch::TaskLauncher;
 use super::manifest::Manifest;
-use super::probe::{Probe, RunState};
+use super::probe::{Probe, TaskState};
 use crate::format::clean;
 
 /// How often the runs are read.
@@ -32,12 +32,12 @@ pub enum Outcome {
 pub fn follow(
     dir: &Path,
     m: &mut Manifest,
-    launcher: &mut dyn Launch,
+    launcher: &mut dyn TaskLauncher,
     stop: &AtomicBool,
     say: &mut dyn FnMut(String),
 ) -> Result<(Outcome, Vec<Probe>), String> {
     let mut started = BTreeSet::new();
-    let mut said: Vec<Option<RunState>> = vec![None; m.tasks.len()];
+    let mut said: Vec<Option<TaskState>> = vec![None; m.tasks.len()];
     loop {
         let probes = launcher.probe(m, false);
         tell_changes(m, &probes, &mut said, say);
@@ -57,9 +57,9 @@ pub fn follow(
             m.save(dir)?;
             continue;
         }
-        let running = probes.iter().any(|p| p.state == RunState::Running);
+        let running = probes.iter().any(|p| p.state == TaskState::Running);
         if waiting.is_empty() && !running && !launcher.in_flight(m, &probes) {
-            let left: Vec<usize> = (0..m.tasks.len()).filter(|&i| probes[i].state != RunState::Done).collect();
+            let left: Vec<usize> = (0..m.tasks.len()).filter(|&i| probes[i].state != TaskState::Done).collect();
             let outcome = if left.is_empty() { Outcome::Done } else { Outcome::Unfinished(left) };
             return Ok((outcome, probes));
         }
@@ -68,10 +68,10 @@ pub fn follow(
 }
 
 /// One line per run whose state changed, with the leader so far.
-fn tell_changes(m: &Manifest, probes: &[Probe], said: &mut [Option<RunState>], say: &mut dyn FnMut(String)) {
+fn tell_changes(m: &Manifest, probes: &[Probe], said: &mut [Option<TaskState>], say: &mut dyn FnMut(String)) {
     let mut changed = false;
     for (i, p) in probes.iter().enumerate() {
-        if said[i] != Some(p.state) && !(said[i].is_none() && p.state == RunState::Pending) {
+        if said[i] != Some(p.state) && !(said[i].is_none() && p.state == TaskState::Pending) {
             let figure = p.last.map_or(String::new(), |l| {
                 format!(
                     " epoch {} val_loss {:.4}{}",
@@ -87,7 +87,7 @@ fn tell_changes(m: &Manifest, probes: &[Probe], said: &mut [Option<RunState>], s
     }
     if changed {
         let b = board(m, probes);
-        let done = probes.iter().filter(|p| p.state == RunState::Done).count();
+        let done = probes.iter().filter(|p| p.state == TaskState::Done).count();
         if let Some((row, s)) = b.rows.first().and_then(|r| Some((r, r.spread?))) {
             say(format!(
                 "  {done}/{} done; leading: {} {} {:.4} over {} run(s)",

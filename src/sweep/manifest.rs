@@ -40,7 +40,7 @@ pub struct SlurmSpec {
 
 /// One run of the sweep.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Task {
+pub struct SweepTask {
     /// The value index of each axis.
     pub variant: Vec<usize>,
     pub seed: u64,
@@ -65,7 +65,7 @@ pub struct Manifest {
     pub axes: Vec<Axis>,
     pub seeds: Vec<u64>,
     pub launcher: Launcher,
-    pub tasks: Vec<Task>,
+    pub tasks: Vec<SweepTask>,
 }
 
 impl Manifest {
@@ -79,21 +79,21 @@ impl Manifest {
         for &seed in seeds {
             for variant in grid::variants(&self.axes) {
                 let out = dir.join(format!("{}-seed{seed}", grid::slug(&self.axes, &variant)));
-                self.tasks.push(Task { variant, seed, out, host: None, job: None });
+                self.tasks.push(SweepTask { variant, seed, out, host: None, job: None });
             }
             self.seeds.push(seed);
         }
     }
 
     /// Every `--set` of a task's run: the fixed ones, the variant's, its seed.
-    pub fn task_overrides(&self, task: &Task) -> Vec<String> {
+    pub fn task_overrides(&self, task: &SweepTask) -> Vec<String> {
         let mut sets = self.sets.clone();
         sets.extend(grid::overrides(&self.axes, &task.variant));
         sets.push(format!("run.seed={}", task.seed));
         sets
     }
 
-    pub fn label(&self, task: &Task) -> String {
+    pub fn label(&self, task: &SweepTask) -> String {
         grid::label(&self.axes, &task.variant)
     }
 

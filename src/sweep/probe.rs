@@ -16,7 +16,7 @@ use crate::run_lock;
 /// A run's state as a sweep sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum RunState {
+pub enum TaskState {
     /// No run folder yet.
     Pending,
     /// A process holds the run folder.
@@ -29,26 +29,26 @@ pub enum RunState {
     Failed,
 }
 
-impl RunState {
+impl TaskState {
     pub fn as_str(self) -> &'static str {
         match self {
-            RunState::Pending => "pending",
-            RunState::Running => "running",
-            RunState::Stopped => "stopped",
-            RunState::Done => "done",
-            RunState::Failed => "failed",
+            TaskState::Pending => "pending",
+            TaskState::Running => "running",
+            TaskState::Stopped => "stopped",
+            TaskState::Done => "done",
+            TaskState::Failed => "failed",
         }
     }
 
     /// Whether `sweep resume` starts it again.
     pub fn unfinished(self) -> bool {
-        !matches!(self, RunState::Done | RunState::Running)
+        !matches!(self, TaskState::Done | TaskState::Running)
     }
 }
 
 /// Validation figures at the end of one epoch.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Point {
+pub struct EpochPoint {
     pub epoch: usize,
     pub val_loss: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,7 +59,7 @@ pub struct Point {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Probe {
     pub out: PathBuf,
-    pub state: RunState,
+    pub state: TaskState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_dir: Option<PathBuf>,
     /// The pid holding the run folder (a running run).
@@ -73,10 +73,10 @@ pub struct Probe {
     pub epochs: usize,
     /// The latest epoch's figures.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last: Option<Point>,
+    pub last: Option<EpochPoint>,
     /// Every epoch's figures (when asked for: a report's curves).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub curve: Vec<Point>,
+    pub curve: Vec<EpochPoint>,
 }
 
 /// The run folder inside a task's `out` (the newest, should there be more).
@@ -94,7 +94,7 @@ pub fn run_dir_in(out: &Path) -> Option<PathBuf> {
 pub fn probe(out: &Path, curve: bool) -> Probe {
     let mut p = Probe {
         out: out.to_path_buf(),
-        state: RunState::Pending,
+        state: TaskState::Pending,
         run_dir: None,
         pid: None,
         stop_reason: None,
@@ -108,11 +108,11 @@ pub fn probe(out: &Path, curve: bool) -> Probe {
     p.state = match (live, p.stop_reason.as_deref()) {
         (Some((true, pid)), _) => {
             p.pid = pid;
-            RunState::Running
+            TaskState::Running
         }
-        (_, Some("completed" | "early_stopping" | "diverged")) => RunState::Done,
-        (_, Some("error" | "crashed")) => RunState::Failed,
-        _ => RunState::Stopped,
+        (_, Some("completed" | "early_stopping" | "diverged")) => TaskState::Done,
+        (_, Some("error" | "crashed")) => TaskState::Failed,
+        _ => TaskState::Stopped,
     };
     p.epochs = planned_epochs(&dir).unwrap_or(0);
     let metrics = dir.join("metrics.jsonl");
@@ -139,12 +139,12 @@ fn planned_epochs(dir: &Path) -> Option<usize> {
 }
 
 /// An epoch record of metrics.jsonl, or None for any other line.
-fn epoch_point(line: &str) -> Option<Point> {
+fn epoch_point(line: &str) -> Option<EpochPoint> {
     if !line.contains("\"event\":\"epoch\"") {
         return None;
     }
     let v: serde_json::Value = serde_json::from_str(line).ok()?;
-    Some(Point {
+    Some(EpochPoint {
         epoch: v.get("epoch")?.as_u64()? as usize,
         val_loss: v.get("val_loss")?.as_f64()?,
         val_acc: v.get("val_acc").and_then(|a| a.as_f64()),
@@ -153,9 +153,9 @@ fn epoch_point(line: &str) -> Option<Point> {
 
 /// Every epoch's figures, the latest record of an epoch winning (a resumed
 /// or rolled-back run writes some epochs twice).
-fn all_epochs(metrics: &Path) -> Vec<Point> {
+fn all_epochs(metrics: &Path) -> Vec<EpochPoint> {
     let Ok(file) = File::open(metrics) else { return vec![] };
-    let mut points: Vec<Point> = Vec::new();
+    let mut points: Vec<EpochPoint> = Vec::new();
     for p in BufReader::new(file).lines().map_while(Result::ok).filter_map(|l| epoch_point(&l)) {
         points.retain(|q| q.epoch < p.epoch);
         points.push(p);
@@ -165,7 +165,7 @@ fn all_epochs(metrics: &Path) -> Vec<Point> {
 
 /// The last epoch record, read from the end of the file backwards (a long
 /// run's metrics.jsonl holds tens of megabytes of step records).
-fn last_epoch(metrics: &Path) -> Option<Point> {
+fn last_epoch(metrics: &Path) -> Option<EpochPoint> {
     let mut file = File::open(metrics).ok()?;
     let len = file.metadata().ok()?.len();
     let mut window = 64 * 1024u64;
@@ -192,7 +192,7 @@ mod tests {
     #[test]
     fn a_folder_tells_its_state_and_figures() {
         let out = tempfile::tempdir().unwrap();
-        assert_eq!(probe(out.path(), false).state, RunState::Pending);
+        assert_eq!(probe(out.path(), false).state, TaskState::Pending);
         let dir = out.path().join("r-1");
         std::fs::create_dir(&dir).unwrap();
         std::fs::write(dir.join("config.toml"), "[run]\nepochs = 5\n").unwrap();
@@ -204,13 +204,13 @@ mod tests {
         ];
         std::fs::write(dir.join("metrics.jsonl"), lines.join("\n") + "\n").unwrap();
         let p = probe(out.path(), true);
-        assert_eq!(p.state, RunState::Stopped);
+        assert_eq!(p.state, TaskState::Stopped);
         assert_eq!(p.epochs, 5);
         assert_eq!(p.curve.len(), 2);
-        assert_eq!(p.last, Some(Point { epoch: 2, val_loss: 0.9, val_acc: Some(0.6) }));
+        assert_eq!(p.last, Some(EpochPoint { epoch: 2, val_loss: 0.9, val_acc: Some(0.6) }));
         assert_eq!(probe(out.path(), false).last, p.last);
         std::fs::write(dir.join("summary.json"), r#"{"stop_reason":"completed"}"#).unwrap();
-        assert_eq!(probe(out.path(), false).state, RunState::Done);
+        assert_eq!(probe(out.path(), false).state, TaskState::Done);
         std::fs::write(dir.join("summary.json"), r#"{"stop_reason":"user"}"#).unwrap();
         assert!(probe(out.path(), false).state.unfinished());
     }

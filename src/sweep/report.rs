@@ -12,7 +12,7 @@ use crate::format::clean;
 /// The Markdown report of a sweep.
 pub fn markdown(m: &Manifest, probes: &[Probe], b: &Board) -> String {
     let mut out = String::new();
-    let done = probes.iter().filter(|p| p.state == super::probe::RunState::Done).count();
+    let done = probes.iter().filter(|p| p.state == super::probe::TaskState::Done).count();
     let _ = writeln!(
         out,
         "### {}: {} variants x {} seeds, {done}/{} runs done\n",

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use super::probe::{self, RunState};
+use super::probe::{self, TaskState};
 
 /// What a task's folder calls for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,15 +21,15 @@ pub fn action(out: &Path, config: &Path, sets: &[String], detach: bool) -> TaskA
     let p = probe::probe(out, false);
     let mode = if detach { vec!["--detach".to_string()] } else { vec!["--headless".into(), "--quiet".into()] };
     match (p.state, p.run_dir) {
-        (RunState::Done, Some(dir)) => {
+        (TaskState::Done, Some(dir)) => {
             TaskAction::Skip(format!("{}: already done ({})", dir.display(), p.stop_reason.unwrap_or_default()))
         }
-        (RunState::Running, Some(dir)) => TaskAction::Skip(format!(
+        (TaskState::Running, Some(dir)) => TaskAction::Skip(format!(
             "{}: already running (pid {})",
             dir.display(),
             p.pid.map_or("?".into(), |p| p.to_string())
         )),
-        (RunState::Stopped | RunState::Failed, Some(dir)) => {
+        (TaskState::Stopped | TaskState::Failed, Some(dir)) => {
             TaskAction::Run([vec!["resume".into(), dir.display().to_string()], mode].concat())
         }
         _ => {

@@ -7,9 +7,9 @@
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
-use super::{own_program, task_args, terminate, Launch};
+use super::{own_program, task_args, terminate, TaskLauncher};
 use crate::sweep::manifest::Manifest;
-use crate::sweep::probe::{self, Probe, RunState};
+use crate::sweep::probe::{self, Probe, TaskState};
 
 pub struct Local {
     jobs: usize,
@@ -91,7 +91,7 @@ impl Local {
     }
 }
 
-impl Launch for Local {
+impl TaskLauncher for Local {
     fn probe(&mut self, m: &Manifest, curve: bool) -> Vec<Probe> {
         m.tasks.iter().map(|t| probe::probe(&t.out, curve)).collect()
     }
@@ -114,7 +114,7 @@ impl Launch for Local {
         // One SIGTERM each: a second one tells a run to quit at once,
         // without its checkpoint.
         let mut pids: Vec<u32> = self.children.iter().map(|(c, _)| c.id()).collect();
-        pids.extend(probes.iter().filter(|p| p.state == RunState::Running).filter_map(|p| p.pid));
+        pids.extend(probes.iter().filter(|p| p.state == TaskState::Running).filter_map(|p| p.pid));
         pids.sort_unstable();
         pids.dedup();
         for pid in pids {

@@ -8,11 +8,11 @@ pub mod local;
 pub mod slurm;
 pub mod ssh;
 
-use super::manifest::{Manifest, Task};
-use super::probe::{Probe, RunState};
+use super::manifest::{Manifest, SweepTask};
+use super::probe::{Probe, TaskState};
 
 /// What the sweep's follow loop asks of a launcher.
-pub trait Launch {
+pub trait TaskLauncher {
     /// Every task's state and latest figures, in manifest order (with
     /// every epoch's figures when `curve`).
     fn probe(&mut self, m: &Manifest, curve: bool) -> Vec<Probe>;
@@ -31,13 +31,13 @@ pub trait Launch {
     }
     /// What the launcher knows of a task beyond its folder (its Slurm queue
     /// state, or that Slurm dropped it).
-    fn note(&self, _m: &Manifest, _task: usize, _state: RunState) -> Option<String> {
+    fn note(&self, _m: &Manifest, _task: usize, _state: TaskState) -> Option<String> {
         None
     }
 }
 
 /// The arguments of `traintop sweep task` for `task` (after the program).
-pub fn task_args(m: &Manifest, task: &Task, detach: bool) -> Vec<String> {
+pub fn task_args(m: &Manifest, task: &SweepTask, detach: bool) -> Vec<String> {
     let mut args = vec!["sweep".into(), "task".into(), "--out".into(), task.out.display().to_string()];
     args.extend(["--config".into(), m.config.display().to_string()]);
     for s in m.task_overrides(task) {

@@ -12,9 +12,9 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use super::ssh::quote;
-use super::{own_program, task_args, Launch};
+use super::{own_program, task_args, TaskLauncher};
 use crate::sweep::manifest::{Launcher, Manifest};
-use crate::sweep::probe::{self, Probe, RunState};
+use crate::sweep::probe::{self, Probe, TaskState};
 
 pub struct Slurm {
     dir: PathBuf,
@@ -98,7 +98,7 @@ impl Slurm {
     }
 }
 
-impl Launch for Slurm {
+impl TaskLauncher for Slurm {
     fn probe(&mut self, m: &Manifest, curve: bool) -> Vec<Probe> {
         self.errors.clear();
         self.read_queue(m);
@@ -154,12 +154,12 @@ impl Launch for Slurm {
         self.queue.contains_key(&task)
     }
 
-    fn note(&self, m: &Manifest, task: usize, state: RunState) -> Option<String> {
+    fn note(&self, m: &Manifest, task: usize, state: TaskState) -> Option<String> {
         if let Some(q) = self.queue.get(&task) {
             return Some(format!("slurm: {}", q.to_lowercase()));
         }
         let job = m.tasks[task].job.as_deref()?;
-        (state != RunState::Done && state != RunState::Running)
+        (state != TaskState::Done && state != TaskState::Running)
             .then(|| format!("slurm job {job} left the queue unfinished (cancelled or failed)"))
     }
 }

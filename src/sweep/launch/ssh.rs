@@ -5,10 +5,10 @@
 //! the sweep folder's path must exist on every host (a shared home or the
 //! same checkout), since each host runs the task's paths as they are.
 
-use super::{task_args, Launch};
+use super::{task_args, TaskLauncher};
 use crate::client::ssh;
 use crate::sweep::manifest::Manifest;
-use crate::sweep::probe::{Probe, RunState};
+use crate::sweep::probe::{Probe, TaskState};
 
 pub struct Ssh {
     hosts: Vec<String>,
@@ -42,14 +42,14 @@ impl Ssh {
             m.tasks
                 .iter()
                 .zip(probes)
-                .filter(|(t, p)| t.host.as_ref() == Some(h) && p.state == RunState::Running)
+                .filter(|(t, p)| t.host.as_ref() == Some(h) && p.state == TaskState::Running)
                 .count()
         };
         self.hosts.iter().map(running).collect()
     }
 }
 
-impl Launch for Ssh {
+impl TaskLauncher for Ssh {
     fn probe(&mut self, m: &Manifest, curve: bool) -> Vec<Probe> {
         self.errors.clear();
         let mut probes: Vec<Probe> = m.tasks.iter().map(|t| crate::sweep::probe::probe(&t.out, curve)).collect();
@@ -93,7 +93,7 @@ impl Launch for Ssh {
 
     fn stop(&mut self, m: &Manifest, probes: &[Probe]) -> Result<(), String> {
         for (task, p) in m.tasks.iter().zip(probes) {
-            if let (Some(host), RunState::Running) = (&task.host, p.state) {
+            if let (Some(host), TaskState::Running) = (&task.host, p.state) {
                 let out = task.out.display().to_string();
                 ssh::output(host, &["sweep", "task", "--stop", "--out", &out])?;
             }
