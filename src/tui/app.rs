@@ -163,10 +163,7 @@ impl App {
             RunEvent::Rebuild { .. } => self.narrate(&e, LogKind::Info),
             RunEvent::Override { .. } | RunEvent::StopRequested { .. } => self.narrate(&e, LogKind::State),
             RunEvent::Rejected { ref request, ref reason, .. } => {
-                if self.awaiting.as_ref() == Some(&request.command) {
-                    self.awaiting = None;
-                    self.notice = Some(format!("refused: {reason}"));
-                }
+                self.refused(&request.command, reason);
                 self.narrate(&e, LogKind::Warn)
             }
             RunEvent::Diverged { .. } => self.narrate(&e, LogKind::Warn),
@@ -187,6 +184,14 @@ impl App {
     fn narrate(&mut self, e: &RunEvent, kind: LogKind) {
         if let Some(text) = e.describe() {
             self.push_log(e.step(), text, kind);
+        }
+    }
+
+    /// A command the run refused: ours is answered with the run's reason.
+    fn refused(&mut self, command: &RunCommand, reason: &str) {
+        if self.awaiting.as_ref() == Some(command) {
+            self.awaiting = None;
+            self.notice = Some(format!("refused: {reason}"));
         }
     }
 

@@ -147,25 +147,32 @@ fn render(app: Screen, area: Rect, buf: &mut Buffer) {
         Paragraph::new(note).style(app.theme.warn()).wrap(Wrap { trim: true }).render(area, buf);
         return;
     };
-    let t = app.theme;
+    render_charts(&app, &a, buf);
+    render_panes(&app, &a, buf);
+    render_overlays(&app, Rect { y: area.y + 2, height: area.height.saturating_sub(3), ..area }, buf);
+    // Last: rendering moves the header and the footer out of `app`.
     app.header.render(a.header, buf);
+    app.footer.render(a.footer, buf);
+}
+
+/// The loss and accuracy charts, zoomed and with the cursor as the
+/// reading keys left them.
+fn render_charts(app: &Screen, a: &Areas, buf: &mut Buffer) {
+    let t = app.theme;
     let behind = |accuracy| app.behind.series(accuracy, app.smoothing, t);
     let reading = app.reading;
     let last_step = app.charts.train_loss.points().last().map_or(0.0, |p| p.0);
     let view = ChartView { zoom: reading.zoom(last_step), cursor: reading.cursor.map(|c| c as f64) };
-    LossChart {
-        charts: app.charts,
-        log_scale: app.log_scale,
-        smoothing: app.smoothing,
-        behind: behind(false),
-        view,
-        theme: t,
-    }
-    .render(a.loss, buf);
+    let (charts, log_scale, smoothing) = (app.charts, app.log_scale, app.smoothing);
+    LossChart { charts, log_scale, smoothing, behind: behind(false), view, theme: t }.render(a.loss, buf);
     if let Some(r) = a.accuracy {
-        AccuracyChart { charts: app.charts, smoothing: app.smoothing, behind: behind(true), view, theme: t }
-            .render(r, buf);
+        AccuracyChart { charts, smoothing, behind: behind(true), view, theme: t }.render(r, buf);
     }
+}
+
+/// The gradients, techniques and events panes, scrolled as read.
+fn render_panes(app: &Screen, a: &Areas, buf: &mut Buffer) {
+    let (t, reading) = (app.theme, app.reading);
     let focused = |pane| reading.focus == pane;
     if let Some(r) = a.gradients {
         let from = reading.gradients_from;
@@ -183,8 +190,12 @@ fn render(app: Screen, area: Rect, buf: &mut Buffer) {
         EventsLog { entries: app.log, back: reading.events_back, focused: focused(Pane::Events), theme: t }
             .render(r, buf);
     }
-    app.footer.render(a.footer, buf);
-    let body = Rect { y: area.y + 2, height: area.height.saturating_sub(3), ..area };
+}
+
+/// What covers the panels: the confusion matrix, the divergence banner,
+/// the help or the editor.
+fn render_overlays(app: &Screen, body: Rect, buf: &mut Buffer) {
+    let t = app.theme;
     if let Some(record) = app.confusion {
         ConfusionPanel { record, theme: t }.render(body, buf);
     }
