@@ -42,7 +42,9 @@ pub fn remember(out_dir: &Path) -> io::Result<()> {
     if known.contains(&dir) {
         return Ok(());
     }
-    if known.len() >= COMPACT_AT {
+    // Counted as written: deleted temp folders are what make the file grow.
+    let written = fs::read_to_string(&path).map_or(0, |t| t.lines().count());
+    if written >= COMPACT_AT {
         compact(&path, &known)?;
     }
     append(&path, &format!("{}\n", dir.display()))
