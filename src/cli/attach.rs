@@ -18,7 +18,7 @@ use crate::client::session::{self, local_client, ConnectionError, RunConnection}
 use crate::client::ssh::SshLink;
 use crate::client::stream::Retried;
 use crate::client::{banner, stdio, stream};
-use crate::protocol::{ClientId, LinkWatch, Request, RunEvent, RunStatus, Want};
+use crate::protocol::{ClientId, LinkWatch, Request, RunStatus, StreamItem, Want};
 use crate::tui::{load_baseline, DashboardOptions, Exit};
 
 /// `traintop attach`'s options.
@@ -120,7 +120,7 @@ pub fn report(exit: Exit, status: &RunStatus, host: Option<&str>) {
 /// A dashboard's link to its run: the run's events, where requests go, the
 /// run's status when it connected, and how the link stands.
 pub struct Linked {
-    pub events: Receiver<RunEvent>,
+    pub events: Receiver<StreamItem>,
     pub requests: Sender<Request>,
     pub status: RunStatus,
     pub watch: Arc<LinkWatch>,

@@ -109,16 +109,13 @@ impl LinePrinter {
             },
             // Said otherwise already (a marker, a state, the finish), or
             // nothing a line log needs.
-            RunEvent::Hello(_)
-            | RunEvent::Accepted { .. }
+            RunEvent::Accepted { .. }
             | RunEvent::StopRequested { .. }
             | RunEvent::Override { .. }
             | RunEvent::Confusion(_)
-            | RunEvent::Status(_)
             | RunEvent::Attached { .. }
             | RunEvent::Detached { .. }
             | RunEvent::Refused { .. }
-            | RunEvent::Error { .. }
             | RunEvent::Unknown => vec![],
         }
     }

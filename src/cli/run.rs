@@ -10,7 +10,7 @@ use super::line_pump::{self, LinePump, LineSink};
 use super::shared_args::ScreenArgs;
 use super::{background, signals, ExitError};
 use crate::config::{ConfigSource, OnDivergence, RunConfig};
-use crate::protocol::{ClientId, Request, RunCommand, RunEvent, StopReason};
+use crate::protocol::{ClientId, Request, RunCommand, RunEvent, StopReason, StreamItem};
 use crate::serve::server::Server;
 use crate::train::summary::write_panicked;
 use crate::train::trainer::Channels;
@@ -174,7 +174,7 @@ fn resume_here(dir: &Path, opts: &RunOptions, baseline: Option<Baseline>) -> Res
 /// Where a run's events go besides its clients.
 enum Watcher {
     /// The dashboard in this process (`--foreground`).
-    Dashboard(std::sync::mpsc::Sender<RunEvent>),
+    Dashboard(std::sync::mpsc::Sender<StreamItem>),
     /// The line log (stdout, or the run folder once detached), written by
     /// a thread of its own (`line_pump`).
     Lines(LinePrinter, LineSink),
@@ -236,7 +236,7 @@ struct Driven {
     server: Option<Arc<Server>>,
     detached: bool,
     /// The trainer's events, for the dashboard in this terminal.
-    events: Option<std::sync::mpsc::Receiver<RunEvent>>,
+    events: Option<std::sync::mpsc::Receiver<StreamItem>>,
     pump: Option<LinePump>,
 }
 
@@ -388,7 +388,7 @@ fn spawn_trainer(
                     }
                     match &mut watcher {
                         Watcher::Dashboard(tx) => {
-                            let _ = tx.send(e);
+                            let _ = tx.send(StreamItem::Run(e));
                         }
                         Watcher::Lines(printer, sink) => printer.handle(&e, sink),
                     }

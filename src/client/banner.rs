@@ -111,10 +111,10 @@ pub fn open<R: Read, W: Write>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{Hello, RecordRef, RunEvent, RunStatus};
+    use crate::protocol::{ConnectionMessage, Hello, RecordRef, RunStatus};
 
-    fn line(event: RunEvent) -> Vec<u8> {
-        serde_json::to_vec(&RecordRef::now(&event))
+    fn line(message: ConnectionMessage) -> Vec<u8> {
+        serde_json::to_vec(&RecordRef::now(&message))
             .map(|mut l| {
                 l.push(b'\n');
                 l
@@ -124,8 +124,8 @@ mod tests {
 
     fn server_said(banner: &str) -> Vec<u8> {
         let mut bytes = banner.as_bytes().to_vec();
-        bytes.extend(line(RunEvent::Hello(Hello::ours())));
-        bytes.extend(line(RunEvent::Status(RunStatus { name: "digits".into(), ..Default::default() })));
+        bytes.extend(line(ConnectionMessage::Hello(Hello::ours())));
+        bytes.extend(line(ConnectionMessage::Status(RunStatus { name: "digits".into(), ..Default::default() })));
         bytes
     }
 

@@ -5,7 +5,9 @@
 use std::fmt;
 use std::io::{Read, Write};
 
-use crate::protocol::{ClientHello, ClientId, EventReader, FrameError, Hello, LineWriter, RunEvent, RunStatus, Want};
+use crate::protocol::{
+    ClientHello, ClientId, ConnectionMessage, EventReader, FrameError, Hello, LineWriter, RunStatus, StreamItem, Want,
+};
 
 /// Why a connection did not come up or ended.
 #[derive(Debug)]
@@ -66,14 +68,12 @@ pub fn open<R: Read, W: Write>(
 ) -> Result<RunConnection<R, W>, ConnectionError> {
     let mut events = EventReader::new(read);
     let hello = match next(&mut events)? {
-        RunEvent::Hello(h) => h,
-        RunEvent::Error { message } => return Err(ConnectionError::Refused(message)),
-        other => return Err(ConnectionError::Protocol(format!("expected a hello, got {}", describe(&other)))),
+        StreamItem::Connection(ConnectionMessage::Hello(h)) => h,
+        other => return Err(unexpected(other, "a hello")),
     };
     let status = match next(&mut events)? {
-        RunEvent::Status(s) => s,
-        RunEvent::Error { message } => return Err(ConnectionError::Refused(message)),
-        other => return Err(ConnectionError::Protocol(format!("expected the run's status, got {}", describe(&other)))),
+        StreamItem::Connection(ConnectionMessage::Status(s)) => s,
+        other => return Err(unexpected(other, "the run's status")),
     };
     let mut requests = LineWriter::new(write);
     let ours = ClientHello { hello: Hello::ours(), client, read_only, want };
@@ -81,17 +81,28 @@ pub fn open<R: Read, W: Write>(
     Ok(RunConnection { status, hello, events, requests })
 }
 
-fn next<R: Read>(events: &mut EventReader<R>) -> Result<RunEvent, ConnectionError> {
-    match events.next() {
+fn next<R: Read>(events: &mut EventReader<R>) -> Result<StreamItem, ConnectionError> {
+    match events.next_item() {
         None => Err(ConnectionError::Closed),
-        Some(Ok(record)) => Ok(record.event),
+        Some(Ok(item)) => Ok(item),
         Some(Err(FrameError::Io(e))) => Err(ConnectionError::Io(e)),
         Some(Err(e)) => Err(ConnectionError::Protocol(e.to_string())),
     }
 }
 
-fn describe(event: &RunEvent) -> String {
-    serde_json::to_value(event)
+/// An error (the server refused us), or a line out of its place.
+fn unexpected(item: StreamItem, expected: &str) -> ConnectionError {
+    let got = match item {
+        StreamItem::Connection(ConnectionMessage::Error { message }) => return ConnectionError::Refused(message),
+        StreamItem::Connection(other) => describe(&other),
+        StreamItem::Run(event) => describe(&event),
+    };
+    ConnectionError::Protocol(format!("expected {expected}, got {got}"))
+}
+
+/// "a `step` event": the tag of what came instead.
+fn describe(what: &impl serde::Serialize) -> String {
+    serde_json::to_value(what)
         .ok()
         .and_then(|v| v.get("event").and_then(|e| e.as_str()).map(|s| format!("a `{s}` event")))
         .unwrap_or_else(|| "something else".into())

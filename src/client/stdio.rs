@@ -10,7 +10,7 @@ use std::os::unix::net::UnixStream;
 
 use super::find::find;
 use crate::protocol::framing::{decode, encode};
-use crate::protocol::{ClientHello, ClientId, RecordRef, RunEvent};
+use crate::protocol::{ClientHello, ClientId, ConnectionMessage, RecordRef};
 
 /// Relays until either side closes. Errors are reported on stdout (as the
 /// protocol's `error` event) and returned.
@@ -20,7 +20,7 @@ pub fn relay(what: Option<&str>) -> Result<(), String> {
         Ok(s) => s,
         Err(message) => {
             let mut out = io::stdout().lock();
-            let _ = out.write_all(&encode(&RecordRef::now(&RunEvent::Error { message: message.clone() })));
+            let _ = out.write_all(&encode(&RecordRef::now(&ConnectionMessage::Error { message: message.clone() })));
             let _ = out.flush();
             return Err(message);
         }

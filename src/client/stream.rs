@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::session::RunConnection;
-use crate::protocol::{LinkWatch, Request, RunEvent};
+use crate::protocol::{ConnectionMessage, LinkWatch, Request, RunEvent, StreamItem};
 
 /// How long to keep trying to reconnect to a local socket before giving up:
 /// a run whose socket is gone for this long has ended.
@@ -51,15 +51,17 @@ pub struct Retry {
 }
 
 /// Starts the two threads; the dashboard reads `events` and sends on
-/// `requests`. `events` ends (disconnects) when the run is gone, after the
-/// `last_word`'s records if it has any (sent as a fresh history, after a
-/// hello).
+/// `requests`. `events` carries the run's events and the connection's
+/// messages (a hello tells the dashboard that a fresh history follows, an
+/// error why the server closed). It ends (disconnects) when the run is gone,
+/// after the `last_word`'s records if it has any (sent as a fresh history,
+/// after a hello).
 pub fn spawn<R, W>(
     session: RunConnection<R, W>,
     mut reconnect: Reconnect<R, W>,
     retry: Retry,
     last_word: Option<LastWord>,
-) -> (Receiver<RunEvent>, Sender<Request>)
+) -> (Receiver<StreamItem>, Sender<Request>)
 where
     R: Read + Send + 'static,
     W: Write + Send + 'static,
@@ -77,10 +79,9 @@ where
     let (mut events, hello) = (session.events, session.hello);
     let _ = std::thread::Builder::new().name("events".into()).spawn(move || loop {
         let mut finished = false;
-        for record in events.by_ref() {
-            let Ok(record) = record else { break };
-            finished |= matches!(record.event, RunEvent::Finished { .. });
-            if event_tx.send(record.event).is_err() {
+        while let Some(Ok(item)) = events.next_item() {
+            finished |= matches!(item, StreamItem::Run(RunEvent::Finished { .. }));
+            if event_tx.send(item).is_err() {
                 return;
             }
         }
@@ -91,8 +92,9 @@ where
         let Some(again) = try_again(&mut reconnect, &retry) else {
             if let Some(records) = last_word.and_then(|read| read()) {
                 retry.watch.restored();
-                for event in std::iter::once(RunEvent::Hello(hello)).chain(records) {
-                    if event_tx.send(event).is_err() {
+                let hello = StreamItem::Connection(ConnectionMessage::Hello(hello));
+                for item in std::iter::once(hello).chain(records.into_iter().map(StreamItem::Run)) {
+                    if event_tx.send(item).is_err() {
                         return;
                     }
                 }
@@ -100,7 +102,7 @@ where
             return;
         };
         retry.watch.restored();
-        if event_tx.send(RunEvent::Hello(again.hello)).is_err() {
+        if event_tx.send(StreamItem::Connection(ConnectionMessage::Hello(again.hello))).is_err() {
             return;
         }
         *writer.lock().unwrap_or_else(|e| e.into_inner()) = again.requests;
@@ -163,15 +165,16 @@ mod tests {
         let said = folder.clone();
         let last_word: LastWord = Box::new(move || Some(said));
         let (events, _requests) = spawn(closing_after(&[]), never(), at_once(), Some(last_word));
-        let got: Vec<RunEvent> = events.iter().collect();
-        assert!(matches!(got.first(), Some(RunEvent::Hello(_))), "a fresh history starts with a hello: {got:?}");
-        assert_eq!(got[1..], folder[..]);
+        let got: Vec<StreamItem> = events.iter().collect();
+        let hello = matches!(got.first(), Some(StreamItem::Connection(ConnectionMessage::Hello(_))));
+        assert!(hello, "a fresh history starts with a hello: {got:?}");
+        assert_eq!(got[1..], folder.into_iter().map(StreamItem::Run).collect::<Vec<_>>()[..]);
     }
 
     #[test]
     fn without_a_last_word_the_stream_just_ends() {
         let (events, _requests) = spawn(closing_after(&[RunEvent::log("one")]), never(), at_once(), None);
-        assert_eq!(events.iter().collect::<Vec<_>>(), vec![RunEvent::log("one")]);
+        assert_eq!(events.iter().collect::<Vec<_>>(), vec![StreamItem::Run(RunEvent::log("one"))]);
         let nothing: LastWord = Box::new(|| None);
         let (events, _requests) = spawn(closing_after(&[]), never(), at_once(), Some(nothing));
         assert_eq!(events.iter().count(), 0);
@@ -194,9 +197,9 @@ mod tests {
         });
         let retry = Retry { give_up_after: None, watch: Arc::clone(&watch) };
         let (events, _requests) = spawn(closing_after(&[RunEvent::log("first")]), reconnect, retry, None);
-        let got: Vec<RunEvent> = events.iter().collect();
+        let got: Vec<StreamItem> = events.iter().collect();
         assert_eq!(got.len(), 3, "first, the hello of the new connection, again: {got:?}");
-        assert!(matches!(got[1], RunEvent::Hello(_)));
+        assert!(matches!(got[1], StreamItem::Connection(ConnectionMessage::Hello(_))));
         let seen = seen.lock().unwrap();
         assert!(matches!(seen[0], LinkState::Reconnecting(_)) && matches!(seen[1], LinkState::Reconnecting(_)));
         assert_eq!(watch.state(), LinkState::GaveUp("no run named x".into()), "the far side said never");

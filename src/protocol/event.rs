@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use super::command::{ClientId, ForkBranch, Request};
 use super::float::{nan_if_null, pairs_nan_if_null};
 use super::technique::TechniqueView;
-use super::version::Hello;
 
 /// Why a run ended; the words are part of `summary.json`'s interface.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,12 +165,12 @@ impl ConfusionRecord {
 }
 
 /// Everything the trainer reports. On the wire, internally tagged:
-/// `{"event": "marker", "step": 20, "label": "dropout on"}`.
+/// `{"event": "marker", "step": 20, "label": "dropout on"}`. The lines about
+/// a connection (hello, status, error) share the tag but are
+/// [`ConnectionMessage`](super::ConnectionMessage)s.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum RunEvent {
-    /// Opens a stream: the protocol version.
-    Hello(Hello),
     Started(Started),
     /// The techniques and their state; sent at start and after every change.
     Techniques {
@@ -276,9 +275,6 @@ pub enum RunEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
-    /// What a run server says about its run to a client that connects
-    /// (never in the run folder).
-    Status(RunStatus),
     /// A client connected to the run's socket.
     Attached {
         /// Who the server found on the socket (pid and terminal, or the
@@ -303,11 +299,10 @@ pub enum RunEvent {
         peer: String,
         reason: String,
     },
-    /// A line the server could not take; the connection is closed after it.
-    Error {
-        message: String,
-    },
-    /// An event from a newer protocol minor version: skipped by readers.
+    /// An event this build does not know: from a newer protocol minor
+    /// version (skipped by readers), or a connection message (hello,
+    /// status, error: a [`ConnectionMessage`](super::ConnectionMessage),
+    /// which [`EventReader`](super::EventReader) reads apart).
     #[serde(other)]
     Unknown,
 }
@@ -335,17 +330,18 @@ pub struct Record {
     pub event: RunEvent,
 }
 
-/// A [`Record`] to write, borrowing its event.
+/// A [`Record`] to write, borrowing its event; also a connection message
+/// stamped the same way (`E` = [`ConnectionMessage`](super::ConnectionMessage)).
 #[derive(Serialize)]
-pub struct RecordRef<'a> {
+pub struct RecordRef<'a, E: Serialize = RunEvent> {
     pub time: f64,
     #[serde(flatten)]
-    pub event: &'a RunEvent,
+    pub event: &'a E,
 }
 
-impl<'a> RecordRef<'a> {
+impl<'a, E: Serialize> RecordRef<'a, E> {
     /// The event, stamped now.
-    pub fn now(event: &'a RunEvent) -> Self {
+    pub fn now(event: &'a E) -> Self {
         let time =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
         Self { time, event }

@@ -11,6 +11,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::connection::{ConnectionMessage, StreamItem};
 use super::event::{Record, RunEvent};
 use super::version::VersionError;
 
@@ -122,18 +123,28 @@ impl<R: Read> LineReader<R> {
     /// The next value; `None` at the end of the stream. A line cut short by
     /// the end of the stream is still read (and usually fails to parse).
     pub fn read<T: DeserializeOwned>(&mut self) -> Option<Result<T, FrameError>> {
+        let text = match self.read_text()? {
+            Ok(text) => text,
+            Err(e) => return Some(Err(e)),
+        };
+        Some(self.parse(&text))
+    }
+
+    /// The next line that is not blank, as text.
+    fn read_text(&mut self) -> Option<Result<String, FrameError>> {
         loop {
-            let text = match self.next_line() {
-                Ok(Some(text)) => text,
+            match self.next_line() {
+                Ok(Some(text)) if text.trim().is_empty() => continue,
+                Ok(Some(text)) => return Some(Ok(text)),
                 Ok(None) => return None,
                 Err(e) => return Some(Err(e)),
-            };
-            if text.trim().is_empty() {
-                continue;
             }
-            let line = self.line;
-            return Some(decode(&text).map_err(|e| FrameError::Invalid { line, message: e.to_string() }));
         }
+    }
+
+    /// `text` (the line last read) as a value; the error names the line.
+    fn parse<T: DeserializeOwned>(&self, text: &str) -> Result<T, FrameError> {
+        decode(text).map_err(|e| FrameError::Invalid { line: self.line, message: e.to_string() })
     }
 
     fn next_line(&mut self) -> Result<Option<String>, FrameError> {
@@ -173,38 +184,84 @@ impl<R: Read> LineReader<R> {
     }
 }
 
-/// Reads a trainer's stream of [`Record`]s: checks every hello's version and
-/// skips events from a newer minor version that this build does not know.
+/// Reads a trainer's stream: its [`Record`]s and the [`ConnectionMessage`]s
+/// around them. Checks every hello's version and skips events from a newer
+/// minor version that this build does not know.
 pub struct EventReader<R: Read> {
     lines: LineReader<R>,
+}
+
+/// A line as the reader took it: a run's record or a connection message.
+enum Line {
+    Run(Record),
+    Connection(ConnectionMessage),
+}
+
+/// The `event` tag alone, read only from a line whose tag no run event has.
+#[derive(serde::Deserialize)]
+struct Tag {
+    event: String,
 }
 
 impl<R: Read> EventReader<R> {
     pub fn new(inner: R) -> Self {
         Self { lines: LineReader::new(inner) }
     }
+
+    /// The next run event or connection message (its time left out), for a
+    /// client of a live stream; after a `FrameError::Version` the caller
+    /// should stop.
+    pub fn next_item(&mut self) -> Option<Result<StreamItem, FrameError>> {
+        Some(self.next_line()?.map(|line| match line {
+            Line::Run(record) => StreamItem::Run(record.event),
+            Line::Connection(message) => StreamItem::Connection(message),
+        }))
+    }
+
+    fn next_line(&mut self) -> Option<Result<Line, FrameError>> {
+        loop {
+            let decoded = self.lines.read_text()?.and_then(|text| self.decode(&text));
+            match decoded {
+                Ok(Some(line)) => return Some(Ok(line)),
+                Ok(None) => continue,
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+
+    /// One line; `None` for an event this build does not know. A run
+    /// event's line is parsed once, as before connection messages had a
+    /// type of their own: only a tag no run event has is read again.
+    fn decode(&self, text: &str) -> Result<Option<Line>, FrameError> {
+        let record: Record = self.lines.parse(text)?;
+        if !matches!(record.event, RunEvent::Unknown) {
+            return Ok(Some(Line::Run(record)));
+        }
+        let tag: Tag = self.lines.parse(text)?;
+        if !ConnectionMessage::TAGS.contains(&tag.event.as_str()) {
+            return Ok(None);
+        }
+        let message: ConnectionMessage = self.lines.parse(text)?;
+        if let ConnectionMessage::Hello(hello) = &message {
+            hello.check().map_err(|error| FrameError::Version { line: self.lines.line(), error })?;
+        }
+        Ok(Some(Line::Connection(message)))
+    }
 }
 
 impl<R: Read> Iterator for EventReader<R> {
     type Item = Result<Record, FrameError>;
 
-    /// The next record; after a `FrameError::Version` the caller should stop.
+    /// The next run record (the connection messages skipped, a hello's
+    /// version checked); after a `FrameError::Version` the caller should
+    /// stop.
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            let record = match self.lines.read::<Record>()? {
-                Ok(r) => r,
+            match self.next_line()? {
+                Ok(Line::Run(record)) => return Some(Ok(record)),
+                Ok(Line::Connection(_)) => continue,
                 Err(e) => return Some(Err(e)),
-            };
-            match &record.event {
-                RunEvent::Unknown => continue,
-                RunEvent::Hello(hello) => {
-                    if let Err(error) = hello.check() {
-                        return Some(Err(FrameError::Version { line: self.lines.line(), error }));
-                    }
-                }
-                _ => {}
             }
-            return Some(Ok(record));
         }
     }
 }

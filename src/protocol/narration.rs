@@ -4,10 +4,22 @@
 //! adding only its own prefix), and how events move a run's status
 //! ([`RunStatus::apply`]: the run server's, which `ls` and `top` show).
 
+use super::connection::ConnectionMessage;
 use super::event::{RunEvent, RunState, RunStatus};
 
 /// Training losses a status keeps for its sparkline.
 const RECENT_LOSSES: usize = 60;
+
+impl ConnectionMessage {
+    /// The message in words, for the ones a person is told (an error);
+    /// `None` for a hello or a status, which only the program reads.
+    pub fn describe(&self) -> Option<String> {
+        match self {
+            ConnectionMessage::Error { message } => Some(format!("the run says: {message}")),
+            ConnectionMessage::Hello(_) | ConnectionMessage::Status(_) => None,
+        }
+    }
+}
 
 impl RunEvent {
     /// The event in words, for events that are told rather than charted;
@@ -31,7 +43,6 @@ impl RunEvent {
             RunEvent::Detached { client: Some(client), reason } => format!("{client} detached ({reason})"),
             RunEvent::Detached { client: None, reason } => format!("the run's terminal is gone ({reason}); it goes on"),
             RunEvent::Refused { peer, reason } => format!("refused {peer}: {reason}"),
-            RunEvent::Error { message } => format!("the run says: {message}"),
             _ => return None,
         })
     }

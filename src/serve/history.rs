@@ -42,9 +42,9 @@ pub fn replay(run_dir: &Path, mut each: impl FnMut(RunEvent)) {
             (Some(m), Some(e)) => e.time >= m.time || e.time.is_nan(),
         };
         let next = if from_metrics { metrics.next() } else { events.next() };
-        match next.map(|r| r.event) {
-            Some(RunEvent::Hello(_)) | None => {}
-            Some(event) => each(event),
+        // The reader leaves the hellos at the top of each segment out.
+        if let Some(record) = next {
+            each(record.event);
         }
     }
 }

@@ -28,7 +28,8 @@ use super::limits::{echo, Slot, Slots, ECHO_CHARS, HELLO_DEADLINE, MAX_CONNECTIO
 use super::rate::{Bucket, COMMANDS_PER_SEC};
 use crate::protocol::framing::encode;
 use crate::protocol::{
-    ClientHello, ClientId, FrameError, Hello, LineReader, RecordRef, Request, RunEvent, RunStatus, Want,
+    ClientHello, ClientId, ConnectionMessage, FrameError, Hello, LineReader, RecordRef, Request, RunEvent, RunStatus,
+    Want,
 };
 
 /// The longest technique, parameter or value a command may carry
@@ -108,7 +109,7 @@ pub fn serve(path: &Path, fanout: Arc<Fanout>, handler: Arc<dyn Handler>) -> io:
 fn turn_away(stream: UnixStream, handler: &dyn Handler, limiter: &Limiter) {
     let why = format!("the run serves at most {MAX_CONNECTIONS} connections at once; try again later");
     let _ = stream.set_nonblocking(true);
-    let _ = send(&stream, &RunEvent::Error { message: why.clone() });
+    let _ = send(&stream, &ConnectionMessage::Error { message: why.clone() });
     if let Some(skipped) = limiter.admit() {
         handler.note(RunEvent::Refused { peer: "a new connection".into(), reason: with_skipped(&why, skipped) });
     }
@@ -159,11 +160,12 @@ impl Connection<'_> {
         if uid != self.me {
             let reason = format!("uid {uid} is not the owner of this run (uid {})", self.me);
             self.handler.note(RunEvent::Refused { peer: format!("pid {pid}, uid {uid}"), reason: reason.clone() });
-            let _ = send(&stream, &RunEvent::Error { message: format!("refused: {reason}") });
+            let _ = send(&stream, &ConnectionMessage::Error { message: format!("refused: {reason}") });
             return;
         }
-        let status = RunEvent::Status(RunStatus { clients: self.fanout.client_count(), ..self.handler.status() });
-        if send(&stream, &RunEvent::Hello(Hello::ours())).and_then(|_| send(&stream, &status)).is_err() {
+        let status =
+            ConnectionMessage::Status(RunStatus { clients: self.fanout.client_count(), ..self.handler.status() });
+        if send(&stream, &ConnectionMessage::Hello(Hello::ours())).and_then(|_| send(&stream, &status)).is_err() {
             return;
         }
         let Ok(read_half) = stream.try_clone() else { return };
@@ -217,7 +219,7 @@ impl Connection<'_> {
         match &why {
             Some(why) => {
                 let mut w = writer.lock().unwrap_or_else(|e| e.into_inner());
-                let line = encode(&RecordRef::now(&RunEvent::Error { message: why.clone() }));
+                let line = encode(&RecordRef::now(&ConnectionMessage::Error { message: why.clone() }));
                 let _ = w.write_all(&line).and_then(|_| w.flush());
                 self.handler.note(RunEvent::Detached { client: Some(peer.client.clone()), reason: why.clone() });
             }
@@ -273,7 +275,7 @@ impl Connection<'_> {
 
     fn refuse(&self, stream: &UnixStream, pid: u32, why: &str) {
         let why = echo(why, MESSAGE_CHARS);
-        let _ = send(stream, &RunEvent::Error { message: why.clone() });
+        let _ = send(stream, &ConnectionMessage::Error { message: why.clone() });
         if let Some(skipped) = self.limiter.admit() {
             let reason = with_skipped(&why, skipped);
             self.handler.note(RunEvent::Refused { peer: format!("pid {pid}"), reason });
@@ -317,7 +319,7 @@ fn write_stream(out: &Mutex<BufWriter<UnixStream>>, history: Vec<Line>, live: &R
     Ok(())
 }
 
-/// One event as a record line, in one write.
-fn send(mut stream: &UnixStream, event: &RunEvent) -> io::Result<()> {
-    stream.write_all(&encode(&RecordRef::now(event)))
+/// One connection message as a record line, in one write.
+fn send(mut stream: &UnixStream, message: &ConnectionMessage) -> io::Result<()> {
+    stream.write_all(&encode(&RecordRef::now(message)))
 }

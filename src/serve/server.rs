@@ -144,7 +144,7 @@ fn keep(event: &RunEvent) -> Keep {
         RunEvent::Confusion(_) => Keep::Latest("confusion"),
         // A fork's branch B: a series of its own, as the steps are.
         RunEvent::Branch { .. } => Keep::Series("branch"),
-        RunEvent::Hello(_) | RunEvent::Status(_) | RunEvent::Error { .. } | RunEvent::Unknown => Keep::Never,
+        RunEvent::Unknown => Keep::Never,
         _ => Keep::Log,
     }
 }

@@ -4,8 +4,9 @@
 //!
 //! Both logs hold run protocol records, written by [`RunDir::record`] alone:
 //! steps and epochs to `metrics.jsonl`, everything else to `events.jsonl`.
-//! Each run (and each resume) starts both with a hello naming the protocol
-//! version, so `traintop view` knows how to read what follows.
+//! Each run (and each resume) starts both with a hello (a connection
+//! message, written by `greet`) naming the protocol version, so `traintop
+//! view` knows how to read what follows.
 //!
 //! The folder is private (0700, files 0600) unless `run.shared_group` lets
 //! the group read; every file is made through [`crate::run_files`], which
@@ -18,7 +19,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::protocol::{encode, Hello, RecordRef, RunEvent};
+use crate::protocol::{encode, ConnectionMessage, Hello, RecordRef, RunEvent};
 use crate::run_files::{self, Access, AppendLog};
 use crate::run_lock::{self, RunLock};
 
@@ -150,7 +151,7 @@ impl RunDir {
         let (events, events_cut) = AppendLog::open(&path.join(EVENTS_FILE))?;
         let id = fs::read_to_string(path.join(CONFIG_FILE)).map(|t| run_id(&t)).unwrap_or_default();
         let mut dir = Self { path: path.to_path_buf(), id, metrics, events, started: Instant::now(), lock: None };
-        dir.record(&RunEvent::Hello(Hello::ours()))?;
+        dir.greet()?;
         for (file, cut) in [(METRICS_FILE, metrics_cut), (EVENTS_FILE, events_cut)] {
             if cut > 0 {
                 let note = format!("{file}: cut off a torn last line ({cut} bytes without a newline) before appending");
@@ -160,13 +161,22 @@ impl RunDir {
         Ok(dir)
     }
 
+    /// Starts a segment of both logs with a hello naming the protocol
+    /// version (a fresh run's, or a resume's).
+    fn greet(&mut self) -> std::io::Result<()> {
+        let line = encode(&RecordRef::now(&ConnectionMessage::Hello(Hello::ours())));
+        self.metrics.push(&line)?;
+        self.events.push(&line)?;
+        self.events.flush()
+    }
+
     /// Appends an event, stamped with the wall-clock time, to the file it
     /// belongs in: steps and epochs to `metrics.jsonl`, the rest (flushed at
     /// once, since the event log is what explains a run that died) to
-    /// `events.jsonl`. A hello goes to both.
+    /// `events.jsonl`.
     pub fn record(&mut self, event: &RunEvent) -> std::io::Result<()> {
         let line = encode(&RecordRef::now(event));
-        if matches!(event, RunEvent::Hello(_)) || event.is_metric() {
+        if event.is_metric() {
             self.metrics.push(&line)?;
         }
         if !event.is_metric() {

@@ -23,8 +23,8 @@ use super::theme::Theme;
 use crate::format::clean;
 use crate::format::thousands;
 use crate::protocol::{
-    ConfusionRecord, EpochRecord, LinkState, LogLevel, RunCommand, RunEvent, RunState, Started, StepRecord, StopReason,
-    TechniqueView,
+    ConfusionRecord, ConnectionMessage, EpochRecord, LinkState, LogLevel, RunCommand, RunEvent, RunState, Started,
+    StepRecord, StopReason, StreamItem, TechniqueView,
 };
 
 /// Event log lines kept.
@@ -123,18 +123,39 @@ impl App {
         }
     }
 
+    /// Takes one line of the run's stream: a run event, or a message about
+    /// the connection.
+    pub fn receive(&mut self, item: StreamItem) {
+        match item {
+            StreamItem::Run(e) => self.apply(e),
+            StreamItem::Connection(message) => self.on_connection(message),
+        }
+    }
+
+    fn on_connection(&mut self, message: ConnectionMessage) {
+        self.dirty = true;
+        match message {
+            // A stream that starts over (a client reconnected after the
+            // server cut it off): the history follows, so start afresh.
+            ConnectionMessage::Hello(_) if self.link.attached() => self.resync(),
+            ConnectionMessage::Hello(_) | ConnectionMessage::Status(_) => {}
+            ConnectionMessage::Error { .. } => {
+                if let Some(text) = message.describe() {
+                    self.push_log(None, text, LogKind::Warn);
+                }
+            }
+        }
+    }
+
     /// Folds one trainer event into the state. Live and replayed runs go
     /// through here alike, so `view` shows what the live dashboard showed.
     pub fn apply(&mut self, e: RunEvent) {
         self.dirty = true;
         match e {
-            // A stream that starts over (a client reconnected after the
-            // server cut it off): the history follows, so start afresh.
-            RunEvent::Hello(_) if self.link.attached() => self.resync(),
-            RunEvent::Hello(_) | RunEvent::Unknown | RunEvent::Status(_) => {}
+            RunEvent::Unknown => {}
             RunEvent::Accepted { step, request } => self.accepted(step, request.command),
             RunEvent::Attached { .. } | RunEvent::Detached { .. } => self.narrate(&e, LogKind::State),
-            RunEvent::Refused { .. } | RunEvent::Error { .. } => self.narrate(&e, LogKind::Warn),
+            RunEvent::Refused { .. } => self.narrate(&e, LogKind::Warn),
             RunEvent::Started(started) => self.start(started),
             RunEvent::Techniques { techniques } => self.set_techniques(techniques),
             RunEvent::Marker { step, label } => {

@@ -123,15 +123,20 @@ pub fn build(title: &str, run_dir: &str, metrics: &str, events: &str) -> Result<
 mod tests {
     use super::*;
     use crate::protocol::framing::encode;
-    use crate::protocol::{EpochRecord, Hello, Request, RunCommand, StopReason};
+    use crate::protocol::{ConnectionMessage, EpochRecord, Hello, RecordRef, Request, RunCommand, StopReason};
     use crate::tui::app::tests::{render, step, text};
 
     fn line(time: f64, event: RunEvent) -> String {
         String::from_utf8(encode(&Record { time, event })).unwrap()
     }
 
+    /// The hello at the top of each file, as the run folder writes it.
+    fn hello_line() -> String {
+        String::from_utf8(encode(&RecordRef { time: 0.0, event: &ConnectionMessage::Hello(Hello::ours()) })).unwrap()
+    }
+
     fn metrics_text() -> String {
-        let mut s = line(0.0, RunEvent::Hello(Hello::ours()));
+        let mut s = hello_line();
         for i in 1..=20u64 {
             s.push_str(&line(i as f64, RunEvent::Step(step(i))));
             if i % 10 == 0 {
@@ -159,7 +164,7 @@ mod tests {
         let toggle = RunCommand::Toggle { technique: "dropout".into(), enabled: false };
         let set = RunCommand::SetParam { technique: "dropout".into(), param: "rate".into(), value: "2".into() };
         [
-            line(0.0, RunEvent::Hello(Hello::ours())),
+            hello_line(),
             line(
                 0.5,
                 RunEvent::Started(Started {

@@ -18,7 +18,7 @@ use super::state::LogKind;
 use super::terminal_loop::{self, Ending, LoopOptions, TerminalScreen};
 use super::theme::Theme;
 use super::{DashboardOptions, Exit};
-use crate::protocol::{LinkWatch, Request, RunEvent};
+use crate::protocol::{LinkWatch, Request, StreamItem};
 
 /// Longest time spent folding in events before the screen gets a frame, so
 /// a flood of events cannot freeze the dashboard.
@@ -30,7 +30,7 @@ const DRAIN_BUDGET: Duration = Duration::from_millis(50);
 /// `exit_when_finished` is set, once a `Finished` event arrived.
 pub fn run_dashboard(
     options: DashboardOptions,
-    events: Receiver<RunEvent>,
+    events: Receiver<StreamItem>,
     commands: Sender<Request>,
 ) -> io::Result<Exit> {
     let mut app = App::new(&options.title, options.no_color);
@@ -71,7 +71,7 @@ pub fn view_run(dir: &Path, options: DashboardOptions) -> io::Result<()> {
 /// (none for a folder shown by `view`).
 struct Dashboard<'a> {
     app: App,
-    events: Option<&'a Receiver<RunEvent>>,
+    events: Option<&'a Receiver<StreamItem>>,
     commands: Option<&'a Sender<Request>>,
     link: Option<&'a LinkWatch>,
     exit_when_finished: bool,
@@ -144,7 +144,7 @@ impl TerminalScreen for Dashboard<'_> {
 
 fn run(
     app: App,
-    events: Option<&Receiver<RunEvent>>,
+    events: Option<&Receiver<StreamItem>>,
     commands: Option<&Sender<Request>>,
     options: &DashboardOptions,
 ) -> io::Result<Exit> {
@@ -162,11 +162,11 @@ fn run(
 }
 
 /// Folds in every pending event (within the time budget).
-fn drain(app: &mut App, rx: &Receiver<RunEvent>) {
+fn drain(app: &mut App, rx: &Receiver<StreamItem>) {
     let started = Instant::now();
     loop {
         match rx.try_recv() {
-            Ok(e) => app.apply(e),
+            Ok(item) => app.receive(item),
             Err(TryRecvError::Empty) => return,
             Err(TryRecvError::Disconnected) => {
                 app.on_disconnected();
@@ -182,7 +182,7 @@ fn drain(app: &mut App, rx: &Receiver<RunEvent>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::RunCommand;
+    use crate::protocol::{RunCommand, RunEvent};
     use crate::tui::app::tests::step;
     use ratatui::crossterm::event::{KeyCode, KeyModifiers};
 
@@ -210,7 +210,7 @@ mod tests {
     fn drain_takes_everything_and_notices_the_end() {
         let (tx, rx) = std::sync::mpsc::sync_channel(10_000);
         for s in 1..=5000 {
-            tx.send(RunEvent::Step(step(s))).unwrap();
+            tx.send(StreamItem::Run(RunEvent::Step(step(s)))).unwrap();
         }
         let mut app = App::new("t", true);
         app.mark_drawn();

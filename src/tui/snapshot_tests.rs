@@ -82,9 +82,10 @@ fn no_color() {
 fn baseline_folder(dir: &std::path::Path) {
     use super::app::tests::step;
     use crate::protocol::framing::encode;
-    use crate::protocol::{EpochRecord, Hello, Record};
+    use crate::protocol::{ConnectionMessage, EpochRecord, Hello, Record, RecordRef};
     let line = |time: f64, event: RunEvent| String::from_utf8(encode(&Record { time, event })).unwrap();
-    let mut metrics = line(0.0, RunEvent::Hello(Hello::ours()));
+    let hello = RecordRef { time: 0.0, event: &ConnectionMessage::Hello(Hello::ours()) };
+    let mut metrics = String::from_utf8(encode(&hello)).unwrap();
     for s in 1..=100u64 {
         let mut r = step(s);
         r.loss = 1.6 * (-(s as f32) / 60.0).exp() + 0.3;

@@ -462,7 +462,7 @@ fn a_lost_link_says_reconnecting_and_never_that_the_run_stopped() {
     let screen = text(&render(&app, 80, 24));
     assert!(screen.contains("[connection lost, reconnecting 4s]"), "{screen}");
     app.set_link(LinkState::Up);
-    app.apply(RunEvent::Hello(crate::protocol::Hello::ours()));
+    app.receive(StreamItem::Connection(ConnectionMessage::Hello(crate::protocol::Hello::ours())));
     assert!(text(&render(&app, 120, 40)).contains("reconnected: caught up"));
 
     // Given up (the far side no longer serves the run): said, and the run
