@@ -64,6 +64,17 @@ impl BoundedSeries {
         out
     }
 
+    /// The first and the last x (the newest one in a partly filled bucket
+    /// too), without copying the points: the frame and the cursor keys
+    /// need only these.
+    pub fn x_range(&self) -> Option<(f64, f64)> {
+        let (sx, _, n) = self.bucket;
+        let pending = (n > 0).then(|| sx / n as f64);
+        let first = self.points.first().map(|p| p.0).or(pending)?;
+        let last = pending.or(self.points.last().map(|p| p.0))?;
+        Some((first, last))
+    }
+
     /// Forgets the points after step `x` (the run went back to it).
     pub fn rewind(&mut self, x: f64) {
         self.points.retain(|p| p.0 <= x);
@@ -120,6 +131,17 @@ mod tests {
         assert!(p[0].0 < 100.0);
         assert!(p.last().unwrap().0 > 9_800.0);
         assert!(p.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    #[test]
+    fn the_x_range_is_the_points_first_and_last() {
+        let mut h = BoundedSeries::new(4);
+        assert_eq!(h.x_range(), None);
+        for x in 1..=9 {
+            h.push(x as f64, 1.0);
+            let p = h.points();
+            assert_eq!(h.x_range(), Some((p[0].0, p[p.len() - 1].0)), "after {x}");
+        }
     }
 
     #[test]

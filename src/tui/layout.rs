@@ -161,7 +161,7 @@ fn render_charts(app: &Screen, a: &Areas, buf: &mut Buffer) {
     let t = app.theme;
     let behind = |accuracy| app.behind.series(accuracy, app.smoothing, t);
     let reading = app.reading;
-    let last_step = app.charts.train_loss.points().last().map_or(0.0, |p| p.0);
+    let last_step = app.charts.train_loss.x_range().map_or(0.0, |(_, last)| last);
     let view = ChartView { zoom: reading.zoom(last_step), cursor: reading.cursor.map(|c| c as f64) };
     let (charts, log_scale, smoothing) = (app.charts, app.log_scale, app.smoothing);
     LossChart { charts, log_scale, smoothing, behind: behind(false), view, theme: t }.render(a.loss, buf);

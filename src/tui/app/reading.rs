@@ -80,13 +80,17 @@ impl App {
     /// The cursor at the step under column `column` of the loss chart (its
     /// axis labels take about six columns on the left).
     fn click_chart(&mut self, area: Rect, column: u16) {
-        let points = self.charts.train_loss.points();
-        let (Some(first), Some(last)) = (points.first(), points.last()) else { return };
-        let first = self.reading.zoom(last.0).map_or(first.0, |(_, from)| from.max(first.0));
+        let Some((first, last)) = self.shown_steps() else { return };
         let left = area.x + 7;
         let width = area.width.saturating_sub(9).max(1) as f64;
         let share = (column.saturating_sub(left) as f64 / width).clamp(0.0, 1.0);
-        self.reading.cursor = Some((first + share * (last.0 - first)).round() as u64);
+        self.reading.cursor = Some((first + share * (last - first)).round() as u64);
+    }
+
+    /// The first and last steps the charts show, as zoomed.
+    fn shown_steps(&self) -> Option<(f64, f64)> {
+        let (first, last) = self.charts.train_loss.x_range()?;
+        Some((self.reading.zoom(last).map_or(first, |(_, from)| from.max(first)), last))
     }
 
     /// The rows of text `pane` showed in the last frame.
@@ -104,13 +108,10 @@ impl App {
 
     /// The charts' cursor a notch left or right within the steps shown.
     pub(super) fn move_cursor(&mut self, right: bool) {
-        let points = self.charts.train_loss.points();
-        let (Some(first), Some(last)) = (points.first(), points.last()) else {
+        let Some((first, last)) = self.shown_steps() else {
             self.notice = Some("no steps to read yet".into());
             return;
         };
-        let last = last.0;
-        let first = self.reading.zoom(last).map_or(first.0, |(_, from)| from.max(first.0));
         self.reading.move_cursor(right, first as u64, last as u64);
     }
 }
