@@ -54,6 +54,20 @@ fn which_ssh() -> PathBuf {
     std::env::split_paths(&path).map(|d| d.join("ssh")).find(|p| p.is_file()).expect("ssh on PATH")
 }
 
+/// The shell line of a test terminal that attaches to `run` over the test's
+/// sshd (`remote` the far side's traintop, no local runs), then `after`.
+fn attach_line(sshd: &Sshd, remote: &Path, run: &Path, after: &str) -> String {
+    format!(
+        "cd {repo} && env -u TRAINTOP_PLUGIN_PATH NO_COLOR=1 TRAINTOP_SOCKET_DIR=/nonexistent-traintop-sockets \
+         TRAINTOP_SSH={ssh} TRAINTOP_REMOTE={remote} {bin} attach --ssh {HOST} {run} {after}",
+        repo = q(&repo()),
+        ssh = shell_quote(&sshd.ssh_command()),
+        remote = q(remote),
+        bin = q(Path::new(env!("CARGO_BIN_EXE_traintop"))),
+        run = q(run),
+    )
+}
+
 /// Local traintop reaching the test's sshd, with `remote` as the far side.
 fn local(sshd: &Sshd, remote: &Path) -> Command {
     let mut c = common::cli::bin();
@@ -110,16 +124,8 @@ fn attach_and_ls_over_a_real_ssh_connection() {
     assert!(!e.contains("expected value"), "{e}");
 
     // attach --ssh in a terminal: the live run, steerable, named by ssh.
-    let command = format!(
-        "cd {repo} && env -u TRAINTOP_PLUGIN_PATH NO_COLOR=1 TRAINTOP_SOCKET_DIR=/nonexistent-traintop-sockets \
-         TRAINTOP_SSH={ssh} TRAINTOP_REMOTE={remote} {bin} attach --ssh {HOST} {run} 2>>{err}; sleep 60",
-        repo = q(&repo()),
-        ssh = shell_quote(&sshd.ssh_command()),
-        remote = q(&remote),
-        bin = q(Path::new(env!("CARGO_BIN_EXE_traintop"))),
-        run = q(&run),
-        err = q(&place.tmp.path().join("stderr.txt")),
-    );
+    let err = format!("2>>{}; sleep 60", q(&place.tmp.path().join("stderr.txt")));
+    let command = attach_line(&sshd, &remote, &run, &err);
     let term = Tmux::start(120, 40, &command);
     term.wait_until("the live step over ssh", TIMEOUT, |s| header_step(s).is_some_and(|n| n > 0));
     term.send_keys(&["t"]);
@@ -192,15 +198,7 @@ fn a_lost_ssh_link_says_reconnecting_and_comes_back_live() {
     let place = Place::new();
     let run = place.detach(&["--set", "run.epochs=100000"]);
     let remote = remote_traintop(&place);
-    let command = format!(
-        "cd {repo} && env -u TRAINTOP_PLUGIN_PATH NO_COLOR=1 TRAINTOP_SOCKET_DIR=/nonexistent-traintop-sockets \
-         TRAINTOP_SSH={ssh} TRAINTOP_REMOTE={remote} {bin} attach --ssh {HOST} {run}; sleep 60",
-        repo = q(&repo()),
-        ssh = shell_quote(&sshd.ssh_command()),
-        remote = q(&remote),
-        bin = q(Path::new(env!("CARGO_BIN_EXE_traintop"))),
-        run = q(&run),
-    );
+    let command = attach_line(&sshd, &remote, &run, "; sleep 60");
     let term = Tmux::start(80, 24, &command);
     term.wait_until("the live step over ssh", TIMEOUT, |s| header_step(s).is_some_and(|n| n > 0));
 
